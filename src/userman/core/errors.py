@@ -1,0 +1,63 @@
+"""The error tree of userman's domain; adapters translate these, nothing else raises to users.
+
+    UsermanError                    base of every error a user can cause
+    ├── InvalidValueError           a property's value does not parse or is out of range
+    ├── UnknownPropertyError        a property that the menu does not have
+    ├── NotFoundError               an item addressed by name or *ID that does not exist
+    ├── ConflictError               an item that already exists, or is still in use
+    └── PermissionDeniedError       the actor lacks the permission the verb needs
+
+Every error renders as the CLI's `failure: <property>: <why>` line through `str()`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConflictError",
+    "InvalidValueError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "UnknownPropertyError",
+    "UsermanError",
+]
+
+
+class UsermanError(Exception):
+    """Base of every error caused by what a user asked for."""
+
+
+class InvalidValueError(UsermanError):
+    """`prop` got a value it cannot take; `reason` says why, for a person."""
+
+    def __init__(self, prop: str, reason: str) -> None:
+        super().__init__(f"{prop}: {reason}")
+        self.prop = prop
+        self.reason = reason
+
+
+class UnknownPropertyError(UsermanError):
+    def __init__(self, prop: str, menu: str) -> None:
+        super().__init__(f"{prop}: unknown property of {menu}")
+        self.prop = prop
+        self.menu = menu
+
+
+class NotFoundError(UsermanError):
+    def __init__(self, menu: str, key: str) -> None:
+        super().__init__(f"{menu}: no such item ({key})")
+        self.menu = menu
+        self.key = key
+
+
+class ConflictError(UsermanError):
+    def __init__(self, prop: str, reason: str) -> None:
+        super().__init__(f"{prop}: {reason}")
+        self.prop = prop
+        self.reason = reason
+
+
+class PermissionDeniedError(UsermanError):
+    def __init__(self, permission: str, reason: str = "") -> None:
+        text = f"not permitted: needs {permission}"
+        super().__init__(f"{text} ({reason})" if reason else text)
+        self.permission = permission
