@@ -1,0 +1,116 @@
+"""The `userman` command: `userman [--db URL] [--json] <menu> <verb> [name=value ...]` and `serve`.
+
+Menus and verbs are the manual's (`userman user add customer=admin username=test`); every
+error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed. Only
+`serve` imports the server, so the rest stays quick.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from userman.cli.render import render_json, render_print
+from userman.cli.syntax import parse_argv
+from userman.core.errors import UsermanError
+from userman.services import MENUS, Actor, Userman, default_url
+
+__all__ = ["main"]
+
+MENU_PATHS = sorted((tuple(name.split()) for name in MENUS), key=len, reverse=True)
+
+
+def _split_menu(words: Sequence[str]) -> tuple[tuple[str, ...], str, list[str]]:
+    for path in MENU_PATHS:
+        if tuple(words[: len(path)]) == path:
+            rest = list(words[len(path) :])
+            if not rest:
+                raise click.UsageError(f"say what to do with {' '.join(path)} (e.g. print)")
+            return path, rest[0], rest[1:]
+    raise click.UsageError(f"no such menu: {words[0]}")
+
+
+class UsermanGroup(click.Group):
+    """Known subcommands (`serve`) first; any other word is the start of a menu command."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        if any(path[0] == cmd_name for path in MENU_PATHS):
+            return _menu_command(cmd_name)
+        return None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(p[0] for p in MENU_PATHS)})
+
+
+def _open(ctx: click.Context) -> Userman:
+    app = Userman(ctx.obj["db"])
+    app.prepare()
+    ctx.call_on_close(app.close)
+    return app
+
+
+def _menu_command(first: str) -> click.Command:
+    @click.command(
+        name=first,
+        help=f"The {first} menu: add, set, remove, print ... in the manual's name=value form.",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+    @click.argument("words", nargs=-1, type=click.UNPROCESSED)
+    @click.pass_context
+    def run(ctx: click.Context, words: tuple[str, ...]) -> None:
+        path, verb, rest = _split_menu([first, *words])
+        try:
+            positional, args = parse_argv(rest)
+            app = _open(ctx)
+            outcome = app.execute(Actor.superuser(), path, verb, positional, args)
+        except UsermanError as error:
+            click.echo(f"failure: {error}", err=True)
+            ctx.exit(1)
+        if verb == "print":
+            text = render_json(outcome.items) if ctx.obj["json"] else render_print(outcome)
+            if text:
+                click.echo(text)
+
+    return run
+
+
+@click.group(cls=UsermanGroup)
+@click.option(
+    "--db",
+    "db_url",
+    default=lambda: os.environ.get("USERMAN_DB") or default_url(),
+    show_default="sqlite:///userman-data/userman.db, or $USERMAN_DB",
+    help="Database URL: sqlite:///PATH or postgresql://USER@HOST/NAME.",
+)
+@click.option("--json", "as_json", is_flag=True, help="print emits a JSON array of objects.")
+@click.version_option(package_name="userman")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str, as_json: bool) -> None:
+    """userman: a RADIUS server and user manager, configured like MikroTik User Manager."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db_url
+    ctx.obj["json"] = as_json
+
+
+@cli.command()
+@click.option("--bind", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--auth-port", default=1812, show_default=True, help="RADIUS authentication port.")
+@click.option("--acct-port", default=1813, show_default=True, help="RADIUS accounting port.")
+@click.pass_context
+def serve(ctx: click.Context, bind: str, auth_port: int, acct_port: int) -> None:
+    """Answer RADIUS authentication and accounting until stopped (Ctrl-C or SIGTERM)."""
+    from userman.server.main import run_server  # noqa: PLC0415 - only serve needs the server
+
+    app = _open(ctx)
+    run_server(app, bind=bind, auth_port=auth_port, acct_port=acct_port)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="userman")

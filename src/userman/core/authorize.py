@@ -1,0 +1,149 @@
+"""The access decision: credentials + what the store knows of the user -> accept or reject; pure.
+
+`authorize()` checks the password by the method the request used (PAP, CHAP, MS-CHAPv1,
+MS-CHAPv2), then the user's state and profile queue, and returns a `Decision` with the reply
+attributes as (name, value) pairs or a reject reason from `RejectReason`. It does no I/O: the
+caller loads `UserFacts`, passes `now`, and stores `Decision.profile_changes`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+
+from userman.core.profiles import ProfileSlot, select_profile
+from userman.radius import chap, mschap
+
+__all__ = [
+    "AccessRequest",
+    "ChapCredentials",
+    "Credentials",
+    "Decision",
+    "MschapV1Credentials",
+    "MschapV2Credentials",
+    "PapCredentials",
+    "RejectReason",
+    "UserFacts",
+    "authorize",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PapCredentials:
+    password: bytes  # User-Password, revealed
+
+
+@dataclass(frozen=True, slots=True)
+class ChapCredentials:
+    chap_password: bytes  # CHAP-Password: ident + 16-octet response
+    challenge: bytes  # CHAP-Challenge, or the Request Authenticator (RFC 2865 5.3)
+
+
+@dataclass(frozen=True, slots=True)
+class MschapV1Credentials:
+    challenge: bytes  # MS-CHAP-Challenge
+    response: bytes  # MS-CHAP-Response
+
+
+@dataclass(frozen=True, slots=True)
+class MschapV2Credentials:
+    challenge: bytes  # MS-CHAP-Challenge
+    response: bytes  # MS-CHAP2-Response
+
+
+Credentials = PapCredentials | ChapCredentials | MschapV1Credentials | MschapV2Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    username: str
+    credentials: Credentials | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserFacts:
+    """What the store knows about the user that an access decision needs."""
+
+    username: str
+    password: str
+    disabled: bool
+    profiles: tuple[ProfileSlot, ...]
+    framed_ip: str = ""
+
+
+class RejectReason(Enum):
+    """The catalogue of refusals; the value is the log text, `{user}` is the user name."""
+
+    NO_CREDENTIALS = "no supported credentials in request from user <{user}>"
+    UNKNOWN_USER = "unknown user <{user}>"
+    WRONG_PASSWORD = "wrong password for user <{user}>"
+    USER_DISABLED = "user <{user}> is disabled"
+    NO_VALID_PROFILE = "no valid profile found for user <{user}>"
+
+    def describe(self, user: str) -> str:
+        return self.value.format(user=user)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    accept: bool
+    reason: RejectReason | None = None
+    reply: tuple[tuple[str, object], ...] = ()
+    profile_changes: tuple[ProfileSlot, ...] = field(default=())
+
+
+def _check_password(
+    request: AccessRequest, facts: UserFacts
+) -> tuple[bool, tuple[tuple[str, object], ...]]:
+    """Whether the credentials match, and the reply attributes the method adds on success."""
+    creds = request.credentials
+    secret = facts.password
+    if isinstance(creds, PapCredentials):
+        return chap.verify_pap(creds.password, secret.encode()), ()
+    if isinstance(creds, ChapCredentials):
+        return chap.verify_chap(creds.chap_password, creds.challenge, secret.encode()), ()
+    if isinstance(creds, MschapV1Credentials):
+        v1 = mschap.verify_mschap_v1(secret, creds.challenge, creds.response)
+        if v1 is None:
+            return False, ()
+        # RFC 2548 2.4.1: the MPPE keys for an MS-CHAPv1 session.
+        return True, (("MS-CHAP-MPPE-Keys", v1.mppe_keys),)
+    if isinstance(creds, MschapV2Credentials):
+        v2 = mschap.verify_mschap_v2(
+            request.username.encode(), secret, creds.challenge, creds.response
+        )
+        if v2 is None:
+            return False, ()
+        # RFC 2548 2.3.3 and 2.4.2-2.4.3: the authenticator response and the MPPE keys.
+        return True, (
+            ("MS-CHAP2-Success", v2.success),
+            ("MS-MPPE-Recv-Key", v2.recv_key),
+            ("MS-MPPE-Send-Key", v2.send_key),
+            ("MS-MPPE-Encryption-Policy", 1),
+            ("MS-MPPE-Encryption-Types", 6),
+        )
+    return False, ()
+
+
+def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime) -> Decision:
+    """Accept or reject `request`; the order of checks follows User Manager's."""
+    if request.credentials is None:
+        return Decision(False, RejectReason.NO_CREDENTIALS)
+    if facts is None:
+        return Decision(False, RejectReason.UNKNOWN_USER)
+    matched, method_reply = _check_password(request, facts)
+    if not matched:
+        return Decision(False, RejectReason.WRONG_PASSWORD)
+    if facts.disabled:
+        return Decision(False, RejectReason.USER_DISABLED)
+    selection = select_profile(facts.profiles, now)
+    if selection.running is None:
+        return Decision(False, RejectReason.NO_VALID_PROFILE, profile_changes=selection.changed)
+    reply: list[tuple[str, object]] = list(method_reply)
+    if facts.framed_ip:
+        reply.append(("Framed-IP-Address", facts.framed_ip))
+    if selection.running.end_time is not None:
+        remaining = int((selection.running.end_time - now).total_seconds())
+        reply.append(("Session-Timeout", max(remaining, 1)))
+    return Decision(True, None, tuple(reply), selection.changed)

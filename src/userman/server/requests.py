@@ -1,0 +1,116 @@
+"""From decoded RADIUS packets to the core's request values, and decisions back to replies.
+
+Pure translation, no I/O: which credentials an Access-Request carries (RFC 2865 5.2-5.3,
+RFC 2548 2.1-2.3), what an Accounting-Request reports (RFC 2866 5), and which attributes an
+Access-Accept or -Reject carries.
+"""
+
+from __future__ import annotations
+
+from userman.core.accounting import AccountingRecord, AcctStatus, octets
+from userman.core.authorize import (
+    AccessRequest,
+    ChapCredentials,
+    Credentials,
+    Decision,
+    MschapV1Credentials,
+    MschapV2Credentials,
+    PapCredentials,
+)
+from userman.radius.dictionary import Dictionary
+from userman.radius.packet import AVP, Packet, make_avp
+from userman.services import RequestContext
+
+__all__ = ["access_request", "accounting_record", "context", "reply_attributes"]
+
+
+def _text(pkt: Packet, name: str) -> str:
+    value = pkt.get(name)
+    return "" if value is None else str(value)
+
+
+def _octets(pkt: Packet, name: str) -> bytes | None:
+    value = pkt.get(name)
+    return value if isinstance(value, bytes) else None
+
+
+def _int(pkt: Packet, name: str) -> int | None:
+    value = pkt.get(name)
+    return value if isinstance(value, int) else None
+
+
+def _named(dictionary: Dictionary, pkt: Packet, name: str) -> str:
+    """An enumerated integer as its VALUE name in lower case (e.g. nas-port-type=ethernet)."""
+    value = _int(pkt, name)
+    if value is None:
+        return ""
+    names = dictionary.attribute(name).value_names
+    return names.get(value, str(value)).lower()
+
+
+def credentials(pkt: Packet) -> Credentials | None:
+    password = pkt.get("User-Password")
+    if isinstance(password, bytes | str):
+        # RFC 2865 5.2: revealed by the codec with the router's secret.
+        return PapCredentials(password.encode() if isinstance(password, str) else password)
+    chap_password = _octets(pkt, "CHAP-Password")
+    if chap_password is not None:
+        # RFC 2865 5.3: the challenge is CHAP-Challenge, or else the Request Authenticator.
+        challenge = _octets(pkt, "CHAP-Challenge") or pkt.authenticator
+        return ChapCredentials(chap_password, challenge)
+    ms_challenge = _octets(pkt, "MS-CHAP-Challenge")
+    if ms_challenge is not None:
+        v2 = _octets(pkt, "MS-CHAP2-Response")
+        if v2 is not None:
+            return MschapV2Credentials(ms_challenge, v2)
+        v1 = _octets(pkt, "MS-CHAP-Response")
+        if v1 is not None:
+            return MschapV1Credentials(ms_challenge, v1)
+    return None
+
+
+def access_request(pkt: Packet) -> AccessRequest:
+    return AccessRequest(_text(pkt, "User-Name"), credentials(pkt))
+
+
+def context(dictionary: Dictionary, pkt: Packet, source: str) -> RequestContext:
+    return RequestContext(
+        nas_port=_int(pkt, "NAS-Port"),
+        nas_port_type=_named(dictionary, pkt, "NAS-Port-Type"),
+        nas_port_id=_text(pkt, "NAS-Port-Id"),
+        calling_station_id=_text(pkt, "Calling-Station-Id"),
+        user_ip=_text(pkt, "Framed-IP-Address"),
+        host_ip=_text(pkt, "NAS-IP-Address") or source,
+        acct_session_id=_text(pkt, "Acct-Session-Id"),
+    )
+
+
+def accounting_record(dictionary: Dictionary, pkt: Packet, source: str) -> AccountingRecord | None:
+    """The record an Accounting-Request carries; None when its Acct-Status-Type is unknown."""
+    try:
+        status = AcctStatus(_int(pkt, "Acct-Status-Type"))
+    except ValueError:
+        return None
+    where = context(dictionary, pkt, source)
+    return AccountingRecord(
+        status=status,
+        acct_session_id=where.acct_session_id,
+        username=_text(pkt, "User-Name"),
+        session_time=_int(pkt, "Acct-Session-Time") or 0,
+        upload=octets(_int(pkt, "Acct-Input-Octets"), _int(pkt, "Acct-Input-Gigawords")),
+        download=octets(_int(pkt, "Acct-Output-Octets"), _int(pkt, "Acct-Output-Gigawords")),
+        nas_port=where.nas_port,
+        nas_port_type=where.nas_port_type,
+        nas_port_id=where.nas_port_id,
+        calling_station_id=where.calling_station_id,
+        user_ip=where.user_ip,
+        host_ip=where.host_ip,
+        terminate_cause=_named(dictionary, pkt, "Acct-Terminate-Cause"),
+    )
+
+
+def reply_attributes(dictionary: Dictionary, decision: Decision, username: str) -> tuple[AVP, ...]:
+    pairs = list(decision.reply)
+    if decision.reason is not None:
+        pairs.append(("Reply-Message", decision.reason.describe(username)))
+    return tuple(make_avp(dictionary, name, value) for name, value in pairs)

@@ -1,0 +1,174 @@
+"""Property kinds: how a menu property's RouterOS text becomes a column value and back.
+
+A kind is a `convert()` contract in the manner of click: `parse(text, prop)` raises
+`InvalidValueError` naming the property; `show(value)` gives the text `print` shows; `json(value)`
+gives the value for `--json` (booleans and numbers as JSON types, everything else as print text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from userman.core import values
+from userman.core.errors import InvalidValueError
+
+__all__ = [
+    "BOOL",
+    "BYTES",
+    "COUNT",
+    "DATETIME",
+    "DECIMAL",
+    "DURATION",
+    "INT",
+    "IP",
+    "TEXT",
+    "Kind",
+    "choice",
+    "port",
+    "set_of",
+]
+
+JsonValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    parse: Callable[[str, str], object]
+    show: Callable[[object], str]
+    json: Callable[[object], JsonValue]
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _parse_text(text: str, prop: str) -> str:
+    if "\x00" in text:
+        raise InvalidValueError(prop, "must not contain NUL characters")
+    return text
+
+
+TEXT = Kind("string", _parse_text, _text, _text)
+
+
+def _parse_int(text: str, prop: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise InvalidValueError(prop, f'"{text}" is not a whole number') from None
+
+
+def _json_int(value: object) -> JsonValue:
+    return value if isinstance(value, int) else None
+
+
+INT = Kind("integer", _parse_int, _text, _json_int)
+
+
+def port(text: str, prop: str) -> int:
+    number = _parse_int(text, prop)
+    if not 1 <= number <= 65535:
+        raise InvalidValueError(prop, f"{number} is not a port (1-65535)")
+    return number
+
+
+PORT = Kind("port", port, _text, _json_int)
+
+
+def _show_bool(value: object) -> str:
+    return values.format_bool(bool(value))
+
+
+BOOL = Kind("yes | no", values.parse_bool, _show_bool, bool)
+
+
+def _parse_count(text: str, prop: str) -> int | None:
+    return values.parse_count(text, prop, allow_unlimited=True)
+
+
+def _show_count(value: object) -> str:
+    return values.format_count(value if isinstance(value, int) else None)
+
+
+COUNT = Kind("number | unlimited", _parse_count, _show_count, _json_int)
+
+
+def _show_duration(value: object) -> str:
+    return values.format_duration(dt.timedelta(seconds=value if isinstance(value, int) else 0))
+
+
+def _parse_duration(text: str, prop: str) -> int:
+    return int(values.parse_duration(text, prop).total_seconds())
+
+
+DURATION = Kind("time", _parse_duration, _show_duration, _show_duration)
+
+
+def _parse_bytes(text: str, prop: str) -> int:
+    return values.parse_size(text, prop)
+
+
+BYTES = Kind("bytes", _parse_bytes, _text, _json_int)
+
+
+def _parse_ip(text: str, prop: str) -> str:
+    if text == "":
+        return ""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise InvalidValueError(prop, f'"{text}" is not an IP address') from None
+
+
+IP = Kind("IP address", _parse_ip, _text, _text)
+
+
+def _parse_decimal(text: str, prop: str) -> Decimal:
+    try:
+        number = Decimal(text or "0")
+    except InvalidOperation:
+        raise InvalidValueError(prop, f'"{text}" is not a number') from None
+    if not number.is_finite() or number < 0:
+        raise InvalidValueError(prop, f'"{text}" is not a price')
+    return number
+
+
+def _show_decimal(value: object) -> str:
+    return "" if value is None or value == 0 else f"{value}"
+
+
+DECIMAL = Kind("number", _parse_decimal, _show_decimal, _show_decimal)
+
+
+def _show_datetime(value: object) -> str:
+    return values.format_datetime(value) if isinstance(value, dt.datetime) else ""
+
+
+def _parse_datetime(text: str, prop: str) -> dt.datetime | None:
+    return None if text == "" else values.parse_datetime(text, prop)
+
+
+DATETIME = Kind("date and time", _parse_datetime, _show_datetime, _show_datetime)
+
+
+def choice(options: Sequence[str]) -> Kind:
+    def parse(text: str, prop: str) -> str:
+        if text not in options:
+            raise InvalidValueError(prop, f'"{text}" is not one of: {", ".join(options)}')
+        return text
+
+    return Kind(" | ".join(options), parse, _text, _text)
+
+
+def set_of(options: Sequence[str]) -> Kind:
+    """A comma-separated set, stored as text in `options` order."""
+
+    def parse(text: str, prop: str) -> str:
+        return values.format_set(values.parse_set(text, prop, options), options)
+
+    return Kind(" | ".join(options), parse, _text, _text)

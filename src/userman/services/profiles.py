@@ -1,0 +1,98 @@
+"""Assigning profiles to users: `user create-and-activate-profile` and reading a user's queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from userman.core.errors import InvalidValueError, UnknownPropertyError
+from userman.core.profiles import ProfileSlot, ProfileState, end_time_for
+from userman.services.actor import Actor
+from userman.services.menus import PROFILE, USER
+from userman.services.verbs import find, resolve_customer
+from userman.store import models
+
+__all__ = ["create_and_activate_profile", "profile_queue", "store_slots"]
+
+
+def _validity(profile: models.Profile) -> dt.timedelta | None:
+    return dt.timedelta(seconds=profile.validity) if profile.validity else None
+
+
+def create_and_activate_profile(
+    db: Session,
+    actor: Actor,
+    positional: Sequence[str],
+    args: Mapping[str, str],
+    now: dt.datetime,
+) -> None:
+    """`user create-and-activate-profile USER customer=C profile=P`: queue P for USER.
+
+    A profile with `starts-at=now` starts at once when nothing else runs; one with
+    `starts-at=logon` waits for the user's next logon (the manual's profile rules).
+    """
+    for name in args:
+        if name not in ("customer", "profile"):
+            raise UnknownPropertyError(name, "user create-and-activate-profile")
+    if len(positional) != 1:
+        raise InvalidValueError("numbers", "say which one user (its username or *ID)")
+    if not args.get("profile"):
+        raise InvalidValueError("profile", "required")
+    customer = resolve_customer(db, actor, args.get("customer") or None)
+    user = find(db, actor, USER, positional[0], subscriber_id=customer.subscriber_id)
+    profile = find(db, actor, PROFILE, args["profile"], subscriber_id=customer.subscriber_id)
+    entry = models.UserProfile(
+        subscriber_id=user.subscriber_id,
+        user_id=user.id,
+        profile_id=profile.id,
+        state=ProfileState.WAITING.value,
+        assigned_at=now,
+    )
+    running = db.scalar(
+        select(models.UserProfile.id).where(
+            models.UserProfile.user_id == user.id,
+            models.UserProfile.state == ProfileState.RUNNING.value,
+        )
+    )
+    if profile.starts_at == "now" and running is None:
+        entry.state = ProfileState.RUNNING.value
+        entry.start_time = now
+        entry.end_time = end_time_for(now, _validity(profile))
+    db.add(entry)
+    db.flush()
+
+
+def profile_queue(db: Session, user_id: int) -> tuple[ProfileSlot, ...]:
+    """The user's profiles that are not used up, oldest assignment first."""
+    rows = db.execute(
+        select(models.UserProfile, models.Profile)
+        .join(models.Profile, models.Profile.id == models.UserProfile.profile_id)
+        .where(
+            models.UserProfile.user_id == user_id,
+            models.UserProfile.state != ProfileState.USED.value,
+        )
+        .order_by(models.UserProfile.id)
+    ).all()
+    return tuple(
+        ProfileSlot(
+            entry.id,
+            profile.name,
+            ProfileState(entry.state),
+            _validity(profile),
+            entry.start_time,
+            entry.end_time,
+        )
+        for entry, profile in rows
+    )
+
+
+def store_slots(db: Session, slots: Sequence[ProfileSlot]) -> None:
+    for slot in slots:
+        entry = db.get(models.UserProfile, slot.id)
+        if entry is not None:
+            entry.state = slot.state.value
+            entry.start_time = slot.start_time
+            entry.end_time = slot.end_time

@@ -1,0 +1,251 @@
+"""The tables of userman, as SQLAlchemy 2.0 typed models.
+
+Every row that belongs to a tenant carries `subscriber_id`: the subscriber (a customer with owner
+permissions whose parent is itself) whose isolated domain it lives in. Column names follow the
+manual's property names. Times are aware UTC datetimes; byte counters are 64-bit integers;
+durations are whole seconds. This module holds no queries and no transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Customer",
+    "LogEntry",
+    "Profile",
+    "Router",
+    "User",
+    "UserProfile",
+    "UserSession",
+]
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware datetimes as naive UTC and gives them back aware, on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        dt.datetime: UTCDateTime(),
+        int: Integer(),
+        str: String(255),
+        bool: Boolean(),
+    }
+
+
+class Customer(Base):
+    """Who manages the service: a tree of customers under each subscriber."""
+
+    __tablename__ = "customer"
+    __table_args__ = (UniqueConstraint("subscriber_id", "login", name="uq_customer_login"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A subscriber's own row points at itself; NULL only inside the transaction that creates it.
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    login: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(default="")
+    permissions: Mapped[str] = mapped_column(String(16), default="owner")
+    access: Mapped[str] = mapped_column(default="")
+    backup_allowed: Mapped[bool] = mapped_column(default=True)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    time_zone: Mapped[str] = mapped_column(String(16), default="-00:00")
+    date_format: Mapped[str] = mapped_column(String(32), default="")
+    email: Mapped[str] = mapped_column(default="")
+    company: Mapped[str] = mapped_column(default="")
+    city: Mapped[str] = mapped_column(default="")
+    country: Mapped[str] = mapped_column(default="")
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    public_host: Mapped[str] = mapped_column(default="")
+    user_prefix: Mapped[str] = mapped_column(String(64), default="")
+    signup_allowed: Mapped[bool] = mapped_column(default=False)
+    paypal_allowed: Mapped[bool] = mapped_column(default=False)
+    paypal_business_id: Mapped[str] = mapped_column(default="")
+    paypal_secure_response: Mapped[bool] = mapped_column(default=False)
+    paypal_accept_pending: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Router(Base):
+    """A NAS that sends RADIUS requests, known by the address its packets come from."""
+
+    __tablename__ = "router"
+    __table_args__ = (UniqueConstraint("subscriber_id", "name", name="uq_router_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    # Requests are matched to routers by source address, so it is unique across subscribers.
+    ip_address: Mapped[str] = mapped_column(String(45), unique=True)
+    shared_secret: Mapped[str] = mapped_column(default="")
+    log: Mapped[str] = mapped_column(default="auth-fail")
+    use_coa: Mapped[bool] = mapped_column(default=False)
+    coa_port: Mapped[int] = mapped_column(default=1700)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Profile(Base):
+    """What a user is sold: validity and, through limitations, what it allows."""
+
+    __tablename__ = "profile"
+    __table_args__ = (UniqueConstraint("subscriber_id", "name", name="uq_profile_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    name_for_users: Mapped[str] = mapped_column(default="")
+    validity: Mapped[int] = mapped_column(default=0)  # seconds; 0 is unlimited
+    starts_at: Mapped[str] = mapped_column(String(8), default="logon")
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    # "off", "unlimited" or a count, exactly as the manual gives the property.
+    override_shared_users: Mapped[str] = mapped_column(String(16), default="off")
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    """Someone who logs on through a router."""
+
+    __tablename__ = "user"
+    __table_args__ = (UniqueConstraint("subscriber_id", "username", name="uq_user_username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    username: Mapped[str] = mapped_column(String(253))
+    # Kept recoverable: CHAP and MS-CHAP need the clear password.
+    password: Mapped[str] = mapped_column(default="")
+    disabled: Mapped[bool] = mapped_column(default=False)
+    shared_users: Mapped[int | None] = mapped_column(default=None)  # None is unlimited
+    caller_id: Mapped[str] = mapped_column(default="")
+    caller_id_bind_on_first_use: Mapped[bool] = mapped_column(default=False)
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+    email: Mapped[str] = mapped_column(default="")
+    first_name: Mapped[str] = mapped_column(default="")
+    last_name: Mapped[str] = mapped_column(default="")
+    location: Mapped[str] = mapped_column(default="")
+    phone: Mapped[str] = mapped_column(default="")
+    reg_key: Mapped[str] = mapped_column(default="")
+    registration_date: Mapped[dt.datetime | None] = mapped_column(default=None)
+    wireless_enc_algo: Mapped[str] = mapped_column(String(16), default="none")
+    wireless_enc_key: Mapped[str] = mapped_column(default="")
+    wireless_psk: Mapped[str] = mapped_column(default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    uptime_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    download_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    upload_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class UserProfile(Base):
+    """A profile in a user's queue: waiting, running, or used (the manual's profile rules)."""
+
+    __tablename__ = "user_profile"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profile.id"))
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    assigned_at: Mapped[dt.datetime]
+    start_time: Mapped[dt.datetime | None] = mapped_column(default=None)
+    end_time: Mapped[dt.datetime | None] = mapped_column(default=None)  # None: unlimited
+
+
+class UserSession(Base):
+    """A RADIUS accounting session as the router reported it."""
+
+    __tablename__ = "session"
+    __table_args__ = (Index("ix_session_router_acct", "router_id", "acct_session_id", "active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    router_id: Mapped[int | None] = mapped_column(ForeignKey("router.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(String(253))
+    acct_session_id: Mapped[str] = mapped_column(String(253))
+    nas_port: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    nas_port_type: Mapped[str] = mapped_column(String(32), default="")
+    nas_port_id: Mapped[str] = mapped_column(default="")
+    calling_station_id: Mapped[str] = mapped_column(default="")
+    user_ip: Mapped[str] = mapped_column(String(45), default="")
+    host_ip: Mapped[str] = mapped_column(String(45), default="")
+    status: Mapped[str] = mapped_column(String(64), default="start")
+    from_time: Mapped[dt.datetime]
+    till_time: Mapped[dt.datetime]
+    uptime: Mapped[int] = mapped_column(BigInteger, default=0)
+    download: Mapped[int] = mapped_column(BigInteger, default=0)
+    upload: Mapped[int] = mapped_column(BigInteger, default=0)
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+    terminate_cause: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LogEntry(Base):
+    """What happened to an authentication or accounting request, for the router's log flags."""
+
+    __tablename__ = "log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    router_id: Mapped[int | None] = mapped_column(ForeignKey("router.id", ondelete="SET NULL"))
+    user_orig: Mapped[str] = mapped_column(String(253), default="")
+    nas_port: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    nas_port_type: Mapped[str] = mapped_column(String(32), default="")
+    nas_port_id: Mapped[str] = mapped_column(default="")
+    calling_station_id: Mapped[str] = mapped_column(default="")
+    acct_session_id: Mapped[str] = mapped_column(String(253), default="")
+    user_ip: Mapped[str] = mapped_column(String(45), default="")
+    host_ip: Mapped[str] = mapped_column(String(45), default="")
+    status: Mapped[str] = mapped_column(String(32))
+    time: Mapped[dt.datetime] = mapped_column(index=True)
+    description: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,38 @@
+"""The queries of the RADIUS path; each takes the unit of work `db` and never commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from userman.store.models import Customer, Router, User, UserSession
+
+__all__ = ["customer", "open_session", "router_by_address", "user_by_username"]
+
+
+def router_by_address(db: Session, address: str) -> Router | None:
+    return db.scalar(select(Router).where(Router.ip_address == address))
+
+
+def customer(db: Session, customer_id: int) -> Customer | None:
+    return db.get(Customer, customer_id)
+
+
+def user_by_username(db: Session, subscriber_id: int, username: str) -> User | None:
+    return db.scalar(
+        select(User).where(User.subscriber_id == subscriber_id, User.username == username)
+    )
+
+
+def open_session(db: Session, router_id: int, acct_session_id: str) -> UserSession | None:
+    """The newest active session with that Acct-Session-Id from that router."""
+    return db.scalar(
+        select(UserSession)
+        .where(
+            UserSession.router_id == router_id,
+            UserSession.acct_session_id == acct_session_id,
+            UserSession.active.is_(True),
+        )
+        .order_by(UserSession.id.desc())
+        .limit(1)
+    )

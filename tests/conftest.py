@@ -1,0 +1,73 @@
+"""Shared fixtures: database URLs for both back ends, and outside programs that may be missing.
+
+An outside program or service (radclient, PostgreSQL, pyrad2) that is missing skips its tests
+with the reason, unless USERMAN_REQUIRE_ALL=1 (as .ci/run sets), where it fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "USERMAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def missing(reason: str) -> None:
+    """Skip for `reason`, or fail when every outside dependency is required."""
+    if os.environ.get("USERMAN_REQUIRE_ALL") == "1":
+        pytest.fail(f"{reason} (USERMAN_REQUIRE_ALL=1)")
+    pytest.skip(reason)
+
+
+def require_program(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        missing(f"{name} is not installed")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    psycopg = pytest.importorskip("psycopg")
+    admin = POSTGRES_ADMIN_URL
+    name = f"userman_test_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        missing(f"PostgreSQL is not reachable at {admin}: {error}")
+    with connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database on each back end; the PostgreSQL one is emptied after use."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'userman.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    yield url
+    from sqlalchemy import create_engine, text
+
+    from userman.store.database import normalize_url
+
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()

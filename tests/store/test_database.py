@@ -1,0 +1,58 @@
+"""The schema and the engines: Alembic builds the same schema as the models on both back ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib.resources import files
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select
+
+from userman.store import models
+from userman.store.database import SCHEMA_REVISION, Database
+
+
+def test_schema_revision_is_the_newest_migration() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_REVISION]
+
+
+def test_migration_creates_every_table_of_the_models(db_url: str) -> None:
+    database = Database(db_url)
+    assert database.revision() is None
+    database.migrate()
+    assert database.revision() == SCHEMA_REVISION
+    tables = set(inspect(database.engine).get_table_names())
+    assert set(models.Base.metadata.tables) <= tables
+    database.migrate()  # a second start changes nothing
+    database.dispose()
+
+
+def test_times_come_back_aware_and_utc(db_url: str) -> None:
+    database = Database(db_url)
+    database.migrate()
+    moment = dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with database.begin() as db:
+        customer = models.Customer(login="c", public_id="p1")
+        db.add(customer)
+        db.flush()
+        db.add(
+            models.LogEntry(
+                subscriber_id=customer.id, customer_id=customer.id, status="s", time=moment
+            )
+        )
+    with database.begin() as db:
+        stored = db.scalar(select(models.LogEntry.time))
+    assert stored == moment
+    assert stored is not None and stored.tzinfo == dt.UTC
+    database.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    database = Database(f"sqlite:///{tmp_path / 'wal.db'}")
+    with database.engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    assert mode == "wal"
+    database.dispose()
