@@ -7,31 +7,17 @@ with the reason, unless USERMAN_REQUIRE_ALL=1 (as .ci/run sets), where it fails 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support import missing
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "USERMAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def missing(reason: str) -> None:
-    """Skip for `reason`, or fail when every outside dependency is required."""
-    if os.environ.get("USERMAN_REQUIRE_ALL") == "1":
-        pytest.fail(f"{reason} (USERMAN_REQUIRE_ALL=1)")
-    pytest.skip(reason)
-
-
-def require_program(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        missing(f"{name} is not installed")
-    assert path is not None
-    return path
 
 
 @pytest.fixture(scope="session")

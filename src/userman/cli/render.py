@@ -13,9 +13,12 @@ __all__ = ["render_json", "render_print"]
 
 def _pair(menu: Menu, name: str, text: str) -> str:
     prop = menu.by_name.get(name)
+    quoted = quote_value(text) if text else ""
     if prop is not None and prop.kind.name == "string":
-        return f'{name}="{quote_value(text)[1:-1]}"' if text else f'{name}=""'
-    return f"{name}={quote_value(text) if text else ''}"
+        # RouterOS prints strings in quotes, other values bare.
+        inner = quoted[1:-1] if quoted.startswith('"') else quoted
+        return f'{name}="{inner}"'
+    return f"{name}={quoted}"
 
 
 def _flag_legend(menu: Menu) -> str:

@@ -12,8 +12,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,6 +88,9 @@ class Database:
         """Bring the schema to the newest revision (creating it on an empty database)."""
         if self.revision() == SCHEMA_REVISION:
             return
+        from alembic import command  # noqa: PLC0415 - only loaded when the schema must change
+        from alembic.config import Config  # noqa: PLC0415
+
         config = Config()
         config.set_main_option("script_location", str(files("userman.store") / "migrations"))
         with self.engine.begin() as connection:

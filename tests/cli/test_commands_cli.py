@@ -1,0 +1,108 @@
+"""The `userman` command in-process (click's CliRunner): the manual's lines, print, --json, and
+`failure: <property>: <why>` with exit code 1 and nothing changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from userman.cli.main import cli
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+
+    def invoke(line: str, *, ok: bool = True):  # type: ignore[no-untyped-def]
+        result = runner.invoke(cli, ["--db", url, *line.split()], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    return invoke
+
+
+def test_the_manual_configuration_example(run) -> None:  # type: ignore[no-untyped-def]
+    run("customer set admin password=adminpassword")
+    run("profile add name=profile1")
+    run(
+        "router add customer=admin ip-address=127.0.0.1 log=auth-fail name=router1 "
+        "shared-secret=12345"
+    )
+    run("user add customer=admin disabled=no password=test shared-users=1 username=test")
+    run("user create-and-activate-profile test customer=admin profile=profile1")
+    users = run("user print").stdout
+    assert 'username="test"' in users
+    assert "shared-users=1" in users
+    assert "password" not in users
+    routers = run("router print").stdout
+    assert routers.startswith("Flags: X - disabled")
+    assert 'name="router1"' in routers
+    assert "12345" not in routers
+    assert "12345" in run("router print show-sensitive").stdout
+    assert 'login="admin"' in run("customer print").stdout
+    assert run("session print").stdout.strip() == "Flags: A - active"
+
+
+def test_json_print_is_an_array_keyed_by_property_names(run) -> None:  # type: ignore[no-untyped-def]
+    run("profile add name=p1 validity=1d02:30:00")
+    [profile] = json.loads(run("--json profile print").stdout)
+    assert profile["name"] == "p1"
+    assert profile["validity"] == "1d2h30m"
+    assert profile[".id"].startswith("*")
+    assert json.loads(run("--json session print").stdout) == []
+    assert json.loads(run("--json log print").stdout) == []
+
+
+def test_terse_prints_one_line_per_item(run) -> None:  # type: ignore[no-untyped-def]
+    run("profile add name=p1")
+    run("profile add name=p2")
+    lines = run("profile print terse").stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert 'name="p1"' in lines[0]
+
+
+def test_a_bad_value_is_a_failure_that_changes_nothing(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("user add username=a shared-users=lots", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("failure: shared-users: ")
+    assert run("--json user print").stdout.strip() == "[]"
+    unknown = run("user add username=a colour=red", ok=False)
+    assert unknown.stderr.strip() == "failure: colour: unknown property of user"
+
+
+def test_an_unknown_menu_or_verb_is_refused(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("nothing print", ok=False).exit_code == 2
+    result = run("user fly", ok=False)
+    assert result.exit_code == 1
+    assert "fly" in result.stderr
+
+
+def test_quoted_values_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
+    run("user add username=a first-name=Ann")
+    assert json.loads(run("--json user print").stdout)[0]["first-name"] == "Ann"
+
+
+def test_the_cli_does_not_import_the_server_or_alembic_for_menu_commands(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'light.db'}"
+    subprocess.run([sys.executable, "-m", "userman", "--db", url, "user", "print"], check=True)
+    probe = (
+        "import sys\n"
+        "from userman.cli.main import main\n"
+        "try:\n"
+        f"    main(['--db', {url!r}, 'user', 'print'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(','.join(m for m in ('userman.server', 'alembic') if m in sys.modules))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.splitlines()[-1] == ""
