@@ -9,11 +9,15 @@ from hypothesis import strategies as st
 from userman.radius.mppe import (
     get_asymmetric_start_key,
     get_master_key,
-    mschap_v1_mppe_keys,
-    mschap_v2_keys,
     server_keys,
 )
-from userman.radius.mschap import hash_nt_password_hash, lm_password_hash, nt_password_hash
+from userman.radius.mschap import (
+    hash_nt_password_hash,
+    lm_password_hash,
+    mschap_v1_mppe_keys,
+    mschap_v2_keys,
+    nt_password_hash,
+)
 
 # https://www.rfc-editor.org/rfc/rfc3079#section-3.5 uses the RFC 2759 9.2 inputs
 # (User "User", password "clientPass"); these are the values it prints.

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from userman.radius.mppe import mschap_v1_mppe_keys
 from userman.radius.mschap import (
     MschapV1Result,
     MschapV2Result,
@@ -20,6 +19,7 @@ from userman.radius.mschap import (
     hash_nt_password_hash,
     lm_challenge_response,
     lm_password_hash,
+    mschap_v1_mppe_keys,
     mschap_v1_response,
     mschap_v2_response,
     nt_challenge_response,

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
-# Both sides import the other as a module and look names up at call time; see mschap.
-from userman.radius import mschap
-
 __all__ = [
     "get_asymmetric_start_key",
     "get_master_key",
-    "mschap_v1_mppe_keys",
-    "mschap_v2_keys",
     "server_keys",
 ]
 
@@ -29,7 +24,6 @@ _MAGIC2 = b"On the client side, this is the send key; on the server side, it is 
 _MAGIC3 = b"On the client side, this is the receive key; on the server side, it is the send key."
 
 _KEY_LENGTHS = (8, 16)  # 40- and 56-bit session keys use 8 octets, 128-bit ones 16
-_MSCHAP_V1_KEYS_LEN = 32
 
 
 def get_master_key(password_hash_hash: bytes, nt_response: bytes) -> bytes:
@@ -67,31 +61,3 @@ def server_keys(password_hash_hash: bytes, nt_response: bytes) -> tuple[bytes, b
     send_key = get_asymmetric_start_key(master_key, 16, is_send=True, is_server=True)
     recv_key = get_asymmetric_start_key(master_key, 16, is_send=False, is_server=True)
     return send_key, recv_key
-
-
-def mschap_v2_keys(password: str, nt_response: bytes) -> tuple[bytes, bytes]:
-    """(server send key, server receive key), 16 octets each, for an MS-CHAPv2 NT-Response.
-
-    https://www.rfc-editor.org/rfc/rfc3079#section-3.3 (128-bit keys); see server_keys.
-    """
-    password_hash_hash = mschap.hash_nt_password_hash(mschap.nt_password_hash(password))
-    return server_keys(password_hash_hash, nt_response)
-
-
-def mschap_v1_mppe_keys(password: str) -> bytes:
-    """The 32-octet MS-CHAP-MPPE-Keys plaintext: LM-Key 8, NT-Key 16, 8 zero octets of padding.
-
-    https://www.rfc-editor.org/rfc/rfc2548#section-2.4.1: the LM-Key is the first 8 octets of
-    LmPasswordHash; zeros when the password has none (over 14 or non-ASCII characters), as
-    FreeRADIUS sends without an LM-Password. The NT-Key is HashNtPasswordHash(NtPasswordHash),
-    not the NT hash the RFC's words suggest: the NAS derives its RFC 3079 section 2 start key
-    from NtPasswordHashHash and the challenge, pppd's RADIUS plugin reads octets 8-23 as that
-    hash-hash, and FreeRADIUS's rlm_mschap sends it, calling the RFC's wording an error. All 32
-    octets go to the codec, which hides them like a User-Password (RFC 2548 2.4.1).
-    """
-    try:
-        lm_key = mschap.lm_password_hash(password)[:8]
-    except ValueError:
-        lm_key = bytes(8)
-    nt_key = mschap.hash_nt_password_hash(mschap.nt_password_hash(password))
-    return (lm_key + nt_key).ljust(_MSCHAP_V1_KEYS_LEN, b"\0")

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from Crypto.Cipher import DES
 from Crypto.Hash import MD4
 
-# mppe builds on this module's hashes and this module's verifiers return mppe's keys; both sides
-# import the other as a module and look names up at call time, so either may be imported first.
 from userman.radius import mppe
 
 __all__ = [
@@ -33,7 +31,9 @@ __all__ = [
     "hash_nt_password_hash",
     "lm_challenge_response",
     "lm_password_hash",
+    "mschap_v1_mppe_keys",
     "mschap_v1_response",
+    "mschap_v2_keys",
     "mschap_v2_response",
     "nt_challenge_response",
     "nt_password_hash",
@@ -282,7 +282,7 @@ def verify_mschap_v1(password: str, challenge: bytes, response: bytes) -> Mschap
     expected = nt_challenge_response(challenge, password)
     if not hmac.compare_digest(expected, response[_NT_RESPONSE]):
         return None
-    return MschapV1Result(mppe_keys=mppe.mschap_v1_mppe_keys(password))
+    return MschapV1Result(mppe_keys=mschap_v1_mppe_keys(password))
 
 
 # --- the peer's side, for our own test clients ---------------------------------------------------
@@ -311,3 +311,31 @@ def mschap_v1_response(ident: int, password: str, challenge: bytes) -> bytes:
     """
     nt_response = nt_challenge_response(challenge, password)
     return bytes((ident, _V1_FLAG_USE_NT)) + bytes(24) + nt_response
+
+
+def mschap_v2_keys(password: str, nt_response: bytes) -> tuple[bytes, bytes]:
+    """(server send key, server receive key), 16 octets each, for an MS-CHAPv2 NT-Response.
+
+    https://www.rfc-editor.org/rfc/rfc3079#section-3.3 (128-bit keys); see server_keys.
+    """
+    password_hash_hash = hash_nt_password_hash(nt_password_hash(password))
+    return mppe.server_keys(password_hash_hash, nt_response)
+
+
+def mschap_v1_mppe_keys(password: str) -> bytes:
+    """The 32-octet MS-CHAP-MPPE-Keys plaintext: LM-Key 8, NT-Key 16, 8 zero octets of padding.
+
+    https://www.rfc-editor.org/rfc/rfc2548#section-2.4.1: the LM-Key is the first 8 octets of
+    LmPasswordHash; zeros when the password has none (over 14 or non-ASCII characters), as
+    FreeRADIUS sends without an LM-Password. The NT-Key is HashNtPasswordHash(NtPasswordHash),
+    not the NT hash the RFC's words suggest: the NAS derives its RFC 3079 section 2 start key
+    from NtPasswordHashHash and the challenge, pppd's RADIUS plugin reads octets 8-23 as that
+    hash-hash, and FreeRADIUS's rlm_mschap sends it, calling the RFC's wording an error. All 32
+    octets go to the codec, which hides them like a User-Password (RFC 2548 2.4.1).
+    """
+    try:
+        lm_key = lm_password_hash(password)[:8]
+    except ValueError:
+        lm_key = bytes(8)
+    nt_key = hash_nt_password_hash(nt_password_hash(password))
+    return (lm_key + nt_key).ljust(32, b"\0")
