@@ -46,7 +46,8 @@ def test_times_come_back_aware_and_utc(db_url: str) -> None:
     with database.begin() as db:
         stored = db.scalar(select(models.LogEntry.time))
     assert stored == moment
-    assert stored is not None and stored.tzinfo == dt.UTC
+    assert stored is not None
+    assert stored.tzinfo == dt.UTC
     database.dispose()
 
 

@@ -9,6 +9,7 @@ caller loads `UserFacts`, passes `now`, and stores `Decision.profile_changes`.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -142,7 +143,7 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
         return Decision(False, RejectReason.NO_VALID_PROFILE, profile_changes=selection.changed)
     reply: list[tuple[str, object]] = list(method_reply)
     if facts.framed_ip:
-        reply.append(("Framed-IP-Address", facts.framed_ip))
+        reply.append(("Framed-IP-Address", ipaddress.ip_address(facts.framed_ip)))
     if selection.running.end_time is not None:
         remaining = int((selection.running.end_time - now).total_seconds())
         reply.append(("Session-Timeout", max(remaining, 1)))

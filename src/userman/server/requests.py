@@ -44,8 +44,7 @@ def _named(dictionary: Dictionary, pkt: Packet, name: str) -> str:
     value = _int(pkt, name)
     if value is None:
         return ""
-    names = dictionary.attribute(name).value_names
-    return names.get(value, str(value)).lower()
+    return (dictionary.attribute(name).value_name(value) or str(value)).lower()
 
 
 def credentials(pkt: Packet) -> Credentials | None:

@@ -1,0 +1,105 @@
+"""A real `userman serve` on free loopback ports and the real CLI, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+STARTUP_SECONDS = 20
+
+
+def userman(db_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the `userman` command as an operator would, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "userman", "--db", db_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    db_url: str
+    auth_port: int
+    acct_port: int
+    process: subprocess.Popen[bytes]
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return userman(self.db_url, *args, check=check)
+
+    def json(self, *args: str) -> list[dict[str, object]]:
+        result: list[dict[str, object]] = json.loads(self.cli("--json", *args).stdout)
+        return result
+
+
+def start_server(db_url: str, log_path: Path) -> Server:
+    """Start `userman serve` on free loopback ports; its log goes to `log_path`."""
+    auth_port, acct_port = free_udp_port(), free_udp_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "userman",
+                "--db",
+                db_url,
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--auth-port",
+                str(auth_port),
+                "--acct-port",
+                str(acct_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        if "listening on" in log_path.read_text():
+            return Server(db_url, auth_port, acct_port, process)
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise RuntimeError("userman serve did not start:\n" + log_path.read_text())
+
+
+def stop_server(server: Server) -> None:
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+def radclient_send(
+    radclient: str, server: Server, kind: str, attributes: str, secret: str = "12345"
+) -> subprocess.CompletedProcess[str]:
+    """Send one request with FreeRADIUS's radclient; `kind` is auth, acct or status."""
+    port = server.acct_port if kind == "acct" else server.auth_port
+    return subprocess.run(
+        [radclient, "-x", "-r", "2", "-t", "3", f"127.0.0.1:{port}", kind, secret],
+        input=attributes,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "LC_ALL": "C"},
+        check=False,
+    )

@@ -1,0 +1,177 @@
+"""The server's request handling with an in-memory datagram transport: what is answered, what is
+dropped and counted, and that an Accounting-Response follows the commit (RFC 2866 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from userman.radius.dictionary import default_dictionary
+from userman.radius.packet import Code, Packet, build, decode, encode, verify_response_authenticator
+from userman.server.endpoint import RadiusServer
+from userman.services import Actor, Userman
+
+SECRET = b"12345"
+ROUTER = ("127.0.0.1", 40000)
+D = default_dictionary()
+
+
+class FakeTransport(asyncio.DatagramTransport):
+    """Collects what the server sends, and what the database held at that moment."""
+
+    def __init__(self, app: Userman) -> None:
+        super().__init__()
+        self.app = app
+        self.sent: list[tuple[bytes, Any, int]] = []
+
+    def sendto(self, data: bytes, addr: Any = None) -> None:
+        sessions = self.app.execute(Actor.superuser(), ("session",), "print").items
+        self.sent.append((data, addr, len(sessions)))
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Userman]:
+    userman = Userman(f"sqlite:///{tmp_path / 'server.db'}")
+    userman.prepare()
+    root = Actor.superuser()
+    userman.execute(root, ("profile",), "add", (), {"name": "profile1"})
+    userman.execute(
+        root,
+        ("router",),
+        "add",
+        (),
+        {
+            "name": "router1",
+            "ip-address": "127.0.0.1",
+            "shared-secret": "12345",
+            "log": "auth-fail",
+        },
+    )
+    userman.execute(root, ("user",), "add", (), {"username": "test", "password": "test"})
+    userman.execute(
+        root, ("user",), "create-and-activate-profile", ("test",), {"profile": "profile1"}
+    )
+    yield userman
+    userman.close()
+
+
+def exchange(app: Userman, data: bytes, *, source: tuple[str, int] = ROUTER, acct: bool = False):  # type: ignore[no-untyped-def]
+    server = RadiusServer(app, D, workers=2)
+    transport = FakeTransport(app)
+    try:
+        asyncio.run(server.handle(transport, data, source, acct))
+    finally:
+        server.close()
+    return server, transport.sent
+
+
+def access_request(password: str, **extra: object) -> tuple[Packet, bytes]:
+    pkt = build(
+        D,
+        Code.ACCESS_REQUEST,
+        7,
+        os.urandom(16),
+        [("User-Name", "test"), ("User-Password", password), *extra.items()],
+    )
+    return pkt, encode(pkt, SECRET)
+
+
+def test_pap_accept_is_signed_and_authenticated(app: Userman) -> None:
+    request, data = access_request("test")
+    _, sent = exchange(app, data)
+    [(reply_data, addr, _)] = sent
+    assert addr == ROUTER
+    reply = decode(reply_data, D)
+    assert reply.code is Code.ACCESS_ACCEPT
+    assert reply.identifier == 7
+    assert verify_response_authenticator(reply_data, SECRET, request.authenticator)
+    assert "Message-Authenticator" in reply
+
+
+def test_a_wrong_password_is_rejected_with_a_reason(app: Userman) -> None:
+    _, data = access_request("wrong")
+    server, [(reply_data, _, _)] = exchange(app, data)
+    reply = decode(reply_data, D)
+    assert reply.code is Code.ACCESS_REJECT
+    assert reply.get("Reply-Message") == "wrong password for user <test>"
+    assert server.counters["rejects"] == 1
+
+
+def test_an_unknown_address_is_dropped_and_counted(app: Userman) -> None:
+    _, data = access_request("test")
+    server, sent = exchange(app, data, source=("127.0.0.9", 1))
+    assert sent == []
+    assert server.counters["unknown-requests"] == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x01" * 19, bytes(20), b"\x01\x07\x00\x30" + bytes(16) + b"\x01\x01"],
+)
+def test_a_malformed_packet_is_dropped_and_counted(app: Userman, data: bytes) -> None:
+    server, sent = exchange(app, data)
+    assert sent == []
+    assert server.counters["broken-requests"] == 1
+
+
+def test_a_wrong_message_authenticator_is_dropped(app: Userman) -> None:
+    pkt, _ = access_request("test")
+    data = bytearray(encode(pkt, SECRET, message_authenticator=True))
+    index = data.index(bytes([80, 18])) + 2  # Message-Authenticator (80), 16 octets of value
+    data[index] ^= 0xFF
+    server, sent = exchange(app, bytes(data))
+    assert sent == []
+    assert server.counters["broken-requests"] == 1
+
+
+def test_an_accounting_request_on_the_auth_port_is_dropped(app: Userman) -> None:
+    pkt = build(D, Code.ACCOUNTING_REQUEST, 1, bytes(16), [("Acct-Status-Type", "Start")])
+    server, sent = exchange(app, encode(pkt, SECRET))
+    assert sent == []
+    assert server.counters["broken-requests"] == 1
+
+
+def accounting(status: str, **extra: object) -> bytes:
+    pkt = build(
+        D,
+        Code.ACCOUNTING_REQUEST,
+        3,
+        bytes(16),
+        [
+            ("User-Name", "test"),
+            ("Acct-Session-Id", "81d0009b"),
+            ("Acct-Status-Type", status),
+            *extra.items(),
+        ],
+    )
+    return encode(pkt, SECRET)
+
+
+def test_the_accounting_response_follows_the_commit(app: Userman) -> None:
+    _, [(reply_data, _, sessions_when_sent)] = exchange(app, accounting("Start"), acct=True)
+    assert decode(reply_data, D).code is Code.ACCOUNTING_RESPONSE
+    assert sessions_when_sent == 1
+
+
+def test_an_accounting_request_with_a_wrong_authenticator_is_dropped(app: Userman) -> None:
+    data = bytearray(accounting("Start"))
+    data[4] ^= 1
+    server, sent = exchange(app, bytes(data), acct=True)
+    assert sent == []
+    assert server.counters["broken-requests"] == 1
+    assert app.execute(Actor.superuser(), ("session",), "print").items == ()
+
+
+@pytest.mark.parametrize(
+    ("acct", "answer"), [(False, Code.ACCESS_ACCEPT), (True, Code.ACCOUNTING_RESPONSE)]
+)
+def test_status_server_is_answered_on_both_ports(app: Userman, acct: bool, answer: Code) -> None:
+    pkt = build(D, Code.STATUS_SERVER, 9, os.urandom(16), [])
+    data = encode(pkt, SECRET, message_authenticator=True)
+    _, [(reply_data, _, _)] = exchange(app, data, acct=acct)
+    assert decode(reply_data, D).code is answer
