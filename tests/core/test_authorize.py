@@ -1,0 +1,112 @@
+"""The access decision, one row per outcome, with an explicit `now`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+
+import pytest
+
+from userman.core.authorize import (
+    AccessRequest,
+    ChapCredentials,
+    Credentials,
+    MschapV1Credentials,
+    MschapV2Credentials,
+    PapCredentials,
+    RejectReason,
+    UserFacts,
+    authorize,
+)
+from userman.core.profiles import ProfileSlot, ProfileState
+from userman.radius import chap, mschap
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+WAITING = ProfileSlot(1, "profile1", ProfileState.WAITING, dt.timedelta(hours=1))
+FACTS = UserFacts("test", "test", disabled=False, profiles=(WAITING,))
+CHALLENGE16 = bytes(range(16))
+PEER = bytes(range(16, 32))
+
+
+def creds(method: str, password: str) -> Credentials:
+    if method == "pap":
+        return PapCredentials(password.encode())
+    if method == "chap":
+        return ChapCredentials(
+            bytes([1]) + chap.chap_response(1, password.encode(), CHALLENGE16), CHALLENGE16
+        )
+    if method == "mschapv1":
+        return MschapV1Credentials(
+            CHALLENGE16[:8], mschap.mschap_v1_response(1, password, CHALLENGE16[:8])
+        )
+    return MschapV2Credentials(
+        CHALLENGE16, mschap.mschap_v2_response(1, b"test", password, CHALLENGE16, PEER)
+    )
+
+
+METHODS = ["pap", "chap", "mschapv1", "mschapv2"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_right_password_is_accepted(method: str) -> None:
+    decision = authorize(AccessRequest("test", creds(method, "test")), FACTS, NOW)
+    assert decision.accept
+    assert decision.reason is None
+    names = [name for name, _ in decision.reply]
+    assert "Session-Timeout" in names  # the profile's validity ends in an hour
+    if method == "mschapv2":
+        assert {"MS-CHAP2-Success", "MS-MPPE-Send-Key", "MS-MPPE-Recv-Key"} <= set(names)
+    if method == "mschapv1":
+        assert "MS-CHAP-MPPE-Keys" in names
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_wrong_password_is_rejected(method: str) -> None:
+    decision = authorize(AccessRequest("test", creds(method, "nope")), FACTS, NOW)
+    assert decision.reason is RejectReason.WRONG_PASSWORD
+    assert decision.reply == ()
+
+
+@pytest.mark.parametrize(
+    ("facts", "credentials", "reason"),
+    [
+        (None, PapCredentials(b"test"), RejectReason.UNKNOWN_USER),
+        (FACTS, None, RejectReason.NO_CREDENTIALS),
+        (
+            UserFacts("test", "test", disabled=True, profiles=(WAITING,)),
+            PapCredentials(b"test"),
+            RejectReason.USER_DISABLED,
+        ),
+        (
+            UserFacts("test", "test", disabled=False, profiles=()),
+            PapCredentials(b"test"),
+            RejectReason.NO_VALID_PROFILE,
+        ),
+    ],
+)
+def test_rejections(
+    facts: UserFacts | None, credentials: Credentials | None, reason: RejectReason
+) -> None:
+    decision = authorize(AccessRequest("test", credentials), facts, NOW)
+    assert not decision.accept
+    assert decision.reason is reason
+
+
+def test_the_manuals_log_text_for_no_valid_profile() -> None:
+    # Manual, "Log": description="no valid profile found for user <Client1>"
+    assert RejectReason.NO_VALID_PROFILE.describe("Client1") == (
+        "no valid profile found for user <Client1>"
+    )
+
+
+def test_the_first_logon_starts_the_profile_and_a_static_ip_is_sent() -> None:
+    facts = UserFacts("test", "test", False, (WAITING,), framed_ip="10.5.50.2")
+    decision = authorize(AccessRequest("test", PapCredentials(b"test")), facts, NOW)
+    [started] = decision.profile_changes
+    assert (started.state, started.start_time, started.end_time) == (
+        ProfileState.RUNNING,
+        NOW,
+        NOW + dt.timedelta(hours=1),
+    )
+    assert ("Framed-IP-Address", ipaddress.ip_address("10.5.50.2")) in decision.reply
+    assert ("Session-Timeout", 3600) in decision.reply
