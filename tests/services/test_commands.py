@@ -121,7 +121,7 @@ def test_manual_configuration_example(app: Userman) -> None:
 def test_a_bad_value_names_the_property_and_changes_nothing(
     app: Userman, command: str, args: dict[str, str], error: type[Exception], prop: str | None
 ) -> None:
-    menu = command.split()[0]
+    menu = command.split(maxsplit=1)[0]
     before = printed(app, menu)
     with pytest.raises(error) as raised:
         run(app, command, **args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import sys
@@ -19,11 +20,11 @@ log = logging.getLogger("userman.server")
 async def serve(app: Userman, *, bind: str, auth_port: int, acct_port: int) -> None:
     loop = asyncio.get_running_loop()
     server = RadiusServer(app, default_dictionary())
-    transports: list[asyncio.BaseTransport] = []
+    transports: list[asyncio.DatagramTransport] = []
     try:
         for port, accounting in ((auth_port, False), (acct_port, True)):
             transport, _ = await loop.create_datagram_endpoint(
-                lambda a=accounting: RadiusProtocol(server, accounting=a),
+                functools.partial(RadiusProtocol, server, accounting=accounting),
                 local_addr=(bind, port),
             )
             transports.append(transport)
