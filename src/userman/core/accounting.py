@@ -9,8 +9,10 @@ plus 2**32 times the Gigawords (RFC 2869 5.1-5.2). Acct-Input is the user's uplo
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
+
+from userman.core.context import RequestContext
 
 __all__ = ["AccountingRecord", "AcctStatus", "SessionState", "apply", "octets"]
 
@@ -37,13 +39,8 @@ class AccountingRecord:
     session_time: int = 0  # Acct-Session-Time, seconds
     upload: int = 0  # Acct-Input-Octets (+ Gigawords): from the user
     download: int = 0  # Acct-Output-Octets (+ Gigawords): to the user
-    nas_port: int | None = None
-    nas_port_type: str = ""
-    nas_port_id: str = ""
-    calling_station_id: str = ""
-    user_ip: str = ""
-    host_ip: str = ""
-    terminate_cause: str = ""
+    terminate_cause: str = ""  # the Acct-Terminate-Cause VALUE name in lower case
+    context: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(frozen=True, slots=True)

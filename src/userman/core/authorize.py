@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
 
+from userman.core.context import RequestContext
 from userman.core.profiles import ProfileSlot, select_profile
 from userman.radius import chap, mschap
 
@@ -60,6 +61,7 @@ Credentials = PapCredentials | ChapCredentials | MschapV1Credentials | MschapV2C
 class AccessRequest:
     username: str
     credentials: Credentials | None
+    context: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(frozen=True, slots=True)

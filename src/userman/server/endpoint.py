@@ -103,9 +103,8 @@ class RadiusServer:
         return await self._authenticate(router, pkt, source)
 
     async def _authenticate(self, router: RouterInfo, pkt: Packet, source: str) -> bytes:
-        request = requests.access_request(pkt)
-        where = requests.context(self.dictionary, pkt, source)
-        decision = await self._call(self.app.authenticate, router, request, where, utcnow())
+        request = requests.access_request(self.dictionary, pkt, source)
+        decision = await self._call(self.app.authenticate, router, request, utcnow())
         self.counters["accepts" if decision.accept else "rejects"] += 1
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
         attributes = requests.reply_attributes(self.dictionary, decision, request.username)

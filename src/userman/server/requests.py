@@ -17,9 +17,9 @@ from userman.core.authorize import (
     MschapV2Credentials,
     PapCredentials,
 )
+from userman.core.context import RequestContext
 from userman.radius.dictionary import Dictionary
 from userman.radius.packet import AVP, Packet, make_avp
-from userman.services import RequestContext
 
 __all__ = ["access_request", "accounting_record", "context", "reply_attributes"]
 
@@ -68,8 +68,10 @@ def credentials(pkt: Packet) -> Credentials | None:
     return None
 
 
-def access_request(pkt: Packet) -> AccessRequest:
-    return AccessRequest(_text(pkt, "User-Name"), credentials(pkt))
+def access_request(dictionary: Dictionary, pkt: Packet, source: str) -> AccessRequest:
+    return AccessRequest(
+        _text(pkt, "User-Name"), credentials(pkt), context(dictionary, pkt, source)
+    )
 
 
 def context(dictionary: Dictionary, pkt: Packet, source: str) -> RequestContext:
@@ -98,13 +100,8 @@ def accounting_record(dictionary: Dictionary, pkt: Packet, source: str) -> Accou
         session_time=_int(pkt, "Acct-Session-Time") or 0,
         upload=octets(_int(pkt, "Acct-Input-Octets"), _int(pkt, "Acct-Input-Gigawords")),
         download=octets(_int(pkt, "Acct-Output-Octets"), _int(pkt, "Acct-Output-Gigawords")),
-        nas_port=where.nas_port,
-        nas_port_type=where.nas_port_type,
-        nas_port_id=where.nas_port_id,
-        calling_station_id=where.calling_station_id,
-        user_ip=where.user_ip,
-        host_ip=where.host_ip,
         terminate_cause=_named(dictionary, pkt, "Acct-Terminate-Cause"),
+        context=where,
     )
 
 

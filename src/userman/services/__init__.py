@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from userman.services.aaa import RequestContext, RouterInfo
+from userman.services.aaa import RouterInfo
 from userman.services.actor import Actor
 from userman.services.app import Outcome, Userman, default_url
 from userman.services.menus import MENUS, Menu, Prop
@@ -15,7 +15,6 @@ __all__ = [
     "Menu",
     "Outcome",
     "Prop",
-    "RequestContext",
     "RouterInfo",
     "Userman",
     "default_url",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
 from userman.core.authorize import AccessRequest, Decision, UserFacts, authorize
+from userman.core.context import RequestContext
 from userman.services.profiles import profile_queue, store_slots
 from userman.store import models, queries
 from userman.store.database import Database
@@ -47,19 +48,6 @@ def find_router(database: Database, address: str) -> RouterInfo | None:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RequestContext:
-    """What the log records of a request besides the user name."""
-
-    nas_port: int | None = None
-    nas_port_type: str = ""
-    nas_port_id: str = ""
-    calling_station_id: str = ""
-    user_ip: str = ""
-    host_ip: str = ""
-    acct_session_id: str = ""
-
-
 def _log(
     db: Session,
     router: RouterInfo,
@@ -70,32 +58,22 @@ def _log(
     description: str,
     now: dt.datetime,
 ) -> None:
-    db.add(
-        models.LogEntry(
-            subscriber_id=router.subscriber_id,
-            customer_id=router.customer_id,
-            router_id=router.id,
-            user_orig=username,
-            nas_port=context.nas_port,
-            nas_port_type=context.nas_port_type,
-            nas_port_id=context.nas_port_id,
-            calling_station_id=context.calling_station_id,
-            acct_session_id=context.acct_session_id,
-            user_ip=context.user_ip,
-            host_ip=context.host_ip,
-            status=status,
-            time=now,
-            description=description,
-        )
+    entry = models.LogEntry(
+        subscriber_id=router.subscriber_id,
+        customer_id=router.customer_id,
+        router_id=router.id,
+        user_orig=username,
+        status=status,
+        time=now,
+        description=description,
     )
+    for column in RequestContext.COLUMNS:
+        setattr(entry, column, getattr(context, column))
+    db.add(entry)
 
 
 def authenticate(
-    database: Database,
-    router: RouterInfo,
-    request: AccessRequest,
-    context: RequestContext,
-    now: dt.datetime,
+    database: Database, router: RouterInfo, request: AccessRequest, now: dt.datetime
 ) -> Decision:
     """Decide on an Access-Request and store what the decision changed (profile starts, log)."""
     with database.begin() as db:
@@ -119,7 +97,7 @@ def authenticate(
                 db,
                 router,
                 username=request.username,
-                context=context,
+                context=request.context,
                 status="authorization-failure",
                 description=description,
                 now=now,
@@ -129,7 +107,7 @@ def authenticate(
                 db,
                 router,
                 username=request.username,
-                context=context,
+                context=request.context,
                 status="authorization-ok",
                 description="",
                 now=now,
@@ -190,18 +168,16 @@ def account(
         row.upload = after.upload
         row.active = after.active
         row.terminate_cause = after.terminate_cause
-        row.nas_port = record.nas_port if record.nas_port is not None else row.nas_port
-        for column in ("nas_port_type", "nas_port_id", "calling_station_id", "user_ip", "host_ip"):
-            value = getattr(record, column)
-            if value:
+        for column in RequestContext.COLUMNS:
+            value = getattr(record.context, column)
+            if value not in (None, ""):  # an update that leaves a field out keeps what was there
                 setattr(row, column, value)
         if "acct-ok" in router.log:
-            context = RequestContext(acct_session_id=record.acct_session_id, host_ip=record.host_ip)
             _log(
                 db,
                 router,
                 username=record.username,
-                context=context,
+                context=record.context,
                 status="accounting-ok",
                 description="",
                 now=now,

@@ -98,10 +98,9 @@ class Userman:
         self,
         router: aaa.RouterInfo,
         request: AccessRequest,
-        context: aaa.RequestContext,
         now: dt.datetime,
     ) -> Decision:
-        return aaa.authenticate(self.database, router, request, context, now)
+        return aaa.authenticate(self.database, router, request, now)
 
     def account(self, router: aaa.RouterInfo, record: AccountingRecord, now: dt.datetime) -> None:
         aaa.account(self.database, router, record, now)

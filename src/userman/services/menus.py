@@ -182,6 +182,17 @@ USER = Menu(
     ),
 )
 
+# What the router reports of where a request comes from (core.context), in sessions and logs.
+WHERE = (
+    Prop("nas-port", "nas_port", INT, writable=False),
+    Prop("nas-port-type", "nas_port_type", writable=False),
+    Prop("nas-port-id", "nas_port_id", writable=False),
+    Prop("calling-station-id", "calling_station_id", writable=False),
+    Prop("acct-session-id", "acct_session_id", writable=False),
+    Prop("user-ip", "user_ip", writable=False),
+    Prop("host-ip", "host_ip", writable=False),
+)
+
 SESSION = Menu(
     "session",
     models.UserSession,
@@ -191,13 +202,7 @@ SESSION = Menu(
     props=(
         Prop("customer", "customer_id", ref=True, writable=False),
         Prop("user", "username", writable=False),
-        Prop("nas-port", "nas_port", INT, writable=False),
-        Prop("nas-port-type", "nas_port_type", writable=False),
-        Prop("nas-port-id", "nas_port_id", writable=False),
-        Prop("calling-station-id", "calling_station_id", writable=False),
-        Prop("acct-session-id", "acct_session_id", writable=False),
-        Prop("user-ip", "user_ip", writable=False),
-        Prop("host-ip", "host_ip", writable=False),
+        *WHERE,
         Prop("status", "status", writable=False),
         Prop("from-time", "from_time", DATETIME, writable=False),
         Prop("till-time", "till_time", DATETIME, writable=False),
@@ -217,13 +222,7 @@ LOG = Menu(
     props=(
         Prop("customer", "customer_id", ref=True, writable=False),
         Prop("user-orig", "user_orig", writable=False),
-        Prop("nas-port", "nas_port", INT, writable=False),
-        Prop("nas-port-type", "nas_port_type", writable=False),
-        Prop("nas-port-id", "nas_port_id", writable=False),
-        Prop("calling-station-id", "calling_station_id", writable=False),
-        Prop("acct-session-id", "acct_session_id", writable=False),
-        Prop("user-ip", "user_ip", writable=False),
-        Prop("host-ip", "host_ip", writable=False),
+        *WHERE,
         Prop("status", "status", writable=False),
         Prop("time", "time", DATETIME, writable=False),
         Prop("description", "description", writable=False),
