@@ -70,3 +70,15 @@ def test_repeated_or_reordered_updates_never_lower_counters(
     assert session.uptime == max(u[0] for u in updates)
     assert session.upload == max(u[1] for u in updates)
     assert session.download == max(u[2] for u in updates)
+
+
+def test_a_late_interim_after_the_stop_does_not_reopen_the_session() -> None:
+    stopped = apply(apply(None, record(AcctStatus.START), NOW), record(AcctStatus.STOP, 60), NOW)
+    late = apply(stopped, record(AcctStatus.INTERIM_UPDATE, 30), NOW)
+    assert not late.active
+    assert late.uptime == 60
+
+
+def test_a_repeated_stop_changes_nothing() -> None:
+    stopped = apply(apply(None, record(AcctStatus.START), NOW), record(AcctStatus.STOP, 60), NOW)
+    assert apply(stopped, record(AcctStatus.STOP, 60), NOW) == stopped

@@ -175,3 +175,15 @@ def test_status_server_is_answered_on_both_ports(app: Userman, acct: bool, answe
     data = encode(pkt, SECRET, message_authenticator=True)
     _, [(reply_data, _, _)] = exchange(app, data, acct=acct)
     assert decode(reply_data, D).code is answer
+
+
+def test_a_repeated_stop_is_acknowledged_and_counted_once(app: Userman) -> None:
+    stop = accounting("Stop", **{"Acct-Session-Time": 60, "Acct-Input-Octets": 100})
+    for data in (accounting("Start"), stop, stop):
+        _, [(reply_data, _, _)] = exchange(app, data, acct=True)
+        assert decode(reply_data, D).code is Code.ACCOUNTING_RESPONSE
+    root = Actor.superuser()
+    [session] = app.execute(root, ("session",), "print").items
+    assert session.json["active"] is False
+    [user] = app.execute(root, ("user",), "print").items
+    assert user.json["upload-used"] == 100

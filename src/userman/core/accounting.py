@@ -2,8 +2,8 @@
 
 RFC 2866 5.1 gives Acct-Status-Type; a record changes the session that the router and its
 Acct-Session-Id name. `apply()` returns the session's new state: Start opens it, Interim-Update
-updates it (creating it when its Start was lost), Stop closes it. Counters are 64-bit: octets
-plus 2**32 times the Gigawords (RFC 2869 5.1-5.2). Acct-Input is the user's upload.
+updates it (creating it when its Start was lost), Stop closes it for good. Counters are 64-bit:
+octets plus 2**32 times the Gigawords (RFC 2869 5.1-5.2). Acct-Input is the user's upload.
 """
 
 from __future__ import annotations
@@ -78,14 +78,16 @@ def apply(current: SessionState | None, record: AccountingRecord, now: dt.dateti
         current = SessionState(
             record.acct_session_id, record.username, frozenset(), start, now, 0, 0, 0, True
         )
-    # Counters only grow: a retransmitted or reordered older update never lowers them.
+    status = current.status | {word}
+    # Counters only grow: a retransmitted or reordered older update never lowers them, and a
+    # late Interim-Update after the Stop does not reopen the session.
     return replace(
         current,
-        status=current.status | {word},
+        status=status,
         till_time=max(now, current.till_time),
         uptime=max(record.session_time, current.uptime),
         download=max(record.download, current.download),
         upload=max(record.upload, current.upload),
-        active=record.status is not AcctStatus.STOP,
+        active="stop" not in status,
         terminate_cause=record.terminate_cause or current.terminate_cause,
     )

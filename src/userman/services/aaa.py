@@ -137,7 +137,7 @@ def account(
     if record.status not in (AcctStatus.START, AcctStatus.INTERIM_UPDATE, AcctStatus.STOP):
         return  # Accounting-On/Off: acknowledged; closing the router's sessions comes later
     with database.begin() as db:
-        row = queries.open_session(db, router.id, record.acct_session_id)
+        row = queries.latest_session(db, router.id, record.acct_session_id)
         if row is not None and record.status is AcctStatus.START:
             row.active = False  # a new Start with the same id closes the old session
             row = None

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from userman.store.models import Customer, Router, User, UserSession
 
-__all__ = ["customer", "open_session", "router_by_address", "user_by_username"]
+__all__ = ["customer", "latest_session", "router_by_address", "user_by_username"]
 
 
 def router_by_address(db: Session, address: str) -> Router | None:
@@ -24,14 +24,13 @@ def user_by_username(db: Session, subscriber_id: int, username: str) -> User | N
     )
 
 
-def open_session(db: Session, router_id: int, acct_session_id: str) -> UserSession | None:
-    """The newest active session with that Acct-Session-Id from that router."""
+def latest_session(db: Session, router_id: int, acct_session_id: str) -> UserSession | None:
+    """The newest session, open or closed, with that Acct-Session-Id from that router."""
     return db.scalar(
         select(UserSession)
         .where(
             UserSession.router_id == router_id,
             UserSession.acct_session_id == acct_session_id,
-            UserSession.active.is_(True),
         )
         .order_by(UserSession.id.desc())
         .limit(1)
