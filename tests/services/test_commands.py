@@ -165,3 +165,26 @@ def test_a_sub_customer_lives_in_its_parents_subscriber(app: Userman) -> None:
         run(app, "customer add", login="orphan", permissions="read-only")
     logins = {c["login"]: c for c in printed(app, "customer")}
     assert logins["helper"]["parent"] == "admin"
+
+
+def test_an_item_moves_only_within_its_subscriber(app: Userman) -> None:
+    run(app, "customer add", login="isp2")
+    run(app, "customer add", login="clerk", parent="admin", permissions="read-write")
+    run(app, "user add", username="a", customer="admin")
+    run(app, "user set", "a", customer="clerk")
+    assert printed(app, "user")[0]["customer"] == "clerk"
+    with pytest.raises(InvalidValueError, match="another subscriber"):
+        run(app, "user set", "a", customer="isp2")
+    with pytest.raises(InvalidValueError, match="under itself"):
+        run(app, "customer set", "admin", parent="clerk")
+
+
+def test_an_item_in_use_cannot_be_removed(app: Userman) -> None:
+    manual_example(app)
+    with pytest.raises(ConflictError, match="in use"):
+        run(app, "profile remove", "profile1")
+    with pytest.raises(ConflictError, match="in use"):
+        run(app, "customer remove", "admin")
+    assert len(printed(app, "profile")) == 1
+    run(app, "user remove", "test")  # its profile queue goes with it
+    run(app, "profile remove", "profile1")

@@ -14,6 +14,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from userman.core.errors import (
@@ -121,12 +122,29 @@ def _parse(menu: Menu, args: Mapping[str, str], *, adding: bool) -> dict[Prop, o
 
 def _apply(db: Session, actor: Actor, menu: Menu, row: Any, parsed: dict[Prop, object]) -> None:
     for prop, value in parsed.items():
-        if prop.ref:
-            if prop.name == menu.owner:
-                continue  # decided once, when the item is added
-            setattr(row, prop.column, resolve_customer(db, actor, str(value)).id if value else None)
-        else:
+        if not prop.ref:
             setattr(row, prop.column, value)
+        elif row.id is not None:  # add() places a new item itself
+            target = _reassign(db, actor, row, prop.name, str(value), tree=menu is CUSTOMER)
+            setattr(row, prop.column, target.id)
+
+
+def _reassign(
+    db: Session, actor: Actor, row: Any, prop: str, login: str, *, tree: bool
+) -> models.Customer:
+    """The customer an item moves to: one of its own subscriber's, and no loop of parents."""
+    if not login:
+        raise InvalidValueError(prop, "required")
+    target = resolve_customer(db, actor, login)
+    if target.subscriber_id != row.subscriber_id:
+        raise InvalidValueError(prop, f'"{login}" belongs to another subscriber')
+    if tree:
+        node: models.Customer | None = target
+        while node is not None:
+            if node.id == row.id:
+                raise InvalidValueError(prop, "a customer cannot be under itself")
+            node = None if node.parent_id == node.id else db.get(models.Customer, node.parent_id)
+    return target
 
 
 def _check_key(db: Session, menu: Menu, row: Any) -> None:
@@ -219,7 +237,10 @@ def remove(db: Session, actor: Actor, menu: Menu, keys: Sequence[str]) -> None:
         raise InvalidValueError(menu.key, "say which item to remove (its name or *ID)")
     for key in keys:
         db.delete(find(db, actor, menu, key))
-    db.flush()
+        try:
+            db.flush()
+        except IntegrityError:
+            raise ConflictError(menu.key, f'"{key}" is still in use') from None
 
 
 def render(db: Session, menu: Menu, row: Any, *, show_sensitive: bool) -> Item:
