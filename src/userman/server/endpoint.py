@@ -123,7 +123,8 @@ class RadiusServer:
         self.counters["accounting-requests"] += 1
         return self._encode(pkt.reply(Code.ACCOUNTING_RESPONSE, ()), router.secret, pkt)
 
-    def _encode(self, reply: Packet, secret: bytes, request: Packet, *, sign: bool = False) -> bytes:
+    @staticmethod
+    def _encode(reply: Packet, secret: bytes, request: Packet, *, sign: bool = False) -> bytes:
         return encode(
             reply,
             secret,
