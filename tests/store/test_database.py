@@ -57,3 +57,48 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
     database.dispose()
+
+
+def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    database = Database(db_url)
+    database.migrate()
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), models.Base.metadata)
+    assert differences == []
+    database.dispose()
+
+
+def test_an_upgrade_keeps_the_rows_of_the_previous_revision(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    database = Database(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
+            " permissions, access, backup_allowed, disabled, currency, time_zone, date_format,"
+            " email, company, city, country, public_id, public_host, user_prefix,"
+            " signup_allowed, paypal_allowed, paypal_business_id, paypal_secure_response,"
+            " paypal_accept_pending, comment) VALUES (1, 1, 1, 'admin', '', 'owner', '', true,"
+            " false, 'USD', '', '', '', '', '', '', 'p', '', '', false, false, '', false, false,"
+            " '')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO profile (id, subscriber_id, owner_id, name, name_for_users, validity,"
+            " starts_at, price, override_shared_users, comment)"
+            " VALUES (1, 1, 1, 'p1', '', 0, 'logon', 0, 'off', '')"
+        )
+    database.migrate()
+    with database.begin() as db:
+        profile = db.get(models.Profile, 1)
+        assert profile is not None
+        assert profile.attributes == ""
+    database.dispose()

@@ -29,12 +29,18 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "Attribute",
     "Base",
     "Customer",
+    "HistoryEntry",
+    "Limitation",
     "LogEntry",
+    "Payment",
     "Profile",
+    "ProfileLimitation",
     "Router",
     "User",
+    "UserGroup",
     "UserProfile",
     "UserSession",
 ]
@@ -148,6 +154,7 @@ class Profile(Base):
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
     # "off", "unlimited" or a count, exactly as the manual gives the property.
     override_shared_users: Mapped[str] = mapped_column(String(16), default="off")
+    attributes: Mapped[str] = mapped_column(Text, default="")
     comment: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -178,6 +185,9 @@ class User(Base):
     wireless_enc_algo: Mapped[str] = mapped_column(String(16), default="none")
     wireless_enc_key: Mapped[str] = mapped_column(default="")
     wireless_psk: Mapped[str] = mapped_column(default="")
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("user_group.id"), default=None)
+    # Custom reply attributes (v7): "Name:value" pairs, comma-separated, as RouterOS gives them.
+    attributes: Mapped[str] = mapped_column(Text, default="")
     comment: Mapped[str] = mapped_column(Text, default="")
     uptime_used: Mapped[int] = mapped_column(BigInteger, default=0)
     download_used: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -249,3 +259,129 @@ class LogEntry(Base):
     status: Mapped[str] = mapped_column(String(32))
     time: Mapped[dt.datetime] = mapped_column(index=True)
     description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Limitation(Base):
+    """What a profile allows: quotas, rates and the attributes of the manual's limitation menu."""
+
+    __tablename__ = "limitation"
+    __table_args__ = (UniqueConstraint("subscriber_id", "name", name="uq_limitation_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    download_limit: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes; 0: none
+    upload_limit: Mapped[int] = mapped_column(BigInteger, default=0)
+    transfer_limit: Mapped[int] = mapped_column(BigInteger, default=0)
+    uptime_limit: Mapped[int] = mapped_column(BigInteger, default=0)  # seconds; 0: none
+    # Rates in bits per second from the router's point of view: rx is the user's upload.
+    rate_limit_rx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_tx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_burst_rx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_burst_tx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_burst_threshold_rx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_burst_threshold_tx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_burst_time_rx: Mapped[int] = mapped_column(default=0)  # seconds
+    rate_limit_burst_time_tx: Mapped[int] = mapped_column(default=0)
+    rate_limit_min_rx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_min_tx: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limit_priority: Mapped[int] = mapped_column(default=0)  # 1..8; 0: not set
+    group_name: Mapped[str] = mapped_column(default="")
+    ip_pool: Mapped[str] = mapped_column(default="")
+    ip_pool6: Mapped[str] = mapped_column(default="")
+    address_list: Mapped[str] = mapped_column(default="")
+    # v7: counters restart every interval from the start time ("disabled", "hourly", ...).
+    reset_counters_interval: Mapped[str] = mapped_column(String(16), default="disabled")
+    reset_counters_start_time: Mapped[dt.datetime | None] = mapped_column(default=None)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class ProfileLimitation(Base):
+    """When a limitation applies to a profile: a window of the day on some weekdays."""
+
+    __tablename__ = "profile_limitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profile.id"), index=True)
+    limitation_id: Mapped[int] = mapped_column(ForeignKey("limitation.id"), index=True)
+    from_time: Mapped[int] = mapped_column(default=0)  # seconds after midnight
+    till_time: Mapped[int] = mapped_column(default=86399)
+    weekdays: Mapped[str] = mapped_column(
+        default="sunday,monday,tuesday,wednesday,thursday,friday,saturday"
+    )
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class UserGroup(Base):
+    """A v7 user group: authentication methods and reply attributes shared by its users."""
+
+    __tablename__ = "user_group"
+    __table_args__ = (UniqueConstraint("subscriber_id", "name", name="uq_user_group_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    outer_auths: Mapped[str] = mapped_column(default="pap,chap,mschap1,mschap2")
+    inner_auths: Mapped[str] = mapped_column(default="")
+    attributes: Mapped[str] = mapped_column(Text, default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Attribute(Base):
+    """A custom RADIUS attribute (v7 attribute menu) that users, groups and profiles may send."""
+
+    __tablename__ = "attribute"
+    __table_args__ = (UniqueConstraint("subscriber_id", "name", name="uq_attribute_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    vendor_id: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: a standard attribute
+    type_id: Mapped[int] = mapped_column(default=0)
+    value_type: Mapped[str] = mapped_column(String(16), default="string")
+    packet_types: Mapped[str] = mapped_column(default="access-accept")
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Payment(Base):
+    """A user's purchase of a profile, as the payment gateway reported it."""
+
+    __tablename__ = "payment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(String(253), default="")
+    profile_id: Mapped[int | None] = mapped_column(ForeignKey("profile.id", ondelete="SET NULL"))
+    profile_name: Mapped[str] = mapped_column(String(64), default="")
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    method: Mapped[str] = mapped_column(String(32), default="")
+    trans_start: Mapped[dt.datetime]
+    trans_end: Mapped[dt.datetime | None] = mapped_column(default=None)
+    trans_status: Mapped[str] = mapped_column(String(16), default="started")
+    result_msg: Mapped[str] = mapped_column(Text, default="")
+    user_message: Mapped[str] = mapped_column(Text, default="")
+
+
+class HistoryEntry(Base):
+    """One command that changed data, with its sub-changes, for history print, undo and redo."""
+
+    __tablename__ = "history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The subscriber whose data changed; NULL when the local superuser changed several.
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(Text)
+    # JSON: the row-level sub-changes, each with its table, key and values before and after.
+    changes: Mapped[str] = mapped_column(Text)
+    sub_changes: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(String(16), default="done")  # done, undone, failed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    time: Mapped[dt.datetime] = mapped_column(index=True)
