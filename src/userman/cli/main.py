@@ -13,14 +13,12 @@ from collections.abc import Sequence
 
 import click
 
-from userman.cli.render import render_json, render_print
+from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
-from userman.services import MENUS, Actor, Userman, default_url
+from userman.services import MENU_PATHS, Userman, default_url
 
 __all__ = ["main"]
-
-MENU_PATHS = sorted((tuple(name.split()) for name in MENUS), key=len, reverse=True)
 
 
 def _split_menu(words: Sequence[str]) -> tuple[tuple[str, ...], str, list[str]]:
@@ -69,14 +67,17 @@ def _menu_command(first: str) -> click.Command:
         try:
             positional, args = parse_argv(rest)
             app = _open(ctx)
-            outcome = app.execute(Actor.superuser(), path, verb, positional, args)
+            actor = app.actor(ctx.obj["as"])
+            outcome = app.execute(actor, path, verb, positional, args)
         except UsermanError as error:
             click.echo(f"failure: {error}", err=True)
             ctx.exit(1)
-        if verb == "print":
-            text = render_json(outcome.items) if ctx.obj["json"] else render_print(outcome)
-            if text:
-                click.echo(text)
+        if ctx.obj["json"] and verb in ("print", "find"):
+            text = render_json(outcome.items)
+        else:
+            text = render_outcome(outcome)
+        if text:
+            click.echo(text)
 
     return run
 
@@ -90,13 +91,29 @@ def _menu_command(first: str) -> click.Command:
     help="Database URL: sqlite:///PATH or postgresql://USER@HOST/NAME.",
 )
 @click.option("--json", "as_json", is_flag=True, help="print emits a JSON array of objects.")
+@click.option(
+    "--as",
+    "as_login",
+    metavar="LOGIN",
+    default=None,
+    help="Act as this customer, with its permissions (default: the local superuser).",
+)
 @click.version_option(package_name="userman")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str, as_json: bool) -> None:
-    """userman: a RADIUS server and user manager, configured like MikroTik User Manager."""
+def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) -> None:
+    """userman: a RADIUS server and user manager, configured like MikroTik User Manager.
+
+    \b
+    Menus: customer, user, user group, user-profile, profile, profile limitation
+    (or limitation), profile profile-limitation (or profile-limitation), attribute, router,
+    session, log, payment, history, database. Verbs: add, set, remove, enable, disable,
+    print, find, export, and the menus' own (user create-and-activate-profile, ...).
+    Example: userman user add customer=admin username=test password=test
+    """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_url
     ctx.obj["json"] = as_json
+    ctx.obj["as"] = as_login
 
 
 @cli.command()

@@ -1,20 +1,23 @@
-"""How `print` output looks: RouterOS's numbered list with flags, `detail`, `terse`, or JSON."""
+"""How command results look: RouterOS's numbered list with flags, `terse`, `count-only`, JSON,
+and `export` as a RouterOS script."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from userman.cli.syntax import quote_value
-from userman.services import Item, Menu, Outcome
+from userman.services import ExportItem, Item, Menu, Outcome
 
-__all__ = ["render_json", "render_print"]
+__all__ = ["render_export", "render_json", "render_outcome"]
+
+HEADER = "/tool user-manager"
 
 
 def _pair(menu: Menu, name: str, text: str) -> str:
-    prop = menu.by_name.get(name)
     quoted = quote_value(text) if text else ""
-    if prop is not None and prop.kind.name == "string":
+    prop = menu.by_name.get(name)
+    if prop is not None and prop.kind.name == "string" and prop.ref is None:
         # RouterOS prints strings in quotes, other values bare.
         inner = quoted[1:-1] if quoted.startswith('"') else quoted
         return f'{name}="{inner}"'
@@ -25,16 +28,25 @@ def _flag_legend(menu: Menu) -> str:
     return ", ".join(f"{letter} - {meaning}" for letter, meaning, _ in menu.flags)
 
 
-def render_print(outcome: Outcome, width: int = 100) -> str:
+def render_outcome(outcome: Outcome, width: int = 100) -> str:
+    """What `print`, `find` and `export` show; other verbs show nothing."""
+    if outcome.exported:
+        return render_export(outcome.exported)
+    if outcome.count is not None and "count-only" in outcome.options:
+        return str(outcome.count)
     menu = outcome.menu
+    if menu is None:
+        return outcome.message
     lines: list[str] = []
-    if menu.flags and "terse" not in outcome.options:
+    terse = "terse" in outcome.options
+    if menu.flags and not terse:
         lines.append(f"Flags: {_flag_legend(menu)}")
-    for number, item in enumerate(outcome.items):
+    numbers = outcome.numbers or tuple(range(len(outcome.items)))
+    for number, item in zip(numbers, outcome.items, strict=True):
         pairs = [_pair(menu, name, text) for name, text in item.fields if name != "active"]
         head = f"{number:>2} {item.flags:<2}"
-        if "terse" in outcome.options:
-            lines.append(f"{head}{' '.join(pairs)}")
+        if terse:
+            lines.append(f"{head}{' '.join(pairs)}".rstrip())
             continue
         lines.extend(_wrap(head, pairs, width))
         lines.append("")
@@ -56,3 +68,17 @@ def _wrap(head: str, pairs: Iterable[str], width: int) -> list[str]:
 
 def render_json(items: Iterable[Item]) -> str:
     return json.dumps([item.json for item in items], indent=2)
+
+
+def render_export(lines: Sequence[ExportItem]) -> str:
+    """A RouterOS script: a menu header line, then one `add`/`set` line per item."""
+    out: list[str] = []
+    menu = None
+    for line in lines:
+        if line.menu != menu:
+            menu = line.menu
+            out.append(f"{HEADER} {menu}")
+        words = [line.verb, *(quote_value(p) for p in line.positional)]
+        words.extend(f"{name}={quote_value(text)}" for name, text in line.args)
+        out.append(" ".join(words))
+    return "\n".join(out)

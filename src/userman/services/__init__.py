@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from userman.services.aaa import RouterInfo
 from userman.services.actor import Actor
-from userman.services.app import Outcome, Userman, default_url
+from userman.services.app import Userman, default_url
+from userman.services.commands import MENU_PATHS
 from userman.services.menus import MENUS, Menu, Prop
-from userman.services.verbs import Item
+from userman.services.request import Outcome, Request
+from userman.services.verbs import ExportItem, Item
 
 __all__ = [
     "MENUS",
+    "MENU_PATHS",
     "Actor",
+    "ExportItem",
     "Item",
     "Menu",
     "Outcome",
     "Prop",
+    "Request",
     "RouterInfo",
     "Userman",
     "default_url",

@@ -8,32 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from userman.core.accounting import AccountingRecord
 from userman.core.authorize import AccessRequest, Decision
-from userman.core.errors import InvalidValueError, NotFoundError
-from userman.services import aaa, verbs
+from userman.core.errors import PermissionDeniedError
+from userman.services import aaa, commands, verbs
 from userman.services.actor import Actor
-from userman.services.menus import MENUS, Menu
-from userman.services.profiles import create_and_activate_profile
+from userman.services.menus import MENUS
+from userman.services.permissions import make_actor
+from userman.services.request import Outcome, Request
 from userman.store import models
 from userman.store.database import Database, default_url
 
-__all__ = ["Outcome", "Userman", "default_url"]
-
-PRINT_OPTIONS = ("detail", "terse", "show-sensitive", "without-paging")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a command gives back: the menu, and the items to print (for `print` and `add`)."""
-
-    menu: Menu
-    items: tuple[verbs.Item, ...] = ()
-    options: frozenset[str] = field(default_factory=frozenset)
+__all__ = ["Userman", "default_url"]
 
 
 def utcnow() -> dt.datetime:
@@ -54,6 +43,16 @@ class Userman:
     def close(self) -> None:
         self.database.dispose()
 
+    def actor(self, login: str | None) -> Actor:
+        """The actor for `--as LOGIN` (a login, or *ID when logins repeat); None: superuser."""
+        if login is None:
+            return Actor.superuser()
+        with self.database.begin() as db:
+            customer = verbs.find(db, Actor.superuser(), MENUS["customer"], login)
+            if customer.disabled:
+                raise PermissionDeniedError("an enabled customer", f"{login} is disabled")
+            return make_actor(db, customer)
+
     def execute(
         self,
         actor: Actor,
@@ -63,31 +62,15 @@ class Userman:
         args: Mapping[str, str] | None = None,
     ) -> Outcome:
         """Run `<menu> <verb> ...` as one transaction; on any error nothing is written."""
-        args = dict(args or {})
-        menu = MENUS.get(" ".join(path))
-        if menu is None:
-            raise NotFoundError("menu", " ".join(path) or "(none)")
+        [outcome] = self.execute_many(
+            actor, [Request(tuple(path), verb, tuple(positional), dict(args or {}))]
+        )
+        return outcome
+
+    def execute_many(self, actor: Actor, requests: Sequence[Request]) -> list[Outcome]:
+        """Run several commands (an imported script) as one transaction: all or nothing."""
         with self.database.begin() as db:
-            if verb == "print":
-                unknown = [p for p in positional if p not in PRINT_OPTIONS]
-                if unknown or args:
-                    raise InvalidValueError((unknown or list(args))[0], "unknown print option")
-                options = frozenset(positional)
-                shown = verbs.items(db, actor, menu, show_sensitive="show-sensitive" in options)
-                return Outcome(menu, tuple(shown), options)
-            if verb == "add":
-                if positional:
-                    raise InvalidValueError(positional[0], "add takes only name=value pairs")
-                return Outcome(menu, (verbs.add(db, actor, menu, args),))
-            if verb == "set":
-                verbs.set_(db, actor, menu, positional, args)
-            elif verb == "remove":
-                verbs.remove(db, actor, menu, positional)
-            elif menu.name == "user" and verb == "create-and-activate-profile":
-                create_and_activate_profile(db, actor, positional, args, utcnow())
-            else:
-                raise NotFoundError(f"{menu.name} command", verb)
-            return Outcome(menu)
+            return [commands.run(db, actor, request, utcnow()) for request in requests]
 
     # The RADIUS use cases; the server calls them from worker threads.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -17,6 +17,7 @@ from userman.core import values
 from userman.core.errors import InvalidValueError
 
 __all__ = [
+    "ATTRIBUTES",
     "BOOL",
     "BYTES",
     "COUNT",
@@ -25,9 +26,16 @@ __all__ = [
     "DURATION",
     "INT",
     "IP",
+    "OVERRIDE",
+    "PORT",
+    "PRIORITY",
+    "RATE",
     "TEXT",
+    "TIME_OF_DAY",
+    "JsonValue",
     "Kind",
     "choice",
+    "mapped",
     "port",
     "set_of",
 ]
@@ -150,10 +158,83 @@ def _show_datetime(value: object) -> str:
 
 
 def _parse_datetime(text: str, prop: str) -> dt.datetime | None:
-    return None if text == "" else values.parse_datetime(text, prop)
+    # Times are stored in UTC (the manual: "stored as GMT"); a time without a zone is UTC.
+    return None if text == "" else values.parse_datetime(text, prop, tz=dt.UTC)
 
 
 DATETIME = Kind("date and time", _parse_datetime, _show_datetime, _show_datetime)
+
+
+def _parse_rate(text: str, prop: str) -> int:
+    return values.parse_rate(text, prop)
+
+
+def _show_rate(value: object) -> str:
+    return values.format_rate(value if isinstance(value, int) else 0)
+
+
+RATE = Kind("bits per second", _parse_rate, _show_rate, _json_int)
+
+
+def _parse_time_of_day(text: str, prop: str) -> int:
+    moment = values.parse_time_of_day(text, prop)
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def _show_time_of_day(value: object) -> str:
+    seconds = value if isinstance(value, int) else 0
+    return values.format_time_of_day(dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60))
+
+
+TIME_OF_DAY = Kind("time of day", _parse_time_of_day, _show_time_of_day, _show_time_of_day)
+
+
+def _parse_priority(text: str, prop: str) -> int:
+    number = _parse_int(text, prop)
+    if not 0 <= number <= 8:
+        raise InvalidValueError(prop, f"{number} is not a priority (1 highest to 8, 0 unset)")
+    return number
+
+
+PRIORITY = Kind("0..8", _parse_priority, _text, _json_int)
+
+
+def _parse_override(text: str, prop: str) -> str:
+    if text in ("off", "unlimited"):
+        return text
+    return str(values.parse_count(text, prop, allow_unlimited=False, minimum=1))
+
+
+OVERRIDE = Kind("off | unlimited | number", _parse_override, _text, _text)
+
+
+def _parse_attributes(text: str, prop: str) -> str:
+    """v7 custom attributes: `Name:value` pairs, comma-separated; checked against the
+    dictionaries and the attribute menu when a reply is built."""
+    pairs = [pair for pair in text.split(",") if pair] if text else []
+    for pair in pairs:
+        name, colon, _ = pair.partition(":")
+        if not colon or not name:
+            raise InvalidValueError(prop, f'"{pair}" is not Name:value')
+    return ",".join(pairs)
+
+
+ATTRIBUTES = Kind("Name:value,...", _parse_attributes, _text, _text)
+
+
+def mapped(options: Mapping[str, str]) -> Kind:
+    """A choice whose words map to another property's stored words (v7 names of legacy ones)."""
+    reverse = {stored: word for word, stored in options.items()}
+
+    def parse(text: str, prop: str) -> str:
+        if text not in options:
+            raise InvalidValueError(prop, f'"{text}" is not one of: {", ".join(options)}')
+        return options[text]
+
+    def show(value: object) -> str:
+        return reverse.get(str(value), str(value))
+
+    return Kind(" | ".join(options), parse, show, show)
 
 
 def choice(options: Sequence[str]) -> Kind:

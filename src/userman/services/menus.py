@@ -1,16 +1,23 @@
 """One declarative definition per menu: its properties, their kinds and defaults, its flags.
 
-The CLI, and later the REST API and the web pages, all read these; generic verbs in
+The CLI, and later the REST API and the web pages, all read these; the generic verbs in
 `services.verbs` do the work. Property names and defaults are the manual's
-(../shared/mikrotik-user-manager.txt). A property with `ref` names a customer by login and is
-stored as that customer's id; `sensitive` ones print only with `show-sensitive`.
+(../shared/mikrotik-user-manager.txt), with the v7 names as aliases. A property with `ref` names
+an item of another menu (by login, name or *ID) and is stored as its id; `sensitive` ones print
+only with `show-sensitive`; `hidden` ones (v7 spellings) are accepted but never printed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from userman.services.fields import (
+    ATTRIBUTES,
     BOOL,
     BYTES,
     COUNT,
@@ -19,15 +26,20 @@ from userman.services.fields import (
     DURATION,
     INT,
     IP,
+    OVERRIDE,
     PORT,
+    PRIORITY,
+    RATE,
     TEXT,
+    TIME_OF_DAY,
     Kind,
     choice,
+    mapped,
     set_of,
 )
 from userman.store import models
 
-__all__ = ["MENUS", "Menu", "Prop"]
+__all__ = ["MENUS", "MENU_ALIASES", "Menu", "Prop", "menu_for"]
 
 ACCESS_FLAGS = (
     "own-routers",
@@ -42,6 +54,9 @@ ACCESS_FLAGS = (
     "parent-payment-gw",
 )
 LOG_FLAGS = ("auth-ok", "auth-fail", "acct-ok", "acct-fail")
+WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+AUTHS = ("pap", "chap", "mschap1", "mschap2", "eap-tls", "eap-ttls", "eap-peap", "eap-mschap2")
+VALUE_TYPES = ("string", "hex", "ip-address", "ip6-prefix", "macaddress", "uint32", "uint64")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,32 +65,64 @@ class Prop:
     column: str
     kind: Kind = TEXT
     default: str | None = None  # RouterOS text; None: the column's own default
-    ref: bool = False  # a customer, given by login
+    ref: str | None = None  # the menu whose item this names (by its key or *ID)
     sensitive: bool = False
     writable: bool = True
     hashed: bool = False  # stored as an argon2 hash, never shown
+    hidden: bool = False  # accepted on input (another generation's name), never printed
+    compute: Callable[[Session, Any], object] | None = None  # read-only, derived
+    aliases: tuple[str, ...] = ()
+
+
+Flag = tuple[str, str, Callable[[Any], bool]]  # (letter, meaning, test)
 
 
 @dataclass(frozen=True, slots=True)
 class Menu:
     name: str  # e.g. "user", "profile limitation"
     model: type[models.Base]
-    key: str  # the property that names an item
+    key: str | None  # the property that names an item; None: only *ID or number
     props: tuple[Prop, ...]
-    flags: tuple[tuple[str, str, str], ...] = ()  # (letter, meaning, column)
-    owner: str = "customer"  # the ref property that decides the subscriber
+    flags: tuple[Flag, ...] = ()
+    owner: str = "customer"  # the ref property whose item decides the subscriber
     addable: bool = True
+    area: str = ""  # the access flag family: routers, users, profiles, limits
     by_name: dict[str, Prop] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {p.name: p for p in self.props})
+        names = {p.name: p for p in self.props}
+        names.update({alias: p for p in self.props for alias in p.aliases})
+        object.__setattr__(self, "by_name", names)
 
     @property
-    def title(self) -> str:
-        return self.name
+    def shown(self) -> tuple[Prop, ...]:
+        return tuple(p for p in self.props if not p.hidden and not p.hashed)
 
 
-DISABLED = ("X", "disabled", "disabled")
+def _disabled(row: Any) -> bool:
+    return bool(row.disabled)
+
+
+DISABLED: Flag = ("X", "disabled", _disabled)
+
+
+def _active_sessions(db: Session, row: Any) -> object:
+    return db.scalar(
+        select(func.count())
+        .select_from(models.UserSession)
+        .where(models.UserSession.user_id == row.id, models.UserSession.active.is_(True))
+    )
+
+
+def _actual_profile(db: Session, row: Any) -> object:
+    name = db.scalar(
+        select(models.Profile.name)
+        .join(models.UserProfile, models.UserProfile.profile_id == models.Profile.id)
+        .where(models.UserProfile.user_id == row.id, models.UserProfile.state == "running")
+        .limit(1)
+    )
+    return name or ""
+
 
 CUSTOMER = Menu(
     "customer",
@@ -86,7 +133,7 @@ CUSTOMER = Menu(
     props=(
         Prop("login", "login"),
         Prop("password", "password_hash", hashed=True, sensitive=True),
-        Prop("parent", "parent_id", ref=True),
+        Prop("parent", "parent_id", ref="customer"),
         Prop("permissions", "permissions", choice(("owner", "full", "read-write", "read-only"))),
         Prop("access", "access", set_of(ACCESS_FLAGS), default=""),
         Prop("backup-allowed", "backup_allowed", BOOL, default="yes"),
@@ -115,10 +162,11 @@ ROUTER = Menu(
     models.Router,
     key="name",
     flags=(DISABLED,),
+    area="routers",
     props=(
         Prop("name", "name"),
-        Prop("customer", "customer_id", ref=True),
-        Prop("ip-address", "ip_address", IP),
+        Prop("customer", "customer_id", ref="customer"),
+        Prop("ip-address", "ip_address", IP, aliases=("address",)),
         Prop("shared-secret", "shared_secret", sensitive=True),
         Prop("log", "log", set_of(LOG_FLAGS), default="auth-fail"),
         Prop("use-coa", "use_coa", BOOL, default="no"),
@@ -133,14 +181,133 @@ PROFILE = Menu(
     models.Profile,
     key="name",
     owner="owner",
+    area="profiles",
     props=(
         Prop("name", "name"),
-        Prop("owner", "owner_id", ref=True),
+        Prop("owner", "owner_id", ref="customer"),
         Prop("name-for-users", "name_for_users"),
         Prop("validity", "validity", DURATION, default="0s"),
         Prop("starts-at", "starts_at", choice(("logon", "now")), default="logon"),
+        Prop(
+            "starts-when",
+            "starts_at",
+            mapped({"assigned": "now", "first-auth": "logon"}),
+            hidden=True,
+        ),
         Prop("price", "price", DECIMAL, default="0"),
-        Prop("override-shared-users", "override_shared_users", TEXT, default="off"),
+        Prop("override-shared-users", "override_shared_users", OVERRIDE, default="off"),
+        Prop("attributes", "attributes", ATTRIBUTES),
+        Prop("comment", "comment"),
+    ),
+)
+
+
+def _rate(name: str, column: str) -> tuple[Prop, Prop]:
+    return (
+        Prop(f"{name}-rx", f"{column}_rx", RATE, default="0"),
+        Prop(f"{name}-tx", f"{column}_tx", RATE, default="0"),
+    )
+
+
+LIMITATION = Menu(
+    "profile limitation",
+    models.Limitation,
+    key="name",
+    owner="owner",
+    area="limits",
+    props=(
+        Prop("name", "name"),
+        Prop("owner", "owner_id", ref="customer"),
+        Prop("download-limit", "download_limit", BYTES, default="0"),
+        Prop("upload-limit", "upload_limit", BYTES, default="0"),
+        Prop("transfer-limit", "transfer_limit", BYTES, default="0"),
+        Prop("uptime-limit", "uptime_limit", DURATION, default="0s"),
+        *_rate("rate-limit", "rate_limit"),
+        *_rate("rate-limit-burst", "rate_limit_burst"),
+        # The manual spells it "treshold" (legacy); v7 spells it "threshold".
+        Prop(
+            "rate-limit-burst-treshold-rx",
+            "rate_limit_burst_threshold_rx",
+            RATE,
+            default="0",
+            aliases=("rate-limit-burst-threshold-rx",),
+        ),
+        Prop(
+            "rate-limit-burst-treshold-tx",
+            "rate_limit_burst_threshold_tx",
+            RATE,
+            default="0",
+            aliases=("rate-limit-burst-threshold-tx",),
+        ),
+        Prop("rate-limit-burst-time-rx", "rate_limit_burst_time_rx", DURATION, default="0s"),
+        Prop("rate-limit-burst-time-tx", "rate_limit_burst_time_tx", DURATION, default="0s"),
+        *_rate("rate-limit-min", "rate_limit_min"),
+        Prop("rate-limit-priority", "rate_limit_priority", PRIORITY, default="0"),
+        Prop("group-name", "group_name"),
+        Prop("ip-pool", "ip_pool"),
+        Prop("ip-pool6", "ip_pool6"),
+        Prop("address-list", "address_list"),
+        Prop(
+            "reset-counters-interval",
+            "reset_counters_interval",
+            choice(("disabled", "hourly", "daily", "weekly", "monthly")),
+            default="disabled",
+        ),
+        Prop("reset-counters-start-time", "reset_counters_start_time", DATETIME),
+        Prop("comment", "comment"),
+    ),
+)
+
+PROFILE_LIMITATION = Menu(
+    "profile profile-limitation",
+    models.ProfileLimitation,
+    key=None,
+    owner="profile",
+    area="profiles",
+    props=(
+        Prop("profile", "profile_id", ref="profile"),
+        Prop("limitation", "limitation_id", ref="profile limitation"),
+        Prop("from-time", "from_time", TIME_OF_DAY, default="00:00:00"),
+        Prop("till-time", "till_time", TIME_OF_DAY, default="23:59:59"),
+        Prop("weekdays", "weekdays", set_of(WEEKDAYS), default=",".join(WEEKDAYS)),
+        Prop("comment", "comment"),
+    ),
+)
+
+USER_GROUP = Menu(
+    "user group",
+    models.UserGroup,
+    key="name",
+    owner="owner",
+    area="users",
+    props=(
+        Prop("name", "name"),
+        Prop("owner", "owner_id", ref="customer"),
+        Prop("outer-auths", "outer_auths", set_of(AUTHS), default="pap,chap,mschap1,mschap2"),
+        Prop("inner-auths", "inner_auths", set_of(AUTHS), default=""),
+        Prop("attributes", "attributes", ATTRIBUTES),
+        Prop("comment", "comment"),
+    ),
+)
+
+ATTRIBUTE = Menu(
+    "attribute",
+    models.Attribute,
+    key="name",
+    owner="owner",
+    area="profiles",
+    props=(
+        Prop("name", "name"),
+        Prop("owner", "owner_id", ref="customer"),
+        Prop("vendor-id", "vendor_id", INT, default="0"),
+        Prop("type-id", "type_id", INT, default="0"),
+        Prop("value-type", "value_type", choice(VALUE_TYPES), default="string"),
+        Prop(
+            "packet-types",
+            "packet_types",
+            set_of(("access-accept", "access-challenge")),
+            default="access-accept",
+        ),
         Prop("comment", "comment"),
     ),
 )
@@ -150,12 +317,14 @@ USER = Menu(
     models.User,
     key="username",
     flags=(DISABLED,),
+    area="users",
     props=(
-        Prop("username", "username"),
-        Prop("customer", "customer_id", ref=True),
+        Prop("username", "username", aliases=("name",)),
+        Prop("customer", "customer_id", ref="customer"),
         Prop("password", "password", sensitive=True),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("shared-users", "shared_users", COUNT, default="unlimited"),
+        Prop("group", "group_id", ref="user group"),
         Prop("caller-id", "caller_id"),
         Prop("caller-id-bind-on-first-use", "caller_id_bind_on_first_use", BOOL, default="no"),
         Prop("ip-address", "ip_address", IP),
@@ -174,11 +343,39 @@ USER = Menu(
         ),
         Prop("wireless-enc-key", "wireless_enc_key", sensitive=True),
         Prop("wireless-psk", "wireless_psk", sensitive=True),
+        Prop("attributes", "attributes", ATTRIBUTES),
         Prop("comment", "comment"),
         Prop("uptime-used", "uptime_used", DURATION, writable=False),
         Prop("download-used", "download_used", BYTES, writable=False),
         Prop("upload-used", "upload_used", BYTES, writable=False),
         Prop("last-seen", "last_seen", DATETIME, writable=False),
+        Prop("active-sessions", "", INT, writable=False, compute=_active_sessions),
+        Prop("actual-profile", "", writable=False, compute=_actual_profile),
+    ),
+)
+
+
+def _running_active(db: Session, row: Any) -> object:
+    """v7's state: running-active when a running profile's user has an active session."""
+    if row.state != "running":
+        return row.state
+    sessions = _active_sessions(db, db.get(models.User, row.user_id))
+    return "running-active" if sessions else "running"
+
+
+USER_PROFILE = Menu(
+    "user-profile",
+    models.UserProfile,
+    key=None,
+    owner="user",
+    area="users",
+    props=(
+        Prop("user", "user_id", ref="user"),
+        Prop("profile", "profile_id", ref="profile"),
+        Prop("state", "", writable=False, compute=_running_active),
+        Prop("assigned", "assigned_at", DATETIME, writable=False),
+        Prop("start-time", "start_time", DATETIME, writable=False),
+        Prop("end-time", "end_time", DATETIME, writable=False),
     ),
 )
 
@@ -193,14 +390,20 @@ WHERE = (
     Prop("host-ip", "host_ip", writable=False),
 )
 
+
+def _active(row: Any) -> bool:
+    return bool(row.active)
+
+
 SESSION = Menu(
     "session",
     models.UserSession,
-    key="acct-session-id",
+    key=None,
     addable=False,
-    flags=(("A", "active", "active"),),
+    area="users",
+    flags=(("A", "active", _active),),
     props=(
-        Prop("customer", "customer_id", ref=True, writable=False),
+        Prop("customer", "customer_id", ref="customer", writable=False),
         Prop("user", "username", writable=False),
         *WHERE,
         Prop("status", "status", writable=False),
@@ -217,10 +420,11 @@ SESSION = Menu(
 LOG = Menu(
     "log",
     models.LogEntry,
-    key="time",
+    key=None,
     addable=False,
+    area="routers",
     props=(
-        Prop("customer", "customer_id", ref=True, writable=False),
+        Prop("customer", "customer_id", ref="customer", writable=False),
         Prop("user-orig", "user_orig", writable=False),
         *WHERE,
         Prop("status", "status", writable=False),
@@ -229,4 +433,85 @@ LOG = Menu(
     ),
 )
 
-MENUS: dict[str, Menu] = {m.name: m for m in (CUSTOMER, ROUTER, PROFILE, USER, SESSION, LOG)}
+PAYMENT = Menu(
+    "payment",
+    models.Payment,
+    key=None,
+    addable=False,
+    area="users",
+    props=(
+        Prop("customer", "customer_id", ref="customer", writable=False),
+        Prop("user", "username", writable=False),
+        Prop("profile", "profile_name", writable=False),
+        Prop("price", "price", DECIMAL, writable=False),
+        Prop("currency", "currency", writable=False),
+        Prop("method", "method", writable=False),
+        Prop("trans-start", "trans_start", DATETIME, writable=False),
+        Prop("trans-end", "trans_end", DATETIME, writable=False),
+        Prop("trans-status", "trans_status", writable=False),
+        Prop("result-msg", "result_msg"),
+        Prop("user-message", "user_message", writable=False),
+    ),
+)
+
+
+def _undoable(row: Any) -> bool:
+    return bool(row.state == "done")
+
+
+def _redoable(row: Any) -> bool:
+    return bool(row.state == "undone")
+
+
+def _failed(row: Any) -> bool:
+    return bool(row.reason)
+
+
+HISTORY = Menu(
+    "history",
+    models.HistoryEntry,
+    key=None,
+    addable=False,
+    flags=(
+        ("U", "undoable", _undoable),
+        ("R", "redoable", _redoable),
+        ("F", "failed", _failed),
+    ),
+    props=(
+        Prop("action", "action", writable=False),
+        Prop("sub-changes", "sub_changes", INT, writable=False),
+        Prop("time", "time", DATETIME, writable=False),
+        Prop("by", "actor", writable=False),
+        Prop("reason", "reason", writable=False),
+    ),
+)
+
+MENUS: dict[str, Menu] = {
+    m.name: m
+    for m in (
+        CUSTOMER,
+        ROUTER,
+        PROFILE,
+        LIMITATION,
+        PROFILE_LIMITATION,
+        USER_GROUP,
+        ATTRIBUTE,
+        USER,
+        USER_PROFILE,
+        SESSION,
+        LOG,
+        PAYMENT,
+        HISTORY,
+    )
+}
+
+# The v7 names of legacy menus.
+MENU_ALIASES: dict[str, str] = {
+    "limitation": "profile limitation",
+    "profile-limitation": "profile profile-limitation",
+    "user-group": "user group",
+}
+
+
+def menu_for(path: str) -> Menu | None:
+    return MENUS.get(MENU_ALIASES.get(path, path))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, UnknownPropertyError
 from userman.core.profiles import ProfileSlot, ProfileState, end_time_for
-from userman.services.actor import Actor
-from userman.services.menus import PROFILE, USER
+from userman.services import permissions
+from userman.services.menus import PROFILE, USER, Menu
+from userman.services.request import Context, Outcome, Request
 from userman.services.verbs import find, resolve_customer
 from userman.store import models
 
@@ -22,28 +23,24 @@ def _validity(profile: models.Profile) -> dt.timedelta | None:
     return dt.timedelta(seconds=profile.validity) if profile.validity else None
 
 
-def create_and_activate_profile(
-    db: Session,
-    actor: Actor,
-    positional: Sequence[str],
-    args: Mapping[str, str],
-    now: dt.datetime,
-) -> None:
+def create_and_activate_profile(ctx: Context, menu: Menu, request: Request) -> Outcome:
     """`user create-and-activate-profile USER customer=C profile=P`: queue P for USER.
 
     A profile with `starts-at=now` starts at once when nothing else runs; one with
     `starts-at=logon` waits for the user's next logon (the manual's profile rules).
     """
-    for name in args:
+    db, actor, now = ctx.db, ctx.actor, ctx.now
+    for name in request.args:
         if name not in ("customer", "profile"):
             raise UnknownPropertyError(name, "user create-and-activate-profile")
-    if len(positional) != 1:
+    if len(request.positional) != 1:
         raise InvalidValueError("numbers", "say which one user (its username or *ID)")
-    if not args.get("profile"):
+    if not request.args.get("profile"):
         raise InvalidValueError("profile", "required")
-    customer = resolve_customer(db, actor, args.get("customer") or None)
-    user = find(db, actor, USER, positional[0], subscriber_id=customer.subscriber_id)
-    profile = find(db, actor, PROFILE, args["profile"], subscriber_id=customer.subscriber_id)
+    customer = resolve_customer(db, actor, request.args.get("customer") or None)
+    user = find(db, actor, USER, request.positional[0], subscriber_id=customer.subscriber_id)
+    permissions.check_change(db, actor, USER, user, request.verb)
+    profile = find(db, actor, PROFILE, request.args["profile"], customer.subscriber_id)
     entry = models.UserProfile(
         subscriber_id=user.subscriber_id,
         user_id=user.id,
@@ -63,6 +60,7 @@ def create_and_activate_profile(
         entry.end_time = end_time_for(now, _validity(profile))
     db.add(entry)
     db.flush()
+    return Outcome(menu)
 
 
 def profile_queue(db: Session, user_id: int) -> tuple[ProfileSlot, ...]:

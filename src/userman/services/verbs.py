@@ -1,12 +1,15 @@
-"""The generic verbs, defined once for every menu: add, set, remove, print.
+"""The generic verbs, defined once for every menu: add (with copy-from), set, remove, enable,
+disable, print (with where), find, export.
 
 Each takes the unit of work `db` (the caller owns the transaction), the `actor`, and a `Menu`
-from `services.menus`. Items are addressed by their key property (login, name, username) or by
-RouterOS `*ID` (hexadecimal row id). Nothing is written unless every value parses.
+from `services.menus`. Items are addressed by their key property (login, name, username), by
+RouterOS `*ID` (hexadecimal row id), or by their number in `print`. Nothing is written unless
+every value parses; the caller's transaction makes a failed verb change nothing at all.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,12 +26,26 @@ from userman.core.errors import (
     NotFoundError,
     UnknownPropertyError,
 )
+from userman.services import permissions
 from userman.services.actor import Actor
 from userman.services.fields import JsonValue
-from userman.services.menus import CUSTOMER, Menu, Prop
+from userman.services.menus import MENUS, Menu, Prop
 from userman.store import models
 
-__all__ = ["Item", "add", "find", "hash_password", "items", "remove", "resolve_customer", "set_"]
+__all__ = [
+    "Condition",
+    "ExportItem",
+    "Item",
+    "add",
+    "export",
+    "find",
+    "hash_password",
+    "remove",
+    "render",
+    "resolve_customer",
+    "select_rows",
+    "set_",
+]
 
 _hasher = PasswordHasher()
 
@@ -47,20 +64,46 @@ class Item:
     json: dict[str, JsonValue]
 
 
-def item_id(row: models.Base) -> str:
-    return f"*{row.id:X}"  # type: ignore[attr-defined]
+@dataclass(frozen=True, slots=True)
+class ExportItem:
+    """One line of `export`: `<menu> <verb> [item] name=value ...`."""
+
+    menu: str
+    verb: str
+    positional: tuple[str, ...]
+    args: tuple[tuple[str, str], ...]
 
 
-def _scoped(actor: Actor, menu: Menu) -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """`where PROP=VALUE` (equal, as print shows it) or `where PROP~REGEX` (search)."""
+
+    prop: str
+    op: str  # "=" or "~"
+    value: str
+
+
+def item_id(row: Any) -> str:
+    return f"*{row.id:X}"
+
+
+def scope(actor: Actor, menu: Menu) -> Select[Any]:
+    """The items of `menu` the actor may see, in print order."""
     stmt = select(menu.model)
     if actor.subscriber_id is not None:
         stmt = stmt.where(menu.model.subscriber_id == actor.subscriber_id)  # type: ignore[attr-defined]
+    stmt = permissions.visible(actor, menu, stmt)
     return stmt.order_by(menu.model.id)  # type: ignore[attr-defined]
 
 
+def _key_column(menu: Menu) -> Any:
+    assert menu.key is not None
+    return getattr(menu.model, menu.by_name[menu.key].column)
+
+
 def find(db: Session, actor: Actor, menu: Menu, key: str, subscriber_id: int | None = None) -> Any:
-    """The one item of `menu` that `key` (its name or `*ID`) addresses, in the actor's scope."""
-    stmt = _scoped(actor, menu)
+    """The one item of `menu` that `key` (its name, `*ID` or print number) addresses."""
+    stmt = scope(actor, menu)
     if subscriber_id is not None:
         stmt = stmt.where(menu.model.subscriber_id == subscriber_id)  # type: ignore[attr-defined]
     if key.startswith("*"):
@@ -68,16 +111,28 @@ def find(db: Session, actor: Actor, menu: Menu, key: str, subscriber_id: int | N
             row_id = int(key[1:], 16)
         except ValueError:
             raise NotFoundError(menu.name, key) from None
-        stmt = stmt.where(menu.model.id == row_id)  # type: ignore[attr-defined]
+        rows = db.scalars(stmt.where(menu.model.id == row_id)).all()  # type: ignore[attr-defined]
     else:
-        column = getattr(menu.model, menu.by_name[menu.key].column)
-        stmt = stmt.where(column == key)
-    rows = db.scalars(stmt.limit(2)).all()
+        rows = []
+        if menu.key is not None:
+            rows = list(db.scalars(stmt.where(_key_column(menu) == key).limit(2)))
+        if not rows and key.isdigit():
+            # RouterOS numbers items in print order.
+            rows = list(db.scalars(stmt.offset(int(key)).limit(1)))
     if not rows:
         raise NotFoundError(menu.name, key)
     if len(rows) > 1:
-        raise ConflictError(menu.key, f'"{key}" names items of several subscribers; use *ID')
+        raise ConflictError(menu.key or "numbers", f'"{key}" names several items; use *ID')
     return rows[0]
+
+
+def _keys(keys: Sequence[str]) -> list[str]:
+    """RouterOS lists numbers with commas: `remove 0,2`."""
+    out: list[str] = []
+    for key in keys:
+        parts = key.split(",")
+        out.extend(parts if all(p.isdigit() or p.startswith("*") for p in parts) else [key])
+    return out
 
 
 def resolve_customer(db: Session, actor: Actor, login: str | None) -> models.Customer:
@@ -86,19 +141,33 @@ def resolve_customer(db: Session, actor: Actor, login: str | None) -> models.Cus
     The local superuser with no customer given gets the only subscriber, when there is one.
     """
     if login:
-        customer: models.Customer = find(db, actor, CUSTOMER, login)
+        customer: models.Customer = find(db, actor, MENUS["customer"], login)
         return customer
+    if actor.customer_id is not None:
+        own = db.get(models.Customer, actor.customer_id)
+        assert own is not None
+        return own
     stmt = select(models.Customer).where(models.Customer.id == models.Customer.subscriber_id)
-    if actor.subscriber_id is None:
-        subscribers = db.scalars(stmt.limit(2)).all()
-        if len(subscribers) == 1:
-            return subscribers[0]
-        raise InvalidValueError("customer", "required: say which customer (customer=LOGIN)")
-    found: models.Customer = find(db, actor, CUSTOMER, actor.login)
-    return found
+    subscribers = db.scalars(stmt.limit(2)).all()
+    if len(subscribers) == 1:
+        return subscribers[0]
+    raise InvalidValueError("customer", "required: say which customer (customer=LOGIN)")
 
 
-def _parse(menu: Menu, args: Mapping[str, str], *, adding: bool) -> dict[Prop, object]:
+def _resolve(db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: int | None) -> Any:
+    """The item a reference names, within the subscriber of the item that refers to it."""
+    assert prop.ref is not None
+    if not text:
+        raise InvalidValueError(prop.name, "required")
+    try:
+        if prop.ref == "customer" and subscriber_id is None:
+            return resolve_customer(db, actor, text)
+        return find(db, actor, MENUS[prop.ref], text, subscriber_id=subscriber_id)
+    except NotFoundError:
+        raise InvalidValueError(prop.name, f'no {prop.ref} "{text}"') from None
+
+
+def _parse(menu: Menu, args: Mapping[str, str]) -> dict[Prop, object]:
     """Every value parsed before anything is written, so a bad value changes nothing."""
     parsed: dict[Prop, object] = {}
     for name, text in args.items():
@@ -107,53 +176,56 @@ def _parse(menu: Menu, args: Mapping[str, str], *, adding: bool) -> dict[Prop, o
             raise UnknownPropertyError(name, menu.name)
         if not prop.writable:
             raise InvalidValueError(name, "is read-only")
-        if prop.ref:
+        if prop.ref is not None:
             parsed[prop] = text
         elif prop.hashed:
             parsed[prop] = hash_password(text)
         else:
             parsed[prop] = prop.kind.parse(text, name)
-    if adding:
-        for prop in menu.props:
-            if prop not in parsed and prop.default is not None and prop.writable:
-                parsed[prop] = prop.kind.parse(prop.default, prop.name)
     return parsed
+
+
+def _defaults(menu: Menu, parsed: dict[Prop, object]) -> dict[Prop, object]:
+    columns = {p.column for p in parsed}
+    return {
+        prop: prop.kind.parse(prop.default, prop.name)
+        for prop in menu.props
+        if prop.default is not None and prop.writable and prop.column not in columns
+    }
 
 
 def _apply(db: Session, actor: Actor, menu: Menu, row: Any, parsed: dict[Prop, object]) -> None:
     for prop, value in parsed.items():
-        if not prop.ref:
+        if prop.ref is None:
             setattr(row, prop.column, value)
-        elif row.id is not None:  # add() places a new item itself
-            target = _reassign(db, actor, row, prop.name, str(value), tree=menu is CUSTOMER)
+        elif prop.name == menu.owner and row.id is None:
+            continue  # add() placed the new item already
+        elif prop.name == menu.owner or prop.ref == "customer":
+            target = _resolve(db, actor, prop, str(value), row.subscriber_id)
+            if menu.name == "customer":
+                _check_no_loop(db, row, target)
             setattr(row, prop.column, target.id)
+        else:
+            target = _resolve(db, actor, prop, str(value), row.subscriber_id) if value else None
+            setattr(row, prop.column, None if target is None else target.id)
 
 
-def _reassign(
-    db: Session, actor: Actor, row: Any, prop: str, login: str, *, tree: bool
-) -> models.Customer:
-    """The customer an item moves to: one of its own subscriber's, and no loop of parents."""
-    if not login:
-        raise InvalidValueError(prop, "required")
-    target = resolve_customer(db, actor, login)
-    if target.subscriber_id != row.subscriber_id:
-        raise InvalidValueError(prop, f'"{login}" belongs to another subscriber')
-    if tree:
-        node: models.Customer | None = target
-        while node is not None:
-            if node.id == row.id:
-                raise InvalidValueError(prop, "a customer cannot be under itself")
-            node = None if node.parent_id == node.id else db.get(models.Customer, node.parent_id)
-    return target
+def _check_no_loop(db: Session, row: models.Customer, parent: models.Customer) -> None:
+    node: models.Customer | None = parent
+    while node is not None and row.id is not None:
+        if node.id == row.id:
+            raise InvalidValueError("parent", "a customer cannot be under itself")
+        node = None if node.parent_id == node.id else db.get(models.Customer, node.parent_id)
 
 
 def _check_key(db: Session, menu: Menu, row: Any) -> None:
-    key_prop = menu.by_name[menu.key]
-    value = getattr(row, key_prop.column)
+    if menu.key is None:
+        return
+    value = getattr(row, menu.by_name[menu.key].column)
     if not value:
         raise InvalidValueError(menu.key, "required")
     stmt = select(menu.model.id).where(  # type: ignore[attr-defined]
-        getattr(menu.model, key_prop.column) == value,
+        _key_column(menu) == value,
         menu.model.subscriber_id == row.subscriber_id,  # type: ignore[attr-defined]
     )
     if row.id is not None:
@@ -162,109 +234,226 @@ def _check_key(db: Session, menu: Menu, row: Any) -> None:
         raise ConflictError(menu.key, f'an item named "{value}" already exists')
 
 
-def _check_unique_address(db: Session, row: models.Router) -> None:
-    stmt = select(models.Router.id).where(models.Router.ip_address == row.ip_address)
-    if row.id is not None:
-        stmt = stmt.where(models.Router.id != row.id)
-    if not row.ip_address:
-        raise InvalidValueError("ip-address", "required: requests are matched by it")
-    if db.scalar(stmt.limit(1)) is not None:
-        raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
-
-
-def _validate(db: Session, menu: Menu, row: Any) -> None:
+def _check_row(db: Session, menu: Menu, row: Any) -> None:
     _check_key(db, menu, row)
+    required = (menu.owner, "profile", "limitation", "user")
+    for prop in menu.props:
+        missing = prop.ref is not None and getattr(row, prop.column, 0) is None
+        # A customer without a parent is a new subscriber; add() makes it its own parent.
+        if missing and prop.writable and prop.name in required and menu.name != "customer":
+            raise InvalidValueError(prop.name, "required")
     if isinstance(row, models.Router):
-        _check_unique_address(db, row)
+        if not row.ip_address:
+            raise InvalidValueError("ip-address", "required: requests are matched by it")
+        stmt = select(models.Router.id).where(models.Router.ip_address == row.ip_address)
+        if row.id is not None:
+            stmt = stmt.where(models.Router.id != row.id)
+        if db.scalar(stmt.limit(1)) is not None:
+            raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
+    if isinstance(row, models.Customer):
+        permissions.check_customer(db, row)
 
 
-def add(db: Session, actor: Actor, menu: Menu, args: Mapping[str, str]) -> Item:
+def _place(db: Session, actor: Actor, menu: Menu, row: Any, args: Mapping[str, str]) -> None:
+    """Put a new item in its subscriber: the one of the item its owner property names."""
+    owner = menu.by_name[menu.owner]
+    text = args.get(owner.name) or next((args[a] for a in owner.aliases if a in args), "")
+    if menu.name == "customer":
+        if text or not actor.is_superuser:
+            parent = resolve_customer(db, actor, text or None)
+            row.parent_id = parent.id
+            row.subscriber_id = parent.subscriber_id
+        return  # a superuser's customer without a parent is a new subscriber
+    if owner.ref == "customer":
+        target: Any = resolve_customer(db, actor, text or None)
+    else:
+        target = _resolve(db, actor, owner, text, None)
+    setattr(row, owner.column, target.id)
+    row.subscriber_id = target.subscriber_id
+
+
+def add(db: Session, actor: Actor, menu: Menu, args: Mapping[str, str]) -> Any:
+    """Add an item; `copy-from=ITEM` starts from that item's values (RouterOS `copy-from`)."""
     if not menu.addable:
         raise InvalidValueError(menu.name, "items are made by the server, not added")
-    parsed = _parse(menu, args, adding=True)
-    owner_login = args.get(menu.owner, "")
+    args = dict(args)
+    source_key = args.pop("copy-from", None)
+    parsed = _parse(menu, args)
     row: Any = menu.model()
-    if menu is CUSTOMER:
-        _init_customer(db, actor, row, owner_login)
+    _place(db, actor, menu, row, args)
+    if source_key is not None:
+        _copy(menu, find(db, actor, menu, source_key), row, parsed)
     else:
-        owner = resolve_customer(db, actor, owner_login or None)
-        setattr(row, menu.by_name[menu.owner].column, owner.id)
-        row.subscriber_id = owner.subscriber_id
+        parsed = {**_defaults(menu, parsed), **parsed}
+    permissions.check_change(db, actor, menu, row, "add")
     _apply(db, actor, menu, row, parsed)
-    if menu is CUSTOMER and not row.public_id:
-        row.public_id = secrets.token_hex(8)
-    if menu is CUSTOMER and not row.password_hash:
-        row.password_hash = hash_password("")
-    _validate(db, menu, row)
+    if isinstance(row, models.Customer):
+        row.public_id = row.public_id or secrets.token_hex(8)
+        row.password_hash = row.password_hash or hash_password("")
+    _check_row(db, menu, row)
     db.add(row)
     db.flush()
-    if menu is CUSTOMER and row.subscriber_id is None:
+    if isinstance(row, models.Customer) and row.subscriber_id is None:
         # The manual: a subscriber is a customer with owner permissions whose parent is itself.
         if row.permissions != "owner":
             raise InvalidValueError("parent", "required for a customer that is not an owner")
         row.subscriber_id = row.parent_id = row.id
         db.flush()
-    return render(db, menu, row, show_sensitive=False)
+    return row
 
 
-def _init_customer(db: Session, actor: Actor, row: models.Customer, parent_login: str) -> None:
-    if parent_login:
-        parent = resolve_customer(db, actor, parent_login)
-        row.parent_id = parent.id
-        row.subscriber_id = parent.subscriber_id
-    elif not actor.is_superuser:
-        # A customer's new customers live in its own subscriber's domain.
-        parent = resolve_customer(db, actor, None)
-        row.parent_id = parent.id
-        row.subscriber_id = parent.subscriber_id
+def _copy(menu: Menu, source: Any, row: Any, parsed: dict[Prop, object]) -> None:
+    if source.subscriber_id != row.subscriber_id:
+        raise InvalidValueError("copy-from", "the item belongs to another subscriber")
+    given = {p.column for p in parsed}
+    for prop in menu.props:
+        copied = prop.writable and not prop.hidden and prop.column not in given
+        if copied and prop.column and prop.name not in (menu.key, menu.owner):
+            setattr(row, prop.column, getattr(source, prop.column))
 
 
 def set_(
     db: Session, actor: Actor, menu: Menu, keys: Sequence[str], args: Mapping[str, str]
-) -> None:
+) -> list[Any]:
     if not keys:
-        raise InvalidValueError(menu.key, "say which item to set (its name or *ID)")
-    parsed = _parse(menu, args, adding=False)
-    for key in keys:
-        row = find(db, actor, menu, key)
+        raise InvalidValueError("numbers", "say which item to set (its name, *ID or number)")
+    parsed = _parse(menu, args)
+    rows = [find(db, actor, menu, key) for key in _keys(keys)]
+    for row in rows:
+        permissions.check_change(db, actor, menu, row, "set")
         _apply(db, actor, menu, row, parsed)
-        _validate(db, menu, row)
+        _check_row(db, menu, row)
+        if menu.owner in args:
+            permissions.check_change(db, actor, menu, row, "set")  # where the item went
     db.flush()
+    return rows
 
 
-def remove(db: Session, actor: Actor, menu: Menu, keys: Sequence[str]) -> None:
+def remove(db: Session, actor: Actor, menu: Menu, keys: Sequence[str]) -> int:
     if not keys:
-        raise InvalidValueError(menu.key, "say which item to remove (its name or *ID)")
-    for key in keys:
-        db.delete(find(db, actor, menu, key))
+        raise InvalidValueError("numbers", "say which item to remove (its name, *ID or number)")
+    rows = [find(db, actor, menu, key) for key in _keys(keys)]
+    for key, row in zip(_keys(keys), rows, strict=True):
+        permissions.check_change(db, actor, menu, row, "remove")
+        db.delete(row)
         try:
             db.flush()
         except IntegrityError:
-            raise ConflictError(menu.key, f'"{key}" is still in use') from None
+            raise ConflictError(menu.key or "numbers", f'"{key}" is still in use') from None
+    return len(rows)
+
+
+def _ref_text(db: Session, prop: Prop, value: object) -> str:
+    if value is None or prop.ref is None:
+        return ""
+    target_menu = MENUS[prop.ref]
+    target = db.get(target_menu.model, value)
+    if target is None:
+        return ""
+    if target_menu.key is None:
+        return item_id(target)
+    return str(getattr(target, target_menu.by_name[target_menu.key].column))
 
 
 def render(db: Session, menu: Menu, row: Any, *, show_sensitive: bool) -> Item:
-    logins: dict[int, str] = {}
     fields: list[tuple[str, str]] = []
     json: dict[str, JsonValue] = {".id": item_id(row)}
-    for prop in menu.props:
-        if prop.hashed or (prop.sensitive and not show_sensitive):
+    for prop in menu.shown:
+        if prop.sensitive and not show_sensitive:
             continue
-        value = getattr(row, prop.column)
-        if prop.ref:
-            if value is not None and value not in logins:
-                owner = db.get(models.Customer, value)
-                logins[value] = owner.login if owner else ""
-            text = logins.get(value, "") if value is not None else ""
+        value = prop.compute(db, row) if prop.compute else getattr(row, prop.column)
+        if prop.ref is not None:
+            text = _ref_text(db, prop, value)
             fields.append((prop.name, text))
             json[prop.name] = text
         else:
             fields.append((prop.name, prop.kind.show(value)))
             json[prop.name] = prop.kind.json(value)
-    flags = "".join(letter for letter, _, column in menu.flags if getattr(row, column))
+    flags = "".join(letter for letter, _, test in menu.flags if test(row))
     return Item(item_id(row), flags, tuple(fields), json)
 
 
-def items(db: Session, actor: Actor, menu: Menu, *, show_sensitive: bool = False) -> list[Item]:
-    rows = db.scalars(_scoped(actor, menu)).all()
-    return [render(db, menu, row, show_sensitive=show_sensitive) for row in rows]
+def _matches(item: Item, conditions: Sequence[Condition]) -> bool:
+    shown = dict(item.fields)
+    for condition in conditions:
+        text = shown.get(condition.prop)
+        if text is None:
+            return False
+        if condition.op == "=" and text != condition.value:
+            return False
+        if condition.op == "~" and re.search(condition.value, text) is None:
+            return False
+    return True
+
+
+def _check_conditions(menu: Menu, conditions: Sequence[Condition]) -> list[Condition]:
+    checked: list[Condition] = []
+    for condition in conditions:
+        prop = menu.by_name.get(condition.prop)
+        if prop is None or prop.hidden or prop.hashed:
+            raise UnknownPropertyError(condition.prop, menu.name)
+        value = condition.value
+        if condition.op == "~":
+            try:
+                re.compile(value)
+            except re.error as error:
+                reason = f"not a regular expression: {error}"
+                raise InvalidValueError(condition.prop, reason) from None
+        elif prop.ref is None and prop.compute is None and value != "":
+            # Compare as print shows it: `where shared-users=01` matches 1.
+            value = prop.kind.show(prop.kind.parse(value, prop.name))
+        checked.append(Condition(prop.name, condition.op, value))
+    return checked
+
+
+def select_rows(
+    db: Session,
+    actor: Actor,
+    menu: Menu,
+    conditions: Sequence[Condition] = (),
+    *,
+    show_sensitive: bool = False,
+) -> list[tuple[int, Any, Item]]:
+    """(print number, row, item) of every visible item that meets all the conditions."""
+    checked = _check_conditions(menu, conditions)
+    found = []
+    for number, row in enumerate(db.scalars(scope(actor, menu))):
+        item = render(db, menu, row, show_sensitive=show_sensitive or bool(checked))
+        if _matches(item, checked):
+            if checked and not show_sensitive:
+                item = render(db, menu, row, show_sensitive=False)
+            found.append((number, row, item))
+    return found
+
+
+def export(db: Session, actor: Actor, menu: Menu, *, show_sensitive: bool) -> list[ExportItem]:
+    """The lines that make these items again in an empty database (RouterOS `export`).
+
+    Values equal to the default are left out. The default customer `admin` exists in every new
+    database, so it is exported as `set admin ...`, as RouterOS exports its default items.
+    """
+    lines: list[ExportItem] = []
+    for row in db.scalars(scope(actor, menu)):
+        args: list[tuple[str, str]] = []
+        for prop in menu.props:
+            if prop.compute is not None or not prop.writable or prop.hashed:
+                continue
+            if (prop.hidden and not prop.sensitive) or (prop.sensitive and not show_sensitive):
+                continue
+            value = getattr(row, prop.column)
+            if prop.ref is not None:
+                if isinstance(row, models.Customer) and row.parent_id == row.id:
+                    continue
+                text = _ref_text(db, prop, value)
+            else:
+                text = prop.kind.show(value)
+                default = prop.default if prop.default is not None else ""
+                if text == prop.kind.show(prop.kind.parse(default, prop.name)):
+                    continue
+            args.append((prop.name, text))
+        if isinstance(row, models.Customer) and row.login == "admin" and row.parent_id == row.id:
+            args = [(name, text) for name, text in args if name != "login"]
+            lines.append(ExportItem(menu.name, "set", ("admin",), tuple(args)))
+        else:
+            lines.append(ExportItem(menu.name, "add", (), tuple(args)))
+    return lines

@@ -1,0 +1,194 @@
+"""Running a command: `<menu> <verb> [items] [name=value ...]`, the same for every interface.
+
+`run()` finds the menu (legacy or v7 name), checks the actor's permissions, runs the verb, and
+records every change in history as one entry. Generic verbs work on every menu; special verbs
+(create-and-activate-profile, add-batch-users, close-session, undo, redo, save, load) are in
+the `SPECIAL` table. The caller owns the transaction: one command, or one imported script, is
+one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from userman.core.errors import InvalidValueError, NotFoundError
+from userman.services import history, permissions, profiles, verbs
+from userman.services.actor import Actor
+from userman.services.menus import MENU_ALIASES, MENUS, Menu, menu_for
+from userman.services.request import Context, Handler, Outcome, Request
+from userman.services.verbs import Condition
+
+__all__ = ["MENU_PATHS", "SPECIAL", "run"]
+
+PRINT_OPTIONS = ("detail", "terse", "count-only", "show-sensitive", "without-paging", "brief")
+READ_VERBS = frozenset({"print", "find", "export"})
+
+# Every menu path a command may start with, the v7 names included.
+MENU_PATHS: tuple[tuple[str, ...], ...] = tuple(
+    sorted(
+        {tuple(name.split()) for name in [*MENUS, *MENU_ALIASES, "database"]},
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _conditions(request: Request, allowed: Sequence[str]) -> tuple[set[str], list[Condition]]:
+    """Split `print`'s words into options and `where` conditions."""
+    options: set[str] = set()
+    conditions: list[Condition] = []
+    words = list(request.positional)
+    where = "where" in words
+    if where:
+        index = words.index("where")
+        words, wheres = words[:index], words[index + 1 :]
+        for word in wheres:
+            prop, tilde, pattern = word.partition("~")
+            if not tilde:
+                raise InvalidValueError(word, "a condition is PROP=VALUE or PROP~REGEX")
+            conditions.append(Condition(prop, "~", pattern))
+        conditions.extend(Condition(name, "=", value) for name, value in request.args.items())
+    elif request.args:
+        raise InvalidValueError(next(iter(request.args)), "conditions follow `where`")
+    for word in words:
+        if word not in allowed:
+            raise InvalidValueError(word, f"unknown option of {request.verb}")
+        options.add(word)
+    return options, conditions
+
+
+def _print(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    options, conditions = _conditions(request, PRINT_OPTIONS)
+    found = verbs.select_rows(
+        ctx.db, ctx.actor, menu, conditions, show_sensitive="show-sensitive" in options
+    )
+    if "count-only" in options:
+        return Outcome(menu, count=len(found), options=frozenset(options))
+    return Outcome(
+        menu,
+        tuple(item for _, _, item in found),
+        tuple(number for number, _, _ in found),
+        frozenset(options),
+    )
+
+
+def _find(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    """RouterOS `find`: the numbers of the items that meet the conditions."""
+    conditions = [Condition(name, "=", value) for name, value in request.args.items()]
+    for word in request.positional:
+        if word == "where":
+            continue
+        prop, tilde, pattern = word.partition("~")
+        if not tilde:
+            raise InvalidValueError(word, "a condition is PROP=VALUE or PROP~REGEX")
+        conditions.append(Condition(prop, "~", pattern))
+    found = verbs.select_rows(ctx.db, ctx.actor, menu, conditions)
+    return Outcome(
+        menu, tuple(item for _, _, item in found), tuple(number for number, _, _ in found)
+    )
+
+
+def _export(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    options, _ = _conditions(request, ("show-sensitive", "terse", "verbose"))
+    lines = verbs.export(ctx.db, ctx.actor, menu, show_sensitive="show-sensitive" in options)
+    return Outcome(menu, exported=tuple(lines))
+
+
+def _add(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    if request.positional:
+        raise InvalidValueError(request.positional[0], "add takes only name=value pairs")
+    row = verbs.add(ctx.db, ctx.actor, menu, request.args)
+    return Outcome(menu, (verbs.render(ctx.db, menu, row, show_sensitive=False),))
+
+
+def _set(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    verbs.set_(ctx.db, ctx.actor, menu, request.positional, request.args)
+    return Outcome(menu)
+
+
+def _toggle(disabled: str) -> Handler:
+    def handler(ctx: Context, menu: Menu, request: Request) -> Outcome:
+        if "disabled" not in menu.by_name:
+            raise NotFoundError(f"{menu.name} command", request.verb)
+        if request.args:
+            raise InvalidValueError(next(iter(request.args)), f"{request.verb} takes no values")
+        verbs.set_(ctx.db, ctx.actor, menu, request.positional, {"disabled": disabled})
+        return Outcome(menu)
+
+    return handler
+
+
+def _remove(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    if request.args:
+        raise InvalidValueError(next(iter(request.args)), "remove takes no values")
+    count = verbs.remove(ctx.db, ctx.actor, menu, request.positional)
+    return Outcome(menu, count=count)
+
+
+GENERIC: dict[str, Handler] = {
+    "print": _print,
+    "find": _find,
+    "export": _export,
+    "add": _add,
+    "set": _set,
+    "enable": _toggle("no"),
+    "disable": _toggle("yes"),
+    "remove": _remove,
+}
+
+# (menu, verb) -> the handler of a verb only that menu has.
+SPECIAL: dict[tuple[str, str], Handler] = {
+    ("user", "create-and-activate-profile"): profiles.create_and_activate_profile,
+}
+
+
+def run(db: Session, actor: Actor, request: Request, now: dt.datetime) -> Outcome:
+    """Run one command inside the caller's transaction."""
+    name = " ".join(request.path)
+    menu = menu_for(name)
+    handler = SPECIAL.get((MENU_ALIASES.get(name, name), request.verb))
+    if menu is None and handler is None:
+        raise NotFoundError("menu", name or "(none)")
+    if handler is None:
+        handler = GENERIC.get(request.verb)
+        if handler is None:
+            raise NotFoundError(f"{name} command", request.verb)
+    assert menu is not None or name == "database"
+    ctx = Context(db, actor, now)
+    target = menu if menu is not None else MENUS["history"]
+    if request.verb in READ_VERBS:
+        return handler(ctx, target, request)
+    permissions.check_level(actor, target.name if menu else name, request.verb)
+    with history.recording(db, actor, describe(name, request), now) as recorder:
+        outcome = handler(ctx, target, request)
+        recorder.outcome = outcome
+    return outcome
+
+
+PAST = {
+    "add": "added",
+    "set": "changed",
+    "remove": "removed",
+    "enable": "enabled",
+    "disable": "disabled",
+}
+
+
+def describe(menu_name: str, request: Request) -> str:
+    """The ACTION history shows, in the manual's words: `UMS user user1 added`, or
+    `multiple objects removed` when a verb touched several items."""
+    done = PAST.get(request.verb)
+    if done is None:
+        return " ".join(["UMS", menu_name, request.verb, *request.positional])
+    menu = menu_for(menu_name)
+    name = ""
+    if request.verb == "add":
+        name = request.args.get(menu.key, "") if menu is not None and menu.key else ""
+    elif len(request.positional) == 1 and "," not in request.positional[0]:
+        name = request.positional[0]
+    elif request.verb != "add":
+        return f"multiple objects {done}"
+    return " ".join(word for word in ("UMS", menu_name, name, done) if word)

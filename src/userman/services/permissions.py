@@ -1,0 +1,149 @@
+"""Who may see and change what: the manual's permission levels and access flags.
+
+- Levels (weakest first): read-only may only look; read-write may also manage users, their
+  profiles, sessions and payments; full may also manage routers, profiles, limitations,
+  attributes and groups; owner may do everything in its subscriber's domain, including
+  customers, history and the database.
+- Access flags: a customer that is not an owner reaches the items of a family (routers, users,
+  profiles, limits) that it owns itself when it has `own-<family>`, and its parent's when it has
+  `parent-<family>`. Sessions and payments follow users; logs follow routers.
+- Customers: an owner manages every customer of its subscriber; others see only themselves and
+  the customers below them. A customer's permissions are never above its parent's.
+The local superuser passes every check. Every refusal names what is missing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, false, select
+from sqlalchemy.orm import Session
+
+from userman.core.errors import InvalidValueError, PermissionDeniedError
+from userman.services.actor import LEVELS, Actor
+from userman.store import models
+
+if TYPE_CHECKING:
+    from userman.services.menus import Menu
+
+__all__ = ["check_change", "check_customer", "check_level", "make_actor", "visible"]
+
+FAMILIES = ("routers", "users", "profiles", "limits")
+
+# The level each menu's changes need.
+WRITE_LEVEL = {
+    "customer": "owner",
+    "history": "owner",
+    "database": "owner",
+    "router": "full",
+    "profile": "full",
+    "profile limitation": "full",
+    "profile profile-limitation": "full",
+    "attribute": "full",
+    "user group": "full",
+}
+DEFAULT_WRITE_LEVEL = "read-write"
+
+
+def _customer_column(menu: Menu) -> Any:
+    """The column naming the customer whose item this is, for menus that have one."""
+    for name in ("customer", "owner"):
+        prop = menu.by_name.get(name)
+        if prop is not None and prop.ref == "customer":
+            return getattr(menu.model, prop.column)
+    return None
+
+
+def visible(actor: Actor, menu: Menu, stmt: Select[Any]) -> Select[Any]:
+    """Narrow `stmt` (already within the actor's subscriber) to what the actor may see."""
+    if actor.sees_everything:
+        return stmt
+    if menu.name == "customer":
+        return stmt.where(models.Customer.id.in_(actor.tree))
+    if menu.name == "history":
+        return stmt.where(models.HistoryEntry.actor == actor.login)
+    reach = actor.reach.get(menu.area, frozenset())
+    column = _customer_column(menu)
+    if column is not None:
+        return stmt.where(column.in_(reach))
+    if menu.name == "profile profile-limitation":
+        owned = select(models.Profile.id).where(models.Profile.owner_id.in_(reach))
+        return stmt.where(models.ProfileLimitation.profile_id.in_(owned))
+    if menu.name == "user-profile":
+        owned = select(models.User.id).where(models.User.customer_id.in_(reach))
+        return stmt.where(models.UserProfile.user_id.in_(owned))
+    return stmt.where(false())  # a menu without a rule shows nothing rather than too much
+
+
+def check_level(actor: Actor, menu_name: str, verb: str) -> None:
+    """Refuse a changing verb to an actor whose level is below what the menu needs."""
+    needed = WRITE_LEVEL.get(menu_name, DEFAULT_WRITE_LEVEL)
+    if not actor.is_superuser and actor.level < LEVELS[needed]:
+        raise PermissionDeniedError(
+            f"{needed} permissions", f"{actor.login} has {actor.permissions} for {menu_name} {verb}"
+        )
+
+
+def check_change(db: Session, actor: Actor, menu: Menu, row: Any, verb: str) -> None:
+    """May the actor make this change to this item (new or existing)?"""
+    check_level(actor, menu.name, verb)
+    if actor.sees_everything:
+        return
+    if menu.name == "customer":
+        if row.id != actor.customer_id or verb != "set":
+            raise PermissionDeniedError("owner permissions", "only an owner manages customers")
+        return
+    column = _customer_column(menu)
+    owner_id = getattr(row, column.key) if column is not None else None
+    if owner_id is None:
+        return  # reached through its profile or user, which find() already checked
+    if owner_id not in actor.reach.get(menu.area, frozenset()):
+        whose = "own" if owner_id == actor.customer_id else "parent"
+        raise PermissionDeniedError(f"{whose}-{menu.area} access", f"for {menu.name} {verb}")
+
+
+def check_customer(db: Session, row: models.Customer) -> None:
+    """A customer's permissions are never above its parent's (the manual)."""
+    if row.parent_id is None or row.parent_id == row.id:
+        if row.id is not None and row.permissions != "owner":
+            raise InvalidValueError("permissions", "a subscriber must have owner permissions")
+        return
+    parent = db.get(models.Customer, row.parent_id)
+    if parent is not None and LEVELS[row.permissions] > LEVELS[parent.permissions]:
+        raise InvalidValueError(
+            "permissions", f"{row.permissions} is above its parent's ({parent.permissions})"
+        )
+
+
+def make_actor(db: Session, customer: models.Customer) -> Actor:
+    """The actor a customer acts as, with its reach computed once."""
+    access = frozenset(filter(None, customer.access.split(",")))
+    parent = customer.parent_id if customer.parent_id != customer.id else None
+    reach: dict[str, frozenset[int]] = {}
+    for family in FAMILIES:
+        ids = set()
+        if f"own-{family}" in access:
+            ids.add(customer.id)
+        if f"parent-{family}" in access and parent is not None:
+            ids.add(parent)
+        reach[family] = frozenset(ids)
+    tree = {customer.id}
+    frontier = [customer.id]
+    while frontier:
+        children = db.scalars(
+            select(models.Customer.id).where(
+                models.Customer.parent_id.in_(frontier), models.Customer.id.not_in(tree)
+            )
+        ).all()
+        tree.update(children)
+        frontier = list(children)
+    assert customer.subscriber_id is not None
+    return Actor(
+        customer.login,
+        customer.subscriber_id,
+        customer.id,
+        customer.permissions,
+        access,
+        reach,
+        frozenset(tree),
+    )

@@ -1,0 +1,46 @@
+"""The values a command is made of and gives back, shared by the verbs' handlers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from userman.services.actor import Actor
+from userman.services.menus import Menu
+from userman.services.verbs import ExportItem, Item
+
+__all__ = ["Context", "Handler", "Outcome", "Request"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    path: tuple[str, ...]
+    verb: str
+    positional: tuple[str, ...] = ()
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command gives back: items to print, lines to export, a count, a message."""
+
+    menu: Menu | None
+    items: tuple[Item, ...] = ()
+    numbers: tuple[int, ...] = ()  # the print numbers of `items`
+    options: frozenset[str] = frozenset()
+    exported: tuple[ExportItem, ...] = ()
+    count: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    db: Session
+    actor: Actor
+    now: dt.datetime
+
+
+Handler = Callable[[Context, Menu, Request], Outcome]
