@@ -72,6 +72,9 @@ def _menu_command(first: str) -> click.Command:
         except UsermanError as error:
             click.echo(f"failure: {error}", err=True)
             ctx.exit(1)
+        if outcome.error:
+            click.echo(f"failure: {outcome.error}", err=True)
+            ctx.exit(1)
         if ctx.obj["json"] and verb in ("print", "find"):
             text = render_json(outcome.items)
         else:

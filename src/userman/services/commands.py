@@ -142,6 +142,8 @@ GENERIC: dict[str, Handler] = {
 # (menu, verb) -> the handler of a verb only that menu has.
 SPECIAL: dict[tuple[str, str], Handler] = {
     ("user", "create-and-activate-profile"): profiles.create_and_activate_profile,
+    ("history", "undo"): history.undo,
+    ("history", "redo"): history.redo,
 }
 
 
@@ -159,8 +161,8 @@ def run(db: Session, actor: Actor, request: Request, now: dt.datetime) -> Outcom
     assert menu is not None or name == "database"
     ctx = Context(db, actor, now)
     target = menu if menu is not None else MENUS["history"]
-    if request.verb in READ_VERBS:
-        return handler(ctx, target, request)
+    if request.verb in READ_VERBS or target.name == "history":
+        return handler(ctx, target, request)  # undo and redo are not themselves undone
     permissions.check_level(actor, target.name if menu else name, request.verb)
     with history.recording(db, actor, describe(name, request), now) as recorder:
         outcome = handler(ctx, target, request)

@@ -14,13 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from userman.services.actor import Actor
 from userman.store import models
+
+if TYPE_CHECKING:
+    from userman.services.menus import Menu
+    from userman.services.request import Context, Outcome, Request
 
 __all__ = ["Recorder", "decode_value", "encode_value", "recording"]
 
@@ -133,3 +137,13 @@ def recording(db: Session, actor: Actor, action: str, now: dt.datetime) -> Itera
             )
         )
         db.flush()
+
+
+def undo(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    """`history undo`: revert the newest undoable entry."""
+    raise NotImplementedError("history undo is being written")
+
+
+def redo(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    """`history redo`: re-apply the newest undone entry."""
+    raise NotImplementedError("history redo is being written")

@@ -34,6 +34,9 @@ class Outcome:
     exported: tuple[ExportItem, ...] = ()
     count: int | None = None
     message: str = ""
+    # A refusal that is itself recorded (a failed undo marks its entry F): the transaction
+    # commits, and the interface reports `failure: <error>` with a non-zero exit.
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
