@@ -35,7 +35,7 @@ def render_outcome(outcome: Outcome, width: int = 100) -> str:
     if outcome.count is not None and "count-only" in outcome.options:
         return str(outcome.count)
     menu = outcome.menu
-    if menu is None:
+    if menu is None or outcome.message:
         return outcome.message
     lines: list[str] = []
     terse = "terse" in outcome.options

@@ -7,7 +7,7 @@ empty password on first start (as the manual says), and runs each command as one
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import select
 
@@ -60,17 +60,27 @@ class Userman:
         verb: str,
         positional: Sequence[str] = (),
         args: Mapping[str, str] | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Outcome:
         """Run `<menu> <verb> ...` as one transaction; on any error nothing is written."""
-        [outcome] = self.execute_many(
-            actor, [Request(tuple(path), verb, tuple(positional), dict(args or {}))]
-        )
+        request = Request(tuple(path), verb, tuple(positional), dict(args or {}))
+        [outcome] = self.execute_many(actor, [request], progress=progress)
         return outcome
 
-    def execute_many(self, actor: Actor, requests: Sequence[Request]) -> list[Outcome]:
+    def execute_many(
+        self,
+        actor: Actor,
+        requests: Sequence[Request],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Outcome]:
         """Run several commands (an imported script) as one transaction: all or nothing."""
         with self.database.begin() as db:
-            return [commands.run(db, actor, request, utcnow()) for request in requests]
+            return [
+                commands.run(db, actor, request, utcnow(), progress=progress)
+                for request in requests
+            ]
 
     # The RADIUS use cases; the server calls them from worker threads.
 

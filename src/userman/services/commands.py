@@ -10,12 +10,12 @@ one transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, NotFoundError
-from userman.services import history, permissions, profiles, verbs
+from userman.services import backup, batch, history, permissions, profiles, sessions, verbs
 from userman.services.actor import Actor
 from userman.services.menus import MENU_ALIASES, MENUS, Menu, menu_for
 from userman.services.request import Context, Handler, Outcome, Request
@@ -142,12 +142,24 @@ GENERIC: dict[str, Handler] = {
 # (menu, verb) -> the handler of a verb only that menu has.
 SPECIAL: dict[tuple[str, str], Handler] = {
     ("user", "create-and-activate-profile"): profiles.create_and_activate_profile,
+    ("user-profile", "add"): profiles.add_user_profile,
     ("history", "undo"): history.undo,
     ("history", "redo"): history.redo,
+    ("user", "add-batch-users"): batch.add_batch_users,
+    ("session", "close-session"): sessions.close_session,
+    ("database", "save"): backup.save,
+    ("database", "load"): backup.load,
 }
 
 
-def run(db: Session, actor: Actor, request: Request, now: dt.datetime) -> Outcome:
+def run(
+    db: Session,
+    actor: Actor,
+    request: Request,
+    now: dt.datetime,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Outcome:
     """Run one command inside the caller's transaction."""
     name = " ".join(request.path)
     menu = menu_for(name)
@@ -159,10 +171,11 @@ def run(db: Session, actor: Actor, request: Request, now: dt.datetime) -> Outcom
         if handler is None:
             raise NotFoundError(f"{name} command", request.verb)
     assert menu is not None or name == "database"
-    ctx = Context(db, actor, now)
+    ctx = Context(db, actor, now, progress)
     target = menu if menu is not None else MENUS["history"]
-    if request.verb in READ_VERBS or target.name == "history":
-        return handler(ctx, target, request)  # undo and redo are not themselves undone
+    if request.verb in READ_VERBS or name in ("history", "database"):
+        # Undo, redo and loading a backup are not themselves undone; they check their rights.
+        return handler(ctx, target, request)
     permissions.check_level(actor, target.name if menu else name, request.verb)
     with history.recording(db, actor, describe(name, request), now) as recorder:
         outcome = handler(ctx, target, request)

@@ -41,6 +41,30 @@ def create_and_activate_profile(ctx: Context, menu: Menu, request: Request) -> O
     user = find(db, actor, USER, request.positional[0], subscriber_id=customer.subscriber_id)
     permissions.check_change(db, actor, USER, user, request.verb)
     profile = find(db, actor, PROFILE, request.args["profile"], customer.subscriber_id)
+    activate(db, user, profile, now)
+    return Outcome(menu)
+
+
+def add_user_profile(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    """v7 `user-profile add user=U profile=P`: what create-and-activate-profile does."""
+    for name in request.args:
+        if name not in ("user", "profile"):
+            raise UnknownPropertyError(name, "user-profile add")
+    if request.positional:
+        raise InvalidValueError(request.positional[0], "add takes only name=value pairs")
+    if not request.args.get("user"):
+        raise InvalidValueError("user", "required")
+    if not request.args.get("profile"):
+        raise InvalidValueError("profile", "required")
+    user = find(ctx.db, ctx.actor, USER, request.args["user"])
+    permissions.check_change(ctx.db, ctx.actor, USER, user, request.verb)
+    profile = find(ctx.db, ctx.actor, PROFILE, request.args["profile"], user.subscriber_id)
+    activate(ctx.db, user, profile, ctx.now)
+    return Outcome(menu)
+
+
+def activate(db: Session, user: models.User, profile: models.Profile, now: dt.datetime) -> None:
+    """Queue `profile` for `user`, starting it now if it starts when assigned and none runs."""
     entry = models.UserProfile(
         subscriber_id=user.subscriber_id,
         user_id=user.id,
@@ -60,7 +84,6 @@ def create_and_activate_profile(ctx: Context, menu: Menu, request: Request) -> O
         entry.end_time = end_time_for(now, _validity(profile))
     db.add(entry)
     db.flush()
-    return Outcome(menu)
 
 
 def profile_queue(db: Session, user_id: int) -> tuple[ProfileSlot, ...]:

@@ -44,6 +44,8 @@ class Context:
     db: Session
     actor: Actor
     now: dt.datetime
+    # Long verbs (add-batch-users) report (done, total) here, for a progress bar.
+    progress: Callable[[int, int], None] | None = None
 
 
 Handler = Callable[[Context, Menu, Request], Outcome]

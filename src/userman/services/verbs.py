@@ -126,7 +126,7 @@ def find(db: Session, actor: Actor, menu: Menu, key: str, subscriber_id: int | N
     return rows[0]
 
 
-def _keys(keys: Sequence[str]) -> list[str]:
+def split_keys(keys: Sequence[str]) -> list[str]:
     """RouterOS lists numbers with commas: `remove 0,2`."""
     out: list[str] = []
     for key in keys:
@@ -318,7 +318,7 @@ def set_(
     if not keys:
         raise InvalidValueError("numbers", "say which item to set (its name, *ID or number)")
     parsed = _parse(menu, args)
-    rows = [find(db, actor, menu, key) for key in _keys(keys)]
+    rows = [find(db, actor, menu, key) for key in split_keys(keys)]
     for row in rows:
         permissions.check_change(db, actor, menu, row, "set")
         _apply(db, actor, menu, row, parsed)
@@ -332,8 +332,8 @@ def set_(
 def remove(db: Session, actor: Actor, menu: Menu, keys: Sequence[str]) -> int:
     if not keys:
         raise InvalidValueError("numbers", "say which item to remove (its name, *ID or number)")
-    rows = [find(db, actor, menu, key) for key in _keys(keys)]
-    for key, row in zip(_keys(keys), rows, strict=True):
+    rows = [find(db, actor, menu, key) for key in split_keys(keys)]
+    for key, row in zip(split_keys(keys), rows, strict=True):
         permissions.check_change(db, actor, menu, row, "remove")
         db.delete(row)
         try:

@@ -1,0 +1,175 @@
+"""`database save name=` and `database load name=`: a subscriber's data in a backup file.
+
+A backup (`NAME.umb`, JSON) holds every row of the actor's subscriber (the local superuser:
+of every subscriber), sessions, logs, payments and history included, with the schema revision.
+Loading replaces that subscriber's data with the file's, all in the command's transaction: the
+rows get new ids (references are rewritten), so a backup loads into any database of the same
+schema. An owner may save and load only its own subscriber's backup, and only when its
+`backup-allowed` is yes (the manual: "Allow to manage backups").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
+from userman.services.actor import Actor
+from userman.services.history import decode_value, encode_value
+from userman.services.menus import Menu
+from userman.services.request import Context, Outcome, Request
+from userman.store import models
+from userman.store.database import SCHEMA_REVISION
+
+__all__ = ["load", "save"]
+
+FORMAT = "userman-backup"
+SUFFIX = ".umb"
+# Every table that belongs to a subscriber, parents before children.
+TABLES = [t for t in models.Base.metadata.sorted_tables if "subscriber_id" in t.c]
+
+
+def _path(request: Request) -> Path:
+    for name in request.args:
+        if name not in ("name", "overwrite"):
+            raise UnknownPropertyError(name, f"database {request.verb}")
+    name = request.args.get("name", "")
+    if not name:
+        raise InvalidValueError("name", "required: the backup file's name")
+    path = Path(name)
+    return path if path.suffix == SUFFIX else path.with_name(path.name + SUFFIX)
+
+
+def _check(db: Session, actor: Actor) -> None:
+    if actor.is_superuser:
+        return
+    if actor.permissions != "owner":
+        raise PermissionDeniedError("owner permissions", "for database backups")
+    customer = db.get(models.Customer, actor.customer_id)
+    if customer is None or not customer.backup_allowed:
+        raise PermissionDeniedError("backup-allowed", f"{actor.login} may not manage backups")
+
+
+def _rows(db: Session, table: Table, subscriber_id: int | None) -> list[dict[str, Any]]:
+    stmt = select(table).order_by(table.c.id)
+    if subscriber_id is not None:
+        stmt = stmt.where(table.c.subscriber_id == subscriber_id)
+    return [dict(row._mapping) for row in db.execute(stmt)]
+
+
+def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    path = _path(request)
+    _check(ctx.db, ctx.actor)
+    if path.exists() and request.args.get("overwrite", "no") != "yes":
+        raise InvalidValueError("name", f"{path} exists (overwrite=yes replaces it)")
+    tables = {
+        t.name: [{k: encode_value(v) for k, v in row.items()} for row in _rows(ctx.db, t, sid)]
+        for t in TABLES
+        for sid in [ctx.actor.subscriber_id]
+    }
+    scope = "all" if ctx.actor.is_superuser else "subscriber"
+    document = {"format": FORMAT, "schema": SCHEMA_REVISION, "scope": scope, "tables": tables}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_text(json.dumps(document))
+    temporary.replace(path)
+    count = sum(len(rows) for rows in tables.values())
+    return Outcome(None, count=count, message=f"saved {count} rows to {path}")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise InvalidValueError("name", f"cannot read {path}: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InvalidValueError("name", f"{path} is not a userman backup")
+    if document.get("schema") != SCHEMA_REVISION:
+        raise InvalidValueError(
+            "name", f"{path} has schema {document.get('schema')}, this database {SCHEMA_REVISION}"
+        )
+    return document
+
+
+def _clear(db: Session, subscriber_ids: set[int]) -> None:
+    """Remove the subscribers' rows, children first (customers last, without their self-links)."""
+    customer = models.Base.metadata.tables["customer"]
+    for table in reversed(TABLES):
+        if table is customer:
+            db.execute(
+                update(customer)
+                .where(customer.c.subscriber_id.in_(subscriber_ids))
+                .values(parent_id=None, subscriber_id=None)
+            )
+            db.execute(delete(customer).where(customer.c.id.in_(subscriber_ids)))
+            db.execute(delete(customer).where(customer.c.subscriber_id.is_(None)))
+        else:
+            db.execute(delete(table).where(table.c.subscriber_id.in_(subscriber_ids)))
+
+
+def _insert(db: Session, tables: dict[str, list[dict[str, Any]]]) -> int:
+    """Insert the file's rows with new ids, rewriting every reference through `new_ids`."""
+    new_ids: dict[str, dict[int, int]] = {}
+    deferred: list[tuple[Table, int, str, str, int]] = []
+    count = 0
+    for table in TABLES:
+        mapping = new_ids.setdefault(table.name, {})
+        for row in tables.get(table.name, []):
+            values = {k: decode_value(v) for k, v in row.items() if k in table.c and k != "id"}
+            for column in table.c:
+                for fk in column.foreign_keys:
+                    target = fk.column.table.name
+                    old = row.get(column.name)
+                    if not isinstance(old, int):
+                        continue
+                    if target == table.name and old not in mapping:
+                        deferred.append((table, row["id"], column.name, target, old))
+                        values[column.name] = None
+                    else:
+                        values[column.name] = new_ids.get(target, {}).get(old)
+            result = db.execute(insert(table).values(values).returning(table.c.id))
+            mapping[row["id"]] = result.scalar_one()
+            count += 1
+    for table, old_row, name, target, old in deferred:
+        db.execute(
+            update(table)
+            .where(table.c.id == new_ids[table.name][old_row])
+            .values({name: new_ids[target][old]})
+        )
+    return count
+
+
+def load(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    """Replace the data the backup holds: every subscriber for a superuser's full backup, else
+    the subscriber with the backup's public-id. History from before cannot be undone after."""
+    path = _path(request)
+    _check(ctx.db, ctx.actor)
+    document = _read(path)
+    tables: dict[str, list[dict[str, Any]]] = document["tables"]
+    roots = [r for r in tables.get("customer", []) if r["id"] == r["subscriber_id"]]
+    customer = models.Customer
+    if document.get("scope") == "all":
+        if not ctx.actor.is_superuser:
+            raise PermissionDeniedError("the superuser", "to load a backup of every subscriber")
+        replaced = set(
+            ctx.db.scalars(select(customer.id).where(customer.id == customer.subscriber_id))
+        )
+    else:
+        public_ids = {str(r["public_id"]) for r in roots}
+        if ctx.actor.subscriber_id is not None:
+            own = ctx.db.get(customer, ctx.actor.subscriber_id)
+            if own is None or public_ids != {own.public_id}:
+                raise PermissionDeniedError("the superuser", "the backup is another subscriber's")
+        replaced = set(
+            ctx.db.scalars(select(customer.id).where(customer.public_id.in_(public_ids)))
+        )
+    _clear(ctx.db, replaced)
+    count = _insert(ctx.db, tables)
+    # The entries' sub-changes name rows by their old ids: they can no longer be undone.
+    history = models.Base.metadata.tables["history"]
+    ctx.db.execute(update(history).where(history.c.state != "discarded").values(state="discarded"))
+    return Outcome(None, count=count, message=f"loaded {count} rows from {path}")

@@ -1,0 +1,224 @@
+"""The generic verbs on every menu, and the special ones: add-batch-users, close-session,
+database save and load. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from userman.core.errors import (
+    InvalidValueError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnknownPropertyError,
+)
+from userman.services import Actor, Outcome, Userman
+from userman.store import models
+
+ROOT = Actor.superuser()
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[Userman]:
+    userman = Userman(db_url)
+    userman.prepare()
+    yield userman
+    userman.close()
+
+
+def run(app: Userman, command: str, *positional: str, **args: str) -> Outcome:
+    *path, verb = command.split()
+    return app.execute(ROOT, tuple(path), verb, positional, args)
+
+
+def shown(app: Userman, menu: str, *options: str) -> list[dict[str, object]]:
+    return [item.json for item in run(app, f"{menu} print", *options).items]
+
+
+def test_print_where_count_only_and_find(app: Userman) -> None:
+    for name, validity in (("p1", "1d"), ("p2", "2d"), ("x3", "1d")):
+        run(app, "profile add", name=name, validity=validity)
+    outcome = app.execute(ROOT, ("profile",), "print", ("where",), {"validity": "1d"})
+    assert [i.json["name"] for i in outcome.items] == ["p1", "x3"]
+    assert outcome.numbers == (0, 2)  # the numbers print gives them
+    regex = app.execute(ROOT, ("profile",), "print", ("where", "name~^p"))
+    assert [i.json["name"] for i in regex.items] == ["p1", "p2"]
+    assert run(app, "profile print", "count-only").count == 3
+    counted = app.execute(ROOT, ("profile",), "print", ("count-only", "where", "name~x"))
+    assert counted.count == 1
+    found = app.execute(ROOT, ("profile",), "find", (), {"validity": "2d"})
+    assert found.numbers == (1,)
+    with pytest.raises(UnknownPropertyError):
+        app.execute(ROOT, ("profile",), "print", ("where",), {"colour": "red"})
+    with pytest.raises(InvalidValueError, match="regular expression"):
+        app.execute(ROOT, ("profile",), "print", ("where", "name~("))
+
+
+def test_items_by_number_and_lists_of_numbers(app: Userman) -> None:
+    for name in ("a", "b", "c"):
+        run(app, "user add", username=name)
+    run(app, "user disable", "0,2")
+    assert [u["disabled"] for u in shown(app, "user")] == [True, False, True]
+    run(app, "user enable", "*" + str(shown(app, "user")[2][".id"])[1:])
+    assert [u["disabled"] for u in shown(app, "user")] == [True, False, False]
+    run(app, "user remove", "1")
+    assert [u["username"] for u in shown(app, "user")] == ["a", "c"]
+    with pytest.raises(NotFoundError):
+        run(app, "user set", "7", comment="x")
+
+
+def test_copy_from_starts_from_another_item(app: Userman) -> None:
+    run(app, "profile limitation add", name="l1", **{"rate-limit-rx": "512k", "uptime-limit": "1h"})
+    run(app, "profile limitation add", name="l2", **{"copy-from": "l1", "uptime-limit": "2h"})
+    l1, l2 = shown(app, "profile limitation")
+    assert l2["rate-limit-rx"] == l1["rate-limit-rx"] == 512000
+    assert l2["uptime-limit"] == "2h"
+    assert l2["name"] == "l2"
+
+
+def test_v7_names_are_accepted(app: Userman) -> None:
+    app.execute(ROOT, ("user",), "add", (), {"name": "v7user", "password": "p"})
+    app.execute(ROOT, ("router",), "add", (), {"name": "r", "address": "10.0.0.1"})
+    app.execute(ROOT, ("profile",), "add", (), {"name": "p", "starts-when": "assigned"})
+    app.execute(ROOT, ("limitation",), "add", (), {"name": "l"})
+    app.execute(ROOT, ("profile-limitation",), "add", (), {"profile": "p", "limitation": "l"})
+    app.execute(ROOT, ("user-profile",), "add", (), {"user": "v7user", "profile": "p"})
+    assert shown(app, "user")[0]["username"] == "v7user"
+    assert shown(app, "router")[0]["ip-address"] == "10.0.0.1"
+    assert shown(app, "profile")[0]["starts-at"] == "now"
+    [window] = shown(app, "profile profile-limitation")
+    assert (window["profile"], window["limitation"], window["till-time"]) == ("p", "l", "23:59:59")
+    [queued] = shown(app, "user-profile")
+    # starts-when=assigned: the profile runs from the moment it is added.
+    assert (queued["user"], queued["profile"], queued["state"]) == ("v7user", "p", "running")
+
+
+def test_add_batch_users_makes_distinct_users_with_their_profile(app: Userman) -> None:
+    run(app, "profile add", name="voucher", validity="1d", **{"starts-at": "now"})
+    seen: list[tuple[int, int]] = []
+    outcome = app.execute(
+        ROOT,
+        ("user",),
+        "add-batch-users",
+        (),
+        {
+            "number-of-users": "25",
+            "username-prefix": "hs-",
+            "username-length": "5",
+            "password-length": "8",
+            "characters": "numbers",
+            "profile": "voucher",
+            "shared-users": "1",
+        },
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[-1] == (25, 25)
+    users = shown(app, "user", "show-sensitive")
+    names = {str(u["username"]) for u in users}
+    assert len(names) == 25
+    assert all(re.fullmatch(r"hs-\d{5}", name) for name in names)
+    assert all(re.fullmatch(r"\d{8}", str(u["password"])) for u in users)
+    assert all(u["shared-users"] == 1 and u["actual-profile"] == "voucher" for u in users)
+    assert len(outcome.items) == 25
+    assert all("password" in item.json for item in outcome.items)  # for the vouchers
+
+
+@pytest.mark.parametrize(
+    ("args", "prop"),
+    [
+        ({"number-of-users": "0"}, "number-of-users"),
+        ({"number-of-users": "3", "characters": "symbols"}, "characters"),
+        ({"number-of-users": "3", "profile": "nothing"}, None),
+        ({"number-of-users": "500", "username-length": "1"}, "username-length"),
+        ({"number-of-users": "3", "colour": "red"}, "colour"),
+    ],
+)
+def test_add_batch_users_refuses_bad_arguments(
+    app: Userman, args: dict[str, str], prop: str | None
+) -> None:
+    with pytest.raises((InvalidValueError, UnknownPropertyError, NotFoundError)) as raised:
+        app.execute(ROOT, ("user",), "add-batch-users", (), args)
+    if prop is not None:
+        assert str(raised.value).startswith(prop)
+    assert shown(app, "user") == []
+
+
+def add_session(app: Userman, acct_session_id: str, *, active: bool = True) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with app.database.begin() as db:
+        db.add(
+            models.UserSession(
+                subscriber_id=1,
+                customer_id=1,
+                username="test",
+                acct_session_id=acct_session_id,
+                from_time=now,
+                till_time=now,
+                active=active,
+            )
+        )
+
+
+def test_close_session_ends_open_sessions(app: Userman) -> None:
+    add_session(app, "s1")
+    add_session(app, "s2")
+    outcome = run(app, "session close-session", "0")
+    assert outcome.count == 1
+    first, second = shown(app, "session")
+    assert first["active"] is False
+    assert first["terminate-cause"] == "um-admin-request"
+    assert second["active"] is True
+    assert run(app, "session close-session", "0").count == 0  # already closed
+
+
+def test_database_save_and_load_restore_a_subscriber(app: Userman, tmp_path: Path) -> None:
+    run(app, "profile add", name="p1")
+    run(app, "router add", name="r1", **{"ip-address": "10.0.0.1", "shared-secret": "s"})
+    run(app, "user add", username="u1", password="pw")
+    run(app, "user create-and-activate-profile", "u1", profile="p1")
+    add_session(app, "s1")
+    before = {menu: shown(app, menu, "show-sensitive") for menu in ("profile", "router", "user")}
+    backup = tmp_path / "monday"
+    saved = run(app, "database save", name=str(backup))
+    assert (tmp_path / "monday.umb").exists()
+    assert saved.count is not None
+    assert saved.count > 5
+    with pytest.raises(InvalidValueError, match="exists"):
+        run(app, "database save", name=str(backup))
+    run(app, "user remove", "u1")
+    run(app, "profile add", name="p2")
+    run(app, "database load", name=str(backup))
+    after = {menu: shown(app, menu, "show-sensitive") for menu in ("profile", "router", "user")}
+
+    def without_ids(rows: dict[str, list[dict[str, object]]]) -> dict[str, list[object]]:
+        return {m: [{k: v for k, v in r.items() if k != ".id"} for r in v] for m, v in rows.items()}
+
+    assert without_ids(after) == without_ids(before)
+    assert len(shown(app, "session")) == 1
+    assert [u["actual-profile"] for u in after["user"]] == [""]  # waiting for its logon
+    assert len(shown(app, "user-profile")) == 1
+
+
+def test_backups_need_backup_allowed_and_stay_within_a_subscriber(
+    app: Userman, tmp_path: Path
+) -> None:
+    run(app, "customer add", login="isp2", password="x")
+    run(app, "customer set", "admin", **{"backup-allowed": "no"})
+    admin, isp2 = app.actor("admin"), app.actor("isp2")
+    with pytest.raises(PermissionDeniedError, match="backup-allowed"):
+        app.execute(admin, ("database",), "save", (), {"name": str(tmp_path / "a")})
+    app.execute(isp2, ("database",), "save", (), {"name": str(tmp_path / "b")})
+    run(app, "database save", name=str(tmp_path / "all"))
+    run(app, "customer set", "admin", **{"backup-allowed": "yes"})
+    admin = app.actor("admin")
+    with pytest.raises(PermissionDeniedError, match="another subscriber"):
+        app.execute(admin, ("database",), "load", (), {"name": str(tmp_path / "b")})
+    with pytest.raises(PermissionDeniedError):
+        app.execute(admin, ("database",), "load", (), {"name": str(tmp_path / "all")})
+    (tmp_path / "junk.umb").write_text("{}")
+    with pytest.raises(InvalidValueError, match="not a userman backup"):
+        run(app, "database load", name=str(tmp_path / "junk"))
