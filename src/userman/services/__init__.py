@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from userman.services.aaa import RouterInfo
 from userman.services.actor import Actor
 from userman.services.app import Userman, default_url
 from userman.services.commands import MENU_PATHS
 from userman.services.menus import MENUS, Menu, Prop
 from userman.services.request import Outcome, Request
+from userman.services.routers import RouterInfo
 from userman.services.verbs import ExportItem, Item
 
 __all__ = [

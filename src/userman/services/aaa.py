@@ -7,7 +7,6 @@ value (no ORM objects leave this module), so the server can hold it in a cache.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -15,21 +14,11 @@ from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, 
 from userman.core.authorize import AccessRequest, Decision, UserFacts, authorize
 from userman.core.context import RequestContext
 from userman.services.profiles import profile_queue, store_slots
+from userman.services.routers import RouterInfo
 from userman.store import models, queries
 from userman.store.database import Database
 
 __all__ = ["RouterInfo", "account", "authenticate", "find_router"]
-
-
-@dataclass(frozen=True, slots=True)
-class RouterInfo:
-    id: int
-    name: str
-    subscriber_id: int
-    customer_id: int
-    secret: bytes
-    log: frozenset[str]
-    disabled: bool
 
 
 def find_router(database: Database, address: str) -> RouterInfo | None:

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from userman.core.accounting import AccountingRecord
-from userman.core.authorize import AccessRequest, Decision
 from userman.core.errors import PermissionDeniedError
-from userman.services import aaa, commands, verbs
+from userman.services import commands, verbs
 from userman.services.actor import Actor
 from userman.services.menus import MENUS
 from userman.services.permissions import make_actor
 from userman.services.request import Outcome, Request
 from userman.store import models
 from userman.store.database import Database, default_url
+
+if TYPE_CHECKING:
+    from userman.core.accounting import AccountingRecord
+    from userman.core.authorize import AccessRequest, Decision
+    from userman.services.routers import RouterInfo
 
 __all__ = ["Userman", "default_url"]
 
@@ -82,18 +86,25 @@ class Userman:
                 for request in requests
             ]
 
-    # The RADIUS use cases; the server calls them from worker threads.
+    # The RADIUS use cases; the server calls them from worker threads. They load the AAA
+    # modules (and their crypto) only when called, so the CLI's menu commands stay light.
 
-    def find_router(self, address: str) -> aaa.RouterInfo | None:
+    def find_router(self, address: str) -> RouterInfo | None:
+        from userman.services import aaa  # noqa: PLC0415
+
         return aaa.find_router(self.database, address)
 
     def authenticate(
         self,
-        router: aaa.RouterInfo,
+        router: RouterInfo,
         request: AccessRequest,
         now: dt.datetime,
     ) -> Decision:
+        from userman.services import aaa  # noqa: PLC0415
+
         return aaa.authenticate(self.database, router, request, now)
 
-    def account(self, router: aaa.RouterInfo, record: AccountingRecord, now: dt.datetime) -> None:
+    def account(self, router: RouterInfo, record: AccountingRecord, now: dt.datetime) -> None:
+        from userman.services import aaa  # noqa: PLC0415
+
         aaa.account(self.database, router, record, now)
