@@ -1,4 +1,5 @@
-"""The `userman` command: `userman [--db URL] [--json] <menu> <verb> [name=value ...]` and `serve`.
+"""The `userman` command: `userman [--db URL] [--json] <menu> <verb> [name=value ...]`, and
+`serve`, `console`, `import FILE.rsc`, `export`.
 
 Menus and verbs are the manual's (`userman user add customer=admin username=test`); every
 error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed. Only
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 import click
 
@@ -107,6 +109,7 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     """userman: a RADIUS server and user manager, configured like MikroTik User Manager.
 
     \b
+    Commands: serve, console, import FILE.rsc, export [--show-sensitive] [--file F].
     Menus: customer, user, user group, user-profile, profile, profile limitation
     (or limitation), profile profile-limitation (or profile-limitation), attribute, router,
     session, log, payment, history, database. Verbs: add, set, remove, enable, disable,
@@ -130,6 +133,93 @@ def serve(ctx: click.Context, bind: str, auth_port: int, acct_port: int) -> None
 
     app = _open(ctx)
     run_server(app, bind=bind, auth_port=auth_port, acct_port=acct_port)
+
+
+@cli.command()
+@click.pass_context
+def console(ctx: click.Context) -> None:
+    """The RouterOS prompt: `[admin@userman] /tool user-manager>`.
+
+    \b
+    Type a menu to enter it (`user`, `profile limitation`), `..` to go up, `/` for the top,
+    and the same commands as on the command line, relative to the menu (`add name=a`,
+    `print where name~a`) or from the top (`/tool user-manager user print`, `/user-manager ...`).
+    Tab completes menus, commands and properties; history is kept in ~/.userman_history
+    (or $USERMAN_HISTORY). `quit`, `exit` or Ctrl-D leaves. Without a terminal, lines are read
+    from stdin without a prompt, and the exit status is 1 if any of them failed.
+    """
+    from userman.cli.console import run_console  # noqa: PLC0415 - readline only when asked
+
+    try:
+        app = _open(ctx)
+        actor = app.actor(ctx.obj["as"])
+    except UsermanError as error:
+        click.echo(f"failure: {error}", err=True)
+        ctx.exit(1)
+    status = run_console(
+        app,
+        actor,
+        sys.stdin,
+        echo=click.echo,
+        fail=lambda text: click.echo(text, err=True),
+        as_json=ctx.obj["json"],
+    )
+    ctx.exit(status)
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option(
+    "--skip-foreign",
+    is_flag=True,
+    help="Skip other RouterOS menus (/ip pool ...), as in a router's whole export.",
+)
+@click.pass_context
+def import_(ctx: click.Context, file: TextIO, skip_foreign: bool) -> None:
+    """Apply a RouterOS script (FILE.rsc, or - for stdin) as one change: all or nothing.
+
+    \b
+    Both generations: `/tool user-manager user` or `/user-manager user` header lines, then
+    `add ...`/`set ...` lines; `\\` continues a line, `#` starts a comment. Any error prints
+    `failure: line L, column C: <why>` and applies nothing.
+    """
+    from userman.cli.script import import_script  # noqa: PLC0415 - keep the CLI quick
+
+    text = file.read()
+    try:
+        app = _open(ctx)
+        commands = import_script(app, app.actor(ctx.obj["as"]), text, skip_foreign=skip_foreign)
+    except UsermanError as error:
+        click.echo(f"failure: {error}", err=True)
+        ctx.exit(1)
+    click.echo(f"Script file loaded and executed successfully ({len(commands)} commands)")
+
+
+@cli.command(name="export")
+@click.option("--show-sensitive", is_flag=True, help="Include passwords and shared secrets.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the script to this file instead of stdout.",
+)
+@click.pass_context
+def export(ctx: click.Context, show_sensitive: bool, path: str | None) -> None:
+    """Print the whole configuration as a RouterOS script that `userman import` reads back."""
+    from userman.cli.script import export_script  # noqa: PLC0415 - keep the CLI quick
+
+    try:
+        app = _open(ctx)
+        text = export_script(app, app.actor(ctx.obj["as"]), show_sensitive=show_sensitive)
+    except UsermanError as error:
+        click.echo(f"failure: {error}", err=True)
+        ctx.exit(1)
+    if path is None:
+        click.echo(text)
+    else:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

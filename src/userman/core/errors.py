@@ -23,7 +23,12 @@ __all__ = [
 
 
 class UsermanError(Exception):
-    """Base of every error caused by what a user asked for."""
+    """Base of every error caused by what a user asked for.
+
+    `request_index` says which command of a script failed (set by whoever ran the script).
+    """
+
+    request_index: int | None = None
 
 
 class InvalidValueError(UsermanError):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from userman.services.actor import Actor
 from userman.services.app import Userman, default_url
-from userman.services.commands import MENU_PATHS
-from userman.services.menus import MENUS, Menu, Prop
+from userman.services.commands import MENU_PATHS, SPECIAL
+from userman.services.menus import MENU_ALIASES, MENUS, Menu, Prop
 from userman.services.request import Outcome, Request
 from userman.services.routers import RouterInfo
 from userman.services.verbs import ExportItem, Item
 
 __all__ = [
     "MENUS",
+    "MENU_ALIASES",
     "MENU_PATHS",
+    "SPECIAL",
     "Actor",
     "ExportItem",
     "Item",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from userman.core.errors import PermissionDeniedError
+from userman.core.errors import PermissionDeniedError, UsermanError
 from userman.services import commands, verbs
 from userman.services.actor import Actor
 from userman.services.menus import MENUS
@@ -79,12 +79,19 @@ class Userman:
         *,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Outcome]:
-        """Run several commands (an imported script) as one transaction: all or nothing."""
+        """Run several commands (an imported script) as one transaction: all or nothing.
+
+        An error says which command failed in its `request_index`.
+        """
+        outcomes: list[Outcome] = []
         with self.database.begin() as db:
-            return [
-                commands.run(db, actor, request, utcnow(), progress=progress)
-                for request in requests
-            ]
+            for index, request in enumerate(requests):
+                try:
+                    outcomes.append(commands.run(db, actor, request, utcnow(), progress=progress))
+                except UsermanError as error:
+                    error.request_index = index
+                    raise
+        return outcomes
 
     # The RADIUS use cases; the server calls them from worker threads. They load the AAA
     # modules (and their crypto) only when called, so the CLI's menu commands stay light.

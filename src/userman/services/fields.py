@@ -13,6 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from argon2 import extract_parameters
+from argon2.exceptions import InvalidHashError
+
 from userman.core import values
 from userman.core.errors import InvalidValueError
 
@@ -27,6 +30,7 @@ __all__ = [
     "INT",
     "IP",
     "OVERRIDE",
+    "PASSWORD_HASH",
     "PORT",
     "PRIORITY",
     "RATE",
@@ -235,6 +239,19 @@ def mapped(options: Mapping[str, str]) -> Kind:
         return reverse.get(str(value), str(value))
 
     return Kind(" | ".join(options), parse, show, show)
+
+
+def _parse_hash(text: str, prop: str) -> str:
+    """An argon2 hash as `export show-sensitive` writes it, so a customer's password survives
+    export and import without ever being known."""
+    try:
+        extract_parameters(text)
+    except (InvalidHashError, ValueError):
+        raise InvalidValueError(prop, "is not an argon2 password hash") from None
+    return text
+
+
+PASSWORD_HASH = Kind("argon2 hash", _parse_hash, _text, _text)
 
 
 def choice(options: Sequence[str]) -> Kind:

@@ -27,6 +27,7 @@ from userman.services.fields import (
     INT,
     IP,
     OVERRIDE,
+    PASSWORD_HASH,
     PORT,
     PRIORITY,
     RATE,
@@ -133,8 +134,14 @@ CUSTOMER = Menu(
     props=(
         Prop("login", "login"),
         Prop("password", "password_hash", hashed=True, sensitive=True),
+        Prop("password-hash", "password_hash", PASSWORD_HASH, sensitive=True, hidden=True),
         Prop("parent", "parent_id", ref="customer"),
-        Prop("permissions", "permissions", choice(("owner", "full", "read-write", "read-only"))),
+        Prop(
+            "permissions",
+            "permissions",
+            choice(("owner", "full", "read-write", "read-only")),
+            default="owner",
+        ),
         Prop("access", "access", set_of(ACCESS_FLAGS), default=""),
         Prop("backup-allowed", "backup_allowed", BOOL, default="yes"),
         Prop("disabled", "disabled", BOOL, default="no"),
@@ -363,6 +370,8 @@ def _running_active(db: Session, row: Any) -> object:
     return "running-active" if sessions else "running"
 
 
+# `user-profile add user= profile=` queues and starts a profile as create-and-activate-profile
+# does; state and times may be given too, so that an export imports back exactly.
 USER_PROFILE = Menu(
     "user-profile",
     models.UserProfile,
@@ -372,10 +381,10 @@ USER_PROFILE = Menu(
     props=(
         Prop("user", "user_id", ref="user"),
         Prop("profile", "profile_id", ref="profile"),
-        Prop("state", "", writable=False, compute=_running_active),
-        Prop("assigned", "assigned_at", DATETIME, writable=False),
-        Prop("start-time", "start_time", DATETIME, writable=False),
-        Prop("end-time", "end_time", DATETIME, writable=False),
+        Prop("state", "state", choice(("waiting", "running", "used")), compute=_running_active),
+        Prop("assigned", "assigned_at", DATETIME),
+        Prop("start-time", "start_time", DATETIME),
+        Prop("end-time", "end_time", DATETIME),
     ),
 )
 

@@ -46,20 +46,36 @@ def create_and_activate_profile(ctx: Context, menu: Menu, request: Request) -> O
 
 
 def add_user_profile(ctx: Context, menu: Menu, request: Request) -> Outcome:
-    """v7 `user-profile add user=U profile=P`: what create-and-activate-profile does."""
-    for name in request.args:
-        if name not in ("user", "profile"):
-            raise UnknownPropertyError(name, "user-profile add")
+    """v7 `user-profile add user=U profile=P`: what create-and-activate-profile does. With
+    `state=` (and assigned, start-time, end-time), the entry is stored as given: how an export
+    brings a queue back."""
     if request.positional:
         raise InvalidValueError(request.positional[0], "add takes only name=value pairs")
-    if not request.args.get("user"):
-        raise InvalidValueError("user", "required")
-    if not request.args.get("profile"):
-        raise InvalidValueError("profile", "required")
-    user = find(ctx.db, ctx.actor, USER, request.args["user"])
+    args = dict(request.args)
+    for name in ("user", "profile"):
+        if not args.get(name):
+            raise InvalidValueError(name, "required")
+    user = find(ctx.db, ctx.actor, USER, args.pop("user"))
     permissions.check_change(ctx.db, ctx.actor, USER, user, request.verb)
-    profile = find(ctx.db, ctx.actor, PROFILE, request.args["profile"], user.subscriber_id)
-    activate(ctx.db, user, profile, ctx.now)
+    profile = find(ctx.db, ctx.actor, PROFILE, args.pop("profile"), user.subscriber_id)
+    stored = {}
+    for name, text in args.items():
+        prop = menu.by_name.get(name)
+        if prop is None or prop.ref is not None:
+            raise UnknownPropertyError(name, "user-profile add")
+        stored[prop.column] = prop.kind.parse(text, name)
+    if not stored:
+        activate(ctx.db, user, profile, ctx.now)
+        return Outcome(menu)
+    ctx.db.add(
+        models.UserProfile(
+            subscriber_id=user.subscriber_id,
+            user_id=user.id,
+            profile_id=profile.id,
+            **{"state": ProfileState.WAITING.value, "assigned_at": ctx.now, **stored},
+        )
+    )
+    ctx.db.flush()
     return Outcome(menu)
 
 

@@ -436,19 +436,23 @@ def export(db: Session, actor: Actor, menu: Menu, *, show_sensitive: bool) -> li
     for row in db.scalars(scope(actor, menu)):
         args: list[tuple[str, str]] = []
         for prop in menu.props:
-            if prop.compute is not None or not prop.writable or prop.hashed:
+            if not prop.column or not prop.writable or prop.hashed:
                 continue
             if (prop.hidden and not prop.sensitive) or (prop.sensitive and not show_sensitive):
                 continue
-            value = getattr(row, prop.column)
+            value = getattr(row, prop.column)  # what is stored, not what print derives
             if prop.ref is not None:
                 if isinstance(row, models.Customer) and row.parent_id == row.id:
                     continue
                 text = _ref_text(db, prop, value)
+                if not text:
+                    continue
             else:
                 text = prop.kind.show(value)
-                default = prop.default if prop.default is not None else ""
-                if text == prop.kind.show(prop.kind.parse(default, prop.name)):
+                if prop.default is None:
+                    if text == "":
+                        continue
+                elif text == prop.kind.show(prop.kind.parse(prop.default, prop.name)):
                     continue
             args.append((prop.name, text))
         if isinstance(row, models.Customer) and row.login == "admin" and row.parent_id == row.id:
