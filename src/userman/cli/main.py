@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -55,6 +55,31 @@ def _open(ctx: click.Context) -> Userman:
     return app
 
 
+class _ProgressBar:
+    """A progress bar on stderr for verbs that report progress (add-batch-users), shown only
+    on a terminal and only once the work is long enough to want one."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if total < 50 or not sys.stderr.isatty():
+                return
+            self._bar = click.progressbar(length=total, label="adding", file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
 def _menu_command(first: str) -> click.Command:
     @click.command(
         name=first,
@@ -70,7 +95,8 @@ def _menu_command(first: str) -> click.Command:
             positional, args = parse_argv(rest)
             app = _open(ctx)
             actor = app.actor(ctx.obj["as"])
-            outcome = app.execute(actor, path, verb, positional, args)
+            with _ProgressBar() as progress:
+                outcome = app.execute(actor, path, verb, positional, args, progress=progress)
         except UsermanError as error:
             click.echo(f"failure: {error}", err=True)
             ctx.exit(1)

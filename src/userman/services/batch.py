@@ -94,7 +94,11 @@ def add_batch_users(ctx: Context, menu: Menu, request: Request) -> Outcome:
         )
         if chosen is not None:
             profiles.activate(ctx.db, row, chosen, ctx.now)
-        made.append(verbs.render(ctx.db, USER, row, show_sensitive=True))
+        # What a voucher needs: the username and the password.
+        fields = (("username", username), ("password", password))
+        made.append(
+            verbs.Item(verbs.item_id(row), "", fields, {".id": verbs.item_id(row), **dict(fields)})
+        )
         if ctx.progress is not None:
             ctx.progress(done + 1, count)
-    return Outcome(menu, tuple(made), tuple(range(len(made))))
+    return Outcome(menu, tuple(made), tuple(range(len(made))), frozenset({"terse"}))
