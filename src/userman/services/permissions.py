@@ -1,14 +1,19 @@
 """Who may see and change what: the manual's permission levels and access flags.
 
 - Levels (weakest first): read-only may only look; read-write may also manage users, their
-  profiles, sessions and payments; full may also manage routers, profiles, limitations,
+  profiles, sessions and payments; full may also manage routers, logs, profiles, limitations,
   attributes and groups; owner may do everything in its subscriber's domain, including
   customers, history and the database.
 - Access flags: a customer that is not an owner reaches the items of a family (routers, users,
   profiles, limits) that it owns itself when it has `own-<family>`, and its parent's when it has
-  `parent-<family>`. Sessions and payments follow users; logs follow routers.
+  `parent-<family>`; never another customer's. Sessions and payments follow users; logs follow
+  routers.
 - Customers: an owner manages every customer of its subscriber; others see only themselves and
-  the customers below them. A customer's permissions are never above its parent's.
+  the customers below them, and change none. A customer's permissions are never above its
+  parent's, nor below its sub-customers'. A disabled customer, or one below a disabled customer,
+  cannot act.
+- Tenancy: nobody but the local superuser reaches an item of another subscriber; such an item is
+  "not found", never "not permitted", so its existence does not show.
 The local superuser passes every check. Every refusal names what is missing.
 """
 
@@ -19,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
-from userman.core.errors import InvalidValueError, PermissionDeniedError
+from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
 from userman.services.actor import LEVELS, Actor
 from userman.store import models
 
@@ -36,6 +41,7 @@ WRITE_LEVEL = {
     "history": "owner",
     "database": "owner",
     "router": "full",
+    "log": "full",
     "profile": "full",
     "profile limitation": "full",
     "profile profile-limitation": "full",
@@ -87,36 +93,74 @@ def check_level(actor: Actor, menu_name: str, verb: str) -> None:
 def check_change(db: Session, actor: Actor, menu: Menu, row: Any, verb: str) -> None:
     """May the actor make this change to this item (new or existing)?"""
     check_level(actor, menu.name, verb)
+    if actor.is_superuser:
+        return
+    if row.subscriber_id != actor.subscriber_id:
+        # find() never hands out another subscriber's item; this is the second lock.
+        raise NotFoundError(menu.name, f"*{row.id:X}" if row.id is not None else "(new)")
     if actor.sees_everything:
         return
     if menu.name == "customer":
-        if row.id != actor.customer_id or verb != "set":
-            raise PermissionDeniedError("owner permissions", "only an owner manages customers")
-        return
+        # Unreachable while customers need owner permissions (WRITE_LEVEL); should that ever
+        # be lowered, a customer still must not raise its own permissions, access or parent.
+        raise PermissionDeniedError("owner permissions", "only an owner manages customers")
     column = _customer_column(menu)
     owner_id = getattr(row, column.key) if column is not None else None
     if owner_id is None:
         return  # reached through its profile or user, which find() already checked
     if owner_id not in actor.reach.get(menu.area, frozenset()):
-        whose = "own" if owner_id == actor.customer_id else "parent"
-        raise PermissionDeniedError(f"{whose}-{menu.area} access", f"for {menu.name} {verb}")
-
-
-def check_customer(db: Session, row: models.Customer) -> None:
-    """A customer's permissions are never above its parent's (the manual)."""
-    if row.parent_id is None or row.parent_id == row.id:
-        if row.id is not None and row.permissions != "owner":
-            raise InvalidValueError("permissions", "a subscriber must have owner permissions")
-        return
-    parent = db.get(models.Customer, row.parent_id)
-    if parent is not None and LEVELS[row.permissions] > LEVELS[parent.permissions]:
-        raise InvalidValueError(
-            "permissions", f"{row.permissions} is above its parent's ({parent.permissions})"
+        raise PermissionDeniedError(
+            _access_for(db, actor, menu, owner_id), f"for {menu.name} {verb}"
         )
 
 
+def _access_for(db: Session, actor: Actor, menu: Menu, owner_id: int) -> str:
+    """What would let the actor reach an item of `owner_id`, for the refusal's message."""
+    if owner_id == actor.customer_id:
+        return f"own-{menu.area} access"
+    own = db.get(models.Customer, actor.customer_id)
+    if own is not None and owner_id == own.parent_id:
+        return f"parent-{menu.area} access"
+    return "owner permissions"  # another customer's items: only an owner reaches them
+
+
+def check_customer(db: Session, row: models.Customer) -> None:
+    """A customer's permissions are never above its parent's (the manual), so never below any
+    of its sub-customers' either: lowering a customer's level refuses while one is above it."""
+    if row.parent_id is None or row.parent_id == row.id:
+        if row.id is not None and row.permissions != "owner":
+            raise InvalidValueError("permissions", "a subscriber must have owner permissions")
+    else:
+        parent = db.get(models.Customer, row.parent_id)
+        if parent is not None and LEVELS[row.permissions] > LEVELS[parent.permissions]:
+            raise InvalidValueError(
+                "permissions", f"{row.permissions} is above its parent's ({parent.permissions})"
+            )
+    if row.id is None:
+        return  # a new customer has no sub-customers yet
+    children = db.execute(
+        select(models.Customer.login, models.Customer.permissions).where(
+            models.Customer.parent_id == row.id, models.Customer.id != row.id
+        )
+    ).all()
+    for login, permissions in children:
+        if LEVELS[permissions] > LEVELS[row.permissions]:
+            raise InvalidValueError(
+                "permissions",
+                f"{row.permissions} is below its sub-customer {login}'s ({permissions})",
+            )
+
+
 def make_actor(db: Session, customer: models.Customer) -> Actor:
-    """The actor a customer acts as, with its reach computed once."""
+    """The actor a customer acts as, with its reach computed once; refused when the customer or
+    one above it is disabled (a sub-customer acts on its parent's behalf)."""
+    node: models.Customer | None = customer
+    while node is not None:
+        if node.disabled:
+            which = customer.login if node is customer else f"{node.login}, above {customer.login},"
+            raise PermissionDeniedError("an enabled customer", f"{which} is disabled")
+        above = node.parent_id
+        node = None if above is None or above == node.id else db.get(models.Customer, above)
     access = frozenset(filter(None, customer.access.split(",")))
     parent = customer.parent_id if customer.parent_id != customer.id else None
     reach: dict[str, frozenset[int]] = {}
