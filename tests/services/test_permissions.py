@@ -81,6 +81,7 @@ ADD_ARGS: dict[str, dict[str, str]] = {
     "user-profile": {"user": "{me}-user", "profile": "{me}-profile"},
 }
 SET_ARGS = {name: {"comment": "changed"} for name in MENUS} | {
+    "customer": {"currency": "EUR"},  # not a detail a customer may change of itself
     "user-profile": {},
     "session": {},
     "log": {},
@@ -183,7 +184,7 @@ def world(
         url = f"sqlite:///{tmp_path_factory.mktemp('permissions') / 'userman.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    app = Userman(url)
+    app = Userman(url, backup_dir=tmp_path_factory.mktemp("backups"))
     app.prepare()
     admin = app.actor("admin")
     for login, level, access in CUSTOMERS:
@@ -300,8 +301,8 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
     ("session", "close-session"): ("read-write", ("0",), {}),
     ("history", "undo"): ("owner", (), {}),
     ("history", "redo"): ("owner", (), {}),
-    ("database", "save"): ("owner", (), {"name": "{tmp}/backup"}),
-    ("database", "load"): ("owner", (), {"name": "{tmp}/missing"}),
+    ("database", "save"): ("owner", (), {"name": "backup"}),
+    ("database", "load"): ("owner", (), {"name": "missing"}),
 }
 
 
@@ -474,8 +475,29 @@ def test_a_customers_permissions_never_exceed_its_parents(
         if why is None:
             dry_run(world.app, actor, request)
             continue
-        with unchanged(world.app), pytest.raises(InvalidValueError, match=why):
+        refusal: type[Exception] = InvalidValueError
+        expected = why
+        if positional == ("admin",) and actor is world.actors["ow"]:
+            refusal, expected = PermissionDeniedError, "the subscriber itself"
+        with unchanged(world.app), pytest.raises(refusal, match=expected):
             world.app.execute(actor, request.path, request.verb, positional, args)
+
+
+@pytest.mark.parametrize("login", ["ro", "rw", "fu"])
+def test_a_customer_changes_its_own_password_and_details_but_not_its_rights(
+    world: World, login: str
+) -> None:
+    actor = world.actors[login]
+    dry_run(world.app, actor, Request(("customer",), "set", (login,), {"password": "new"}))
+    dry_run(world.app, actor, Request(("customer",), "set", (login,), {"email": "a@b.example"}))
+    for args in ({"permissions": "owner"}, {"access": "own-users"}, {"parent": login}):
+        with unchanged(world.app), pytest.raises(PermissionDeniedError):
+            world.app.execute(actor, ("customer",), "set", (login,), args)
+
+
+def test_only_the_subscriber_changes_its_own_account(world: World) -> None:
+    with unchanged(world.app), pytest.raises(PermissionDeniedError, match="subscriber itself"):
+        world.app.execute(world.actors["ow"], ("customer",), "set", ("admin",), {"password": "x"})
 
 
 def test_lowering_a_parent_below_its_sub_customer_is_refused(world: World) -> None:

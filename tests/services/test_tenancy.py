@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -211,7 +212,8 @@ def world(
         url = f"sqlite:///{tmp_path_factory.mktemp('tenancy') / 'userman.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    app = Userman(url)
+    backup_dir = tmp_path_factory.mktemp("backups")
+    app = Userman(url, backup_dir=backup_dir)
     app.prepare()
     run(app, ROOT, "customer add", login="isp2", password="pw")
     for number, s in enumerate(SUBSCRIBERS, start=1):
@@ -220,9 +222,8 @@ def world(
     subscriber_ids = {s: actors[s].customer_id for s in SUBSCRIBERS}
     backups = {}
     for s in SUBSCRIBERS:
-        path = tmp_path_factory.mktemp(f"backup-{s}") / s
-        run(app, actors[s], "database save", name=str(path))
-        backups[s] = path.with_name(path.name + ".umb")
+        run(app, actors[s], "database save", name=s)
+        [backups[s]] = backup_dir.rglob(f"{s}.umb")
     yield World(app, actors, {s: i for s, i in subscriber_ids.items() if i is not None}, backups)
     app.close()
     if request.param == "postgresql":
@@ -654,8 +655,16 @@ def test_the_other_subscribers_backup_does_not_load(
     actor = world.actors[login]
     theirs = world.backups[other(subscriber)]
     before = snapshot(world.app)
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(PermissionDeniedError):  # only the superuser names files by path
         run(world.app, actor, "database load", name=str(theirs))
+    # Copied into the actor's own folder, it is still the other subscriber's backup.
+    mine = world.backups[subscriber].parent / "copied.umb"
+    shutil.copyfile(theirs, mine)
+    try:
+        with pytest.raises(PermissionDeniedError):
+            run(world.app, actor, "database load", name="copied")
+    finally:
+        mine.unlink()
     assert snapshot(world.app) == before
 
 

@@ -206,19 +206,28 @@ def test_database_save_and_load_restore_a_subscriber(app: Userman, tmp_path: Pat
 def test_backups_need_backup_allowed_and_stay_within_a_subscriber(
     app: Userman, tmp_path: Path
 ) -> None:
+    app.backup_dir = tmp_path
     run(app, "customer add", login="isp2", password="x")
     run(app, "customer set", "admin", **{"backup-allowed": "no"})
     admin, isp2 = app.actor("admin"), app.actor("isp2")
     with pytest.raises(PermissionDeniedError, match="backup-allowed"):
-        app.execute(admin, ("database",), "save", (), {"name": str(tmp_path / "a")})
-    app.execute(isp2, ("database",), "save", (), {"name": str(tmp_path / "b")})
-    run(app, "database save", name=str(tmp_path / "all"))
+        app.execute(admin, ("database",), "save", (), {"name": "a"})
+    app.execute(isp2, ("database",), "save", (), {"name": "b"})
+    [isp2_backup] = tmp_path.rglob("b.umb")
+    assert isp2_backup.parent.parent == tmp_path  # <backup dir>/<public-id>/b.umb
+    run(app, "database save", name="all")
+    assert (tmp_path / "all.umb").exists()
     run(app, "customer set", "admin", **{"backup-allowed": "yes"})
     admin = app.actor("admin")
+    with pytest.raises(PermissionDeniedError, match="by its path"):
+        app.execute(admin, ("database",), "save", (), {"name": str(tmp_path / "x")})
+    with pytest.raises(PermissionDeniedError, match="by its path"):
+        app.execute(admin, ("database",), "load", (), {"name": "../b"})
+    public_id = next(c["public-id"] for c in shown(app, "customer") if c["login"] == "admin")
+    (tmp_path / str(public_id)).mkdir()
+    (tmp_path / str(public_id) / "b.umb").write_bytes(isp2_backup.read_bytes())
     with pytest.raises(PermissionDeniedError, match="another subscriber"):
-        app.execute(admin, ("database",), "load", (), {"name": str(tmp_path / "b")})
-    with pytest.raises(PermissionDeniedError):
-        app.execute(admin, ("database",), "load", (), {"name": str(tmp_path / "all")})
+        app.execute(admin, ("database",), "load", (), {"name": "b"})
     (tmp_path / "junk.umb").write_text("{}")
     with pytest.raises(InvalidValueError, match="not a userman backup"):
         run(app, "database load", name=str(tmp_path / "junk"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -34,8 +35,9 @@ def utcnow() -> dt.datetime:
 
 
 class Userman:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, backup_dir: Path | None = None) -> None:
         self.database = Database(url)
+        self.backup_dir = backup_dir or self.database.data_dir / "backups"
 
     def prepare(self) -> None:
         """Migrate the schema and create the default customer on an empty database."""
@@ -87,7 +89,10 @@ class Userman:
         with self.database.begin() as db:
             for index, request in enumerate(requests):
                 try:
-                    outcomes.append(commands.run(db, actor, request, utcnow(), progress=progress))
+                    outcome = commands.run(
+                        db, actor, request, utcnow(), progress=progress, backup_dir=self.backup_dir
+                    )
+                    outcomes.append(outcome)
                 except UsermanError as error:
                     error.request_index = index
                     raise

@@ -5,7 +5,9 @@ of every subscriber), sessions, logs, payments and history included, with the sc
 Loading replaces that subscriber's data with the file's, all in the command's transaction: the
 rows get new ids (references are rewritten), so a backup loads into any database of the same
 schema. An owner may save and load only its own subscriber's backup, and only when its
-`backup-allowed` is yes (the manual: "Allow to manage backups").
+`backup-allowed` is yes (the manual: "Allow to manage backups"), and by a bare file name
+that lands in its own folder (`<backup dir>/<public-id>/NAME.umb`); the local superuser's bare
+names land in the backup folder itself, and it may give a path.
 """
 
 from __future__ import annotations
@@ -33,14 +35,28 @@ SUFFIX = ".umb"
 TABLES = [t for t in models.Base.metadata.sorted_tables if "subscriber_id" in t.c]
 
 
-def _path(request: Request) -> Path:
+def _path(ctx: Context, request: Request) -> Path:
+    """The backup file `name=` names: in the subscriber's own folder below the backup folder.
+
+    Only the local superuser, who runs the server, may name a file by its path.
+    """
     for name in request.args:
         if name not in ("name", "overwrite"):
             raise UnknownPropertyError(name, f"database {request.verb}")
     name = request.args.get("name", "")
     if not name:
         raise InvalidValueError("name", "required: the backup file's name")
-    path = Path(name)
+    bare = "/" not in name and "\\" not in name and not name.startswith(".")
+    if not bare and not ctx.actor.is_superuser:
+        raise PermissionDeniedError("the superuser", "to name a backup by its path")
+    if not bare:
+        path = Path(name)
+    elif ctx.actor.is_superuser:
+        path = ctx.backup_dir / name
+    else:
+        subscriber = ctx.db.get(models.Customer, ctx.actor.subscriber_id)
+        assert subscriber is not None
+        path = ctx.backup_dir / subscriber.public_id / name
     return path if path.suffix == SUFFIX else path.with_name(path.name + SUFFIX)
 
 
@@ -62,8 +78,8 @@ def _rows(db: Session, table: Table, subscriber_id: int | None) -> list[dict[str
 
 
 def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
-    path = _path(request)
     _check(ctx.db, ctx.actor)
+    path = _path(ctx, request)
     if path.exists() and request.args.get("overwrite", "no") != "yes":
         raise InvalidValueError("name", f"{path} exists (overwrite=yes replaces it)")
     tables = {
@@ -146,8 +162,8 @@ def _insert(db: Session, tables: dict[str, list[dict[str, Any]]]) -> int:
 def load(ctx: Context, menu: Menu, request: Request) -> Outcome:
     """Replace the data the backup holds: every subscriber for a superuser's full backup, else
     the subscriber with the backup's public-id. History from before cannot be undone after."""
-    path = _path(request)
     _check(ctx.db, ctx.actor)
+    path = _path(ctx, request)
     document = _read(path)
     tables: dict[str, list[dict[str, Any]]] = document["tables"]
     roots = [r for r in tables.get("customer", []) if r["id"] == r["subscriber_id"]]

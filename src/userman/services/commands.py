@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -159,6 +161,7 @@ def run(
     now: dt.datetime,
     *,
     progress: Callable[[int, int], None] | None = None,
+    backup_dir: Path | None = None,
 ) -> Outcome:
     """Run one command inside the caller's transaction."""
     name = " ".join(request.path)
@@ -172,11 +175,17 @@ def run(
             raise NotFoundError(f"{name} command", request.verb)
     assert menu is not None or name == "database"
     ctx = Context(db, actor, now, progress)
+    if backup_dir is not None:
+        ctx = replace(ctx, backup_dir=backup_dir)
     target = menu if menu is not None else MENUS["history"]
-    if request.verb in READ_VERBS or name in ("history", "database"):
-        # Undo, redo and loading a backup are not themselves undone; they check their rights.
+    if request.verb in READ_VERBS:
         return handler(ctx, target, request)
-    permissions.check_level(actor, target.name if menu else name, request.verb)
+    if name in ("history", "database"):
+        # Undo, redo and loading a backup are not themselves recorded, to be undone.
+        permissions.check_level(actor, name, request.verb)
+        return handler(ctx, target, request)
+    if target.name != "customer":  # a customer may change some of its own details
+        permissions.check_level(actor, target.name, request.verb)
     with history.recording(db, actor, describe(name, request), now) as recorder:
         outcome = handler(ctx, target, request)
         recorder.outcome = outcome

@@ -8,12 +8,14 @@
   profiles, limits) that it owns itself when it has `own-<family>`, and its parent's when it has
   `parent-<family>`; never another customer's. Sessions and payments follow users; logs follow
   routers.
-- Customers: an owner manages every customer of its subscriber; others see only themselves and
-  the customers below them, and change none. A customer's permissions are never above its
-  parent's, nor below its sub-customers'. A disabled customer, or one below a disabled customer,
-  cannot act.
+- Customers: an owner manages every customer of its subscriber, except the subscriber's own
+  account, which only the subscriber changes; others see only themselves and the customers
+  below them, and change only their own password and contact details (`SELF_SERVICE`). A
+  customer's permissions are never above its parent's, nor below its sub-customers'. A disabled
+  customer, or one below a disabled customer, cannot act.
 - Tenancy: nobody but the local superuser reaches an item of another subscriber; such an item is
   "not found", never "not permitted", so its existence does not show.
+- Secrets print (`show-sensitive`, or `where` on a secret) only to who may change them.
 The local superuser passes every check. Every refusal names what is missing.
 """
 
@@ -31,7 +33,14 @@ from userman.store import models
 if TYPE_CHECKING:
     from userman.services.menus import Menu
 
-__all__ = ["check_change", "check_customer", "check_level", "make_actor", "visible"]
+__all__ = [
+    "check_change",
+    "check_customer",
+    "check_level",
+    "check_sensitive",
+    "make_actor",
+    "visible",
+]
 
 FAMILIES = ("routers", "users", "profiles", "limits")
 
@@ -90,20 +99,26 @@ def check_level(actor: Actor, menu_name: str, verb: str) -> None:
         )
 
 
-def check_change(db: Session, actor: Actor, menu: Menu, row: Any, verb: str) -> None:
-    """May the actor make this change to this item (new or existing)?"""
-    check_level(actor, menu.name, verb)
+def check_change(  # noqa: PLR0917 - the change is these six things
+    db: Session,
+    actor: Actor,
+    menu: Menu,
+    row: Any,
+    verb: str,
+    props: frozenset[str] = frozenset(),
+) -> None:
+    """May the actor make this change (to `props`, for set) to this item (new or existing)?"""
     if actor.is_superuser:
         return
     if row.subscriber_id != actor.subscriber_id:
         # find() never hands out another subscriber's item; this is the second lock.
         raise NotFoundError(menu.name, f"*{row.id:X}" if row.id is not None else "(new)")
+    if menu.name == "customer":
+        _check_customer_change(actor, row, verb, props)
+        return
+    check_level(actor, menu.name, verb)
     if actor.sees_everything:
         return
-    if menu.name == "customer":
-        # Unreachable while customers need owner permissions (WRITE_LEVEL); should that ever
-        # be lowered, a customer still must not raise its own permissions, access or parent.
-        raise PermissionDeniedError("owner permissions", "only an owner manages customers")
     column = _customer_column(menu)
     owner_id = getattr(row, column.key) if column is not None else None
     if owner_id is None:
@@ -112,6 +127,34 @@ def check_change(db: Session, actor: Actor, menu: Menu, row: Any, verb: str) -> 
         raise PermissionDeniedError(
             _access_for(db, actor, menu, owner_id), f"for {menu.name} {verb}"
         )
+
+
+# What a customer may change of itself, whatever its level: never its permissions, access,
+# parent, login or public-id.
+SELF_SERVICE = frozenset(
+    {"password", "email", "company", "city", "country", "time-zone", "date-format", "comment"}
+)
+
+
+def _check_customer_change(actor: Actor, row: Any, verb: str, props: frozenset[str]) -> None:
+    if row.id is not None and row.id == actor.customer_id and verb == "set":
+        if props <= SELF_SERVICE:
+            return
+        if actor.permissions != "owner":
+            (denied, *_) = sorted(props - SELF_SERVICE)
+            raise PermissionDeniedError("owner permissions", f"to change its own {denied}")
+    check_level(actor, "customer", verb)
+    if row.id is not None and row.id == row.subscriber_id and row.id != actor.customer_id:
+        # The subscriber's own account is the key to the whole domain: only it (and the local
+        # superuser) may change or remove it, not the owners below it.
+        raise PermissionDeniedError("the subscriber itself", f"to {verb} {row.login}")
+
+
+def check_sensitive(actor: Actor, menu: Menu) -> None:
+    """Secrets (shared secrets, user passwords, wireless keys) show only to who may change
+    them: `show-sensitive`, `export show-sensitive` and `where` on a secret need the level of
+    the menu's changes."""
+    check_level(actor, menu.name, "show-sensitive")
 
 
 def _access_for(db: Session, actor: Actor, menu: Menu, owner_id: int) -> str:

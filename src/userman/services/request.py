@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,8 @@ class Context:
     now: dt.datetime
     # Long verbs (add-batch-users) report (done, total) here, for a progress bar.
     progress: Callable[[int, int], None] | None = None
+    # Where `database save` writes backups: one folder per subscriber below it.
+    backup_dir: Path = Path("userman-data/backups")
 
 
 Handler = Callable[[Context, Menu, Request], Outcome]

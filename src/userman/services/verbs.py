@@ -319,12 +319,13 @@ def set_(
         raise InvalidValueError("numbers", "say which item to set (its name, *ID or number)")
     parsed = _parse(menu, args)
     rows = [find(db, actor, menu, key) for key in split_keys(keys)]
+    changed = frozenset(prop.name for prop in parsed)
     for row in rows:
-        permissions.check_change(db, actor, menu, row, "set")
+        permissions.check_change(db, actor, menu, row, "set", changed)
         _apply(db, actor, menu, row, parsed)
         _check_row(db, menu, row)
         if menu.owner in args:
-            permissions.check_change(db, actor, menu, row, "set")  # where the item went
+            permissions.check_change(db, actor, menu, row, "set", changed)  # where it went
     db.flush()
     return rows
 
@@ -416,6 +417,9 @@ def select_rows(
 ) -> list[tuple[int, Any, Item]]:
     """(print number, row, item) of every visible item that meets all the conditions."""
     checked = _check_conditions(menu, conditions)
+    secret = {p.name for p in menu.shown if p.sensitive}
+    if secret and (show_sensitive or any(c.prop in secret for c in checked)):
+        permissions.check_sensitive(actor, menu)
     found = []
     for number, row in enumerate(db.scalars(scope(actor, menu))):
         item = render(db, menu, row, show_sensitive=show_sensitive or bool(checked))
@@ -432,6 +436,8 @@ def export(db: Session, actor: Actor, menu: Menu, *, show_sensitive: bool) -> li
     Values equal to the default are left out. The default customer `admin` exists in every new
     database, so it is exported as `set admin ...`, as RouterOS exports its default items.
     """
+    if show_sensitive and any(p.sensitive and not p.hashed for p in menu.props):
+        permissions.check_sensitive(actor, menu)
     lines: list[ExportItem] = []
     for row in db.scalars(scope(actor, menu)):
         args: list[tuple[str, str]] = []

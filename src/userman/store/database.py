@@ -64,6 +64,14 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
+    def data_dir(self) -> Path:
+        """The folder of an SQLite database file; ./userman-data for a database server."""
+        path = make_url(self.url).database
+        if self.is_sqlite and path and path != ":memory:":
+            return Path(path).parent
+        return DEFAULT_DATA_DIR
+
+    @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
