@@ -1,34 +1,54 @@
-"""History: every command that changes data becomes one entry with its row-level sub-changes.
+"""History: every command that changes data becomes one entry; `history undo` and `redo`.
 
-`recording()` wraps a command: it watches the unit of work's flushes and keeps, for every row
-the command adds, changes or removes, its values before and after. At the end the command is
-stored as one `HistoryEntry` (the manual's ACTION, SUB-CHANGES and TIME) whose changes undo and
-redo can apply in reverse or again.
+`recording()` keeps, for each row a command adds, changes or removes through the ORM, its values
+before and after as the database holds them, with the rows the database removes or unlinks by
+itself (ON DELETE CASCADE / SET NULL: a removed user's `user_profile` rows). Sessions, logs and
+history are not recorded. A new entry discards the undone entries of its subscriber (and the
+superuser's cross-subscriber ones): as in an editor, they can no longer be redone.
+
+Undo takes the newest "done" entry the actor sees, redo the one undone last (the oldest
+"undone"); both need owner level and are not recorded themselves. The change-set is applied with
+SQLAlchemy Core in a SAVEPOINT (removed rows back with their old ids, parents first; then changed
+columns; then added rows go, children first), once every row is checked to be as the entry left
+it (a changed row: the columns it changed; a row to delete: all of it, so a user that has logged
+on since is not dropped). When one differs or the database refuses (in use, address taken),
+nothing changes: the entry keeps its state, `reason` says why (flag F, cleared by a later
+success), the Outcome carries the error, and the transaction commits. This module knows tables
+and columns, not what menus mean (it borrows their names for messages).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Column, Connection, Table, event, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from userman.core.errors import ConflictError, InvalidValueError
+from userman.services import permissions, verbs
 from userman.services.actor import Actor
+from userman.services.menus import MENUS, Menu
+from userman.services.request import Context, Outcome, Request
 from userman.store import models
 
-if TYPE_CHECKING:
-    from userman.services.menus import Menu
-    from userman.services.request import Context, Outcome, Request
-
-__all__ = ["Recorder", "decode_value", "encode_value", "recording"]
+__all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo"]
 
 UNRECORDED = frozenset({"history", "session", "log"})
+TABLES: dict[str, Table] = dict(models.Base.metadata.tables)
+# Parents before children: the order rows may be inserted in.
+ORDER = {table.name: i for i, table in enumerate(models.Base.metadata.sorted_tables)}
+MENU_OF_TABLE: dict[str, Menu] = {m.model.__tablename__: m for m in MENUS.values()}
+CHUNK = 500  # ids per `IN (...)`, well under every database's limit on parameters
+
+Values = dict[str, Any]
+Change = dict[str, Any]  # {"table", "id", "before": Values | None, "after": Values | None}
 
 
 def encode_value(value: object) -> object:
@@ -48,72 +68,152 @@ def decode_value(value: object) -> object:
     return value
 
 
-def _values(obj: Any, *, before: bool) -> dict[str, object]:
-    state = inspect(obj)
-    values: dict[str, object] = {}
-    for column in state.mapper.columns:
-        attr = state.attrs[column.key]
-        value = attr.value
-        if before:
-            history = attr.history
-            if history.deleted:
-                value = history.deleted[0]
-        values[column.name] = encode_value(value)
-    return values
+def _decode(column: Column[Any], value: object) -> object:
+    """A recorded value as the column's Python type."""
+    value = decode_value(value)
+    if value is None:
+        return None
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:  # pragma: no cover - every column of ours has one
+        return value
+    if kind is Decimal and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    if kind is dt.datetime and isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    if kind is bool and isinstance(value, int):
+        return bool(value)
+    return value
+
+
+def _encode_row(row: Any) -> Values:
+    return {name: encode_value(value) for name, value in row.items()}
+
+
+def _read(conn: Connection, table: Table, ids: Iterable[int]) -> dict[int, Values]:
+    """The rows of `table` with these ids, as the database holds them, encoded for JSON."""
+    wanted = sorted(set(ids))
+    found: dict[int, Values] = {}
+    for start in range(0, len(wanted), CHUNK):
+        stmt = select(table).where(table.c.id.in_(wanted[start : start + CHUNK]))
+        for row in conn.execute(stmt).mappings():
+            found[row["id"]] = _encode_row(row)
+    return found
+
+
+def _dependents() -> dict[str, list[tuple[Table, Column[Any], str]]]:
+    """For each table, the recorded rows the database deletes (CASCADE) or unlinks (SET NULL)
+    when one of its rows is removed."""
+    found: dict[str, list[tuple[Table, Column[Any], str]]] = {}
+    for table in models.Base.metadata.sorted_tables:
+        if table.name in UNRECORDED:
+            continue
+        for fk in table.foreign_keys:
+            rule = (fk.ondelete or "").upper()
+            if rule in ("CASCADE", "SET NULL"):
+                found.setdefault(fk.column.table.name, []).append((table, fk.parent, rule))
+    return found
+
+
+DEPENDENTS = _dependents()
+
+
+def _recorded(obj: object) -> bool:
+    return getattr(obj, "__tablename__", "history") not in UNRECORDED
 
 
 @dataclass
 class Recorder:
-    """The sub-changes of one command, keyed by (table, id), oldest `before` kept."""
+    """The sub-changes of one command, keyed by (table, id): the oldest `before`, the newest
+    `after`, in the order the rows were first touched."""
 
-    changes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    changes: dict[tuple[str, int], Change] = field(default_factory=dict)
     outcome: object = None
+    touched: set[tuple[str, int]] = field(default_factory=set)  # in the flush under way
 
-    def note(self, table: str, row_id: int, before: object, after: object) -> None:
-        key = (table, row_id)
-        if key in self.changes:
-            self.changes[key]["after"] = after
-        else:
-            self.changes[key] = {"table": table, "id": row_id, "before": before, "after": after}
+    def _before(self, table: str, row_id: int, before: Values | None) -> None:
+        self.touched.add((table, row_id))
+        if (table, row_id) not in self.changes:
+            self.changes[table, row_id] = {
+                "table": table,
+                "id": row_id,
+                "before": before,
+                "after": None,
+            }
+
+    def _dependents(self, conn: Connection, table: str, ids: list[int]) -> None:
+        """Note, children first, the rows the database will remove or unlink with these."""
+        for child, column, rule in DEPENDENTS.get(table, ()):
+            rows: list[Any] = []
+            for start in range(0, len(ids), CHUNK):
+                stmt = select(child).where(column.in_(ids[start : start + CHUNK]))
+                rows.extend(conn.execute(stmt.order_by(child.c.id)).mappings())
+            if rule == "CASCADE" and rows:
+                self._dependents(conn, child.name, [row["id"] for row in rows])
+            for row in rows:
+                self._before(child.name, row["id"], _encode_row(row))
 
     def before_flush(self, db: Session, *_: object) -> None:
+        conn = db.connection()
+        changed: dict[str, list[int]] = {}
         for obj in db.dirty:
-            if db.is_modified(obj) and obj.__tablename__ not in UNRECORDED:
-                key = (obj.__tablename__, obj.id)
-                if key not in self.changes:
-                    self.note(obj.__tablename__, obj.id, _values(obj, before=True), None)
+            if _recorded(obj) and db.is_modified(obj):
+                changed.setdefault(obj.__tablename__, []).append(obj.id)
+        removed: dict[str, list[int]] = {}
         for obj in db.deleted:
-            if obj.__tablename__ not in UNRECORDED:
-                self.note(obj.__tablename__, obj.id, _values(obj, before=True), None)
+            if _recorded(obj):
+                removed.setdefault(obj.__tablename__, []).append(obj.id)
+        for table, ids in changed.items():
+            rows = _read(conn, TABLES[table], ids)
+            for row_id in ids:
+                self._before(table, row_id, rows.get(row_id))
+        for table, ids in removed.items():
+            self._dependents(conn, table, ids)
+            rows = _read(conn, TABLES[table], ids)
+            for row_id in ids:
+                self._before(table, row_id, rows.get(row_id))
 
     def after_flush(self, db: Session, *_: object) -> None:
-        for obj in [*db.new, *db.dirty]:
-            if obj.__tablename__ not in UNRECORDED and obj not in db.deleted:
-                key = (obj.__tablename__, obj.id)
-                if key in self.changes or obj in db.new:
-                    if key not in self.changes:
-                        self.note(obj.__tablename__, obj.id, None, None)
-                    self.changes[key]["after"] = _values(obj, before=False)
+        for obj in db.new:
+            if _recorded(obj):
+                self._before(obj.__tablename__, obj.id, None)
+        by_table: dict[str, list[int]] = {}
+        for table, row_id in self.touched:
+            by_table.setdefault(table, []).append(row_id)
+        conn = db.connection()
+        for table, ids in by_table.items():
+            rows = _read(conn, TABLES[table], ids)
+            for row_id in ids:
+                self.changes[table, row_id]["after"] = rows.get(row_id)
+        self.touched.clear()
 
-    def sub_changes(self) -> list[dict[str, Any]]:
-        """The changes that changed something, in the order they happened."""
+    def sub_changes(self) -> list[Change]:
+        """The changes that changed something, in the order the rows were first touched."""
         return [c for c in self.changes.values() if c["before"] != c["after"]]
 
 
-def _subscriber(changes: list[dict[str, Any]], actor: Actor) -> int | None:
+def _subscriber(changes: list[Change], actor: Actor) -> int | None:
+    """Whose entry this is: the actor's subscriber, or the one subscriber the local superuser
+    changed; None (the superuser's alone) for several, and for making or removing a subscriber
+    (an entry naming it would keep it from being removed)."""
     if actor.subscriber_id is not None:
         return actor.subscriber_id
-    found = {
-        (c["after"] or c["before"]).get("subscriber_id")
+    found = {(c["after"] or c["before"]).get("subscriber_id") for c in changes}
+    subscriber = found.pop() if len(found) == 1 else None
+    made_or_removed = any(
+        c["table"] == "customer" and c["id"] == subscriber and None in (c["before"], c["after"])
         for c in changes
-        if c["after"] or c["before"]
-    }
-    return found.pop() if len(found) == 1 else None
+    )
+    return None if made_or_removed else subscriber
+
+
+HISTORY = TABLES["history"]
 
 
 @contextmanager
 def recording(db: Session, actor: Actor, action: str, now: dt.datetime) -> Iterator[Recorder]:
     """Record what the block changes as one history entry (when it changes anything)."""
+    db.flush()  # what came before (an earlier command of the same script) is not ours
     recorder = Recorder()
     event.listen(db, "before_flush", recorder.before_flush)
     event.listen(db, "after_flush", recorder.after_flush)
@@ -124,26 +224,185 @@ def recording(db: Session, actor: Actor, action: str, now: dt.datetime) -> Itera
         event.remove(db, "before_flush", recorder.before_flush)
         event.remove(db, "after_flush", recorder.after_flush)
     changes = recorder.sub_changes()
-    if changes:
-        db.add(
-            models.HistoryEntry(
-                subscriber_id=_subscriber(changes, actor),
-                actor=actor.login,
-                action=action,
-                changes=json.dumps(changes),
-                sub_changes=len(changes),
-                state="done",
-                time=now,
-            )
+    if not changes:
+        return
+    subscriber = _subscriber(changes, actor)
+    ended = HISTORY.c.state == "undone"
+    if subscriber is not None:
+        ended &= or_(HISTORY.c.subscriber_id == subscriber, HISTORY.c.subscriber_id.is_(None))
+    db.execute(update(HISTORY).where(ended).values(state="discarded"))
+    db.add(
+        models.HistoryEntry(
+            subscriber_id=subscriber,
+            actor=actor.login,
+            action=action,
+            changes=json.dumps(changes),
+            sub_changes=len(changes),
+            state="done",
+            time=now,
         )
+    )
+    db.flush()
+
+
+# Undo and redo.
+
+
+class _RefusedError(Exception):
+    """Why a change-set cannot be applied now; the entry gets it as its reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One row's move: from `source` (what it must be now; None: absent) to `target`."""
+
+    table: Table
+    row_id: int
+    source: Values | None
+    target: Values | None
+
+    @property
+    def phase(self) -> int:
+        """Rows come back first, then columns are restored, then rows go."""
+        if self.source is None:
+            return 0
+        return 1 if self.target is not None else 2
+
+    def sort_key(self) -> tuple[int, int, int]:
+        order, row_id = ORDER[self.table.name], self.row_id
+        if self.phase == 2:  # children first
+            order, row_id = -order, -row_id
+        return (self.phase, order, row_id)
+
+    def compared(self) -> list[str]:
+        """The columns that must still hold the source values."""
+        assert self.source is not None
+        if self.target is None:
+            return list(self.source)
+        changed = [name for name, value in self.source.items() if self.target.get(name) != value]
+        return ["subscriber_id", *changed] if "subscriber_id" in self.source else changed
+
+    def label(self) -> str:
+        """The row as an operator names it: `user u1`, `profile profile-limitation *3`."""
+        values = self.source or self.target or {}
+        menu = MENU_OF_TABLE.get(self.table.name)
+        name = menu.name if menu is not None else self.table.name
+        if menu is not None and menu.key is not None:
+            key = values.get(menu.by_name[menu.key].column)
+            if key:
+                return f"{name} {key}"
+        return f"{name} *{self.row_id:X}"
+
+    def property_names(self, columns: Sequence[str]) -> str:
+        menu = MENU_OF_TABLE.get(self.table.name)
+        names = {p.column: p.name for p in menu.props} if menu is not None else {}
+        return ", ".join(names.get(c, c.replace("_", "-")) for c in columns)
+
+
+def _steps(entry: models.HistoryEntry, *, backwards: bool) -> list[_Step]:
+    steps = []
+    for change in json.loads(entry.changes):
+        source, target = change["before"], change["after"]
+        if backwards:
+            source, target = target, source
+        steps.append(_Step(TABLES[change["table"]], change["id"], source, target))
+    return sorted(steps, key=_Step.sort_key)
+
+
+def _check(db: Session, steps: Sequence[_Step]) -> None:
+    """Every row must be as the entry left it (undo) or found it (redo)."""
+    conn = db.connection()
+    for step in steps:
+        current = conn.execute(select(step.table).where(step.table.c.id == step.row_id)).first()
+        if step.source is None:
+            if current is not None:
+                raise _RefusedError(f"{step.label()} exists again")
+            continue
+        if current is None:
+            raise _RefusedError(f"{step.label()} was removed since")
+        now = current._mapping
+        differ = [
+            name
+            for name in step.compared()
+            if _decode(step.table.c[name], step.source[name]) != now[name]
+        ]
+        if differ:
+            raise _RefusedError(f"{step.label()} changed since ({step.property_names(differ)})")
+
+
+def _values(step: _Step, names: Iterable[str]) -> dict[str, object]:
+    assert step.target is not None
+    return {name: _decode(step.table.c[name], step.target[name]) for name in names}
+
+
+def _apply(db: Session, step: _Step) -> None:
+    table, where = step.table, step.table.c.id == step.row_id
+    try:
+        if step.phase == 0:
+            assert step.target is not None
+            db.execute(table.insert().values(_values(step, step.target)))
+        elif step.phase == 1:
+            db.execute(table.update().where(where).values(_values(step, step.compared())))
+        else:
+            db.execute(table.delete().where(where))
+    except IntegrityError:
+        why = {
+            0: "cannot come back: its name or address is taken, or an item it needs is gone",
+            1: "cannot be restored: its values clash with another item's",
+            2: "is still in use",
+        }[step.phase]
+        raise _RefusedError(f"{step.label()} {why}") from None
+
+
+def _newest(ctx: Context, menu: Menu, state: str) -> models.HistoryEntry | None:
+    stmt = verbs.scope(ctx.actor, menu).where(models.HistoryEntry.state == state)
+    # Undo takes the newest done entry; redo the one undone last, the oldest undone.
+    order = models.HistoryEntry.id.desc() if state == "done" else models.HistoryEntry.id
+    entry: models.HistoryEntry | None = ctx.db.scalars(
+        stmt.order_by(None).order_by(order).limit(1).with_for_update()
+    ).first()
+    return entry
+
+
+def _replay(ctx: Context, menu: Menu, request: Request, *, backwards: bool) -> Outcome:
+    verb = request.verb
+    if request.positional or request.args:
+        word = request.positional[0] if request.positional else next(iter(request.args))
+        raise InvalidValueError(word, f"{verb} takes no values")
+    permissions.check_level(ctx.actor, "history", verb)
+    db = ctx.db
+    db.flush()
+    entry = _newest(ctx, menu, "done" if backwards else "undone")
+    if entry is None:
+        raise ConflictError("history", f"nothing to {verb}")
+    steps = _steps(entry, backwards=backwards)
+    # A write before the SAVEPOINT: it clears an earlier failure's reason, and it makes the
+    # sqlite3 driver open the outer transaction (it begins one only before a write), so that
+    # releasing the savepoint cannot commit on its own.
+    db.execute(update(HISTORY).where(HISTORY.c.id == entry.id).values(reason=""))
+    savepoint = db.begin_nested()
+    try:
+        _check(db, steps)
+        for step in steps:
+            _apply(db, step)
+    except _RefusedError as refused:
+        savepoint.rollback()
+        db.expire(entry)
+        entry.reason = str(refused)
         db.flush()
+        return Outcome(menu, error=f'cannot {verb} "{entry.action}": {refused}')
+    savepoint.commit()
+    db.expire_all()  # rows changed under the ORM's feet
+    entry.state = "undone" if backwards else "done"
+    db.flush()
+    return Outcome(menu, message=f"{'undone' if backwards else 'redone'}: {entry.action}")
 
 
 def undo(ctx: Context, menu: Menu, request: Request) -> Outcome:
-    """`history undo`: revert the newest undoable entry."""
-    raise NotImplementedError("history undo is being written")
+    """`history undo`: revert the newest undoable entry the actor may see."""
+    return _replay(ctx, menu, request, backwards=True)
 
 
 def redo(ctx: Context, menu: Menu, request: Request) -> Outcome:
-    """`history redo`: re-apply the newest undone entry."""
-    raise NotImplementedError("history redo is being written")
+    """`history redo`: re-apply the entry undone last."""
+    return _replay(ctx, menu, request, backwards=False)
