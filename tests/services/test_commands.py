@@ -188,3 +188,12 @@ def test_an_item_in_use_cannot_be_removed(app: Userman) -> None:
     assert len(printed(app, "profile")) == 1
     run(app, "user remove", "test")  # its profile queue goes with it
     run(app, "profile remove", "profile1")
+
+
+def test_a_subscriber_with_history_can_be_removed(app: Userman) -> None:
+    run(app, "customer add", login="isp2")
+    run(app, "profile add", name="p", owner="isp2")
+    run(app, "profile remove", "p")  # isp2's domain now has history, and nothing else
+    run(app, "customer remove", "isp2")
+    assert [c["login"] for c in printed(app, "customer")] == ["admin"]
+    assert any("UMS profile p removed" in str(e["action"]) for e in printed(app, "history"))

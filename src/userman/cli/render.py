@@ -42,9 +42,10 @@ def render_outcome(outcome: Outcome, width: int = 100) -> str:
     if menu.flags and not terse:
         lines.append(f"Flags: {_flag_legend(menu)}")
     numbers = outcome.numbers or tuple(range(len(outcome.items)))
+    flag_width = len(menu.flags) + 1  # room for every flag letter and a space
     for number, item in zip(numbers, outcome.items, strict=True):
         pairs = [_pair(menu, name, text) for name, text in item.fields if name != "active"]
-        head = f"{number:>2} {item.flags:<2}"
+        head = f"{number:>2} {item.flags:<{flag_width}}"
         if terse:
             lines.append(f"{head}{' '.join(pairs)}".rstrip())
             continue

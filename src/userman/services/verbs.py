@@ -235,6 +235,12 @@ def _check_key(db: Session, menu: Menu, row: Any) -> None:
 
 
 def _check_row(db: Session, menu: Menu, row: Any) -> None:
+    """The rules a whole item must meet, checked before it is written (no autoflush)."""
+    with db.no_autoflush:
+        _check_row_unflushed(db, menu, row)
+
+
+def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
     _check_key(db, menu, row)
     required = (menu.owner, "profile", "limitation", "user")
     for prop in menu.props:

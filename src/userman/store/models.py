@@ -375,13 +375,17 @@ class HistoryEntry(Base):
     __tablename__ = "history"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The subscriber whose data changed; NULL when the local superuser changed several.
-    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    # The subscriber whose data changed; NULL when the local superuser changed several, or
+    # when the subscriber is gone (its history must not keep it from being removed).
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(Text)
     # JSON: the row-level sub-changes, each with its table, key and values before and after.
     changes: Mapped[str] = mapped_column(Text)
     sub_changes: Mapped[int] = mapped_column(default=0)
-    state: Mapped[str] = mapped_column(String(16), default="done")  # done, undone, failed
+    # done, undone, or discarded (no longer undoable); a failed undo or redo sets `reason`.
+    state: Mapped[str] = mapped_column(String(16), default="done")
     reason: Mapped[str] = mapped_column(Text, default="")
     time: Mapped[dt.datetime] = mapped_column(index=True)
