@@ -89,13 +89,19 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
-def radclient_send(
-    radclient: str, server: Server, kind: str, attributes: str, secret: str = "12345"
+def radclient_send(  # noqa: PLR0917 - radclient's own arguments
+    radclient: str,
+    server: Server,
+    kind: str,
+    attributes: str,
+    secret: str = "12345",
+    wait: int = 3,
 ) -> subprocess.CompletedProcess[str]:
-    """Send one request with FreeRADIUS's radclient; `kind` is auth, acct or status."""
+    """Send one request with FreeRADIUS's radclient; `kind` is auth, acct or status. It tries
+    twice, waiting `wait` seconds for each answer."""
     port = server.acct_port if kind == "acct" else server.auth_port
     return subprocess.run(
-        [radclient, "-x", "-r", "2", "-t", "3", f"127.0.0.1:{port}", kind, secret],
+        [radclient, "-x", "-r", "2", "-t", str(wait), f"127.0.0.1:{port}", kind, secret],
         input=attributes,
         capture_output=True,
         text=True,

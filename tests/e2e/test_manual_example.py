@@ -124,7 +124,12 @@ def test_a_disabled_user_is_rejected(radclient: str, manual_server: Server) -> N
 
 def test_a_wrong_secret_gets_no_answer(radclient: str, manual_server: Server) -> None:
     result = radclient_send(
-        radclient, manual_server, "auth", "User-Name=test,User-Password=test", secret="wrong"
+        radclient,
+        manual_server,
+        "auth",
+        "User-Name=test,User-Password=test",
+        secret="wrong",
+        wait=1,  # no answer is the answer: don't wait long for it
     )
     assert "Received" not in result.stdout
 
