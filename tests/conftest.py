@@ -40,14 +40,7 @@ def postgres_url() -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database on each back end; the PostgreSQL one is emptied after use."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'userman.db'}"
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    yield url
+def _empty_postgres(url: str) -> None:
     from sqlalchemy import create_engine, text
 
     from userman.store.database import normalize_url
@@ -57,3 +50,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def _url(request: pytest.FixtureRequest, folder: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{folder / 'userman.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database on each back end; the PostgreSQL one is emptied after use."""
+    yield _url(request, tmp_path)
+    if request.param == "postgresql":
+        _empty_postgres(_url(request, tmp_path))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like `db_url`, for a world a whole module builds once per back end."""
+    url = _url(request, tmp_path_factory.mktemp("module-db"))
+    yield url
+    if request.param == "postgresql":
+        _empty_postgres(url)

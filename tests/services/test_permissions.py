@@ -10,18 +10,16 @@ The world is built once per back end; allowed changes run in a transaction that 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from support import NOW, dry_run, run, unchanged
 from userman.cli.main import cli
 from userman.core.errors import (
     InvalidValueError,
@@ -29,13 +27,12 @@ from userman.core.errors import (
     PermissionDeniedError,
     UsermanError,
 )
-from userman.services import MENUS, Actor, Outcome, Request, Userman
+from userman.services import MENUS, Actor, Request, Userman
 from userman.services import commands as commands_module
 from userman.services.permissions import make_actor
 from userman.store import models
 
 ROOT = Actor.superuser()
-NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 FAMILIES = ("routers", "users", "profiles", "limits")
 EVERY_FLAG = ",".join(f"{w}-{f}" for w in ("own", "parent") for f in FAMILIES)
 OWN_FLAGS = ",".join(f"own-{f}" for f in FAMILIES)
@@ -98,36 +95,6 @@ class World:
     ids: dict[str, int]  # customer login -> id
 
 
-def run(app: Userman, actor: Actor, command: str, *positional: str, **args: str) -> Outcome:
-    *path, verb = command.split()
-    return app.execute(actor, tuple(path), verb, positional, args)
-
-
-def dry_run(app: Userman, actor: Actor, request: Request) -> Outcome:
-    """Run a command as it would run, then roll it back."""
-    with app.database.session() as db:
-        db.begin()
-        try:
-            return commands_module.run(db, actor, request, NOW)
-        finally:
-            db.rollback()
-
-
-def snapshot(app: Userman) -> dict[str, list[tuple[Any, ...]]]:
-    with app.database.begin() as db:
-        return {
-            table.name: [tuple(r) for r in db.execute(select(table).order_by(*table.primary_key))]
-            for table in models.Base.metadata.sorted_tables
-        }
-
-
-@contextmanager
-def unchanged(app: Userman) -> Iterator[None]:
-    before = snapshot(app)
-    yield
-    assert snapshot(app) == before
-
-
 def owned_items(app: Userman, owner: Actor, login: str, number: int) -> None:
     """A router, profile, limitation, group, attribute and user of `login`, with a profile
     queued, a session, a log entry and a payment."""
@@ -176,15 +143,9 @@ def owned_items(app: Userman, owner: Actor, login: str, number: int) -> None:
         db.add(models.LogEntry(**common, router_id=router.id, status="accounting-ok", time=NOW))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('permissions') / 'userman.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    app = Userman(url, backup_dir=tmp_path_factory.mktemp("backups"))
+@pytest.fixture(scope="module")
+def world(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    app = Userman(module_db_url, backup_dir=tmp_path_factory.mktemp("backups"))
     app.prepare()
     admin = app.actor("admin")
     for login, level, access in CUSTOMERS:
@@ -201,18 +162,8 @@ def world(
         run(app, actors[login], "user set", f"{login}-user", comment="mine")
     with app.database.begin() as db:
         ids = {c.login: c.id for c in db.scalars(select(models.Customer))}
-    yield World(app, url, actors, ids)
+    yield World(app, module_db_url, actors, ids)
     app.close()
-    if request.param == "postgresql":
-        from sqlalchemy import create_engine, text
-
-        from userman.store.database import normalize_url
-
-        engine = create_engine(normalize_url(url))
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
 
 
 def test_every_menu_has_a_level() -> None:

@@ -11,11 +11,9 @@ a transaction that is rolled back, and every refusal is checked against a snapsh
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from support import NOW, dry_run, run, snapshot, unchanged
 from userman.core.errors import (
     ConflictError,
     InvalidValueError,
@@ -39,7 +38,6 @@ from userman.services.permissions import DEFAULT_WRITE_LEVEL, WRITE_LEVEL
 from userman.store import models
 
 ROOT = Actor.superuser()
-NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 SUBSCRIBERS = ("admin", "isp2")
 # Who acts: each subscriber's owner, a sub-customer with owner permissions ("-boss"), and one
 # with full permissions and every access flag ("-clerk").
@@ -90,32 +88,6 @@ class World:
             )
         assert row_id is not None, (menu, name, subscriber)
         return f"*{row_id:X}"
-
-
-def run(app: Userman, actor: Actor, command: str, *positional: str, **args: str) -> Outcome:
-    *path, verb = command.split()
-    return app.execute(actor, tuple(path), verb, positional, args)
-
-
-def dry_run(app: Userman, actor: Actor, request: Request) -> Outcome:
-    """Run a command as it would run, then roll it back: the world stays as built."""
-    with app.database.session() as db:
-        db.begin()
-        try:
-            return commands_module.run(db, actor, request, NOW)
-        finally:
-            db.rollback()
-
-
-def snapshot(app: Userman) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to show that a refusal changed nothing."""
-    with app.database.begin() as db:
-        return {
-            table.name: [
-                tuple(row) for row in db.execute(select(table).order_by(*table.primary_key))
-            ]
-            for table in models.Base.metadata.sorted_tables
-        }
 
 
 def build_subscriber(app: Userman, s: str, number: int) -> None:
@@ -203,17 +175,11 @@ def build_subscriber(app: Userman, s: str, number: int) -> None:
         assert by_login[f"{s}-clerk"]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """The two subscribers, built once per back end (like conftest's `db_url`, but per module)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('tenancy') / 'userman.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
+@pytest.fixture(scope="module")
+def world(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The two subscribers, built once per back end."""
     backup_dir = tmp_path_factory.mktemp("backups")
-    app = Userman(url, backup_dir=backup_dir)
+    app = Userman(module_db_url, backup_dir=backup_dir)
     app.prepare()
     run(app, ROOT, "customer add", login="isp2", password="pw")
     for number, s in enumerate(SUBSCRIBERS, start=1):
@@ -226,16 +192,6 @@ def world(
         [backups[s]] = backup_dir.rglob(f"{s}.umb")
     yield World(app, actors, {s: i for s, i in subscriber_ids.items() if i is not None}, backups)
     app.close()
-    if request.param == "postgresql":
-        from sqlalchemy import create_engine, text
-
-        from userman.store.database import normalize_url
-
-        engine = create_engine(normalize_url(url))
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
 
 
 # --- every menu has a case -------------------------------------------------------------------
@@ -405,14 +361,6 @@ def level_refuses(actor: Actor, menu: str) -> bool:
     return not actor.is_superuser and actor.level < LEVELS[needed]
 
 
-@contextmanager
-def unchanged(world: World) -> Iterator[None]:
-    """The block changes no row of any table (one snapshot each side keeps the module quick)."""
-    before = snapshot(world.app)
-    yield
-    assert snapshot(world.app) == before
-
-
 def refused(
     world: World,
     actor: Actor,
@@ -458,7 +406,7 @@ def test_changing_the_other_subscribers_items_fails_and_changes_nothing(
 ) -> None:
     actor = world.actors[login]
     args = SET_ARGS[menu] if verb == "set" else {}
-    with unchanged(world):
+    with unchanged(world.app):
         for address in their_addresses(world, actor, menu, other(subscriber)):
             refused(world, actor, menu, verb, address, **args)
 
@@ -511,7 +459,7 @@ def test_add_referring_to_the_other_subscriber_fails_and_changes_nothing(
 ) -> None:
     actor = world.actors[login]
     args = {name: render(value, subscriber, subscriber) for name, value in fixed.items()}
-    with unchanged(world):
+    with unchanged(world.app):
         for variant in ref_variants(world, refs, subscriber, other(subscriber)):
             refused(world, actor, menu, "add", **args, **variant)
     # The control: the same add, referring to the actor's own subscriber, is taken.
@@ -537,7 +485,7 @@ def test_copy_from_the_other_subscriber_fails_and_changes_nothing(
         if m == menu
     )
     sources = [a for a in their_addresses(world, actor, menu, other(subscriber)) if "," not in a]
-    with unchanged(world):
+    with unchanged(world.app):
         for source in sources:
             if (menu, "add") in commands_module.SPECIAL:
                 # An add of its own (v7 user-profile) takes no copy-from at all.
@@ -558,7 +506,7 @@ def test_set_pointing_into_the_other_subscriber_fails_and_changes_nothing(
 ) -> None:
     actor = world.actors[login]
     target = render(item, subscriber, subscriber)
-    with unchanged(world):
+    with unchanged(world.app):
         for variant in ref_variants(world, refs, subscriber, other(subscriber)):
             refused(world, actor, menu, "set", target, **variant)
 
@@ -586,7 +534,7 @@ def test_special_verbs_never_reach_the_other_subscriber(
     it = other(subscriber)
     words = tuple(render(word, subscriber, it) for word in positional)
     values = {name: render(value, subscriber, it) for name, value in args.items()}
-    with unchanged(world):
+    with unchanged(world.app):
         refused(world, actor, menu, verb, *words, **values)
 
 
@@ -595,7 +543,7 @@ def test_close_session_never_reaches_the_other_subscriber(
     world: World, subscriber: str, login: str
 ) -> None:
     actor = world.actors[login]
-    with unchanged(world):
+    with unchanged(world.app):
         for address in their_addresses(world, actor, "session", other(subscriber)):
             refused(world, actor, "session", "close-session", address)
 
