@@ -231,3 +231,17 @@ def test_backups_need_backup_allowed_and_stay_within_a_subscriber(
     (tmp_path / "junk.umb").write_text("{}")
     with pytest.raises(InvalidValueError, match="not a userman backup"):
         run(app, "database load", name=str(tmp_path / "junk"))
+
+
+def test_random_password_generates_one(app: Userman) -> None:
+    # The manual: random-password "Randomly generates password for a user."
+    run(app, "user add", username="r", **{"random-password": "yes"})
+    run(app, "user add", username="s", password="given", **{"random-password": "no"})
+    r, s = shown(app, "user", "show-sensitive")
+    assert re.fullmatch(r"[a-z2-9]{8}", str(r["password"]))
+    assert s["password"] == "given"
+    before = r["password"]
+    run(app, "user set", "r", **{"random-password": "yes"})
+    assert shown(app, "user", "show-sensitive")[0]["password"] != before
+    with pytest.raises(InvalidValueError, match="random-password"):
+        run(app, "user add", username="t", password="x", **{"random-password": "yes"})

@@ -28,7 +28,7 @@ from userman.core.errors import (
 )
 from userman.services import permissions
 from userman.services.actor import Actor
-from userman.services.fields import JsonValue
+from userman.services.fields import BOOL, JsonValue
 from userman.services.menus import MENUS, Menu, Prop
 from userman.store import models
 
@@ -167,8 +167,21 @@ def _resolve(db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: in
         raise InvalidValueError(prop.name, f'no {prop.ref} "{text}"') from None
 
 
+RANDOM_PASSWORD_LENGTH = 8
+RANDOM_PASSWORD_CHARACTERS = "abcdefghijkmnpqrstuvwxyz23456789"  # none that look alike
+
+
 def _parse(menu: Menu, args: Mapping[str, str]) -> dict[Prop, object]:
     """Every value parsed before anything is written, so a bad value changes nothing."""
+    args = dict(args)
+    # The manual's user property random-password: "Randomly generates password for a user."
+    wanted = menu.name == "user" and "random-password" in args
+    if wanted and BOOL.parse(args.pop("random-password"), "random-password"):
+        if "password" in args:
+            raise InvalidValueError("random-password", "conflicts with password=")
+        args["password"] = "".join(
+            secrets.choice(RANDOM_PASSWORD_CHARACTERS) for _ in range(RANDOM_PASSWORD_LENGTH)
+        )
     parsed: dict[Prop, object] = {}
     for name, text in args.items():
         prop = menu.by_name.get(name)
