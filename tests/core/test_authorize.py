@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 
@@ -18,6 +19,7 @@ from userman.core.authorize import (
     UserFacts,
     authorize,
 )
+from userman.core.context import RequestContext
 from userman.core.profiles import ProfileSlot, ProfileState
 from userman.radius import chap, mschap
 
@@ -110,3 +112,70 @@ def test_the_first_logon_starts_the_profile_and_a_static_ip_is_sent() -> None:
     )
     assert ("Framed-IP-Address", ipaddress.ip_address("10.5.50.2")) in decision.reply
     assert ("Session-Timeout", 3600) in decision.reply
+
+
+def pap(calling: str = "") -> AccessRequest:
+    return AccessRequest(
+        "test", PapCredentials(b"test"), RequestContext(calling_station_id=calling)
+    )
+
+
+def facts(**changes: object) -> UserFacts:
+    return dataclasses.replace(FACTS, **changes)  # type: ignore[arg-type]
+
+
+def test_a_disabled_customer_disables_its_users() -> None:
+    decision = authorize(pap(), facts(customer_disabled=True), NOW)
+    assert decision.reason is RejectReason.CUSTOMER_DISABLED
+
+
+@pytest.mark.parametrize(
+    ("allowed", "calling", "accepted"),
+    [
+        ("01:23:45:67:89:AB", "01:23:45:67:89:AB", True),
+        ("01:23:45:67:89:AB", "01-23-45-67-89-ab", True),  # the same MAC, spelled otherwise
+        ("01:23:45:67:89:AB", "0123.4567.89ab", True),
+        ("01:23:45:67:89:AB", "01:23:45:67:89:AC", False),
+        ("01:23:45:67:89:AB", "", False),
+        ("+37120000000", "+37120000000", True),  # not a MAC: compared as text
+        ("+37120000000", "+37120000001", False),
+    ],
+)
+def test_caller_id_must_match(allowed: str, calling: str, accepted: bool) -> None:
+    # Manual, user: caller-id; research 4.3 step 3.
+    decision = authorize(pap(calling), facts(caller_id=allowed), NOW)
+    assert decision.accept is accepted
+    if not accepted:
+        assert decision.reason is RejectReason.CALLER_ID_MISMATCH
+
+
+def test_caller_id_bind_on_first_use_binds_the_first_caller() -> None:
+    bound = authorize(pap("AA:BB:CC:DD:EE:FF"), facts(caller_id_bind_on_first_use=True), NOW)
+    assert bound.accept
+    assert bound.bind_caller_id == "AA:BB:CC:DD:EE:FF"
+    already = facts(caller_id="AA:BB:CC:DD:EE:FF", caller_id_bind_on_first_use=True)
+    assert authorize(pap("AA:BB:CC:DD:EE:FF"), already, NOW).bind_caller_id == ""
+    assert not authorize(pap("11:22:33:44:55:66"), already, NOW).accept
+
+
+@pytest.mark.parametrize(
+    ("shared", "override", "active", "accepted"),
+    [
+        (None, "off", 100, True),  # unlimited
+        (1, "off", 0, True),
+        (1, "off", 1, False),  # the manual's example: shared-users=1
+        (2, "off", 1, True),
+        (1, "unlimited", 5, True),  # the profile's override-shared-users wins
+        (5, "2", 2, False),
+        (1, "3", 2, True),
+    ],
+)
+def test_shared_users_and_the_profiles_override(
+    shared: int | None, override: str, active: int, accepted: bool
+) -> None:
+    slot = dataclasses.replace(WAITING, override_shared_users=override)
+    user = facts(shared_users=shared, active_sessions=active, profiles=(slot,))
+    decision = authorize(pap(), user, NOW)
+    assert decision.accept is accepted
+    if not accepted:
+        assert decision.reason is RejectReason.TOO_MANY_SESSIONS

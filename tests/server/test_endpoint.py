@@ -187,3 +187,30 @@ def test_a_repeated_stop_is_acknowledged_and_counted_once(app: Userman) -> None:
     assert session.json["active"] is False
     [user] = app.execute(root, ("user",), "print").items
     assert user.json["upload-used"] == 100
+
+
+def test_shared_users_counts_the_users_open_sessions(app: Userman) -> None:
+    # The manual's example user has shared-users=1 ... here set so; one open session refuses.
+    app.execute(Actor.superuser(), ("user",), "set", ("test",), {"shared-users": "1"})
+    exchange(app, accounting("Start"), acct=True)
+    _, data = access_request("test")
+    _, [(reply_data, _, _)] = exchange(app, data)
+    reply = decode(reply_data, D)
+    assert reply.code is Code.ACCESS_REJECT
+    assert reply.get("Reply-Message") == "user <test> has reached its shared-users limit"
+    exchange(app, accounting("Stop"), acct=True)
+    _, [(reply_data, _, _)] = exchange(app, data)
+    assert decode(reply_data, D).code is Code.ACCESS_ACCEPT
+
+
+def test_caller_id_bind_on_first_use_stores_the_first_caller(app: Userman) -> None:
+    root = Actor.superuser()
+    app.execute(root, ("user",), "set", ("test",), {"caller-id-bind-on-first-use": "yes"})
+    _, first = access_request("test", **{"Calling-Station-Id": "AA:BB:CC:DD:EE:FF"})
+    _, [(reply_data, _, _)] = exchange(app, first)
+    assert decode(reply_data, D).code is Code.ACCESS_ACCEPT
+    [user] = app.execute(root, ("user",), "print").items
+    assert user.json["caller-id"] == "AA:BB:CC:DD:EE:FF"
+    _, other = access_request("test", **{"Calling-Station-Id": "11:22:33:44:55:66"})
+    _, [(reply_data, _, _)] = exchange(app, other)
+    assert decode(reply_data, D).code is Code.ACCESS_REJECT

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -28,6 +29,8 @@ __all__ = [
     "RejectReason",
     "UserFacts",
     "authorize",
+    "same_caller",
+    "shared_users_limit",
 ]
 
 
@@ -73,6 +76,11 @@ class UserFacts:
     disabled: bool
     profiles: tuple[ProfileSlot, ...]
     framed_ip: str = ""
+    customer_disabled: bool = False  # the customer the user belongs to
+    caller_id: str = ""  # the one Calling-Station-Id allowed; empty: any
+    caller_id_bind_on_first_use: bool = False
+    shared_users: int | None = None  # sessions at once; None: unlimited
+    active_sessions: int = 0
 
 
 class RejectReason(Enum):
@@ -82,7 +90,10 @@ class RejectReason(Enum):
     UNKNOWN_USER = "unknown user <{user}>"
     WRONG_PASSWORD = "wrong password for user <{user}>"
     USER_DISABLED = "user <{user}> is disabled"
+    CUSTOMER_DISABLED = "the customer of user <{user}> is disabled"
+    CALLER_ID_MISMATCH = "caller-id of user <{user}> does not match"
     NO_VALID_PROFILE = "no valid profile found for user <{user}>"
+    TOO_MANY_SESSIONS = "user <{user}> has reached its shared-users limit"
 
     def describe(self, user: str) -> str:
         return self.value.format(user=user)
@@ -94,6 +105,7 @@ class Decision:
     reason: RejectReason | None = None
     reply: tuple[tuple[str, object], ...] = ()
     profile_changes: tuple[ProfileSlot, ...] = field(default=())
+    bind_caller_id: str = ""  # caller-id-bind-on-first-use: the caller-id to store now
 
 
 def _check_password(
@@ -129,8 +141,30 @@ def _check_password(
     return False, ()
 
 
+def same_caller(allowed: str, calling: str) -> bool:
+    """Whether Calling-Station-Id `calling` is the caller-id `allowed`. MAC addresses match in
+    any of the usual spellings (01:23:45:67:89:AB, 01-23-45-67-89-ab, 0123.4567.89ab)."""
+    if allowed.casefold() == calling.casefold():
+        return True
+    plain = [re.sub(r"[-:.]", "", text).casefold() for text in (allowed, calling)]
+    is_mac = all(re.fullmatch(r"[0-9a-f]{12}", text) for text in plain)
+    return is_mac and plain[0] == plain[1]
+
+
+def shared_users_limit(facts: UserFacts, running: ProfileSlot) -> int | None:
+    """The manual: the profile's override-shared-users, when not `off`, overrides the user's
+    shared-users. None is unlimited."""
+    override = running.override_shared_users
+    if override == "off":
+        return facts.shared_users
+    if override == "unlimited":
+        return None
+    return int(override)
+
+
 def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime) -> Decision:
-    """Accept or reject `request`; the order of checks follows User Manager's."""
+    """Accept or reject `request`; the order of checks follows User Manager's: the password,
+    the user and its customer, the caller-id, the profile, then the sessions at once."""
     if request.credentials is None:
         return Decision(False, RejectReason.NO_CREDENTIALS)
     if facts is None:
@@ -140,13 +174,26 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
         return Decision(False, RejectReason.WRONG_PASSWORD)
     if facts.disabled:
         return Decision(False, RejectReason.USER_DISABLED)
+    if facts.customer_disabled:
+        return Decision(False, RejectReason.CUSTOMER_DISABLED)
+    calling = request.context.calling_station_id
+    bind = ""
+    if facts.caller_id:
+        if not same_caller(facts.caller_id, calling):
+            return Decision(False, RejectReason.CALLER_ID_MISMATCH)
+    elif facts.caller_id_bind_on_first_use and calling:
+        bind = calling  # the first caller-id seen becomes the only one allowed
     selection = select_profile(facts.profiles, now)
     if selection.running is None:
         return Decision(False, RejectReason.NO_VALID_PROFILE, profile_changes=selection.changed)
+    limit = shared_users_limit(facts, selection.running)
+    if limit is not None and facts.active_sessions >= limit:
+        # Legacy User Manager refuses at the limit (v7 would disconnect the oldest session).
+        return Decision(False, RejectReason.TOO_MANY_SESSIONS, profile_changes=selection.changed)
     reply: list[tuple[str, object]] = list(method_reply)
     if facts.framed_ip:
         reply.append(("Framed-IP-Address", ipaddress.ip_address(facts.framed_ip)))
     if selection.running.end_time is not None:
         remaining = int((selection.running.end_time - now).total_seconds())
         reply.append(("Session-Timeout", max(remaining, 1)))
-    return Decision(True, None, tuple(reply), selection.changed)
+    return Decision(True, None, tuple(reply), selection.changed, bind)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 __all__ = ["ProfileSlot", "ProfileState", "Selection", "StartsAt", "end_time_for", "select_profile"]
@@ -37,6 +37,7 @@ class ProfileSlot:
     validity: dt.timedelta | None  # None: valid without end
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
+    override_shared_users: str = "off"  # the profile's: off, unlimited, or a count
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,29 +68,18 @@ def select_profile(queue: Sequence[ProfileSlot], now: dt.datetime) -> Selection:
     for slot in queue:
         if slot.state is ProfileState.RUNNING:
             if _expired(slot, now):
-                changed.append(
-                    ProfileSlot(
-                        slot.id,
-                        slot.name,
-                        ProfileState.USED,
-                        slot.validity,
-                        slot.start_time,
-                        slot.end_time,
-                    )
-                )
+                changed.append(replace(slot, state=ProfileState.USED))
                 continue
             running = slot
             break
     if running is None:
         for slot in queue:
             if slot.state is ProfileState.WAITING:
-                running = ProfileSlot(
-                    slot.id,
-                    slot.name,
-                    ProfileState.RUNNING,
-                    slot.validity,
-                    now,
-                    end_time_for(now, slot.validity),
+                running = replace(
+                    slot,
+                    state=ProfileState.RUNNING,
+                    start_time=now,
+                    end_time=end_time_for(now, slot.validity),
                 )
                 changed.append(running)
                 break

@@ -69,17 +69,25 @@ def authenticate(
         user = queries.user_by_username(db, router.subscriber_id, request.username)
         facts = None
         if user is not None:
+            customer = queries.customer(db, user.customer_id)
             facts = UserFacts(
                 user.username,
                 user.password,
                 user.disabled,
                 profile_queue(db, user.id),
                 user.ip_address,
+                customer_disabled=customer is None or customer.disabled,
+                caller_id=user.caller_id,
+                caller_id_bind_on_first_use=user.caller_id_bind_on_first_use,
+                shared_users=user.shared_users,
+                active_sessions=queries.active_sessions(db, user.id),
             )
         decision = authorize(request, facts, now)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:
             user.last_seen = now
+            if decision.bind_caller_id:
+                user.caller_id = decision.bind_caller_id
         if decision.reason is not None and "auth-fail" in router.log:
             description = decision.reason.describe(request.username)
             _log(

@@ -121,6 +121,7 @@ def profile_queue(db: Session, user_id: int) -> tuple[ProfileSlot, ...]:
             _validity(profile),
             entry.start_time,
             entry.end_time,
+            profile.override_shared_users,
         )
         for entry, profile in rows
     )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from userman.store.models import Customer, Router, User, UserSession
 
-__all__ = ["customer", "latest_session", "router_by_address", "user_by_username"]
+__all__ = [
+    "active_sessions",
+    "customer",
+    "latest_session",
+    "router_by_address",
+    "user_by_username",
+]
 
 
 def router_by_address(db: Session, address: str) -> Router | None:
@@ -34,4 +40,15 @@ def latest_session(db: Session, router_id: int, acct_session_id: str) -> UserSes
         )
         .order_by(UserSession.id.desc())
         .limit(1)
+    )
+
+
+def active_sessions(db: Session, user_id: int) -> int:
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.active.is_(True))
+        )
+        or 0
     )
