@@ -101,7 +101,7 @@ def _duration_ms(raw: str) -> int | None:
     """Milliseconds in `raw` (stripped, lowercase), or None when it is not a RouterOS time."""
     if not raw or len(raw) > 64:
         return None
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         return int(raw) * 1000 if len(raw) <= _MAX_DIGITS else None
     if match := _CLOCK_RE.fullmatch(raw):
         parts = match.groupdict()
@@ -244,7 +244,7 @@ def parse_count(
     raw = text.strip().lower()
     if raw == "unlimited" and allow_unlimited:
         return None
-    if not raw.isdigit() or len(raw) > _MAX_DIGITS:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _MAX_DIGITS:
         expected = "a number or unlimited" if allow_unlimited else "a whole number"
         raise InvalidValueError(prop, f"{_shown(text)} is not {expected}")
     n = int(raw)
@@ -323,7 +323,7 @@ def parse_datetime(text: str, prop: str = "value", *, tz: tzinfo | None = None) 
                 int(match["m"] or 0),
                 int(match["s"] or 0),
             )
-        elif raw[:4].isdigit():
+        elif raw[:4].isascii() and raw[:4].isdigit():
             result = datetime.fromisoformat(raw)
         else:
             raise ValueError

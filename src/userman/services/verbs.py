@@ -116,7 +116,7 @@ def find(db: Session, actor: Actor, menu: Menu, key: str, subscriber_id: int | N
         rows = []
         if menu.key is not None:
             rows = list(db.scalars(stmt.where(_key_column(menu) == key).limit(2)))
-        if not rows and key.isdigit():
+        if not rows and key.isascii() and key.isdigit():
             # RouterOS numbers items in print order.
             rows = list(db.scalars(stmt.offset(int(key)).limit(1)))
     if not rows:
@@ -131,7 +131,8 @@ def split_keys(keys: Sequence[str]) -> list[str]:
     out: list[str] = []
     for key in keys:
         parts = key.split(",")
-        out.extend(parts if all(p.isdigit() or p.startswith("*") for p in parts) else [key])
+        listed = all((p.isascii() and p.isdigit()) or p.startswith("*") for p in parts)
+        out.extend(parts if listed else [key])
     return out
 
 
