@@ -96,10 +96,18 @@ def radclient_send(  # noqa: PLR0917 - radclient's own arguments
     attributes: str,
     secret: str = "12345",
     wait: int = 3,
+    *,
+    sign: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Send one request with FreeRADIUS's radclient; `kind` is auth, acct or status. It tries
-    twice, waiting `wait` seconds for each answer."""
+    twice, waiting `wait` seconds for each answer.
+
+    With `sign`, an Access-Request or Status-Server carries a Message-Authenticator, as a router
+    added with require-message-authenticator=yes (the default) must send it: radclient does not
+    add one unless told to, and `Message-Authenticator = 0x00` tells it to compute it."""
     port = server.acct_port if kind == "acct" else server.auth_port
+    if sign and kind in {"auth", "status"} and "message-authenticator" not in attributes.lower():
+        attributes = ",".join(filter(None, (attributes, "Message-Authenticator=0x00")))
     return subprocess.run(
         [radclient, "-x", "-r", "2", "-t", str(wait), f"127.0.0.1:{port}", kind, secret],
         input=attributes,

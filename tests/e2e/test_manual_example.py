@@ -188,3 +188,40 @@ def test_status_server_is_answered(radclient: str, manual_server: Server) -> Non
     # RFC 5997 3: Status-Server is answered with Access-Accept on the authentication port.
     result = radclient_send(radclient, manual_server, "status", "Message-Authenticator=0x00")
     assert received(result) == "Access-Accept"
+
+
+def test_a_status_server_without_message_authenticator_gets_no_answer(
+    radclient: str, manual_server: Server
+) -> None:
+    # RFC 5997 3: a Status-Server MUST carry a Message-Authenticator.
+    result = radclient_send(radclient, manual_server, "status", "", sign=False, wait=1)
+    assert "Received" not in result.stdout
+
+
+def test_router1_requires_message_authenticator(radclient: str, manual_server: Server) -> None:
+    # router1 is added as the manual writes it, so with require-message-authenticator=yes, the
+    # default since schema 0004 (BlastRADIUS, CVE-2024-3596): an unsigned request is dropped.
+    [router] = manual_server.json("router", "print")
+    assert router["require-message-authenticator"] is True
+    unsigned = radclient_send(
+        radclient, manual_server, "auth", "User-Name=test,User-Password=test", sign=False, wait=1
+    )
+    assert "Received" not in unsigned.stdout
+    # An operator whose router cannot sign its requests turns the requirement off.
+    manual_server.cli("router", "set", "router1", "require-message-authenticator=no")
+    try:
+        answered = radclient_send(
+            radclient, manual_server, "auth", "User-Name=test,User-Password=test", sign=False
+        )
+        assert received(answered) == "Access-Accept"
+    finally:
+        manual_server.cli("router", "set", "router1", "require-message-authenticator=yes")
+
+
+def test_proxy_state_comes_back_in_the_reply(radclient: str, manual_server: Server) -> None:
+    # RFC 2865 5.33: every Proxy-State of the request is copied into the reply, unmodified.
+    result = radclient_send(
+        radclient, manual_server, "auth", "User-Name=test,User-Password=test,Proxy-State=0x0102ff"
+    )
+    assert received(result) == "Access-Accept"
+    assert attributes(result.stdout)["Proxy-State"] == "0x0102ff"

@@ -78,7 +78,8 @@ def access_request(password: str, **extra: object) -> tuple[Packet, bytes]:
         os.urandom(16),
         [("User-Name", "test"), ("User-Password", password), *extra.items()],
     )
-    return pkt, encode(pkt, SECRET)
+    # router1 was added after migration 0004, so it requires a Message-Authenticator.
+    return pkt, encode(pkt, SECRET, message_authenticator=True)
 
 
 def test_pap_accept_is_signed_and_authenticated(app: Userman) -> None:
@@ -190,7 +191,7 @@ def test_a_repeated_stop_is_acknowledged_and_counted_once(app: Userman) -> None:
 
 
 def test_shared_users_counts_the_users_open_sessions(app: Userman) -> None:
-    # The manual's example user has shared-users=1 ... here set so; one open session refuses.
+    # As in the manual's example, shared-users=1: an open session refuses a second logon.
     app.execute(Actor.superuser(), ("user",), "set", ("test",), {"shared-users": "1"})
     exchange(app, accounting("Start"), acct=True)
     _, data = access_request("test")

@@ -102,3 +102,46 @@ def test_an_upgrade_keeps_the_rows_of_the_previous_revision(db_url: str) -> None
         assert profile is not None
         assert profile.attributes == ""
     database.dispose()
+
+
+def test_routers_from_before_0004_keep_answering_without_message_authenticator(
+    db_url: str,
+) -> None:
+    # BlastRADIUS (CVE-2024-3596): routers added from 0004 on require a Message-Authenticator;
+    # those already there get False, so an upgrade stops no router that worked.
+    from alembic import command
+    from alembic.config import Config
+
+    database = Database(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+    with database.begin() as db:
+        customer = models.Customer(login="admin", public_id="p")
+        db.add(customer)
+        db.flush()
+        customer_id = customer.id
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO router (subscriber_id, customer_id, name, ip_address, shared_secret,"
+            f" log, use_coa, coa_port, disabled, comment) VALUES ({customer_id},"
+            f" {customer_id}, 'old', '10.0.0.1', 's', 'auth-fail', false, 1700, false, '')"
+        )
+    database.migrate()
+    with database.begin() as db:
+        db.add(
+            models.Router(
+                subscriber_id=customer_id,
+                customer_id=customer_id,
+                name="new",
+                ip_address="10.0.0.2",
+            )
+        )
+    with database.begin() as db:
+        routers = {
+            r.name: r.require_message_authenticator for r in db.scalars(select(models.Router))
+        }
+    assert routers == {"old": False, "new": True}
+    database.dispose()

@@ -11,11 +11,27 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 from userman.core.context import RequestContext
+from userman.core.limits import (
+    Limit,
+    LimitationFacts,
+    Usage,
+    applicable,
+    applicable_until,
+    exhausted,
+    outside_windows,
+    remaining,
+    reply_limits,
+    seconds_until,
+    session_timeout,
+    strictest,
+)
 from userman.core.profiles import ProfileSlot, select_profile
+from userman.core.ratelimit import combine, format_rate_limit
 from userman.radius import chap, mschap
 
 __all__ = [
@@ -81,6 +97,10 @@ class UserFacts:
     caller_id_bind_on_first_use: bool = False
     shared_users: int | None = None  # sessions at once; None: unlimited
     active_sessions: int = 0
+    # The limitations of the profile that runs now (select_profile), each with the usage that
+    # counts against it (since its counting period began, within the profile's run).
+    limits: tuple[tuple[LimitationFacts, Usage], ...] = ()
+    time_zone: dt.tzinfo = dt.UTC  # the customer's, for windows and counter resets
 
 
 class RejectReason(Enum):
@@ -93,6 +113,11 @@ class RejectReason(Enum):
     CUSTOMER_DISABLED = "the customer of user <{user}> is disabled"
     CALLER_ID_MISMATCH = "caller-id of user <{user}> does not match"
     NO_VALID_PROFILE = "no valid profile found for user <{user}>"
+    OUTSIDE_TIME_WINDOW = "user <{user}> is outside the profile's time windows"
+    UPTIME_LIMIT_REACHED = "uptime limit reached for user <{user}>"
+    DOWNLOAD_LIMIT_REACHED = "download limit reached for user <{user}>"
+    UPLOAD_LIMIT_REACHED = "upload limit reached for user <{user}>"
+    TRANSFER_LIMIT_REACHED = "transfer limit reached for user <{user}>"
     TOO_MANY_SESSIONS = "user <{user}> has reached its shared-users limit"
 
     def describe(self, user: str) -> str:
@@ -186,14 +211,62 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
     selection = select_profile(facts.profiles, now)
     if selection.running is None:
         return Decision(False, RejectReason.NO_VALID_PROFILE, profile_changes=selection.changed)
-    limit = shared_users_limit(facts, selection.running)
+    running = selection.running
+    limitations = [limitation for limitation, _ in facts.limits]
+    tz = facts.time_zone
+    if limitations and outside_windows(limitations, now, tz):
+        # A profile whose windows do not cover now refuses ("internet only 07:00-16:00").
+        return Decision(False, RejectReason.OUTSIDE_TIME_WINDOW, profile_changes=selection.changed)
+    now_applying = applicable(limitations, now, tz)
+    left = strictest(remaining(lim, used) for lim, used in facts.limits if lim in now_applying)
+    used_up = exhausted(left)
+    if used_up is not None:
+        reason = LIMIT_REASONS[used_up]
+        return Decision(False, reason, profile_changes=selection.changed)
+    limit = shared_users_limit(facts, running)
     if limit is not None and facts.active_sessions >= limit:
         # Legacy User Manager refuses at the limit (v7 would disconnect the oldest session).
         return Decision(False, RejectReason.TOO_MANY_SESSIONS, profile_changes=selection.changed)
     reply: list[tuple[str, object]] = list(method_reply)
     if facts.framed_ip:
         reply.append(("Framed-IP-Address", ipaddress.ip_address(facts.framed_ip)))
-    if selection.running.end_time is not None:
-        remaining = int((selection.running.end_time - now).total_seconds())
-        reply.append(("Session-Timeout", max(remaining, 1)))
+    reply.extend(_limitation_reply(now_applying))
+    reply.extend(reply_limits(left))
+    until_window = applicable_until(limitations, now, tz) if limitations else None
+    timeout = session_timeout(
+        [
+            left.uptime,
+            None if running.end_time is None else seconds_until(running.end_time, now),
+            None if until_window is None else seconds_until(until_window, now),
+        ]
+    )
+    if timeout is not None:
+        reply.append(("Session-Timeout", timeout))
     return Decision(True, None, tuple(reply), selection.changed, bind)
+
+
+LIMIT_REASONS = {
+    Limit.UPTIME: RejectReason.UPTIME_LIMIT_REACHED,
+    Limit.DOWNLOAD: RejectReason.DOWNLOAD_LIMIT_REACHED,
+    Limit.UPLOAD: RejectReason.UPLOAD_LIMIT_REACHED,
+    Limit.TRANSFER: RejectReason.TRANSFER_LIMIT_REACHED,
+}
+
+
+def _limitation_reply(limitations: Sequence[LimitationFacts]) -> list[tuple[str, object]]:
+    """What the limitations that apply now tell the router (research notes 4.4): the rate
+    (Mikrotik-Rate-Limit), the group, the address pool and the address list. Where several
+    set a group, pool or list, the first one's is sent."""
+    reply: list[tuple[str, object]] = []
+    rate = format_rate_limit(combine(limitations)) if limitations else None
+    if rate is not None:
+        reply.append(("Mikrotik-Rate-Limit", rate))
+    for attribute, column in (
+        ("Mikrotik-Group", "group_name"),
+        ("Framed-Pool", "ip_pool"),
+        ("Mikrotik-Address-List", "address_list"),
+    ):
+        value = next((getattr(lim, column) for lim in limitations if getattr(lim, column)), "")
+        if value:
+            reply.append((attribute, value))
+    return reply

@@ -38,6 +38,7 @@ class ProfileSlot:
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
     override_shared_users: str = "off"  # the profile's: off, unlimited, or a count
+    profile_id: int = 0  # the profile this entry of the queue is of
 
 
 @dataclass(frozen=True, slots=True)

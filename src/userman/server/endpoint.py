@@ -2,19 +2,22 @@
 
 One `RadiusServer` serves the authentication and the accounting port. A datagram from an
 address that is no router's, or one that does not decode or authenticate, is dropped and
-counted. Accounting-Response is sent only after the record is committed (RFC 2866 2).
+counted. Accounting-Response is sent only after the record is committed (RFC 2866 2). A
+retransmission gets the reply already sent, from the duplicate cache (RFC 5080 2.2.2).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from userman.radius.dedup import DuplicateCache, RequestKey, Status, request_key
 from userman.radius.dictionary import Dictionary
 from userman.radius.errors import DecodeError
 from userman.radius.packet import (
@@ -26,7 +29,12 @@ from userman.radius.packet import (
     verify_request_authenticator,
 )
 from userman.server import requests
+from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
 from userman.services import RouterInfo, Userman
+
+if TYPE_CHECKING:
+    from userman.core.accounting import SessionState
+    from userman.services.aaa import AccountingItem
 
 __all__ = ["RadiusProtocol", "RadiusServer"]
 
@@ -44,10 +52,21 @@ def utcnow() -> dt.datetime:
 class RadiusServer:
     """The request handling shared by both ports, with its counters."""
 
-    def __init__(self, app: Userman, dictionary: Dictionary, workers: int = 8) -> None:
+    def __init__(
+        self,
+        app: Userman,
+        dictionary: Dictionary,
+        workers: int = 8,
+        *,
+        batch_limit: int = BATCH_LIMIT,
+    ) -> None:
         self.app = app
         self.dictionary = dictionary
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userman-db")
+        # Accounting is stored by one group-commit writer: one transaction per batch.
+        self.writer: GroupCommitWriter[AccountingItem, SessionState | None] = GroupCommitWriter(
+            app.account_many, limit=batch_limit
+        )
         self.counters: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -61,6 +80,11 @@ class RadiusServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @functools.cached_property
+    def duplicates(self) -> DuplicateCache:
+        """Requests being decided and the replies sent, by request (RFC 5080 2.2.2)."""
+        return DuplicateCache()
+
     async def handle(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
     ) -> None:
@@ -70,18 +94,46 @@ class RadiusServer:
             self.counters["unknown-requests"] += 1
             log.warning("dropped a request from %s: no router with that address", source)
             return
+        loop = asyncio.get_running_loop()
+        # https://www.rfc-editor.org/rfc/rfc5080#section-2.2.2: a retransmission is not decided
+        # (nor accounted) again: it gets the reply sent, or nothing while the first is decided.
+        key = request_key(data, source, int(addr[1]))
+        if key is not None:
+            seen = self.duplicates.check(key, loop.time())
+            if seen.status is not Status.NEW:
+                self.counters["duplicates"] += 1
+                if seen.reply is not None:
+                    transport.sendto(seen.reply, addr)
+                return
+        reply: bytes | None = None
         try:
-            reply = await self._answer(router, data, source, accounting)
+            reply = await self._reply(router, data, source, accounting)
+        finally:
+            if key is not None:
+                self._remember(key, reply, loop.time())
+        if reply is not None:
+            transport.sendto(reply, addr)
+
+    async def _reply(
+        self, router: RouterInfo, data: bytes, source: str, accounting: bool
+    ) -> bytes | None:
+        """The reply to send, or None when the request is dropped (and counted)."""
+        try:
+            return await self._answer(router, data, source, accounting)
         except DecodeError as error:
             self.counters["broken-requests"] += 1
             log.warning("dropped a malformed request from router %s: %s", router.name, error)
-            return
         except Exception:
             self.counters["failed-requests"] += 1
             log.exception("could not answer a request from router %s", router.name)
-            return
-        if reply is not None:
-            transport.sendto(reply, addr)
+        return None
+
+    def _remember(self, key: RequestKey, reply: bytes | None, now: float) -> None:
+        # A dropped request is forgotten: a later copy is checked afresh, and may be answered.
+        if reply is None:
+            self.duplicates.forget(key, now)
+        else:
+            self.duplicates.finish(key, reply, now)
 
     async def _answer(
         self, router: RouterInfo, data: bytes, source: str, accounting: bool
@@ -91,8 +143,17 @@ class RadiusServer:
         if pkt.code not in (ACCT_CODES if accounting else AUTH_CODES):
             raise DecodeError(f"{pkt.code.name} is not answered on this port", offset=0)
         # RFC 3579 3.2: a wrong Message-Authenticator means a silent discard.
-        if verify_message_authenticator(data, secret) is False:
+        signed = verify_message_authenticator(data, secret)
+        if signed is False:
             raise DecodeError("Message-Authenticator does not match", offset=0)
+        if signed is None and _requires_message_authenticator(router, pkt):
+            self.counters["missing-message-authenticator"] += 1
+            log.warning(
+                "dropped a %s without Message-Authenticator from router %s",
+                pkt.code.name,
+                router.name,
+            )
+            return None
         if pkt.code is Code.STATUS_SERVER:
             # RFC 5997 3: Access-Accept on the auth port, Accounting-Response on the acct port.
             answer = Code.ACCOUNTING_RESPONSE if accounting else Code.ACCESS_ACCEPT
@@ -119,22 +180,51 @@ class RadiusServer:
         record = requests.accounting_record(self.dictionary, pkt, source)
         if record is None:
             raise DecodeError("Acct-Status-Type missing or unknown", offset=20)
-        await self._call(self.app.account, router, record, utcnow())
+        # RFC 2866 2: answered only once the writer has committed the record.
+        await self.writer.write((router, record, utcnow()))
         self.counters["accounting-requests"] += 1
         return self._encode(pkt.reply(Code.ACCOUNTING_RESPONSE, ()), router.secret, pkt)
 
     @staticmethod
     def _encode(reply: Packet, secret: bytes, request: Packet, *, sign: bool = False) -> bytes:
+        # https://www.rfc-editor.org/rfc/rfc2865#section-5.33: every Proxy-State of the
+        # request goes back in the reply, unmodified and in order.
+        echoed = Packet(
+            reply.code,
+            reply.identifier,
+            reply.authenticator,
+            (*reply.attributes, *requests.proxy_state(request)),
+        )
         return encode(
-            reply,
+            echoed,
             secret,
             request_authenticator=request.authenticator,
             message_authenticator=sign,
             salt=os.urandom,
+            request_code=request.code,  # RFC 5997 3: signs the reply to a Status-Server
         )
 
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let the requests already received finish and send their answers (on shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
     def close(self) -> None:
+        """Store the accounting records still queued, then stop the workers."""
+        self.writer.close()
         self.pool.shutdown(wait=True)
+
+
+def _requires_message_authenticator(router: RouterInfo, pkt: Packet) -> bool:
+    """Whether a request without a Message-Authenticator is dropped."""
+    if pkt.code is Code.STATUS_SERVER:
+        # https://www.rfc-editor.org/rfc/rfc5997#section-3: Status-Server MUST carry one.
+        return True
+    if pkt.code is not Code.ACCESS_REQUEST:
+        return False  # RFC 2866 3, RFC 5176 3.3: the Request Authenticator signs the packet
+    # https://www.rfc-editor.org/rfc/rfc3579#section-3.2: always with an EAP-Message; without
+    # one, when the router requires it (the BlastRADIUS defence, CVE-2024-3596).
+    return router.require_message_authenticator or "EAP-Message" in pkt
 
 
 class RadiusProtocol(asyncio.DatagramProtocol):

@@ -39,6 +39,9 @@ async def serve(app: Userman, *, bind: str, auth_port: int, acct_port: int) -> N
         )
         await stop.wait()
         log.info("userman is stopping")
+        # Answer what was received (its accounting committed first); `close()` below stores
+        # whatever is still queued once the ports are closed.
+        await server.drain()
     finally:
         for transport in transports:
             transport.close()

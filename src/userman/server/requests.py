@@ -2,7 +2,7 @@
 
 Pure translation, no I/O: which credentials an Access-Request carries (RFC 2865 5.2-5.3,
 RFC 2548 2.1-2.3), what an Accounting-Request reports (RFC 2866 5), and which attributes an
-Access-Accept or -Reject carries.
+Access-Accept or -Reject carries, Proxy-State (RFC 2865 5.33) in every reply.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from userman.core.context import RequestContext
 from userman.radius.dictionary import Dictionary
 from userman.radius.packet import AVP, Packet, make_avp
 
-__all__ = ["access_request", "accounting_record", "context", "reply_attributes"]
+__all__ = ["access_request", "accounting_record", "context", "proxy_state", "reply_attributes"]
+
+PROXY_STATE = 33  # https://www.rfc-editor.org/rfc/rfc2865#section-5.33
 
 
 def _text(pkt: Packet, name: str) -> str:
@@ -110,3 +112,13 @@ def reply_attributes(dictionary: Dictionary, decision: Decision, username: str) 
     if decision.reason is not None:
         pairs.append(("Reply-Message", decision.reason.describe(username)))
     return tuple(make_avp(dictionary, name, value) for name, value in pairs)
+
+
+def proxy_state(pkt: Packet) -> tuple[AVP, ...]:
+    """The Proxy-State attributes of a request, in order: every reply carries them back.
+    https://www.rfc-editor.org/rfc/rfc2865#section-5.33"""
+    return tuple(
+        avp
+        for avp in pkt.attributes
+        if avp.definition.code == PROXY_STATE and not avp.definition.vendor_id
+    )

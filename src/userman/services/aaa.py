@@ -1,24 +1,37 @@
 """The AAA use cases: load the facts, let core decide, store the outcome; one transaction each.
 
-The server calls these from worker threads, never on its event loop. `RouterInfo` is a plain
+The exception is `account_many`, the server's group commit: many records, one transaction. The
+server calls these from worker threads, never on its event loop. `RouterInfo` is a plain
 value (no ORM objects leave this module), so the server can hold it in a cache.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
-from userman.core.authorize import AccessRequest, Decision, UserFacts, authorize
+from userman.core.authorize import AccessRequest, Decision, authorize
 from userman.core.context import RequestContext
-from userman.services.profiles import profile_queue, store_slots
+from userman.services.facts import user_facts
+from userman.services.profiles import store_slots
 from userman.services.routers import RouterInfo
 from userman.store import models, queries
 from userman.store.database import Database
 
-__all__ = ["RouterInfo", "account", "authenticate", "find_router"]
+__all__ = [
+    "AccountingItem",
+    "RouterInfo",
+    "account",
+    "account_many",
+    "authenticate",
+    "find_router",
+    "store_records",
+]
 
 
 def find_router(database: Database, address: str) -> RouterInfo | None:
@@ -34,6 +47,7 @@ def find_router(database: Database, address: str) -> RouterInfo | None:
             row.shared_secret.encode(),
             frozenset(filter(None, row.log.split(","))),
             row.disabled,
+            row.require_message_authenticator,
         )
 
 
@@ -67,21 +81,7 @@ def authenticate(
     """Decide on an Access-Request and store what the decision changed (profile starts, log)."""
     with database.begin() as db:
         user = queries.user_by_username(db, router.subscriber_id, request.username)
-        facts = None
-        if user is not None:
-            customer = queries.customer(db, user.customer_id)
-            facts = UserFacts(
-                user.username,
-                user.password,
-                user.disabled,
-                profile_queue(db, user.id),
-                user.ip_address,
-                customer_disabled=customer is None or customer.disabled,
-                caller_id=user.caller_id,
-                caller_id_bind_on_first_use=user.caller_id_bind_on_first_use,
-                shared_users=user.shared_users,
-                active_sessions=queries.active_sessions(db, user.id),
-            )
+        facts = None if user is None else user_facts(db, user, now)
         decision = authorize(request, facts, now)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:
@@ -127,55 +127,121 @@ def _state(row: models.UserSession) -> SessionState:
     )
 
 
+# What the server hands over for each Accounting-Request: the router, the record, when it arrived.
+AccountingItem = tuple[RouterInfo, AccountingRecord, dt.datetime]
+
+# The records that change a session; Accounting-On/Off are acknowledged without one.
+STORED = frozenset({AcctStatus.START, AcctStatus.INTERIM_UPDATE, AcctStatus.STOP})
+
+
 def account(
     database: Database, router: RouterInfo, record: AccountingRecord, now: dt.datetime
 ) -> None:
     """Store an accounting record; returns only once it is committed (RFC 2866 2)."""
-    if record.status not in (AcctStatus.START, AcctStatus.INTERIM_UPDATE, AcctStatus.STOP):
+    if record.status not in STORED:
         return  # Accounting-On/Off: acknowledged; closing the router's sessions comes later
     with database.begin() as db:
-        row = queries.latest_session(db, router.id, record.acct_session_id)
-        if row is not None and record.status is AcctStatus.START:
-            row.active = False  # a new Start with the same id closes the old session
-            row = None
-        before = _state(row) if row is not None else None
-        after = apply(before, record, now)
-        user = queries.user_by_username(db, router.subscriber_id, record.username)
-        if row is None:
-            row = models.UserSession(
-                subscriber_id=router.subscriber_id,
-                customer_id=user.customer_id if user else router.customer_id,
-                router_id=router.id,
-                user_id=user.id if user else None,
-                username=record.username,
-                acct_session_id=record.acct_session_id,
-                from_time=after.from_time,
-                till_time=after.till_time,
-            )
-            db.add(row)
-        if user is not None:
-            user.uptime_used += after.uptime - (before.uptime if before else 0)
-            user.download_used += after.download - (before.download if before else 0)
-            user.upload_used += after.upload - (before.upload if before else 0)
-            user.last_seen = now
-        row.status = ",".join(w for w in ("start", "interim", "stop") if w in after.status)
-        row.till_time = after.till_time
-        row.uptime = after.uptime
-        row.download = after.download
-        row.upload = after.upload
-        row.active = after.active
-        row.terminate_cause = after.terminate_cause
-        for column in RequestContext.COLUMNS:
-            value = getattr(record.context, column)
-            if value not in (None, ""):  # an update that leaves a field out keeps what was there
-                setattr(row, column, value)
-        if "acct-ok" in router.log:
-            _log(
-                db,
-                router,
-                username=record.username,
-                context=record.context,
-                status="accounting-ok",
-                description="",
-                now=now,
-            )
+        store_records(db, [(router, record, now)])
+
+
+def account_many(database: Database, items: Sequence[AccountingItem]) -> list[SessionState | None]:
+    """Store several records in one transaction (the server's group commit), in their order.
+
+    Returns each record's session as stored (None for Accounting-On/Off) once all of them are
+    committed; when one fails, none is stored and the error is raised.
+    """
+    with database.begin() as db:
+        return store_records(db, items)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The newest session of each (router, Acct-Session-Id) and the users a batch touches."""
+
+    sessions: dict[tuple[int, str], models.UserSession] = field(default_factory=dict)
+    users: dict[tuple[int, str], models.User] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, db: Session, items: Sequence[AccountingItem]) -> _Rows:
+        """One query per router for the sessions and one per subscriber for the users."""
+        ids: dict[int, set[str]] = defaultdict(set)
+        names: dict[int, set[str]] = defaultdict(set)
+        for router, record, _ in items:
+            if record.status in STORED:
+                ids[router.id].add(record.acct_session_id)
+                names[router.subscriber_id].add(record.username)
+        rows = cls()
+        for router_id, acct_session_ids in ids.items():
+            found = queries.latest_sessions(db, router_id, acct_session_ids)
+            rows.sessions.update(((router_id, key), row) for key, row in found.items())
+        for subscriber_id, usernames in names.items():
+            users = queries.users_by_username(db, subscriber_id, usernames)
+            rows.users.update(((subscriber_id, key), user) for key, user in users.items())
+        return rows
+
+
+def store_records(db: Session, items: Sequence[AccountingItem]) -> list[SessionState | None]:
+    """Apply records, in their order, inside the caller's transaction; each record's session.
+
+    The rows they touch are read up front; a later record of a session sees what an earlier
+    one of the same batch did to it.
+    """
+    rows = _Rows.load(db, items)
+    with db.no_autoflush:  # everything is flushed once, at the commit
+        return [_store(db, rows, router, record, now) for router, record, now in items]
+
+
+def _store(
+    db: Session, rows: _Rows, router: RouterInfo, record: AccountingRecord, now: dt.datetime
+) -> SessionState | None:
+    """Apply one record to its session and its user's counters (one row each, in `rows`)."""
+    if record.status not in STORED:
+        return None
+    key = (router.id, record.acct_session_id)
+    row = rows.sessions.get(key)
+    if row is not None and record.status is AcctStatus.START:
+        row.active = False  # a new Start with the same id closes the old session
+        row = None
+    before = _state(row) if row is not None else None
+    after = apply(before, record, now)
+    user = rows.users.get((router.subscriber_id, record.username))
+    if row is None:
+        row = models.UserSession(
+            subscriber_id=router.subscriber_id,
+            customer_id=user.customer_id if user else router.customer_id,
+            router_id=router.id,
+            user_id=user.id if user else None,
+            username=record.username,
+            acct_session_id=record.acct_session_id,
+            from_time=after.from_time,
+            till_time=after.till_time,
+        )
+        db.add(row)
+        rows.sessions[key] = row
+    if user is not None:
+        user.uptime_used += after.uptime - (before.uptime if before else 0)
+        user.download_used += after.download - (before.download if before else 0)
+        user.upload_used += after.upload - (before.upload if before else 0)
+        user.last_seen = now
+    row.status = ",".join(w for w in ("start", "interim", "stop") if w in after.status)
+    row.till_time = after.till_time
+    row.uptime = after.uptime
+    row.download = after.download
+    row.upload = after.upload
+    row.active = after.active
+    row.terminate_cause = after.terminate_cause
+    for column in RequestContext.COLUMNS:
+        value = getattr(record.context, column)
+        if value not in (None, ""):  # an update that leaves a field out keeps what was there
+            setattr(row, column, value)
+    if "acct-ok" in router.log:
+        _log(
+            db,
+            router,
+            username=record.username,
+            context=record.context,
+            status="accounting-ok",
+            description="",
+            now=now,
+        )
+    return after

@@ -23,8 +23,9 @@ from userman.store import models
 from userman.store.database import Database, default_url
 
 if TYPE_CHECKING:
-    from userman.core.accounting import AccountingRecord
+    from userman.core.accounting import AccountingRecord, SessionState
     from userman.core.authorize import AccessRequest, Decision
+    from userman.services.aaa import AccountingItem
     from userman.services.routers import RouterInfo
 
 __all__ = ["Userman", "default_url"]
@@ -120,3 +121,9 @@ class Userman:
         from userman.services import aaa  # noqa: PLC0415
 
         aaa.account(self.database, router, record, now)
+
+    def account_many(self, items: Sequence[AccountingItem]) -> list[SessionState | None]:
+        """Store several accounting records in one transaction, in their order (group commit)."""
+        from userman.services import aaa  # noqa: PLC0415
+
+        return aaa.account_many(self.database, items)

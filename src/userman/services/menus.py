@@ -178,6 +178,8 @@ ROUTER = Menu(
         Prop("log", "log", set_of(LOG_FLAGS), default="auth-fail"),
         Prop("use-coa", "use_coa", BOOL, default="no"),
         Prop("coa-port", "coa_port", PORT, default="1700"),
+        # BlastRADIUS (CVE-2024-3596); routers from before schema 0004 were migrated to "no".
+        Prop("require-message-authenticator", "require_message_authenticator", BOOL, default="yes"),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("comment", "comment"),
     ),

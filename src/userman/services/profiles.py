@@ -122,6 +122,7 @@ def profile_queue(db: Session, user_id: int) -> tuple[ProfileSlot, ...]:
             entry.start_time,
             entry.end_time,
             profile.override_shared_users,
+            profile.id,
         )
         for entry, profile in rows
     )

@@ -16,3 +16,5 @@ class RouterInfo:
     secret: bytes
     log: frozenset[str]
     disabled: bool
+    # Drop an Access-Request without a Message-Authenticator (BlastRADIUS, CVE-2024-3596).
+    require_message_authenticator: bool = True

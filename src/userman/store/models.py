@@ -134,6 +134,9 @@ class Router(Base):
     log: Mapped[str] = mapped_column(default="auth-fail")
     use_coa: Mapped[bool] = mapped_column(default=False)
     coa_port: Mapped[int] = mapped_column(default=1700)
+    # BlastRADIUS (CVE-2024-3596): drop an Access-Request without a Message-Authenticator.
+    # Routers added before migration 0004 keep False, so an upgrade breaks none of them.
+    require_message_authenticator: Mapped[bool] = mapped_column(default=True)
     disabled: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str] = mapped_column(Text, default="")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -11,8 +13,10 @@ __all__ = [
     "active_sessions",
     "customer",
     "latest_session",
+    "latest_sessions",
     "router_by_address",
     "user_by_username",
+    "users_by_username",
 ]
 
 
@@ -30,6 +34,16 @@ def user_by_username(db: Session, subscriber_id: int, username: str) -> User | N
     )
 
 
+def users_by_username(
+    db: Session, subscriber_id: int, usernames: Collection[str]
+) -> dict[str, User]:
+    """The subscriber's users with these usernames, in one query."""
+    rows = db.scalars(
+        select(User).where(User.subscriber_id == subscriber_id, User.username.in_(usernames))
+    )
+    return {row.username: row for row in rows}
+
+
 def latest_session(db: Session, router_id: int, acct_session_id: str) -> UserSession | None:
     """The newest session, open or closed, with that Acct-Session-Id from that router."""
     return db.scalar(
@@ -41,6 +55,21 @@ def latest_session(db: Session, router_id: int, acct_session_id: str) -> UserSes
         .order_by(UserSession.id.desc())
         .limit(1)
     )
+
+
+def latest_sessions(
+    db: Session, router_id: int, acct_session_ids: Collection[str]
+) -> dict[str, UserSession]:
+    """The newest session with each of these Acct-Session-Ids from that router, in one query."""
+    rows = db.scalars(
+        select(UserSession)
+        .where(
+            UserSession.router_id == router_id,
+            UserSession.acct_session_id.in_(acct_session_ids),
+        )
+        .order_by(UserSession.id)
+    )
+    return {row.acct_session_id: row for row in rows}  # a newer row replaces an older one
 
 
 def active_sessions(db: Session, user_id: int) -> int:

@@ -1,0 +1,115 @@
+"""The accounting group-commit writer: many records, one transaction, then every answer.
+
+The event loop hands a record over and awaits its future; one writer thread takes whatever is
+queued (up to `limit`), stores it with one call of `write_many` (one commit) and only then
+resolves the futures, so no Accounting-Response leaves before its record is durable (RFC 2866
+2). A batch that fails is written again one record at a time: a bad record fails alone, and
+gets no answer (the router retransmits). Records keep their arrival order, within a batch and
+across batches. It knows nothing of RADIUS or of the database: `write_many` does the storing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+__all__ = ["BATCH_LIMIT", "GroupCommitWriter"]
+
+log = logging.getLogger("userman.server")
+
+BATCH_LIMIT = 256
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommitWriter(Generic[T, R]):
+    """One thread that stores queued items in batches; `close()` stores what is left first."""
+
+    def __init__(
+        self,
+        write_many: Callable[[Sequence[T]], Sequence[R]],
+        *,
+        limit: int = BATCH_LIMIT,
+        name: str = "userman-accounting",
+    ) -> None:
+        if limit < 1:
+            raise ValueError("a batch holds at least one record")
+        self.write_many = write_many
+        self.limit = limit
+        self.counters: Counter[str] = Counter()
+        self._queue: deque[tuple[T, Future[R]]] = deque()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """How many items wait for a batch (not counting the one being written)."""
+        with self._ready:
+            return len(self._queue)
+
+    def submit(self, item: T) -> Future[R]:
+        """Queue `item`; the future resolves once it is committed, or fails with its error."""
+        future: Future[R] = Future()
+        with self._ready:
+            if self._closing:
+                raise RuntimeError("the accounting writer is closed")
+            self._queue.append((item, future))
+            self._ready.notify()
+        return future
+
+    async def write(self, item: T) -> R:
+        """Queue `item` and wait, without blocking the event loop, until it is committed."""
+        return await asyncio.wrap_future(self.submit(item))
+
+    def close(self) -> None:
+        """Store everything queued, then stop the thread; later `submit` calls fail."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closing:
+                    self._ready.wait()
+                if not self._queue:
+                    return  # closing, and nothing is left
+                count = min(self.limit, len(self._queue))
+                batch = [self._queue.popleft() for _ in range(count)]
+            # A future cancelled before its turn has nobody to answer: it is not written.
+            self._store([(item, f) for item, f in batch if f.set_running_or_notify_cancel()])
+
+    def _store(self, batch: list[tuple[T, Future[R]]]) -> None:
+        if not batch:
+            return
+        try:
+            results = list(self.write_many([item for item, _ in batch]))
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} records")
+        except Exception as error:
+            if len(batch) == 1:
+                self.counters["failed-records"] += 1
+                batch[0][1].set_exception(error)
+                return
+            self.counters["failed-batches"] += 1
+            log.warning(
+                "a batch of %d accounting records failed (%s); storing them one by one",
+                len(batch),
+                error,
+            )
+            for single in batch:
+                self._store([single])
+            return
+        self.counters["batches"] += 1
+        self.counters["records"] += len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)

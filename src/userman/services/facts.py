@@ -1,0 +1,137 @@
+"""What an access decision needs to know of a user, loaded in one unit of work.
+
+`user_facts()` reads the user, its customer, its profile queue, and, for the profile that runs
+now, its limitations with their windows and the usage that counts against each: the user's
+sessions that ended after the later of the profile's start and the limitation's counting
+period start (a session that straddles that moment counts whole).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from userman.core.authorize import UserFacts
+from userman.core.errors import InvalidValueError
+from userman.core.limits import (
+    LimitationFacts,
+    Usage,
+    counting_period_start,
+    parse_reset_interval,
+)
+from userman.core.profiles import ProfileSlot, select_profile
+from userman.core.windows import Window, parse_time_zone, parse_weekdays
+from userman.services.profiles import profile_queue
+from userman.store import models, queries
+
+__all__ = ["user_facts"]
+
+LIMITATION_COLUMNS = (
+    "name",
+    "download_limit",
+    "upload_limit",
+    "transfer_limit",
+    "uptime_limit",
+    "rate_limit_rx",
+    "rate_limit_tx",
+    "rate_limit_burst_rx",
+    "rate_limit_burst_tx",
+    "rate_limit_burst_threshold_rx",
+    "rate_limit_burst_threshold_tx",
+    "rate_limit_burst_time_rx",
+    "rate_limit_burst_time_tx",
+    "rate_limit_min_rx",
+    "rate_limit_min_tx",
+    "rate_limit_priority",
+    "group_name",
+    "ip_pool",
+    "ip_pool6",
+    "address_list",
+)
+
+
+def time_zone(customer: models.Customer | None) -> dt.tzinfo:
+    """The customer's time zone; UTC when it has none or one that does not parse."""
+    if customer is None or customer.time_zone.strip() in ("", "-00:00", "+00:00"):
+        return dt.UTC
+    try:
+        return parse_time_zone(customer.time_zone)
+    except InvalidValueError:
+        return dt.UTC
+
+
+def _limitations(db: Session, profile_id: int) -> list[LimitationFacts]:
+    rows = db.execute(
+        select(models.Limitation, models.ProfileLimitation)
+        .join(
+            models.ProfileLimitation, models.ProfileLimitation.limitation_id == models.Limitation.id
+        )
+        .where(models.ProfileLimitation.profile_id == profile_id)
+        .order_by(models.ProfileLimitation.id)
+    ).all()
+    windows: dict[int, list[Window]] = {}
+    found: dict[int, models.Limitation] = {}
+    for limitation, binding in rows:
+        found.setdefault(limitation.id, limitation)
+        windows.setdefault(limitation.id, []).append(
+            Window(binding.from_time, binding.till_time, parse_weekdays(binding.weekdays))
+        )
+    return [
+        LimitationFacts(
+            **{column: getattr(limitation, column) for column in LIMITATION_COLUMNS},
+            reset_counters_interval=parse_reset_interval(limitation.reset_counters_interval),
+            reset_counters_start_time=limitation.reset_counters_start_time,
+            windows=tuple(windows[limitation_id]),
+        )
+        for limitation_id, limitation in found.items()
+    ]
+
+
+def _usage(db: Session, user_id: int, since: dt.datetime | None) -> Usage:
+    session = models.UserSession
+    stmt = select(
+        func.coalesce(func.sum(session.uptime), 0),
+        func.coalesce(func.sum(session.download), 0),
+        func.coalesce(func.sum(session.upload), 0),
+    ).where(session.user_id == user_id)
+    if since is not None:
+        stmt = stmt.where(or_(session.till_time >= since, session.active.is_(True)))
+    uptime, download, upload = db.execute(stmt).one()
+    return Usage(int(uptime), int(download), int(upload))
+
+
+def _limits(
+    db: Session, user: models.User, running: ProfileSlot, tz: dt.tzinfo, now: dt.datetime
+) -> tuple[tuple[LimitationFacts, Usage], ...]:
+    started = running.start_time or now
+    out = []
+    for limitation in _limitations(db, running.profile_id):
+        period = counting_period_start(
+            limitation.reset_counters_interval, limitation.reset_counters_start_time, now, tz
+        )
+        since = started if period is None else max(started, period)
+        out.append((limitation, _usage(db, user.id, since)))
+    return tuple(out)
+
+
+def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
+    customer = queries.customer(db, user.customer_id)
+    tz = time_zone(customer)
+    queue = profile_queue(db, user.id)
+    running = select_profile(queue, now).running
+    return UserFacts(
+        user.username,
+        user.password,
+        user.disabled,
+        queue,
+        user.ip_address,
+        customer_disabled=customer is None or customer.disabled,
+        caller_id=user.caller_id,
+        caller_id_bind_on_first_use=user.caller_id_bind_on_first_use,
+        shared_users=user.shared_users,
+        active_sessions=queries.active_sessions(db, user.id),
+        limits=() if running is None else _limits(db, user, running, tz, now),
+        time_zone=tz,
+    )
