@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 from userman.radius.dictionary import default_dictionary
@@ -59,3 +60,20 @@ def accounting(username: str, status: str, session: str = "81d0009b", **extra: o
         *extra.items(),
     ]
     return encode(build(D, Code.ACCOUNTING_REQUEST, 3, bytes(16), attributes), SECRET)
+
+
+def do(app: Userman, command: str, *positional: str, **args: str) -> None:
+    """Run `<menu words> <verb>` as the local superuser."""
+    *path, verb = command.split()
+    app.execute(Actor.superuser(), tuple(path), verb, positional, args)
+
+
+def make_app(folder: Path) -> Userman:
+    """A database with router r (127.0.0.1, secret 12345), profile p (1d, starts at once) and
+    user test/test without a profile yet."""
+    app = Userman(f"sqlite:///{folder / 'userman.db'}")
+    app.prepare()
+    do(app, "router add", name="r", **{"ip-address": "127.0.0.1", "shared-secret": "12345"})
+    do(app, "profile add", name="p", validity="1d", **{"starts-at": "now"})
+    do(app, "user add", username="test", password="test")
+    return app

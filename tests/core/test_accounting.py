@@ -3,6 +3,7 @@ never count a retransmission twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -82,3 +83,14 @@ def test_a_late_interim_after_the_stop_does_not_reopen_the_session() -> None:
 def test_a_repeated_stop_changes_nothing() -> None:
     stopped = apply(apply(None, record(AcctStatus.START), NOW), record(AcctStatus.STOP, 60), NOW)
     assert apply(stopped, record(AcctStatus.STOP, 60), NOW) == stopped
+
+
+def test_a_record_is_dated_by_its_event_timestamp_or_its_delay() -> None:
+    # RFC 2866 5.2 Acct-Delay-Time; RFC 2869 5.3 Event-Timestamp.
+    base = record(AcctStatus.START)
+    delayed = dataclasses.replace(base, delay=30)
+    assert delayed.occurred(NOW) == NOW - dt.timedelta(seconds=30)
+    stamped = dataclasses.replace(base, delay=30, event_time=NOW - dt.timedelta(hours=1))
+    assert stamped.occurred(NOW) == NOW - dt.timedelta(hours=1)
+    ahead = dataclasses.replace(base, event_time=NOW + dt.timedelta(hours=1))
+    assert ahead.occurred(NOW) == NOW  # a router clock ahead of ours is not believed

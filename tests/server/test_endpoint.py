@@ -3,35 +3,17 @@ dropped and counted, and that an Accounting-Response follows the commit (RFC 286
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from userman.radius.dictionary import default_dictionary
+import inmemory
 from userman.radius.packet import Code, Packet, build, decode, encode, verify_response_authenticator
-from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
 
-SECRET = b"12345"
-ROUTER = ("127.0.0.1", 40000)
-D = default_dictionary()
-
-
-class FakeTransport(asyncio.DatagramTransport):
-    """Collects what the server sends, and what the database held at that moment."""
-
-    def __init__(self, app: Userman) -> None:
-        super().__init__()
-        self.app = app
-        self.sent: list[tuple[bytes, Any, int]] = []
-
-    def sendto(self, data: bytes, addr: Any = None) -> None:
-        sessions = self.app.execute(Actor.superuser(), ("session",), "print").items
-        self.sent.append((data, addr, len(sessions)))
+D, SECRET, ROUTER, exchange = inmemory.D, inmemory.SECRET, inmemory.ROUTER, inmemory.exchange
 
 
 @pytest.fixture
@@ -60,26 +42,8 @@ def app(tmp_path: Path) -> Iterator[Userman]:
     userman.close()
 
 
-def exchange(app: Userman, data: bytes, *, source: tuple[str, int] = ROUTER, acct: bool = False):  # type: ignore[no-untyped-def]
-    server = RadiusServer(app, D, workers=2)
-    transport = FakeTransport(app)
-    try:
-        asyncio.run(server.handle(transport, data, source, acct))
-    finally:
-        server.close()
-    return server, transport.sent
-
-
 def access_request(password: str, **extra: object) -> tuple[Packet, bytes]:
-    pkt = build(
-        D,
-        Code.ACCESS_REQUEST,
-        7,
-        os.urandom(16),
-        [("User-Name", "test"), ("User-Password", password), *extra.items()],
-    )
-    # router1 was added after migration 0004, so it requires a Message-Authenticator.
-    return pkt, encode(pkt, SECRET, message_authenticator=True)
+    return inmemory.access_request("test", password, **extra)
 
 
 def test_pap_accept_is_signed_and_authenticated(app: Userman) -> None:
@@ -138,19 +102,7 @@ def test_an_accounting_request_on_the_auth_port_is_dropped(app: Userman) -> None
 
 
 def accounting(status: str, **extra: object) -> bytes:
-    pkt = build(
-        D,
-        Code.ACCOUNTING_REQUEST,
-        3,
-        bytes(16),
-        [
-            ("User-Name", "test"),
-            ("Acct-Session-Id", "81d0009b"),
-            ("Acct-Status-Type", status),
-            *extra.items(),
-        ],
-    )
-    return encode(pkt, SECRET)
+    return inmemory.accounting("test", status, **extra)
 
 
 def test_the_accounting_response_follows_the_commit(app: Userman) -> None:

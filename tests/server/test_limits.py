@@ -9,25 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from inmemory import D, access_request, accounting, exchange
+from inmemory import D, access_request, accounting, do, exchange, make_app
 from userman.radius.packet import Code, Packet, decode
 from userman.services import Actor, Userman
 
 ROOT = Actor.superuser()
 
 
-def do(app: Userman, command: str, *positional: str, **args: str) -> None:
-    *path, verb = command.split()
-    app.execute(ROOT, tuple(path), verb, positional, args)
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = Userman(f"sqlite:///{tmp_path / 'limits.db'}")
-    userman.prepare()
-    do(userman, "router add", name="r", **{"ip-address": "127.0.0.1", "shared-secret": "12345"})
-    do(userman, "profile add", name="p", validity="1d", **{"starts-at": "now"})
-    do(userman, "user add", username="test", password="test")
+    userman = make_app(tmp_path)
     yield userman
     userman.close()
 

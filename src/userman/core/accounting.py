@@ -41,6 +41,16 @@ class AccountingRecord:
     download: int = 0  # Acct-Output-Octets (+ Gigawords): to the user
     terminate_cause: str = ""  # the Acct-Terminate-Cause VALUE name in lower case
     context: RequestContext = field(default_factory=RequestContext)
+    delay: int = 0  # Acct-Delay-Time: seconds the router held the record (RFC 2866 5.2)
+    event_time: dt.datetime | None = None  # Event-Timestamp (RFC 2869 5.3)
+
+    def occurred(self, received: dt.datetime) -> dt.datetime:
+        """When the event happened: the router's Event-Timestamp, else the time the record
+        arrived less its Acct-Delay-Time; never later than its arrival (a router's clock may
+        run ahead)."""
+        if self.event_time is not None:
+            return min(self.event_time, received)
+        return received - dt.timedelta(seconds=max(self.delay, 0))
 
 
 @dataclass(frozen=True, slots=True)

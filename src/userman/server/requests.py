@@ -7,6 +7,8 @@ Access-Accept or -Reject carries, Proxy-State (RFC 2865 5.33) in every reply.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from userman.core.accounting import AccountingRecord, AcctStatus, octets
 from userman.core.authorize import (
     AccessRequest,
@@ -104,7 +106,14 @@ def accounting_record(dictionary: Dictionary, pkt: Packet, source: str) -> Accou
         download=octets(_int(pkt, "Acct-Output-Octets"), _int(pkt, "Acct-Output-Gigawords")),
         terminate_cause=_named(dictionary, pkt, "Acct-Terminate-Cause"),
         context=where,
+        delay=_int(pkt, "Acct-Delay-Time") or 0,
+        event_time=_time(pkt, "Event-Timestamp"),
     )
+
+
+def _time(pkt: Packet, name: str) -> dt.datetime | None:
+    value = pkt.get(name)
+    return value if isinstance(value, dt.datetime) else None
 
 
 def reply_attributes(dictionary: Dictionary, decision: Decision, username: str) -> tuple[AVP, ...]:

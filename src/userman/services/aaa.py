@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
@@ -138,8 +139,6 @@ def account(
     database: Database, router: RouterInfo, record: AccountingRecord, now: dt.datetime
 ) -> None:
     """Store an accounting record; returns only once it is committed (RFC 2866 2)."""
-    if record.status not in STORED:
-        return  # Accounting-On/Off: acknowledged; closing the router's sessions comes later
     with database.begin() as db:
         store_records(db, [(router, record, now)])
 
@@ -180,6 +179,25 @@ class _Rows:
         return rows
 
 
+NAS_REBOOT = "nas-reboot"  # Acct-Terminate-Cause NAS-Reboot (RFC 2866 5.10)
+
+
+def _close_router_sessions(db: Session, rows: _Rows, router: RouterInfo, now: dt.datetime) -> None:
+    stored = db.scalars(
+        select(models.UserSession).where(
+            models.UserSession.router_id == router.id, models.UserSession.active.is_(True)
+        )
+    )
+    # And those this batch opened, not written yet.
+    pending = [row for (router_id, _), row in rows.sessions.items() if router_id == router.id]
+    for row in {*stored, *pending}:
+        if not row.active:
+            continue
+        row.active = False
+        row.till_time = max(row.till_time, now)
+        row.terminate_cause = NAS_REBOOT
+
+
 def store_records(db: Session, items: Sequence[AccountingItem]) -> list[SessionState | None]:
     """Apply records, in their order, inside the caller's transaction; each record's session.
 
@@ -195,6 +213,11 @@ def _store(
     db: Session, rows: _Rows, router: RouterInfo, record: AccountingRecord, now: dt.datetime
 ) -> SessionState | None:
     """Apply one record to its session and its user's counters (one row each, in `rows`)."""
+    now = record.occurred(now)
+    if record.status in (AcctStatus.ACCOUNTING_ON, AcctStatus.ACCOUNTING_OFF):
+        # RFC 2866 5.1: the router (re)started or stops: none of its sessions go on.
+        _close_router_sessions(db, rows, router, now)
+        return None
     if record.status not in STORED:
         return None
     key = (router.id, record.acct_session_id)

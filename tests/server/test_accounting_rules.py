@@ -1,0 +1,43 @@
+"""Accounting rules on the wire (RFC 2866 5, RFC 2869 5.3): Accounting-On/Off, and the
+time a record is dated to; through the server with an in-memory transport."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inmemory import D, accounting, exchange, make_app
+from userman.radius.packet import Code, decode
+from userman.services import Actor, Userman
+
+ROOT = Actor.superuser()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path)
+    yield userman
+    userman.close()
+
+
+def test_accounting_on_closes_the_routers_open_sessions(app: Userman) -> None:
+    # RFC 2866 5.1 Accounting-On: the router restarted, so none of its sessions goes on.
+    exchange(app, accounting("test", "Start", "s1"), acct=True)
+    exchange(app, accounting("test", "Start", "s2"), acct=True)
+    _, [(reply, _, _)] = exchange(app, accounting("", "Accounting-On", ""), acct=True)
+    assert decode(reply, D).code is Code.ACCOUNTING_RESPONSE
+    sessions = [s.json for s in app.execute(ROOT, ("session",), "print").items]
+    assert [(s["active"], s["terminate-cause"]) for s in sessions] == [(False, "nas-reboot")] * 2
+
+
+def test_acct_delay_time_and_event_timestamp_date_the_record(app: Userman) -> None:
+    exchange(app, accounting("test", "Start", "late", **{"Acct-Delay-Time": 600}), acct=True)
+    stamp = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    exchange(app, accounting("test", "Start", "stamped", **{"Event-Timestamp": stamp}), acct=True)
+    late, stamped = (s.json for s in app.execute(ROOT, ("session",), "print").items)
+    started = dt.datetime.strptime(str(late["from-time"]), "%b/%d/%Y %H:%M:%S")
+    assert dt.datetime.now(dt.UTC).replace(tzinfo=None) - started >= dt.timedelta(seconds=590)
+    assert stamped["from-time"] == "jan/02/2026 03:04:05"
