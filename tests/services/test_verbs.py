@@ -245,3 +245,11 @@ def test_random_password_generates_one(app: Userman) -> None:
     assert shown(app, "user", "show-sensitive")[0]["password"] != before
     with pytest.raises(InvalidValueError, match="random-password"):
         run(app, "user add", username="t", password="x", **{"random-password": "yes"})
+
+
+def test_custom_attribute_names_must_be_known(app: Userman) -> None:
+    run(app, "profile add", name="p", attributes="Idle-Timeout:60,Mikrotik-Group:gold")
+    with pytest.raises(InvalidValueError, match="Acme-Tier"):
+        run(app, "profile set", "p", attributes="Acme-Tier:3")
+    run(app, "attribute add", name="Acme-Tier", **{"vendor-id": "9999", "type-id": "7"})
+    run(app, "profile set", "p", attributes="Acme-Tier:3")

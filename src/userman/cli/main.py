@@ -18,6 +18,7 @@ import click
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
+from userman.core.values import parse_duration
 from userman.services import MENU_PATHS, Userman, default_url
 
 __all__ = ["main"]
@@ -152,13 +153,25 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
 @click.option("--bind", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--auth-port", default=1812, show_default=True, help="RADIUS authentication port.")
 @click.option("--acct-port", default=1813, show_default=True, help="RADIUS accounting port.")
+@click.option(
+    "--interim-interval",
+    default="5m",
+    show_default=True,
+    help="Acct-Interim-Interval sent with every Access-Accept (RouterOS time; 0 sends none).",
+)
 @click.pass_context
-def serve(ctx: click.Context, bind: str, auth_port: int, acct_port: int) -> None:
+def serve(
+    ctx: click.Context, bind: str, auth_port: int, acct_port: int, interim_interval: str
+) -> None:
     """Answer RADIUS authentication and accounting until stopped (Ctrl-C or SIGTERM)."""
     from userman.server.main import run_server  # noqa: PLC0415 - only serve needs the server
 
+    try:
+        interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
+    except UsermanError as error:
+        raise click.BadParameter(str(error)) from None
     app = _open(ctx)
-    run_server(app, bind=bind, auth_port=auth_port, acct_port=acct_port)
+    run_server(app, bind=bind, auth_port=auth_port, acct_port=acct_port, interim_interval=interval)
 
 
 @cli.command()

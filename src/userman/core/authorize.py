@@ -38,6 +38,7 @@ __all__ = [
     "AccessRequest",
     "ChapCredentials",
     "Credentials",
+    "CustomAttribute",
     "Decision",
     "MschapV1Credentials",
     "MschapV2Credentials",
@@ -84,6 +85,17 @@ class AccessRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomAttribute:
+    """An attribute the operator defined in the attribute menu (v7), which no dictionary has:
+    sent as `type_id` of `vendor_id` (0: a standard attribute) with a `value_type` value."""
+
+    name: str
+    vendor_id: int
+    type_id: int
+    value_type: str  # string, hex, ip-address, ip6-prefix, macaddress, uint32, uint64
+
+
+@dataclass(frozen=True, slots=True)
 class UserFacts:
     """What the store knows about the user that an access decision needs."""
 
@@ -101,6 +113,12 @@ class UserFacts:
     # counts against it (since its counting period began, within the profile's run).
     limits: tuple[tuple[LimitationFacts, Usage], ...] = ()
     time_zone: dt.tzinfo = dt.UTC  # the customer's, for windows and counter resets
+    wireless_enc_algo: str = "none"
+    wireless_enc_key: str = ""
+    wireless_psk: str = ""
+    # v7 custom reply attributes (Name, value text) of the profile, the group and the user, in
+    # that order: a later one of the same name replaces an earlier one.
+    attributes: tuple[tuple[str | CustomAttribute, str], ...] = ()
 
 
 class RejectReason(Enum):
@@ -128,7 +146,7 @@ class RejectReason(Enum):
 class Decision:
     accept: bool
     reason: RejectReason | None = None
-    reply: tuple[tuple[str, object], ...] = ()
+    reply: tuple[tuple[str | CustomAttribute, object], ...] = ()
     profile_changes: tuple[ProfileSlot, ...] = field(default=())
     bind_caller_id: str = ""  # caller-id-bind-on-first-use: the caller-id to store now
 
@@ -227,10 +245,11 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
     if limit is not None and facts.active_sessions >= limit:
         # Legacy User Manager refuses at the limit (v7 would disconnect the oldest session).
         return Decision(False, RejectReason.TOO_MANY_SESSIONS, profile_changes=selection.changed)
-    reply: list[tuple[str, object]] = list(method_reply)
+    reply: list[tuple[str | CustomAttribute, object]] = list(method_reply)
     if facts.framed_ip:
         reply.append(("Framed-IP-Address", ipaddress.ip_address(facts.framed_ip)))
     reply.extend(_limitation_reply(now_applying))
+    reply.extend(_user_reply(facts))
     reply.extend(reply_limits(left))
     until_window = applicable_until(limitations, now, tz) if limitations else None
     timeout = session_timeout(
@@ -243,6 +262,26 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
     if timeout is not None:
         reply.append(("Session-Timeout", timeout))
     return Decision(True, None, tuple(reply), selection.changed, bind)
+
+
+# The user's wireless-enc-algo as Mikrotik-Wireless-Enc-Algo numbers (MikroTik's dictionary).
+ENC_ALGO = {"none": 0, "40bit-wep": 1, "104bit-wep": 2, "aes-ccm": 3, "tkip": 4}
+
+
+def _user_reply(facts: UserFacts) -> list[tuple[str | CustomAttribute, object]]:
+    """The user's wireless keys (the manual's user properties) and the custom attributes."""
+    reply: list[tuple[str | CustomAttribute, object]] = []
+    if facts.wireless_enc_algo != "none":
+        reply.append(("Mikrotik-Wireless-Enc-Algo", ENC_ALGO[facts.wireless_enc_algo]))
+    if facts.wireless_enc_key:
+        reply.append(("Mikrotik-Wireless-Enc-Key", facts.wireless_enc_key))
+    if facts.wireless_psk:
+        reply.append(("Mikrotik-Wireless-PSK", facts.wireless_psk))
+    latest: dict[str, tuple[str | CustomAttribute, str]] = {}
+    for attribute, value in facts.attributes:  # a later one of the same name wins
+        latest[attribute if isinstance(attribute, str) else attribute.name] = (attribute, value)
+    reply.extend(latest.values())
+    return reply
 
 
 LIMIT_REASONS = {

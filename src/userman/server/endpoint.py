@@ -25,6 +25,7 @@ from userman.radius.packet import (
     Packet,
     decode,
     encode,
+    make_avp,
     verify_message_authenticator,
     verify_request_authenticator,
 )
@@ -59,9 +60,11 @@ class RadiusServer:
         workers: int = 8,
         *,
         batch_limit: int = BATCH_LIMIT,
+        interim_interval: int = 0,
     ) -> None:
         self.app = app
         self.dictionary = dictionary
+        self.interim_interval = interim_interval  # seconds; 0: the router's own setting
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userman-db")
         # Accounting is stored by one group-commit writer: one transaction per batch.
         self.writer: GroupCommitWriter[AccountingItem, SessionState | None] = GroupCommitWriter(
@@ -168,7 +171,16 @@ class RadiusServer:
         decision = await self._call(self.app.authenticate, router, request, utcnow())
         self.counters["accepts" if decision.accept else "rejects"] += 1
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
-        attributes = requests.reply_attributes(self.dictionary, decision, request.username)
+        attributes, problems = requests.reply_attributes(
+            self.dictionary, decision, request.username
+        )
+        for problem in problems:
+            self.counters["attributes-left-out"] += 1
+            log.warning("left an attribute out of the reply to %s: %s", request.username, problem)
+        if decision.accept and self.interim_interval:
+            # RFC 2869 5.16: how often the router sends Interim-Updates (limits hold in-session).
+            interim = make_avp(self.dictionary, "Acct-Interim-Interval", self.interim_interval)
+            attributes = (*attributes, interim)
         return self._encode(pkt.reply(code, attributes), router.secret, pkt, sign=True)
 
     async def _account(

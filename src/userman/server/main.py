@@ -17,9 +17,11 @@ __all__ = ["run_server", "serve"]
 log = logging.getLogger("userman.server")
 
 
-async def serve(app: Userman, *, bind: str, auth_port: int, acct_port: int) -> None:
+async def serve(
+    app: Userman, *, bind: str, auth_port: int, acct_port: int, interim_interval: int = 0
+) -> None:
     loop = asyncio.get_running_loop()
-    server = RadiusServer(app, default_dictionary())
+    server = RadiusServer(app, default_dictionary(), interim_interval=interim_interval)
     transports: list[asyncio.DatagramTransport] = []
     try:
         for port, accounting in ((auth_port, False), (acct_port, True)):
@@ -48,8 +50,18 @@ async def serve(app: Userman, *, bind: str, auth_port: int, acct_port: int) -> N
         server.close()
 
 
-def run_server(app: Userman, *, bind: str, auth_port: int, acct_port: int) -> None:
+def run_server(
+    app: Userman, *, bind: str, auth_port: int, acct_port: int, interim_interval: int = 0
+) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    asyncio.run(serve(app, bind=bind, auth_port=auth_port, acct_port=acct_port))
+    asyncio.run(
+        serve(
+            app,
+            bind=bind,
+            auth_port=auth_port,
+            acct_port=acct_port,
+            interim_interval=interim_interval,
+        )
+    )

@@ -14,14 +14,17 @@ from userman.core.authorize import (
     AccessRequest,
     ChapCredentials,
     Credentials,
+    CustomAttribute,
     Decision,
     MschapV1Credentials,
     MschapV2Credentials,
     PapCredentials,
 )
 from userman.core.context import RequestContext
-from userman.radius.dictionary import Dictionary
+from userman.radius.dictionary import AttributeDef, DataType, Dictionary
+from userman.radius.errors import EncodeError
 from userman.radius.packet import AVP, Packet, make_avp
+from userman.radius.values import coerce_value
 
 __all__ = ["access_request", "accounting_record", "context", "proxy_state", "reply_attributes"]
 
@@ -116,11 +119,47 @@ def _time(pkt: Packet, name: str) -> dt.datetime | None:
     return value if isinstance(value, dt.datetime) else None
 
 
-def reply_attributes(dictionary: Dictionary, decision: Decision, username: str) -> tuple[AVP, ...]:
+# The attribute menu's value types (v7) as the wire types they are.
+VALUE_TYPES = {
+    "string": DataType.STRING,
+    "hex": DataType.OCTETS,
+    "ip-address": DataType.COMBO_IP,
+    "ip6-prefix": DataType.IPV6PREFIX,
+    "macaddress": DataType.ETHER,
+    "uint32": DataType.INTEGER,
+    "uint64": DataType.INTEGER64,
+}
+
+
+def _avp(dictionary: Dictionary, name: str | CustomAttribute, value: object) -> AVP:
+    if isinstance(name, str):
+        return make_avp(dictionary, name, value)
+    data_type = VALUE_TYPES[name.value_type]
+    if data_type is DataType.OCTETS and isinstance(value, str):
+        try:
+            value = bytes.fromhex(value.removeprefix("0x"))
+        except ValueError:
+            raise EncodeError(f"{name.name}: {value!r} is not hex") from None
+    definition = AttributeDef(name.name, name.type_id, data_type, name.vendor_id)
+    return AVP(definition, coerce_value(data_type, value))
+
+
+def reply_attributes(
+    dictionary: Dictionary, decision: Decision, username: str
+) -> tuple[tuple[AVP, ...], list[str]]:
+    """The reply's attributes, and why any could not be made (a custom attribute whose value
+    does not fit its type): those are left out rather than failing the whole reply."""
     pairs = list(decision.reply)
     if decision.reason is not None:
         pairs.append(("Reply-Message", decision.reason.describe(username)))
-    return tuple(make_avp(dictionary, name, value) for name, value in pairs)
+    avps: list[AVP] = []
+    problems: list[str] = []
+    for name, value in pairs:
+        try:
+            avps.append(_avp(dictionary, name, value))
+        except EncodeError as error:
+            problems.append(str(error))
+    return tuple(avps), problems
 
 
 def proxy_state(pkt: Packet) -> tuple[AVP, ...]:

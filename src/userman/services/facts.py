@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from userman.core.authorize import UserFacts
+from userman.core.authorize import CustomAttribute, UserFacts
 from userman.core.errors import InvalidValueError
 from userman.core.limits import (
     LimitationFacts,
@@ -134,4 +134,41 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
         active_sessions=queries.active_sessions(db, user.id),
         limits=() if running is None else _limits(db, user, running, tz, now),
         time_zone=tz,
+        wireless_enc_algo=user.wireless_enc_algo,
+        wireless_enc_key=user.wireless_enc_key,
+        wireless_psk=user.wireless_psk,
+        attributes=_attributes(db, user, running),
     )
+
+
+Pair = tuple[str | CustomAttribute, str]
+
+
+def _pairs(text: str, custom: dict[str, CustomAttribute]) -> list[Pair]:
+    """`Name:value,Name:value` as the attributes property stores it; a name of the attribute
+    menu becomes its definition, any other is a dictionary's name."""
+    pairs: list[Pair] = []
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition(":")
+        pairs.append((custom.get(name, name), value))
+    return pairs
+
+
+def _attributes(db: Session, user: models.User, running: ProfileSlot | None) -> tuple[Pair, ...]:
+    texts = []
+    if running is not None:
+        profile = db.get(models.Profile, running.profile_id)
+        texts.append(profile.attributes if profile is not None else "")
+    if user.group_id is not None:
+        group = db.get(models.UserGroup, user.group_id)
+        texts.append(group.attributes if group is not None else "")
+    texts.append(user.attributes)
+    if not any(texts):
+        return ()
+    defined = db.scalars(
+        select(models.Attribute).where(models.Attribute.subscriber_id == user.subscriber_id)
+    )
+    custom = {
+        a.name: CustomAttribute(a.name, a.vendor_id, a.type_id, a.value_type) for a in defined
+    }
+    return tuple(pair for text in texts for pair in _pairs(text, custom))

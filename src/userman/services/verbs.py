@@ -26,6 +26,7 @@ from userman.core.errors import (
     NotFoundError,
     UnknownPropertyError,
 )
+from userman.radius.dictionary import default_dictionary
 from userman.services import permissions
 from userman.services.actor import Actor
 from userman.services.fields import BOOL, JsonValue
@@ -272,6 +273,23 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
             raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
     if isinstance(row, models.Customer):
         permissions.check_customer(db, row)
+    if getattr(row, "attributes", ""):
+        _check_attribute_names(db, row)
+
+
+def _check_attribute_names(db: Session, row: Any) -> None:
+    """Every name in `attributes=` is a dictionary's or one of the attribute menu's."""
+    defined = set(
+        db.scalars(
+            select(models.Attribute.name).where(models.Attribute.subscriber_id == row.subscriber_id)
+        )
+    )
+    dictionary = default_dictionary()
+    for pair in row.attributes.split(","):
+        name = pair.partition(":")[0]
+        if name not in defined and dictionary.find(name) is None:
+            reason = f'"{name}" is neither a RADIUS attribute nor one of the attribute menu'
+            raise InvalidValueError("attributes", reason)
 
 
 def _place(db: Session, actor: Actor, menu: Menu, row: Any, args: Mapping[str, str]) -> None:

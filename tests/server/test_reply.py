@@ -1,0 +1,106 @@
+"""What an Access-Accept carries besides limits: the user's wireless keys (the manual's user
+properties), the v7 custom attributes of profile, group and user, and Acct-Interim-Interval."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inmemory import ROUTER, D, FakeTransport, access_request, do, make_app
+from userman.radius.packet import AVP, Code, Packet, decode
+from userman.server.endpoint import RadiusServer
+from userman.services import Userman
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path)
+    do(userman, "user create-and-activate-profile", "test", profile="p")
+    yield userman
+    userman.close()
+
+
+def logon(app: Userman, interim: int = 0) -> tuple[Packet, RadiusServer]:
+    _, data = access_request("test", "test")
+    server = RadiusServer(app, D, workers=2, interim_interval=interim)
+    transport = FakeTransport(app)
+    try:
+        asyncio.run(server.handle(transport, data, ROUTER, False))
+    finally:
+        server.close()
+    [(reply, _, _)] = transport.sent
+    return decode(reply, D), server
+
+
+def raw(pkt: Packet, vendor: int, code: int) -> AVP:
+    return next(
+        a for a in pkt.attributes if (a.definition.vendor_id, a.definition.code) == (vendor, code)
+    )
+
+
+def test_the_users_wireless_keys(app: Userman) -> None:
+    do(
+        app,
+        "user set",
+        "test",
+        **{"wireless-enc-algo": "aes-ccm", "wireless-enc-key": "k3y", "wireless-psk": "psk!"},
+    )
+    reply, _ = logon(app)
+    assert reply.get("Mikrotik-Wireless-Enc-Algo") == 3  # AES-CCM in MikroTik's dictionary
+    assert reply.get("Mikrotik-Wireless-Enc-Key") == "k3y"
+    assert reply.get("Mikrotik-Wireless-PSK") == "psk!"
+
+
+def test_custom_attributes_of_profile_group_and_user(app: Userman) -> None:
+    do(app, "profile set", "p", attributes="Idle-Timeout:600,Reply-Message:from the profile")
+    do(app, "user group add", name="g", attributes="Idle-Timeout:300,Mikrotik-Group:gold")
+    do(app, "user set", "test", group="g", attributes="Idle-Timeout:120")
+    reply, _ = logon(app)
+    assert reply.code is Code.ACCESS_ACCEPT
+    assert reply.get_all("Idle-Timeout") == [120]  # the user's wins over group and profile
+    assert reply.get("Mikrotik-Group") == "gold"
+    assert reply.get("Reply-Message") == "from the profile"
+
+
+def test_an_attribute_of_the_attribute_menu_goes_out_with_its_number(app: Userman) -> None:
+    do(
+        app,
+        "attribute add",
+        name="Acme-Tier",
+        **{"vendor-id": "9999", "type-id": "7", "value-type": "uint32"},
+    )
+    do(app, "attribute add", name="Acme-Blob", **{"vendor-id": "9999", "type-id": "8"})
+    do(
+        app,
+        "attribute add",
+        name="Acme-Hex",
+        **{"vendor-id": "9999", "type-id": "9", "value-type": "hex"},
+    )
+    do(app, "user set", "test", attributes="Acme-Tier:3,Acme-Blob:hello,Acme-Hex:0xcafe")
+    reply, _ = logon(app)
+    assert raw(reply, 9999, 7).value == (3).to_bytes(4, "big")  # unknown here: decoded as octets
+    assert raw(reply, 9999, 8).value == b"hello"
+    assert raw(reply, 9999, 9).value == b"\xca\xfe"
+
+
+def test_a_value_that_does_not_fit_is_left_out_not_the_logon(app: Userman) -> None:
+    do(
+        app,
+        "attribute add",
+        name="Acme-Tier",
+        **{"vendor-id": "9999", "type-id": "7", "value-type": "uint32"},
+    )
+    do(app, "user set", "test", attributes="Acme-Tier:many,Idle-Timeout:60")
+    reply, server = logon(app)
+    assert reply.code is Code.ACCESS_ACCEPT
+    assert reply.get("Idle-Timeout") == 60
+    assert server.counters["attributes-left-out"] == 1
+
+
+def test_acct_interim_interval_when_configured(app: Userman) -> None:
+    # RFC 2869 5.16; `userman serve --interim-interval` (default 5m).
+    assert logon(app, interim=300)[0].get("Acct-Interim-Interval") == 300
+    assert logon(app, interim=0)[0].get("Acct-Interim-Interval") is None
