@@ -41,3 +41,15 @@ def test_acct_delay_time_and_event_timestamp_date_the_record(app: Userman) -> No
     started = dt.datetime.strptime(str(late["from-time"]), "%b/%d/%Y %H:%M:%S")
     assert dt.datetime.now(dt.UTC).replace(tzinfo=None) - started >= dt.timedelta(seconds=590)
     assert stamped["from-time"] == "jan/02/2026 03:04:05"
+
+
+def test_sessions_without_updates_are_closed_as_stale(app: Userman) -> None:
+    # The manual's FAQ: sessions without a Stop stay active; here they close once they missed
+    # three interim updates (serve sweeps them once a minute).
+    exchange(app, accounting("test", "Start", "old"), acct=True)
+    now = dt.datetime.now(dt.UTC)
+    assert app.close_stale(now - dt.timedelta(minutes=15), now) == 0
+    later = now + dt.timedelta(minutes=16)
+    assert app.close_stale(later - dt.timedelta(minutes=15), later) == 1
+    [session] = app.execute(ROOT, ("session",), "print").items
+    assert (session.json["active"], session.json["terminate-cause"]) == (False, "stale")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import functools
 import logging
 import signal
@@ -39,7 +41,9 @@ async def serve(
             transports[0].get_extra_info("sockname")[1],
             transports[1].get_extra_info("sockname")[1],
         )
+        sweeper = asyncio.ensure_future(_sweep_stale(server, interim_interval, stop))
         await stop.wait()
+        await sweeper
         log.info("userman is stopping")
         # Answer what was received (its accounting committed first); `close()` below stores
         # whatever is still queued once the ports are closed.
@@ -48,6 +52,31 @@ async def serve(
         for transport in transports:
             transport.close()
         server.close()
+
+
+# A session is stale when this many interim intervals passed without a record for it.
+STALE_INTERVALS = 3
+
+
+async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asyncio.Event) -> None:
+    """Close sessions that missed STALE_INTERVALS interim updates, once a minute, until stopped.
+    Without an interim interval the server cannot tell a quiet session from a lost one."""
+    if interim_interval <= 0:
+        return
+    while not stop.is_set():
+        now = dt.datetime.now(dt.UTC)
+        older_than = now - dt.timedelta(seconds=STALE_INTERVALS * interim_interval)
+        try:
+            closed = await asyncio.get_running_loop().run_in_executor(
+                server.pool, server.app.close_stale, older_than, now
+            )
+        except Exception:
+            log.exception("could not close stale sessions")
+        else:
+            if closed:
+                log.info("closed %d stale sessions", closed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=60)
 
 
 def run_server(

@@ -268,3 +268,21 @@ def _store(
             now=now,
         )
     return after
+
+
+STALE = "stale"  # terminate-cause of a session closed for want of updates
+
+
+def close_stale(database: Database, older_than: dt.datetime, now: dt.datetime) -> int:
+    """Close the open sessions that no record has touched since `older_than` (the router was
+    lost, or its Stop was): they no longer count against shared-users. How many closed."""
+    with database.begin() as db:
+        stale = db.scalars(
+            select(models.UserSession).where(
+                models.UserSession.active.is_(True), models.UserSession.till_time < older_than
+            )
+        ).all()
+        for row in stale:
+            row.active = False
+            row.terminate_cause = STALE
+        return len(stale)

@@ -117,6 +117,11 @@ class Userman:
 
         return aaa.authenticate(self.database, router, request, now)
 
+    def close_stale(self, older_than: dt.datetime, now: dt.datetime) -> int:
+        from userman.services import aaa  # noqa: PLC0415
+
+        return aaa.close_stale(self.database, older_than, now)
+
     def account(self, router: RouterInfo, record: AccountingRecord, now: dt.datetime) -> None:
         from userman.services import aaa  # noqa: PLC0415
 
