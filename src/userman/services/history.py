@@ -2,9 +2,10 @@
 
 `recording()` keeps, for each row a command adds, changes or removes through the ORM, its values
 before and after as the database holds them, with the rows the database removes or unlinks by
-itself (ON DELETE CASCADE / SET NULL: a removed user's `user_profile` rows). Sessions, logs and
-history are not recorded. A new entry discards the undone entries of its subscriber (and the
-superuser's cross-subscriber ones): as in an editor, they can no longer be redone.
+itself (ON DELETE CASCADE / SET NULL: a removed user's `user_profile` rows). Sessions, logs,
+CoA requests and history are not recorded. A new entry discards the undone entries of its
+subscriber (and the superuser's cross-subscriber ones): as in an editor, they can no longer be
+redone.
 
 Undo takes the newest "done" entry the actor sees, redo the one undone last (the oldest
 "undone"); both need owner level and are not recorded themselves. The change-set is applied with
@@ -32,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from userman.core.errors import ConflictError, InvalidValueError
+from userman.core.history import Move, Phase, RowChange, plan
 from userman.services import permissions, verbs
 from userman.services.actor import Actor
 from userman.services.menus import MENUS, Menu
@@ -40,7 +42,7 @@ from userman.store import models
 
 __all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo"]
 
-UNRECORDED = frozenset({"history", "session", "log"})
+UNRECORDED = frozenset({"history", "session", "log", "coa_request"})
 TABLES: dict[str, Table] = dict(models.Base.metadata.tables)
 # Parents before children: the order rows may be inserted in.
 ORDER = {table.name: i for i, table in enumerate(models.Base.metadata.sorted_tables)}
@@ -252,106 +254,78 @@ class _RefusedError(Exception):
     """Why a change-set cannot be applied now; the entry gets it as its reason."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """One row's move: from `source` (what it must be now; None: absent) to `target`."""
-
-    table: Table
-    row_id: int
-    source: Values | None
-    target: Values | None
-
-    @property
-    def phase(self) -> int:
-        """Rows come back first, then columns are restored, then rows go."""
-        if self.source is None:
-            return 0
-        return 1 if self.target is not None else 2
-
-    def sort_key(self) -> tuple[int, int, int]:
-        order, row_id = ORDER[self.table.name], self.row_id
-        if self.phase == 2:  # children first
-            order, row_id = -order, -row_id
-        return (self.phase, order, row_id)
-
-    def compared(self) -> list[str]:
-        """The columns that must still hold the source values."""
-        assert self.source is not None
-        if self.target is None:
-            return list(self.source)
-        changed = [name for name, value in self.source.items() if self.target.get(name) != value]
-        return ["subscriber_id", *changed] if "subscriber_id" in self.source else changed
-
-    def label(self) -> str:
-        """The row as an operator names it: `user u1`, `profile profile-limitation *3`."""
-        values = self.source or self.target or {}
-        menu = MENU_OF_TABLE.get(self.table.name)
-        name = menu.name if menu is not None else self.table.name
-        if menu is not None and menu.key is not None:
-            key = values.get(menu.by_name[menu.key].column)
-            if key:
-                return f"{name} {key}"
-        return f"{name} *{self.row_id:X}"
-
-    def property_names(self, columns: Sequence[str]) -> str:
-        menu = MENU_OF_TABLE.get(self.table.name)
-        names = {p.column: p.name for p in menu.props} if menu is not None else {}
-        return ", ".join(names.get(c, c.replace("_", "-")) for c in columns)
+def _label(move: Move) -> str:
+    """The row as an operator names it: `user u1`, `profile profile-limitation *3`."""
+    values = move.source or move.target or {}
+    menu = MENU_OF_TABLE.get(move.table)
+    name = menu.name if menu is not None else move.table
+    if menu is not None and menu.key is not None:
+        key = values.get(menu.by_name[menu.key].column)
+        if key:
+            return f"{name} {key}"
+    return f"{name} *{move.row_id:X}"
 
 
-def _steps(entry: models.HistoryEntry, *, backwards: bool) -> list[_Step]:
-    steps = []
-    for change in json.loads(entry.changes):
-        source, target = change["before"], change["after"]
-        if backwards:
-            source, target = target, source
-        steps.append(_Step(TABLES[change["table"]], change["id"], source, target))
-    return sorted(steps, key=_Step.sort_key)
+def _property_names(move: Move, columns: Sequence[str]) -> str:
+    menu = MENU_OF_TABLE.get(move.table)
+    names = {p.column: p.name for p in menu.props} if menu is not None else {}
+    return ", ".join(names.get(c, c.replace("_", "-")) for c in columns)
 
 
-def _check(db: Session, steps: Sequence[_Step]) -> None:
+def _moves(entry: models.HistoryEntry, *, backwards: bool) -> list[Move]:
+    changes = [
+        RowChange(c["table"], c["id"], c["before"], c["after"]) for c in json.loads(entry.changes)
+    ]
+    return plan(changes, ORDER, backwards=backwards)
+
+
+def _check(db: Session, moves: Sequence[Move]) -> None:
     """Every row must be as the entry left it (undo) or found it (redo)."""
     conn = db.connection()
-    for step in steps:
-        current = conn.execute(select(step.table).where(step.table.c.id == step.row_id)).first()
-        if step.source is None:
+    for move in moves:
+        table = TABLES[move.table]
+        current = conn.execute(select(table).where(table.c.id == move.row_id)).first()
+        if move.source is None:
             if current is not None:
-                raise _RefusedError(f"{step.label()} exists again")
+                raise _RefusedError(f"{_label(move)} exists again")
             continue
         if current is None:
-            raise _RefusedError(f"{step.label()} was removed since")
+            raise _RefusedError(f"{_label(move)} was removed since")
         now = current._mapping
         differ = [
             name
-            for name in step.compared()
-            if _decode(step.table.c[name], step.source[name]) != now[name]
+            for name in move.compared()
+            if _decode(table.c[name], move.source[name]) != now[name]
         ]
         if differ:
-            raise _RefusedError(f"{step.label()} changed since ({step.property_names(differ)})")
+            raise _RefusedError(f"{_label(move)} changed since ({_property_names(move, differ)})")
 
 
-def _values(step: _Step, names: Iterable[str]) -> dict[str, object]:
-    assert step.target is not None
-    return {name: _decode(step.table.c[name], step.target[name]) for name in names}
+def _values(move: Move, names: Iterable[str]) -> dict[str, object]:
+    assert move.target is not None
+    table = TABLES[move.table]
+    return {name: _decode(table.c[name], move.target[name]) for name in names}
 
 
-def _apply(db: Session, step: _Step) -> None:
-    table, where = step.table, step.table.c.id == step.row_id
+def _apply(db: Session, move: Move) -> None:
+    table = TABLES[move.table]
+    where = table.c.id == move.row_id
     try:
-        if step.phase == 0:
-            assert step.target is not None
-            db.execute(table.insert().values(_values(step, step.target)))
-        elif step.phase == 1:
-            db.execute(table.update().where(where).values(_values(step, step.compared())))
+        if move.phase is Phase.COME_BACK:
+            assert move.target is not None
+            db.execute(table.insert().values(_values(move, move.target)))
+        elif move.phase is Phase.RESTORE:
+            db.execute(table.update().where(where).values(_values(move, move.compared())))
         else:
             db.execute(table.delete().where(where))
     except IntegrityError:
         why = {
-            0: "cannot come back: its name or address is taken, or an item it needs is gone",
-            1: "cannot be restored: its values clash with another item's",
-            2: "is still in use",
-        }[step.phase]
-        raise _RefusedError(f"{step.label()} {why}") from None
+            Phase.COME_BACK: "cannot come back: its name or address is taken, or an item it "
+            "needs is gone",
+            Phase.RESTORE: "cannot be restored: its values clash with another item's",
+            Phase.GO: "is still in use",
+        }[move.phase]
+        raise _RefusedError(f"{_label(move)} {why}") from None
 
 
 def _newest(ctx: Context, menu: Menu, state: str) -> models.HistoryEntry | None:
@@ -375,16 +349,16 @@ def _replay(ctx: Context, menu: Menu, request: Request, *, backwards: bool) -> O
     entry = _newest(ctx, menu, "done" if backwards else "undone")
     if entry is None:
         raise ConflictError("history", f"nothing to {verb}")
-    steps = _steps(entry, backwards=backwards)
+    moves = _moves(entry, backwards=backwards)
     # A write before the SAVEPOINT: it clears an earlier failure's reason, and it makes the
     # sqlite3 driver open the outer transaction (it begins one only before a write), so that
     # releasing the savepoint cannot commit on its own.
     db.execute(update(HISTORY).where(HISTORY.c.id == entry.id).values(reason=""))
     savepoint = db.begin_nested()
     try:
-        _check(db, steps)
-        for step in steps:
-            _apply(db, step)
+        _check(db, moves)
+        for move in moves:
+            _apply(db, move)
     except _RefusedError as refused:
         savepoint.rollback()
         db.expire(entry)
