@@ -14,7 +14,7 @@ from enum import Enum
 
 from userman.core.context import RequestContext
 
-__all__ = ["AccountingRecord", "AcctStatus", "SessionState", "apply", "octets"]
+__all__ = ["CLOSE_ACKED", "AccountingRecord", "AcctStatus", "SessionState", "apply", "octets"]
 
 
 class AcctStatus(Enum):
@@ -69,6 +69,9 @@ class SessionState:
     terminate_cause: str = ""
 
 
+# The status word of a session whose router acknowledged a Disconnect-Request (v7 shows it).
+CLOSE_ACKED = "close-acked"
+
 # (has an open session?, status) -> the status word the session's `status` set gains.
 TRANSITIONS: dict[tuple[bool, AcctStatus], str] = {
     (False, AcctStatus.START): "start",
@@ -89,6 +92,9 @@ def apply(current: SessionState | None, record: AccountingRecord, now: dt.dateti
             record.acct_session_id, record.username, frozenset(), start, now, 0, 0, 0, True
         )
     status = current.status | {word}
+    # A session its router acknowledged ending (Disconnect-ACK, RFC 5176) stays closed, with
+    # userman's terminate-cause, whatever the router reports of it afterwards.
+    closed = CLOSE_ACKED in current.status
     # Counters only grow: a retransmitted or reordered older update never lowers them, and a
     # late Interim-Update after the Stop does not reopen the session.
     return replace(
@@ -98,6 +104,8 @@ def apply(current: SessionState | None, record: AccountingRecord, now: dt.dateti
         uptime=max(record.session_time, current.uptime),
         download=max(record.download, current.download),
         upload=max(record.upload, current.upload),
-        active="stop" not in status,
-        terminate_cause=record.terminate_cause or current.terminate_cause,
+        active="stop" not in status and not closed,
+        terminate_cause=current.terminate_cause
+        if closed
+        else record.terminate_cause or current.terminate_cause,
     )

@@ -19,6 +19,7 @@ from userman.core.context import RequestContext
 from userman.core.limits import (
     Limit,
     LimitationFacts,
+    Remaining,
     Usage,
     applicable,
     applicable_until,
@@ -48,6 +49,7 @@ __all__ = [
     "authorize",
     "same_caller",
     "shared_users_limit",
+    "used_up",
 ]
 
 
@@ -236,10 +238,10 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
         # A profile whose windows do not cover now refuses ("internet only 07:00-16:00").
         return Decision(False, RejectReason.OUTSIDE_TIME_WINDOW, profile_changes=selection.changed)
     now_applying = applicable(limitations, now, tz)
-    left = strictest(remaining(lim, used) for lim, used in facts.limits if lim in now_applying)
-    used_up = exhausted(left)
-    if used_up is not None:
-        reason = LIMIT_REASONS[used_up]
+    left = _remaining(facts, now)
+    ran_out = exhausted(left)
+    if ran_out is not None:
+        reason = LIMIT_REASONS[ran_out]
         return Decision(False, reason, profile_changes=selection.changed)
     limit = shared_users_limit(facts, running)
     if limit is not None and facts.active_sessions >= limit:
@@ -262,6 +264,18 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
     if timeout is not None:
         reply.append(("Session-Timeout", timeout))
     return Decision(True, None, tuple(reply), selection.changed, bind)
+
+
+def _remaining(facts: UserFacts, now: dt.datetime) -> Remaining:
+    """What is left of the quotas of the running profile's limitations that apply now."""
+    now_applying = applicable([lim for lim, _ in facts.limits], now, facts.time_zone)
+    return strictest(remaining(lim, used) for lim, used in facts.limits if lim in now_applying)
+
+
+def used_up(facts: UserFacts, now: dt.datetime) -> Limit | None:
+    """The quota that is used up now, or None: what refuses a new session (`authorize`) is
+    what ends a running one when an Interim-Update reports it used up."""
+    return exhausted(_remaining(facts, now))
 
 
 # The user's wireless-enc-algo as Mikrotik-Wireless-Enc-Algo numbers (MikroTik's dictionary).

@@ -11,6 +11,7 @@ import signal
 import sys
 
 from userman.radius.dictionary import default_dictionary
+from userman.server import coa
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
@@ -25,6 +26,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     server = RadiusServer(app, default_dictionary(), interim_interval=interim_interval)
     transports: list[asyncio.DatagramTransport] = []
+    sender: coa.CoaSender | None = None
     try:
         for port, accounting in ((auth_port, False), (acct_port, True)):
             transport, _ = await loop.create_datagram_endpoint(
@@ -42,8 +44,12 @@ async def serve(
             transports[1].get_extra_info("sockname")[1],
         )
         sweeper = asyncio.ensure_future(_sweep_stale(server, interim_interval, stop))
+        # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
+        sender = await coa.start_sender(server, bind)
+        coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
         await stop.wait()
         await sweeper
+        await coa_poller
         log.info("userman is stopping")
         # Answer what was received (its accounting committed first); `close()` below stores
         # whatever is still queued once the ports are closed.
@@ -51,6 +57,8 @@ async def serve(
     finally:
         for transport in transports:
             transport.close()
+        if sender is not None:
+            sender.close()
         server.close()
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
-from userman.core.authorize import AccessRequest, Decision, authorize
+from userman.core.authorize import AccessRequest, Decision, authorize, used_up
 from userman.core.context import RequestContext
+from userman.services import coa
 from userman.services.facts import user_facts
 from userman.services.profiles import store_slots
 from userman.services.routers import RouterInfo
@@ -49,6 +50,7 @@ def find_router(database: Database, address: str) -> RouterInfo | None:
             frozenset(filter(None, row.log.split(","))),
             row.disabled,
             row.require_message_authenticator,
+            row.use_coa,
         )
 
 
@@ -159,6 +161,10 @@ class _Rows:
 
     sessions: dict[tuple[int, str], models.UserSession] = field(default_factory=dict)
     users: dict[tuple[int, str], models.User] = field(default_factory=dict)
+    # The open sessions an Interim-Update reported on a use-coa router: are the limits used up?
+    to_check: dict[int, tuple[models.UserSession, models.User, dt.datetime]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def load(cls, db: Session, items: Sequence[AccountingItem]) -> _Rows:
@@ -178,6 +184,9 @@ class _Rows:
             rows.users.update(((subscriber_id, key), user) for key, user in users.items())
         return rows
 
+
+# The words of a session's status, in the order `session print` shows them.
+STATUS_WORDS = ("start", "interim", "stop", coa.CLOSE_ACKED)
 
 NAS_REBOOT = "nas-reboot"  # Acct-Terminate-Cause NAS-Reboot (RFC 2866 5.10)
 
@@ -206,7 +215,21 @@ def store_records(db: Session, items: Sequence[AccountingItem]) -> list[SessionS
     """
     rows = _Rows.load(db, items)
     with db.no_autoflush:  # everything is flushed once, at the commit
-        return [_store(db, rows, router, record, now) for router, record, now in items]
+        stored = [_store(db, rows, router, record, now) for router, record, now in items]
+    if rows.to_check:
+        _end_used_up(db, rows.to_check.values())
+    return stored
+
+
+def _end_used_up(
+    db: Session, sessions: Iterable[tuple[models.UserSession, models.User, dt.datetime]]
+) -> None:
+    """Queue a Disconnect (once per session) for each open session whose user has now used up
+    a limit of its running profile: the rule that refuses a new session (`used_up`)."""
+    db.flush()  # the usage just stored counts
+    for acct, user, now in sessions:
+        if acct.active and used_up(user_facts(db, user, now), now) is not None:
+            coa.disconnect_once(db, acct, coa.LIMITS_REACHED, now)
 
 
 def _store(
@@ -246,7 +269,7 @@ def _store(
         user.download_used += after.download - (before.download if before else 0)
         user.upload_used += after.upload - (before.upload if before else 0)
         user.last_seen = now
-    row.status = ",".join(w for w in ("start", "interim", "stop") if w in after.status)
+    row.status = ",".join(w for w in STATUS_WORDS if w in after.status)
     row.till_time = after.till_time
     row.uptime = after.uptime
     row.download = after.download
@@ -257,6 +280,8 @@ def _store(
         value = getattr(record.context, column)
         if value not in (None, ""):  # an update that leaves a field out keeps what was there
             setattr(row, column, value)
+    if router.use_coa and user is not None and record.status is AcctStatus.INTERIM_UPDATE:
+        rows.to_check[id(row)] = (row, user, now)
     if "acct-ok" in router.log:
         _log(
             db,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from userman.core.accounting import AccountingRecord, SessionState
     from userman.core.authorize import AccessRequest, Decision
     from userman.services.aaa import AccountingItem
+    from userman.services.coa import CoaJob, Result
     from userman.services.routers import RouterInfo
 
 __all__ = ["Userman", "default_url"]
@@ -132,3 +133,15 @@ class Userman:
         from userman.services import aaa  # noqa: PLC0415
 
         return aaa.account_many(self.database, items)
+
+    def claim_coa(self, now: dt.datetime, limit: int) -> list[CoaJob]:
+        """Take the Disconnect/CoA-Requests due for this node to send (see services/coa.py)."""
+        from userman.services import coa  # noqa: PLC0415
+
+        return coa.claim(self.database, now, limit)
+
+    def record_coa(self, job: CoaJob, result: Result, now: dt.datetime) -> None:
+        """Store what the router answered to a Disconnect/CoA-Request."""
+        from userman.services import coa  # noqa: PLC0415
+
+        coa.record(self.database, job, result, now)

@@ -31,8 +31,13 @@ __all__ = ["load", "save"]
 
 FORMAT = "userman-backup"
 SUFFIX = ".umb"
-# Every table that belongs to a subscriber, parents before children.
-TABLES = [t for t in models.Base.metadata.sorted_tables if "subscriber_id" in t.c]
+# Every table that belongs to a subscriber, parents before children; not the CoA requests on
+# their way to the routers (the database drops them with their subscriber, router or session).
+TABLES = [
+    t
+    for t in models.Base.metadata.sorted_tables
+    if "subscriber_id" in t.c and t.name != "coa_request"
+]
 
 
 def _path(ctx: Context, request: Request) -> Path:

@@ -17,7 +17,16 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, NotFoundError
-from userman.services import backup, batch, history, permissions, profiles, sessions, verbs
+from userman.services import (
+    backup,
+    batch,
+    coa,
+    history,
+    permissions,
+    profiles,
+    sessions,
+    verbs,
+)
 from userman.services.actor import Actor
 from userman.services.menus import MENU_ALIASES, MENUS, Menu, menu_for
 from userman.services.request import Context, Handler, Outcome, Request
@@ -107,7 +116,8 @@ def _add(ctx: Context, menu: Menu, request: Request) -> Outcome:
 
 
 def _set(ctx: Context, menu: Menu, request: Request) -> Outcome:
-    verbs.set_(ctx.db, ctx.actor, menu, request.positional, request.args)
+    rows = verbs.set_(ctx.db, ctx.actor, menu, request.positional, request.args)
+    coa.after_set(ctx.db, menu.name, rows, request.args.keys(), ctx.now)
     return Outcome(menu)
 
 
@@ -117,7 +127,8 @@ def _toggle(disabled: str) -> Handler:
             raise NotFoundError(f"{menu.name} command", request.verb)
         if request.args:
             raise InvalidValueError(next(iter(request.args)), f"{request.verb} takes no values")
-        verbs.set_(ctx.db, ctx.actor, menu, request.positional, {"disabled": disabled})
+        rows = verbs.set_(ctx.db, ctx.actor, menu, request.positional, {"disabled": disabled})
+        coa.after_set(ctx.db, menu.name, rows, ("disabled",), ctx.now)
         return Outcome(menu)
 
     return handler
@@ -126,7 +137,13 @@ def _toggle(disabled: str) -> Handler:
 def _remove(ctx: Context, menu: Menu, request: Request) -> Outcome:
     if request.args:
         raise InvalidValueError(next(iter(request.args)), "remove takes no values")
-    count = verbs.remove(ctx.db, ctx.actor, menu, request.positional)
+    count = verbs.remove(
+        ctx.db,
+        ctx.actor,
+        menu,
+        request.positional,
+        before=lambda row: coa.before_remove(ctx.db, menu.name, row, ctx.now),
+    )
     return Outcome(menu, count=count)
 
 

@@ -18,3 +18,5 @@ class RouterInfo:
     disabled: bool
     # Drop an Access-Request without a Message-Authenticator (BlastRADIUS, CVE-2024-3596).
     require_message_authenticator: bool = True
+    # Send it Disconnect-Requests (RFC 5176) when a session must end (services/coa.py).
+    use_coa: bool = False

@@ -1,20 +1,20 @@
 """`session close-session`: an operator ends sessions that the router will not report ended.
 
 The manual's FAQ: sessions without an Accounting-Stop stay active until closed by hand. Closing
-marks them inactive with terminate-cause `um-admin-request` (the v7 cause). For a router with
-use-coa=yes, the Disconnect-Request to the router comes with the enforcement of the AAA engine.
+marks them inactive with terminate-cause `um-admin-request` (the v7 cause); for a router with
+use-coa=yes, a Disconnect-Request is queued for the server to send (services/coa.py).
 """
 
 from __future__ import annotations
 
 from userman.core.errors import InvalidValueError
-from userman.services import permissions, verbs
+from userman.services import coa, permissions, verbs
 from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
 
 __all__ = ["close_session"]
 
-CAUSE = "um-admin-request"
+CAUSE = coa.ADMIN_REQUEST
 
 
 def close_session(ctx: Context, menu: Menu, request: Request) -> Outcome:
@@ -27,6 +27,7 @@ def close_session(ctx: Context, menu: Menu, request: Request) -> Outcome:
         row = verbs.find(ctx.db, ctx.actor, menu, key)
         permissions.check_change(ctx.db, ctx.actor, menu, row, request.verb)
         if row.active:
+            coa.disconnect(ctx.db, row, CAUSE, ctx.now)
             row.active = False
             row.till_time = max(row.till_time, ctx.now)
             row.terminate_cause = CAUSE

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -368,12 +368,21 @@ def set_(
     return rows
 
 
-def remove(db: Session, actor: Actor, menu: Menu, keys: Sequence[str]) -> int:
+def remove(
+    db: Session,
+    actor: Actor,
+    menu: Menu,
+    keys: Sequence[str],
+    before: Callable[[Any], None] | None = None,
+) -> int:
+    """Remove the items; `before(row)` runs for each once it may go, before it goes."""
     if not keys:
         raise InvalidValueError("numbers", "say which item to remove (its name, *ID or number)")
     rows = [find(db, actor, menu, key) for key in split_keys(keys)]
     for key, row in zip(split_keys(keys), rows, strict=True):
         permissions.check_change(db, actor, menu, row, "remove")
+        if before is not None:
+            before(row)
         db.delete(row)
         try:
             db.flush()

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Attribute",
     "Base",
+    "CoaRequest",
     "Customer",
     "HistoryEntry",
     "Limitation",
@@ -240,6 +241,35 @@ class UserSession(Base):
     upload: Mapped[int] = mapped_column(BigInteger, default=0)
     active: Mapped[bool] = mapped_column(default=True, index=True)
     terminate_cause: Mapped[str] = mapped_column(String(64), default="")
+
+
+class CoaRequest(Base):
+    """A Disconnect- or CoA-Request (RFC 5176) for a router, written in the transaction of the
+    change that calls for it and sent by whichever server node claims it first.
+
+    `state` goes pending -> sent (claimed by a node) -> acked, naked or failed (no answer);
+    `attributes` is the JSON list of [name, value] pairs the request carries.
+    """
+
+    __tablename__ = "coa_request"
+    __table_args__ = (Index("ix_coa_request_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    router_id: Mapped[int] = mapped_column(ForeignKey("router.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="disconnect")
+    cause: Mapped[str] = mapped_column(String(64))
+    attributes: Mapped[str] = mapped_column(Text, default="[]")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
 
 
 class LogEntry(Base):

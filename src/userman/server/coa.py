@@ -1,0 +1,239 @@
+"""The Disconnect/CoA sender (RFC 5176): claim the queued requests, send them, store the answers.
+
+The requests are rows the services wrote (services/coa.py) in this process or another one, on
+this node or another. Once a second `poll()` claims the due ones in a worker thread; each is
+sent from one UDP socket and sent again every `timeout` seconds until its router answers
+(an ACK or NAK whose Response Authenticator proves the router's secret) or `tries` run out;
+the answer is stored from a worker thread. The event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import ipaddress
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from userman.radius.dictionary import Dictionary
+from userman.radius.errors import DecodeError, EncodeError
+from userman.radius.packet import (
+    Code,
+    build,
+    decode,
+    encode,
+    verify_message_authenticator,
+    verify_response_authenticator,
+)
+from userman.services.coa import Answer, CoaJob, Result
+
+if TYPE_CHECKING:
+    from userman.server.endpoint import RadiusServer
+
+__all__ = ["CoaSender", "poll", "poll_once", "start_sender"]
+
+log = logging.getLogger("userman.server")
+
+# https://www.rfc-editor.org/rfc/rfc5176#section-2.3: each request and its two answers.
+REQUESTS = {"disconnect": Code.DISCONNECT_REQUEST, "coa": Code.COA_REQUEST}
+ANSWERS = {
+    Code.DISCONNECT_REQUEST: {Code.DISCONNECT_ACK: Answer.ACK, Code.DISCONNECT_NAK: Answer.NAK},
+    Code.COA_REQUEST: {Code.COA_ACK: Answer.ACK, Code.COA_NAK: Answer.NAK},
+}
+TIMEOUT = 3.0  # seconds to wait for an answer before sending again
+TRIES = 3
+BATCH = 64  # requests claimed at a time
+NO_ANSWER = "no answer"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    job: CoaJob
+    code: Code
+    authenticator: bytes  # the Request Authenticator the answer is computed over
+    answer: asyncio.Future[bytes]
+
+
+def _same_address(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
+
+
+class CoaSender(asyncio.DatagramProtocol):
+    """One UDP socket that sends the requests and matches the answers by Identifier."""
+
+    def __init__(
+        self,
+        dictionary: Dictionary,
+        counters: Counter[str],
+        *,
+        timeout: float = TIMEOUT,
+        tries: int = TRIES,
+    ) -> None:
+        self.dictionary = dictionary
+        self.counters = counters
+        self.timeout = timeout
+        self.tries = tries
+        self.transport: asyncio.DatagramTransport | None = None
+        self._waiting: dict[int, _Waiting] = {}
+        self._next = 0
+
+    @property
+    def free(self) -> int:
+        """How many more requests may be in flight (one per Identifier)."""
+        return 256 - len(self._waiting)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        waiting = self._waiting.get(data[1]) if len(data) >= 20 else None
+        if waiting is None or not _same_address(str(addr[0]), waiting.job.address):
+            self.counters["coa-unexpected-answers"] += 1
+            return
+        secret = waiting.job.secret
+        valid = (
+            data[0] in ANSWERS[waiting.code]
+            and verify_response_authenticator(data, secret, waiting.authenticator)
+            # RFC 5176 3.3: a Message-Authenticator, when present, must be right.
+            and verify_message_authenticator(data, secret, waiting.authenticator) is not False
+        )
+        if not valid:
+            self.counters["coa-bad-answers"] += 1
+            log.warning(
+                "dropped a bad answer from router %s to a %s", waiting.job.router, waiting.code.name
+            )
+            return
+        if not waiting.answer.done():
+            waiting.answer.set_result(data)
+
+    def _identifier(self) -> int:
+        for _ in range(256):
+            identifier, self._next = self._next, (self._next + 1) % 256
+            if identifier not in self._waiting:
+                return identifier
+        raise RuntimeError("every Identifier is in flight")
+
+    async def send(self, job: CoaJob) -> Result:
+        """Send the request, again after each timeout, until answered or `tries` are spent."""
+        assert self.transport is not None
+        code = REQUESTS[job.kind]
+        identifier = self._identifier()
+        try:
+            pkt = build(self.dictionary, code, identifier, bytes(16), job.attributes)
+            data = encode(pkt, job.secret, message_authenticator=True)
+        except EncodeError as error:
+            return Result(Answer.TIMEOUT, 0, f"cannot be sent: {error}")
+        answer = asyncio.get_running_loop().create_future()
+        self._waiting[identifier] = _Waiting(job, code, data[4:20], answer)
+        try:
+            for attempt in range(1, self.tries + 1):
+                self.transport.sendto(data, (job.address, job.port))
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(answer), self.timeout)
+                except TimeoutError:
+                    continue
+                return self._result(job, code, data[4:20], reply, attempt)
+            return Result(Answer.TIMEOUT, self.tries, NO_ANSWER)
+        finally:
+            del self._waiting[identifier]
+
+    def _result(
+        self, job: CoaJob, code: Code, authenticator: bytes, reply: bytes, attempts: int
+    ) -> Result:
+        answer = ANSWERS[code][Code(reply[0])]
+        if answer is Answer.ACK:
+            return Result(answer, attempts)
+        try:
+            pkt = decode(
+                reply, self.dictionary, secret=job.secret, request_authenticator=authenticator
+            )
+        except DecodeError:
+            return Result(answer, attempts, "NAK")
+        # https://www.rfc-editor.org/rfc/rfc5176#section-3.5: why the router refused.
+        cause = pkt.get("Error-Cause")
+        if not isinstance(cause, int):
+            return Result(answer, attempts, "NAK")
+        name = self.dictionary.attribute("Error-Cause").value_name(cause) or str(cause)
+        return Result(answer, attempts, f"NAK: Error-Cause {name}")
+
+
+async def start_sender(
+    server: RadiusServer, bind: str, *, timeout: float = TIMEOUT, tries: int = TRIES
+) -> CoaSender:
+    """The sender, on a free UDP port of `bind`, counting in the server's counters."""
+    sender = CoaSender(server.dictionary, server.counters, timeout=timeout, tries=tries)
+    await asyncio.get_running_loop().create_datagram_endpoint(lambda: sender, local_addr=(bind, 0))
+    return sender
+
+
+def _counter(job: CoaJob, result: Result) -> str:
+    if result.answer is Answer.TIMEOUT:
+        return "coa-timeouts" if result.error == NO_ANSWER else "coa-errors"
+    return f"{job.kind}-{'ack' if result.answer is Answer.ACK else 'nak'}"
+
+
+async def _deliver(server: RadiusServer, sender: CoaSender, job: CoaJob) -> None:
+    result = await sender.send(job)
+    server.counters[_counter(job, result)] += 1
+    log.log(
+        logging.INFO if result.answer is Answer.ACK else logging.WARNING,
+        "%s-request to router %s (%s): %s after %d tries%s",
+        job.kind,
+        job.router,
+        job.cause,
+        result.answer.name,
+        result.attempts,
+        f", {result.error}" if result.error else "",
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(server.pool, server.app.record_coa, job, result, utcnow())
+    except Exception:
+        log.exception("could not store the answer to %s-request %d", job.kind, job.id)
+
+
+async def poll_once(server: RadiusServer, sender: CoaSender, tasks: set[asyncio.Task[None]]) -> int:
+    """Claim the due requests and start sending each (added to `tasks`); how many."""
+    limit = min(BATCH, sender.free)
+    if limit <= 0:
+        return 0
+    loop = asyncio.get_running_loop()
+    try:
+        jobs = await loop.run_in_executor(server.pool, server.app.claim_coa, utcnow(), limit)
+    except Exception:
+        log.exception("could not claim the queued CoA/Disconnect requests")
+        return 0
+    for job in jobs:
+        task = asyncio.ensure_future(_deliver(server, sender, job))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    return len(jobs)
+
+
+async def poll(
+    server: RadiusServer, sender: CoaSender, stop: asyncio.Event, interval: float = 1.0
+) -> None:
+    """Claim and send every `interval` seconds until stopped; then let those in flight end
+    (each within tries x timeout)."""
+    tasks: set[asyncio.Task[None]] = set()
+    while not stop.is_set():
+        await poll_once(server, sender, tasks)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+    if tasks:
+        await asyncio.wait(set(tasks))

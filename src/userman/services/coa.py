@@ -1,0 +1,261 @@
+"""Disconnect- and CoA-Requests (RFC 5176) on their way to the routers: enqueue, claim, record.
+
+A change that must end a user's session (an operator's close-session, a user disabled or
+removed, limits used up on an Interim-Update) calls `disconnect()` inside its own transaction:
+for a router with use-coa=yes, a `coa_request` row is written with the attributes to send. Any
+server node `claim()`s pending rows, sends them, and `record()`s the answer on the row, the
+session and the log. The rows are the queue, so a change made by another process or node is
+sent too. No sockets and no clock here: the server sends, and passes `now`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from userman.core.accounting import CLOSE_ACKED
+from userman.store import models
+from userman.store.database import Database
+
+__all__ = [
+    "ADMIN_REQUEST",
+    "CLOSE_ACKED",
+    "LIMITS_REACHED",
+    "USER_DELETED",
+    "USER_DISABLED",
+    "Answer",
+    "CoaJob",
+    "Result",
+    "after_set",
+    "before_remove",
+    "claim",
+    "disconnect",
+    "disconnect_user",
+    "record",
+]
+
+# The terminate-causes userman gives (RouterOS v7 names them so).
+ADMIN_REQUEST = "um-admin-request"
+USER_DISABLED = "um-user-disabled"
+USER_DELETED = "um-user-deleted"
+LIMITS_REACHED = "um-limits-reached"
+
+DISCONNECT = "disconnect"
+COA = "coa"
+# A row a node claimed but never answered for (it died) is claimed again after this long.
+RECLAIM_AFTER = dt.timedelta(seconds=60)
+
+
+class Answer(Enum):
+    """What became of a request: the row's final state is the value."""
+
+    ACK = "acked"
+    NAK = "naked"
+    TIMEOUT = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """How a request went: the answer, after how many transmissions, and why not an ACK."""
+
+    answer: Answer
+    attempts: int
+    error: str = ""  # e.g. the NAK's Error-Cause, or "no answer"
+
+
+@dataclass(frozen=True, slots=True)
+class CoaJob:
+    """A claimed request, as plain values for the server: where to send what, with which secret."""
+
+    id: int
+    kind: str  # disconnect or coa
+    cause: str
+    router: str  # its name, for the log
+    address: str
+    port: int
+    secret: bytes
+    attributes: tuple[tuple[str, str], ...]
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def _identity(acct: models.UserSession, router: models.Router) -> list[list[str]]:
+    """The attributes that name the session and the router (RFC 5176 3: session and NAS
+    identification attributes)."""
+    attrs = [["User-Name", acct.username], ["Acct-Session-Id", acct.acct_session_id]]
+    if _is_ipv4(acct.user_ip):
+        attrs.append(["Framed-IP-Address", acct.user_ip])
+    if _is_ipv4(router.ip_address):
+        attrs.append(["NAS-IP-Address", router.ip_address])
+    return attrs
+
+
+def _waiting(db: Session, session_id: int, cause: str | None = None) -> bool:
+    """Whether a Disconnect for the session is queued or in flight (with `cause`: ever made)."""
+    request = models.CoaRequest
+    stmt = select(request.id).where(request.session_id == session_id, request.kind == DISCONNECT)
+    if cause is None:
+        stmt = stmt.where(request.state.in_(("pending", "sent")))
+    else:
+        stmt = stmt.where(request.cause == cause)
+    return db.scalar(stmt.limit(1)) is not None
+
+
+def disconnect(db: Session, acct: models.UserSession, cause: str, now: dt.datetime) -> bool:
+    """Queue a Disconnect-Request for the session when its router uses CoA, unless one is
+    already waiting; whether one was queued. `acct` must be flushed (have its id)."""
+    if acct.router_id is None or acct.id is None:
+        return False
+    router = db.get(models.Router, acct.router_id)
+    if router is None or not router.use_coa or _waiting(db, acct.id):
+        return False
+    db.add(
+        models.CoaRequest(
+            subscriber_id=acct.subscriber_id,
+            router_id=router.id,
+            session_id=acct.id,
+            kind=DISCONNECT,
+            cause=cause,
+            attributes=json.dumps(_identity(acct, router)),
+            state="pending",
+            attempts=0,
+            last_error="",
+            created=now,
+            updated=now,
+        )
+    )
+    return True
+
+
+def disconnect_once(db: Session, acct: models.UserSession, cause: str, now: dt.datetime) -> bool:
+    """`disconnect`, unless the session was ever sent one for `cause` (limits: once each)."""
+    if acct.id is None or _waiting(db, acct.id, cause):
+        return False
+    return disconnect(db, acct, cause, now)
+
+
+def disconnect_user(db: Session, user: models.User, cause: str, now: dt.datetime) -> int:
+    """Queue a Disconnect for each of the user's active sessions; how many were queued."""
+    acct = models.UserSession
+    rows = db.scalars(
+        select(acct).where(acct.user_id == user.id, acct.active.is_(True)).order_by(acct.id)
+    ).all()
+    return sum(disconnect(db, row, cause, now) for row in rows)
+
+
+# The generic verbs' hooks: what a change to an item of a menu asks of the routers.
+
+
+def after_set(
+    db: Session, menu: str, rows: Iterable[Any], changed: Collection[str], now: dt.datetime
+) -> None:
+    """After `set`, `enable` or `disable`: a user disabled now loses its sessions."""
+    if menu == "user" and "disabled" in changed:
+        for user in rows:
+            if user.disabled:
+                disconnect_user(db, user, USER_DISABLED, now)
+
+
+def before_remove(db: Session, menu: str, row: Any, now: dt.datetime) -> None:
+    """Before `remove` (which unlinks the user's sessions): a removed user loses them."""
+    if menu == "user":
+        disconnect_user(db, row, USER_DELETED, now)
+
+
+# The server's side: claim what is due, record what the router answered.
+
+
+def claim(database: Database, now: dt.datetime, limit: int) -> list[CoaJob]:
+    """Take up to `limit` due requests for this node, oldest first, marking them sent.
+
+    On PostgreSQL, FOR UPDATE SKIP LOCKED lets several nodes claim at once, each its own rows;
+    SQLite has one writer at a time, which serializes the claims.
+    """
+    request = models.CoaRequest
+    with database.begin() as db:
+        due = db.scalars(
+            select(request)
+            .where(
+                or_(
+                    request.state == "pending",
+                    and_(request.state == "sent", request.updated < now - RECLAIM_AFTER),
+                )
+            )
+            .order_by(request.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        jobs = []
+        for row in due:
+            row.updated = now
+            router = db.get(models.Router, row.router_id)
+            if router is None or not router.use_coa:
+                row.state = Answer.TIMEOUT.value
+                row.last_error = "the router no longer uses CoA"
+                continue
+            row.state = "sent"
+            jobs.append(
+                CoaJob(
+                    row.id,
+                    row.kind,
+                    row.cause,
+                    router.name,
+                    router.ip_address,
+                    router.coa_port,
+                    router.shared_secret.encode(),
+                    tuple((str(name), str(value)) for name, value in json.loads(row.attributes)),
+                )
+            )
+        return jobs
+
+
+def record(database: Database, job: CoaJob, result: Result, now: dt.datetime) -> None:
+    """Store the router's answer: on the request, on its session (an acknowledged Disconnect
+    closes it with the request's cause, status `close-acked`) and in the log."""
+    with database.begin() as db:
+        row = db.get(models.CoaRequest, job.id)
+        if row is None:
+            return  # its router, session or subscriber was removed meanwhile
+        answer, attempts, error = result.answer, result.attempts, result.error
+        row.state = answer.value
+        row.attempts += attempts
+        row.last_error = error
+        row.updated = now
+        acct = None if row.session_id is None else db.get(models.UserSession, row.session_id)
+        if acct is None:
+            return
+        if answer is Answer.ACK and row.kind == DISCONNECT:
+            words = [word for word in acct.status.split(",") if word and word != CLOSE_ACKED]
+            acct.status = ",".join([*words, CLOSE_ACKED])
+            if acct.active:
+                acct.till_time = max(acct.till_time, now)
+            acct.active = False
+            acct.terminate_cause = row.cause
+        outcome = "timeout" if answer is Answer.TIMEOUT else answer.name.lower()
+        description = f"{row.cause}: {attempts} attempt{'s' if attempts != 1 else ''}"
+        db.add(
+            models.LogEntry(
+                subscriber_id=row.subscriber_id,
+                customer_id=acct.customer_id,
+                router_id=row.router_id,
+                user_orig=acct.username,
+                acct_session_id=acct.acct_session_id,
+                user_ip=acct.user_ip,
+                status=f"{row.kind}-{outcome}",
+                time=now,
+                description=f"{description}; {error}" if error else description,
+            )
+        )

@@ -1,0 +1,57 @@
+"""`userman session close-session`, run as its own process, reaches the router through a real
+`userman serve`: the server claims the queued Disconnect-Request, the router stand-in ACKs it,
+and `session print` shows the session closed as acknowledged."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from served import start_server, stop_server, userman
+from standin import StandInRouter
+from userman.radius.dictionary import default_dictionary
+from userman.radius.packet import Code, build, encode
+
+pytestmark = pytest.mark.e2e
+
+D = default_dictionary()
+
+
+def send_start(port: int) -> None:
+    attributes = [("User-Name", "test"), ("Acct-Session-Id", "e2e1"), ("Acct-Status-Type", "Start")]
+    data = encode(build(D, Code.ACCOUNTING_REQUEST, 1, bytes(16), attributes), b"12345")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(data, ("127.0.0.1", port))
+        assert sock.recv(4096)[0] == Code.ACCOUNTING_RESPONSE
+
+
+def test_close_session_from_the_cli_disconnects_at_the_router(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'userman.db'}"
+    with StandInRouter(mode="ack") as router:
+        for line in (
+            "router add ip-address=127.0.0.1 name=r1 shared-secret=12345 use-coa=yes "
+            f"coa-port={router.port}",
+            "user add username=test password=test",
+        ):
+            userman(db_url, *line.split())
+        server = start_server(db_url, tmp_path / "serve.log")
+        try:
+            send_start(server.acct_port)
+            server.cli("session", "close-session", "0")
+            assert router.got.wait(timeout=10), "no Disconnect-Request reached the router"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                [session] = server.json("session", "print")
+                if "close-acked" in str(session["status"]):
+                    break
+                time.sleep(0.1)
+        finally:
+            stop_server(server)
+    [pkt] = router.received
+    assert (pkt.code, pkt.get("Acct-Session-Id")) == (Code.DISCONNECT_REQUEST, "e2e1")
+    assert session["terminate-cause"] == "um-admin-request"
+    assert "close-acked" in str(session["status"])
