@@ -179,3 +179,14 @@ def test_shared_users_and_the_profiles_override(
     assert decision.accept is accepted
     if not accepted:
         assert decision.reason is RejectReason.TOO_MANY_SESSIONS
+
+
+@pytest.mark.parametrize(("limit", "active", "evict"), [(1, 1, 1), (2, 3, 2), (2, 1, 0)])
+def test_v7_mode_makes_room_by_ending_the_oldest_sessions(
+    limit: int, active: int, evict: int
+) -> None:
+    # Research notes 4.3 step 7: v7 disconnects the oldest session, then accepts.
+    user = facts(shared_users=limit, active_sessions=active, evict_oldest=True)
+    decision = authorize(pap(), user, NOW)
+    assert decision.accept
+    assert decision.evict == evict

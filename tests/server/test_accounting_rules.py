@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from inmemory import D, accounting, exchange, make_app
+from inmemory import D, access_request, accounting, do, exchange, make_app
 from userman.radius.packet import Code, decode
 from userman.services import Actor, Userman
+from userman.store import models
 
 ROOT = Actor.superuser()
 
@@ -53,3 +55,27 @@ def test_sessions_without_updates_are_closed_as_stale(app: Userman) -> None:
     assert app.close_stale(later - dt.timedelta(minutes=15), later) == 1
     [session] = app.execute(ROOT, ("session",), "print").items
     assert (session.json["active"], session.json["terminate-cause"]) == (False, "stale")
+
+
+def test_disconnect_oldest_makes_room_for_a_new_logon(app: Userman) -> None:
+    do(app, "router set", "r", **{"on-shared-users-limit": "disconnect-oldest", "use-coa": "yes"})
+    do(app, "user set", "test", **{"shared-users": "1"})
+    do(app, "user create-and-activate-profile", "test", profile="p")
+    exchange(app, accounting("test", "Start", "first"), acct=True)
+    _, data = access_request("test", "test")
+    _, [(reply, _, _)] = exchange(app, data)
+    assert decode(reply, D).code is Code.ACCESS_ACCEPT
+    [session] = (s.json for s in app.execute(ROOT, ("session",), "print").items)
+    assert (session["active"], session["terminate-cause"]) == (False, "um-simultaneous-sessions")
+    with app.database.begin() as db:
+        [queued] = db.scalars(select(models.CoaRequest)).all()
+        assert (queued.kind, queued.cause) == ("disconnect", "um-simultaneous-sessions")
+
+
+def test_reject_at_the_limit_stays_the_default(app: Userman) -> None:
+    do(app, "user set", "test", **{"shared-users": "1"})
+    do(app, "user create-and-activate-profile", "test", profile="p")
+    exchange(app, accounting("test", "Start", "first"), acct=True)
+    _, data = access_request("test", "test")
+    _, [(reply, _, _)] = exchange(app, data)
+    assert decode(reply, D).code is Code.ACCESS_REJECT

@@ -111,6 +111,8 @@ class UserFacts:
     caller_id_bind_on_first_use: bool = False
     shared_users: int | None = None  # sessions at once; None: unlimited
     active_sessions: int = 0
+    # At the limit: refuse (legacy User Manager), or end the oldest sessions and accept (v7).
+    evict_oldest: bool = False
     # The limitations of the profile that runs now (select_profile), each with the usage that
     # counts against it (since its counting period began, within the profile's run).
     limits: tuple[tuple[LimitationFacts, Usage], ...] = ()
@@ -151,6 +153,7 @@ class Decision:
     reply: tuple[tuple[str | CustomAttribute, object], ...] = ()
     profile_changes: tuple[ProfileSlot, ...] = field(default=())
     bind_caller_id: str = ""  # caller-id-bind-on-first-use: the caller-id to store now
+    evict: int = 0  # how many of the user's oldest sessions to end to make room (v7 mode)
 
 
 def _check_password(
@@ -244,9 +247,14 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
         reason = LIMIT_REASONS[ran_out]
         return Decision(False, reason, profile_changes=selection.changed)
     limit = shared_users_limit(facts, running)
+    evict = 0
     if limit is not None and facts.active_sessions >= limit:
-        # Legacy User Manager refuses at the limit (v7 would disconnect the oldest session).
-        return Decision(False, RejectReason.TOO_MANY_SESSIONS, profile_changes=selection.changed)
+        if not facts.evict_oldest or limit == 0:
+            # Legacy User Manager refuses at the limit.
+            reason = RejectReason.TOO_MANY_SESSIONS
+            return Decision(False, reason, profile_changes=selection.changed)
+        # v7: the oldest sessions make room (terminate-cause um-simultaneous-sessions).
+        evict = facts.active_sessions - limit + 1
     reply: list[tuple[str | CustomAttribute, object]] = list(method_reply)
     if facts.framed_ip:
         reply.append(("Framed-IP-Address", ipaddress.ip_address(facts.framed_ip)))
@@ -263,7 +271,7 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
     )
     if timeout is not None:
         reply.append(("Session-Timeout", timeout))
-    return Decision(True, None, tuple(reply), selection.changed, bind)
+    return Decision(True, None, tuple(reply), selection.changed, bind, evict)
 
 
 def _remaining(facts: UserFacts, now: dt.datetime) -> Remaining:

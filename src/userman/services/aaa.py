@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,6 +51,7 @@ def find_router(database: Database, address: str) -> RouterInfo | None:
             row.disabled,
             row.require_message_authenticator,
             row.use_coa,
+            row.on_shared_users_limit == "disconnect-oldest",
         )
 
 
@@ -84,13 +85,17 @@ def authenticate(
     """Decide on an Access-Request and store what the decision changed (profile starts, log)."""
     with database.begin() as db:
         user = queries.user_by_username(db, router.subscriber_id, request.username)
-        facts = None if user is None else user_facts(db, user, now)
+        facts = None
+        if user is not None:
+            facts = replace(user_facts(db, user, now), evict_oldest=router.evict_oldest)
         decision = authorize(request, facts, now)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:
             user.last_seen = now
             if decision.bind_caller_id:
                 user.caller_id = decision.bind_caller_id
+            if decision.evict:
+                _evict_oldest(db, user, decision.evict, now)
         if decision.reason is not None and "auth-fail" in router.log:
             description = decision.reason.describe(request.username)
             _log(
@@ -113,6 +118,26 @@ def authenticate(
                 now=now,
             )
         return decision
+
+
+SIMULTANEOUS = "um-simultaneous-sessions"  # v7's terminate-cause
+
+
+def _evict_oldest(db: Session, user: models.User, count: int, now: dt.datetime) -> None:
+    """End the user's `count` oldest open sessions to make room for a new one (v7): closed here
+    at once, and a Disconnect-Request queued to their routers that use CoA."""
+    acct = models.UserSession
+    oldest = db.scalars(
+        select(acct)
+        .where(acct.user_id == user.id, acct.active.is_(True))
+        .order_by(acct.from_time, acct.id)
+        .limit(count)
+    ).all()
+    for row in oldest:
+        row.active = False
+        row.till_time = max(row.till_time, now)
+        row.terminate_cause = SIMULTANEOUS
+        coa.disconnect(db, row, SIMULTANEOUS, now)
 
 
 def _state(row: models.UserSession) -> SessionState:

@@ -180,6 +180,12 @@ ROUTER = Menu(
         Prop("coa-port", "coa_port", PORT, default="1700"),
         # BlastRADIUS (CVE-2024-3596); routers from before schema 0004 were migrated to "no".
         Prop("require-message-authenticator", "require_message_authenticator", BOOL, default="yes"),
+        Prop(
+            "on-shared-users-limit",
+            "on_shared_users_limit",
+            choice(("reject", "disconnect-oldest")),
+            default="reject",
+        ),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("comment", "comment"),
     ),

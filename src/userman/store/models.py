@@ -138,6 +138,9 @@ class Router(Base):
     # BlastRADIUS (CVE-2024-3596): drop an Access-Request without a Message-Authenticator.
     # Routers added before migration 0004 keep False, so an upgrade breaks none of them.
     require_message_authenticator: Mapped[bool] = mapped_column(default=True)
+    # At a user's shared-users limit: "reject" (legacy User Manager) or "disconnect-oldest" (v7:
+    # the oldest session is ended to make room for the new one).
+    on_shared_users_limit: Mapped[str] = mapped_column(String(32), default="reject")
     disabled: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str] = mapped_column(Text, default="")
 
