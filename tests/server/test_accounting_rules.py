@@ -79,3 +79,20 @@ def test_reject_at_the_limit_stays_the_default(app: Userman) -> None:
     _, data = access_request("test", "test")
     _, [(reply, _, _)] = exchange(app, data)
     assert decode(reply, D).code is Code.ACCESS_REJECT
+
+
+def test_the_class_of_the_accept_ties_accounting_to_the_user(app: Userman) -> None:
+    # RFC 2865 5.25: the router echoes the Access-Accept's Class in its accounting, so the usage
+    # reaches the user even when the router reports another User-Name (a realm added, say).
+    do(app, "user create-and-activate-profile", "test", profile="p")
+    _, data = access_request("test", "test")
+    _, [(reply, _, _)] = exchange(app, data)
+    klass = decode(reply, D).get("Class")
+    assert isinstance(klass, bytes)
+    exchange(
+        app,
+        accounting("test@realm", "Stop", "s1", Class=klass, **{"Acct-Input-Octets": 1000}),
+        acct=True,
+    )
+    [user] = (u.json for u in app.execute(ROOT, ("user",), "print").items)
+    assert user["upload-used"] == 1000

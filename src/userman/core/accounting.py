@@ -43,6 +43,7 @@ class AccountingRecord:
     context: RequestContext = field(default_factory=RequestContext)
     delay: int = 0  # Acct-Delay-Time: seconds the router held the record (RFC 2866 5.2)
     event_time: dt.datetime | None = None  # Event-Timestamp (RFC 2869 5.3)
+    user_id: int | None = None  # from the Class userman sent in the Access-Accept
 
     def occurred(self, received: dt.datetime) -> dt.datetime:
         """When the event happened: the router's Event-Timestamp, else the time the record

@@ -47,9 +47,11 @@ __all__ = [
     "RejectReason",
     "UserFacts",
     "authorize",
+    "class_for",
     "same_caller",
     "shared_users_limit",
     "used_up",
+    "user_of_class",
 ]
 
 
@@ -106,6 +108,7 @@ class UserFacts:
     disabled: bool
     profiles: tuple[ProfileSlot, ...]
     framed_ip: str = ""
+    user_id: int = 0  # sent back in Class, so accounting finds the user whatever its User-Name
     customer_disabled: bool = False  # the customer the user belongs to
     caller_id: str = ""  # the one Calling-Station-Id allowed; empty: any
     caller_id_bind_on_first_use: bool = False
@@ -189,6 +192,22 @@ def _check_password(
     return False, ()
 
 
+CLASS_PREFIX = b"userman:"
+
+
+def class_for(user_id: int) -> bytes:
+    """The Class of an Access-Accept (RFC 2865 5.25): the router echoes it in accounting."""
+    return CLASS_PREFIX + str(user_id).encode()
+
+
+def user_of_class(value: bytes | None) -> int | None:
+    """The user a Class that `class_for` made names; None for any other Class."""
+    if value is None or not value.startswith(CLASS_PREFIX):
+        return None
+    digits = value[len(CLASS_PREFIX) :]
+    return int(digits) if digits.isdigit() and digits.isascii() else None
+
+
 def same_caller(allowed: str, calling: str) -> bool:
     """Whether Calling-Station-Id `calling` is the caller-id `allowed`. MAC addresses match in
     any of the usual spellings (01:23:45:67:89:AB, 01-23-45-67-89-ab, 0123.4567.89ab)."""
@@ -260,6 +279,8 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
         reply.append(("Framed-IP-Address", ipaddress.ip_address(facts.framed_ip)))
     reply.extend(_limitation_reply(now_applying))
     reply.extend(_user_reply(facts))
+    if facts.user_id:
+        reply.append(("Class", class_for(facts.user_id)))
     reply.extend(reply_limits(left))
     until_window = applicable_until(limitations, now, tz) if limitations else None
     timeout = session_timeout(

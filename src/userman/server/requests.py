@@ -19,6 +19,7 @@ from userman.core.authorize import (
     MschapV1Credentials,
     MschapV2Credentials,
     PapCredentials,
+    user_of_class,
 )
 from userman.core.context import RequestContext
 from userman.radius.dictionary import AttributeDef, DataType, Dictionary
@@ -111,7 +112,12 @@ def accounting_record(dictionary: Dictionary, pkt: Packet, source: str) -> Accou
         context=where,
         delay=_int(pkt, "Acct-Delay-Time") or 0,
         event_time=_time(pkt, "Event-Timestamp"),
+        user_id=next(filter(None, map(user_of_class, _all_octets(pkt, "Class"))), None),
     )
+
+
+def _all_octets(pkt: Packet, name: str) -> list[bytes]:
+    return [value for value in pkt.get_all(name) if isinstance(value, bytes)]
 
 
 def _time(pkt: Packet, name: str) -> dt.datetime | None:

@@ -276,6 +276,11 @@ def _store(
     before = _state(row) if row is not None else None
     after = apply(before, record, now)
     user = rows.users.get((router.subscriber_id, record.username))
+    if record.user_id is not None:
+        # The Class of our Access-Accept names the user, whatever User-Name the router sends.
+        named = db.get(models.User, record.user_id)
+        if named is not None and named.subscriber_id == router.subscriber_id:
+            user = named
     if row is None:
         row = models.UserSession(
             subscriber_id=router.subscriber_id,

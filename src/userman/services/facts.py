@@ -127,6 +127,7 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
         user.disabled,
         queue,
         user.ip_address,
+        user_id=user.id,
         customer_disabled=customer is None or customer.disabled,
         caller_id=user.caller_id,
         caller_id_bind_on_first_use=user.caller_id_bind_on_first_use,
