@@ -128,3 +128,12 @@ def test_limits_queue_nothing_for_a_router_without_coa(app: Userman) -> None:
     start(app)
     exchange(app, accounting("test", "Interim-Update", **{"Acct-Session-Time": 60}), acct=True)
     assert queued(app) == []
+
+
+def test_disabling_a_customer_disconnects_its_users(app: Userman) -> None:
+    # The logon refuses the users of a disabled customer; their open sessions end too.
+    do(app, "customer add", login="shop", parent="admin", permissions="read-write")
+    do(app, "user set", "test", customer="shop")
+    start(app, "s1")
+    do(app, "customer disable", "shop")
+    assert causes(app) == ["um-customer-disabled"]

@@ -45,6 +45,7 @@ __all__ = [
 # The terminate-causes userman gives (RouterOS v7 names them so).
 ADMIN_REQUEST = "um-admin-request"
 USER_DISABLED = "um-user-disabled"
+CUSTOMER_DISABLED = "um-customer-disabled"
 USER_DELETED = "um-user-deleted"
 LIMITS_REACHED = "um-limits-reached"
 
@@ -162,11 +163,22 @@ def disconnect_user(db: Session, user: models.User, cause: str, now: dt.datetime
 def after_set(
     db: Session, menu: str, rows: Iterable[Any], changed: Collection[str], now: dt.datetime
 ) -> None:
-    """After `set`, `enable` or `disable`: a user disabled now loses its sessions."""
-    if menu == "user" and "disabled" in changed:
+    """After `set`, `enable` or `disable`: a user disabled now loses its sessions, and so do
+    the users of a customer disabled now (the logon refuses them too)."""
+    if "disabled" not in changed:
+        return
+    if menu == "user":
         for user in rows:
             if user.disabled:
                 disconnect_user(db, user, USER_DISABLED, now)
+    elif menu == "customer":
+        for customer in rows:
+            if customer.disabled:
+                users = db.scalars(
+                    select(models.User).where(models.User.customer_id == customer.id)
+                ).all()
+                for user in users:
+                    disconnect_user(db, user, CUSTOMER_DISABLED, now)
 
 
 def before_remove(db: Session, menu: str, row: Any, now: dt.datetime) -> None:
