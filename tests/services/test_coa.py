@@ -4,6 +4,7 @@ Interim-Update; and only for routers with use-coa=yes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +138,16 @@ def test_disabling_a_customer_disconnects_its_users(app: Userman) -> None:
     start(app, "s1")
     do(app, "customer disable", "shop")
     assert causes(app) == ["um-customer-disabled"]
+
+
+def test_answered_requests_are_pruned_after_a_week(app: Userman) -> None:
+    start(app, "s1")
+    start(app, "s2")
+    do(app, "session close-session", "0,1")
+    now = dt.datetime.now(dt.UTC)
+    with app.database.begin() as db:
+        first, second = db.scalars(select(models.CoaRequest).order_by(models.CoaRequest.id))
+        first.state, first.updated = "acked", now - dt.timedelta(days=8)
+        second.updated = now - dt.timedelta(days=8)  # still pending: kept
+    assert app.prune_coa(now) == 1
+    assert len(queued(app)) == 1

@@ -67,22 +67,23 @@ STALE_INTERVALS = 3
 
 
 async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asyncio.Event) -> None:
-    """Close sessions that missed STALE_INTERVALS interim updates, once a minute, until stopped.
-    Without an interim interval the server cannot tell a quiet session from a lost one."""
-    if interim_interval <= 0:
-        return
+    """Once a minute until stopped: close sessions that missed STALE_INTERVALS interim updates
+    (not without an interim interval, when a quiet session cannot be told from a lost one),
+    and prune old answered Disconnect/CoA requests."""
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         now = dt.datetime.now(dt.UTC)
-        older_than = now - dt.timedelta(seconds=STALE_INTERVALS * interim_interval)
         try:
-            closed = await asyncio.get_running_loop().run_in_executor(
-                server.pool, server.app.close_stale, older_than, now
-            )
+            if interim_interval > 0:
+                older_than = now - dt.timedelta(seconds=STALE_INTERVALS * interim_interval)
+                closed = await loop.run_in_executor(
+                    server.pool, server.app.close_stale, older_than, now
+                )
+                if closed:
+                    log.info("closed %d stale sessions", closed)
+            await loop.run_in_executor(server.pool, server.app.prune_coa, now)
         except Exception:
-            log.exception("could not close stale sessions")
-        else:
-            if closed:
-                log.info("closed %d stale sessions", closed)
+            log.exception("could not sweep stale sessions and old requests")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=60)
 

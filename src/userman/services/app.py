@@ -118,6 +118,11 @@ class Userman:
 
         return aaa.authenticate(self.database, router, request, now)
 
+    def prune_coa(self, now: dt.datetime) -> int:
+        from userman.services import coa  # noqa: PLC0415
+
+        return coa.prune(self.database, now)
+
     def close_stale(self, older_than: dt.datetime, now: dt.datetime) -> int:
         from userman.services import aaa  # noqa: PLC0415
 

@@ -271,3 +271,23 @@ def record(database: Database, job: CoaJob, result: Result, now: dt.datetime) ->
                 description=f"{description}; {error}" if error else description,
             )
         )
+
+
+# How long answered and failed requests stay for `log print`-style inspection before pruning.
+KEEP = dt.timedelta(days=7)
+
+
+def prune(database: Database, now: dt.datetime) -> int:
+    """Delete requests answered or given up on more than KEEP ago; how many. Their outcome
+    stays in the log and on the session."""
+    request = models.CoaRequest
+    with database.begin() as db:
+        done = db.scalars(
+            select(request).where(
+                request.state.in_([answer.value for answer in Answer]),
+                request.updated < now - KEEP,
+            )
+        ).all()
+        for row in done:
+            db.delete(row)
+        return len(done)
