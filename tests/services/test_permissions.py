@@ -254,6 +254,8 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
     ("history", "redo"): ("owner", (), {}),
     ("database", "save"): ("owner", (), {"name": "backup"}),
     ("database", "load"): ("owner", (), {"name": "missing"}),
+    ("router", "monitor"): ("read-only", ("{me}-router",), {}),
+    ("router", "reset-counters"): ("full", ("{me}-router",), {}),
 }
 
 

@@ -281,6 +281,8 @@ SPECIAL_CASES: dict[tuple[str, str], list[tuple[tuple[str, ...], dict[str, str]]
     ("history", "redo"): [],
     ("database", "save"): [],  # test_a_backup_holds_only_its_subscriber
     ("database", "load"): [],
+    ("router", "monitor"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
+    ("router", "reset-counters"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
 }
 
 

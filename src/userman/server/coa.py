@@ -189,7 +189,7 @@ def _counter(job: CoaJob, result: Result) -> str:
 
 async def _deliver(server: RadiusServer, sender: CoaSender, job: CoaJob) -> None:
     result = await sender.send(job)
-    server.counters[_counter(job, result)] += 1
+    server.count(_counter(job, result), job.router_id or None)
     log.log(
         logging.INFO if result.answer is Answer.ACK else logging.WARNING,
         "%s-request to router %s (%s): %s after %d tries%s",

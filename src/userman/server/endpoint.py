@@ -65,6 +65,8 @@ class RadiusServer:
         self.app = app
         self.dictionary = dictionary
         self.interim_interval = interim_interval  # seconds; 0: the router's own setting
+        # Per router, since they were last written for `router monitor` (flush_counters).
+        self.router_counters: Counter[tuple[int, str]] = Counter()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userman-db")
         # Accounting is stored by one group-commit writer: one transaction per batch.
         self.writer: GroupCommitWriter[AccountingItem, SessionState | None] = GroupCommitWriter(
@@ -88,6 +90,22 @@ class RadiusServer:
         """Requests being decided and the replies sent, by request (RFC 5080 2.2.2)."""
         return DuplicateCache()
 
+    def count(self, name: str, router_id: int | None = None) -> None:
+        """Count `name` for the whole server, and for the router when there is one."""
+        self.counters[name] += 1
+        if router_id is not None:
+            self.router_counters[(router_id, name)] += 1
+
+    async def flush_counters(self) -> None:
+        """Add the per-router counts since the last flush to the database's totals."""
+        counts, self.router_counters = self.router_counters, Counter()
+        if counts:
+            try:
+                await self._call(self.app.add_counters, dict(counts))
+            except Exception:
+                self.router_counters.update(counts)  # kept for the next flush
+                raise
+
     async def handle(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
     ) -> None:
@@ -104,7 +122,7 @@ class RadiusServer:
         if key is not None:
             seen = self.duplicates.check(key, loop.time())
             if seen.status is not Status.NEW:
-                self.counters["duplicates"] += 1
+                self.count("duplicates", router.id)
                 if seen.reply is not None:
                     transport.sendto(seen.reply, addr)
                 return
@@ -124,10 +142,10 @@ class RadiusServer:
         try:
             return await self._answer(router, data, source, accounting)
         except DecodeError as error:
-            self.counters["broken-requests"] += 1
+            self.count("broken-requests", router.id)
             log.warning("dropped a malformed request from router %s: %s", router.name, error)
         except Exception:
-            self.counters["failed-requests"] += 1
+            self.count("failed-requests", router.id)
             log.exception("could not answer a request from router %s", router.name)
         return None
 
@@ -150,7 +168,7 @@ class RadiusServer:
         if signed is False:
             raise DecodeError("Message-Authenticator does not match", offset=0)
         if signed is None and _requires_message_authenticator(router, pkt):
-            self.counters["missing-message-authenticator"] += 1
+            self.count("missing-message-authenticator", router.id)
             log.warning(
                 "dropped a %s without Message-Authenticator from router %s",
                 pkt.code.name,
@@ -160,7 +178,7 @@ class RadiusServer:
         if pkt.code is Code.STATUS_SERVER:
             # RFC 5997 3: Access-Accept on the auth port, Accounting-Response on the acct port.
             answer = Code.ACCOUNTING_RESPONSE if accounting else Code.ACCESS_ACCEPT
-            self.counters["status-server"] += 1
+            self.count("status-server", router.id)
             return self._encode(pkt.reply(answer, ()), secret, pkt, sign=True)
         if pkt.code is Code.ACCOUNTING_REQUEST:
             return await self._account(router, pkt, data, source)
@@ -169,7 +187,8 @@ class RadiusServer:
     async def _authenticate(self, router: RouterInfo, pkt: Packet, source: str) -> bytes:
         request = requests.access_request(self.dictionary, pkt, source)
         decision = await self._call(self.app.authenticate, router, request, utcnow())
-        self.counters["accepts" if decision.accept else "rejects"] += 1
+        self.count("access-requests", router.id)
+        self.count("accepts" if decision.accept else "rejects", router.id)
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
         attributes, problems = requests.reply_attributes(
             self.dictionary, decision, request.username
@@ -194,7 +213,7 @@ class RadiusServer:
             raise DecodeError("Acct-Status-Type missing or unknown", offset=20)
         # RFC 2866 2: answered only once the writer has committed the record.
         await self.writer.write((router, record, utcnow()))
-        self.counters["accounting-requests"] += 1
+        self.count("accounting-requests", router.id)
         return self._encode(pkt.reply(Code.ACCOUNTING_RESPONSE, ()), router.secret, pkt)
 
     @staticmethod

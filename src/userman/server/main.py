@@ -44,22 +44,44 @@ async def serve(
             transports[1].get_extra_info("sockname")[1],
         )
         sweeper = asyncio.ensure_future(_sweep_stale(server, interim_interval, stop))
+        flusher = asyncio.ensure_future(_flush_counters(server, stop))
         # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
         sender = await coa.start_sender(server, bind)
         coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
         await stop.wait()
         await sweeper
         await coa_poller
+        await flusher
         log.info("userman is stopping")
         # Answer what was received (its accounting committed first); `close()` below stores
         # whatever is still queued once the ports are closed.
         await server.drain()
+        with contextlib.suppress(Exception):
+            await server.flush_counters()  # what the last answers counted
     finally:
         for transport in transports:
             transport.close()
         if sender is not None:
             sender.close()
         server.close()
+
+
+COUNTERS_EVERY = 10  # seconds between writes of the per-router counters
+
+
+async def _flush_counters(server: RadiusServer, stop: asyncio.Event) -> None:
+    """Write the per-router counters for `router monitor` every few seconds, and once more on
+    the way out."""
+    while True:
+        stopping = stop.is_set()
+        try:
+            await server.flush_counters()
+        except Exception:
+            log.exception("could not write the routers' counters")
+        if stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=COUNTERS_EVERY)
 
 
 # A session is stale when this many interim intervals passed without a record for it.

@@ -118,6 +118,11 @@ class Userman:
 
         return aaa.authenticate(self.database, router, request, now)
 
+    def add_counters(self, counts: Mapping[tuple[int, str], int]) -> None:
+        from userman.services import counters  # noqa: PLC0415
+
+        counters.add(self.database, counts)
+
     def prune_coa(self, now: dt.datetime) -> int:
         from userman.services import coa  # noqa: PLC0415
 

@@ -32,11 +32,12 @@ __all__ = ["load", "save"]
 FORMAT = "userman-backup"
 SUFFIX = ".umb"
 # Every table that belongs to a subscriber, parents before children; not the CoA requests on
-# their way to the routers (the database drops them with their subscriber, router or session).
+# their way to the routers nor the routers' counters, which are the servers' state, not data
+# (the database drops them with their subscriber, router or session).
 TABLES = [
     t
     for t in models.Base.metadata.sorted_tables
-    if "subscriber_id" in t.c and t.name != "coa_request"
+    if "subscriber_id" in t.c and t.name not in ("coa_request", "router_counter")
 ]
 
 

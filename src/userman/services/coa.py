@@ -84,6 +84,7 @@ class CoaJob:
     port: int
     secret: bytes
     attributes: tuple[tuple[str, str], ...]
+    router_id: int = 0
 
 
 def _is_ipv4(text: str) -> bool:
@@ -229,6 +230,7 @@ def claim(database: Database, now: dt.datetime, limit: int) -> list[CoaJob]:
                     router.coa_port,
                     router.shared_secret.encode(),
                     tuple((str(name), str(value)) for name, value in json.loads(row.attributes)),
+                    router.id,
                 )
             )
         return jobs

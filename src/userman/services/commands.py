@@ -21,6 +21,7 @@ from userman.services import (
     backup,
     batch,
     coa,
+    counters,
     history,
     permissions,
     profiles,
@@ -35,7 +36,7 @@ from userman.services.verbs import Condition
 __all__ = ["MENU_PATHS", "SPECIAL", "run"]
 
 PRINT_OPTIONS = ("detail", "terse", "count-only", "show-sensitive", "without-paging", "brief")
-READ_VERBS = frozenset({"print", "find", "export"})
+READ_VERBS = frozenset({"print", "find", "export", "monitor"})
 
 # Every menu path a command may start with, the v7 names included.
 MENU_PATHS: tuple[tuple[str, ...], ...] = tuple(
@@ -166,6 +167,8 @@ SPECIAL: dict[tuple[str, str], Handler] = {
     ("history", "redo"): history.redo,
     ("user", "add-batch-users"): batch.add_batch_users,
     ("session", "close-session"): sessions.close_session,
+    ("router", "monitor"): counters.monitor,
+    ("router", "reset-counters"): counters.reset_counters,
     ("database", "save"): backup.save,
     ("database", "load"): backup.load,
 }

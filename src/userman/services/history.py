@@ -42,7 +42,7 @@ from userman.store import models
 
 __all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo"]
 
-UNRECORDED = frozenset({"history", "session", "log", "coa_request"})
+UNRECORDED = frozenset({"history", "session", "log", "coa_request", "router_counter"})
 TABLES: dict[str, Table] = dict(models.Base.metadata.tables)
 # Parents before children: the order rows may be inserted in.
 ORDER = {table.name: i for i, table in enumerate(models.Base.metadata.sorted_tables)}

@@ -40,6 +40,7 @@ __all__ = [
     "Profile",
     "ProfileLimitation",
     "Router",
+    "RouterCounter",
     "User",
     "UserGroup",
     "UserProfile",
@@ -425,3 +426,17 @@ class HistoryEntry(Base):
     state: Mapped[str] = mapped_column(String(16), default="done")
     reason: Mapped[str] = mapped_column(Text, default="")
     time: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class RouterCounter(Base):
+    """How many requests of a kind a router sent, and how they ended (`router monitor`): every
+    server node adds what it counted since it last wrote."""
+
+    __tablename__ = "router_counter"
+    __table_args__ = (UniqueConstraint("router_id", "name", name="uq_router_counter_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    router_id: Mapped[int] = mapped_column(ForeignKey("router.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
