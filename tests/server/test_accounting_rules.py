@@ -4,25 +4,15 @@ time a record is dated to; through the server with an in-memory transport."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from inmemory import D, access_request, accounting, do, exchange, make_app
+from inmemory import D, access_request, accounting, do, exchange
 from userman.radius.packet import Code, decode
 from userman.services import Actor, Userman
 from userman.store import models
 
 ROOT = Actor.superuser()
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
-    yield userman
-    userman.close()
 
 
 def test_accounting_on_closes_the_routers_open_sessions(app: Userman) -> None:

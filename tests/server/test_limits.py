@@ -4,23 +4,12 @@ refuses (research notes 4.3-4.5), through the server with an in-memory transport
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from inmemory import D, access_request, accounting, do, exchange, make_app
+from inmemory import D, access_request, accounting, do, exchange
 from userman.radius.packet import Code, Packet, decode
 from userman.services import Actor, Userman
 
 ROOT = Actor.superuser()
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
-    yield userman
-    userman.close()
 
 
 def logon(app: Userman) -> Packet:

@@ -3,8 +3,6 @@ defaults, and the rule that a bad value changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from userman.core.errors import (
@@ -16,14 +14,6 @@ from userman.core.errors import (
 from userman.services import Actor, Userman
 
 ROOT = Actor.superuser()
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[Userman]:
-    userman = Userman(db_url)
-    userman.prepare()
-    yield userman
-    userman.close()
 
 
 def run(app: Userman, command: str, *positional: str, **args: str) -> list[dict[str, object]]:

@@ -9,7 +9,6 @@ R - redoable, F - failed".
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -92,14 +91,6 @@ def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         verbs, "hash_password", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash
     )
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[Userman]:
-    userman = Userman(db_url)
-    userman.prepare()
-    yield userman
-    userman.close()
 
 
 # Every menu's verbs, each undone and redone right after it runs.

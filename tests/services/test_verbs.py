@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,6 @@ from userman.services import Actor, Outcome, Userman
 from userman.store import models
 
 ROOT = Actor.superuser()
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[Userman]:
-    userman = Userman(db_url)
-    userman.prepare()
-    yield userman
-    userman.close()
 
 
 def run(app: Userman, command: str, *positional: str, **args: str) -> Outcome:
@@ -253,3 +244,12 @@ def test_custom_attribute_names_must_be_known(app: Userman) -> None:
         run(app, "profile set", "p", attributes="Acme-Tier:3")
     run(app, "attribute add", name="Acme-Tier", **{"vendor-id": "9999", "type-id": "7"})
     run(app, "profile set", "p", attributes="Acme-Tier:3")
+
+
+def test_a_profile_limitation_needs_both_its_profile_and_its_limitation(app: Userman) -> None:
+    run(app, "profile add", name="p")
+    with pytest.raises(InvalidValueError, match=r"^limitation: required"):
+        run(app, "profile profile-limitation add", profile="p")
+    with pytest.raises(InvalidValueError, match=r"^profile: required"):
+        run(app, "profile profile-limitation add")
+    assert shown(app, "profile profile-limitation") == []

@@ -96,25 +96,19 @@ def authenticate(
                 user.caller_id = decision.bind_caller_id
             if decision.evict:
                 _evict_oldest(db, user, decision.evict, now)
-        if decision.reason is not None and "auth-fail" in router.log:
+        if decision.reason is not None:
+            wanted, status = "auth-fail", "authorization-failure"
             description = decision.reason.describe(request.username)
+        else:
+            wanted, status, description = "auth-ok", "authorization-ok", ""
+        if wanted in router.log:  # the router's `log` flags choose what is written
             _log(
                 db,
                 router,
                 username=request.username,
                 context=request.context,
-                status="authorization-failure",
+                status=status,
                 description=description,
-                now=now,
-            )
-        elif decision.accept and "auth-ok" in router.log:
-            _log(
-                db,
-                router,
-                username=request.username,
-                context=request.context,
-                status="authorization-ok",
-                description="",
                 now=now,
             )
         return decision

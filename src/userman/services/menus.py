@@ -72,6 +72,7 @@ class Prop:
     hashed: bool = False  # stored as an argon2 hash, never shown
     hidden: bool = False  # accepted on input (another generation's name), never printed
     compute: Callable[[Session, Any], object] | None = None  # read-only, derived
+    required: bool = False  # a reference every item must have (the owner's always is)
     aliases: tuple[str, ...] = ()
 
 
@@ -280,8 +281,8 @@ PROFILE_LIMITATION = Menu(
     owner="profile",
     area="profiles",
     props=(
-        Prop("profile", "profile_id", ref="profile"),
-        Prop("limitation", "limitation_id", ref="profile limitation"),
+        Prop("profile", "profile_id", ref="profile", required=True),
+        Prop("limitation", "limitation_id", ref="profile limitation", required=True),
         Prop("from-time", "from_time", TIME_OF_DAY, default="00:00:00"),
         Prop("till-time", "till_time", TIME_OF_DAY, default="23:59:59"),
         Prop("weekdays", "weekdays", set_of(WEEKDAYS), default=",".join(WEEKDAYS)),
@@ -387,8 +388,8 @@ USER_PROFILE = Menu(
     owner="user",
     area="users",
     props=(
-        Prop("user", "user_id", ref="user"),
-        Prop("profile", "profile_id", ref="profile"),
+        Prop("user", "user_id", ref="user", required=True),
+        Prop("profile", "profile_id", ref="profile", required=True),
         Prop("state", "state", choice(("waiting", "running", "used")), compute=_running_active),
         Prop("assigned", "assigned_at", DATETIME),
         Prop("start-time", "start_time", DATETIME),

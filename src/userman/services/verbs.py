@@ -257,11 +257,11 @@ def _check_row(db: Session, menu: Menu, row: Any) -> None:
 
 def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
     _check_key(db, menu, row)
-    required = (menu.owner, "profile", "limitation", "user")
     for prop in menu.props:
         missing = prop.ref is not None and getattr(row, prop.column, 0) is None
+        needed = prop.required or prop.name == menu.owner
         # A customer without a parent is a new subscriber; add() makes it its own parent.
-        if missing and prop.writable and prop.name in required and menu.name != "customer":
+        if missing and prop.writable and needed and menu.name != "customer":
             raise InvalidValueError(prop.name, "required")
     if isinstance(row, models.Router):
         if not row.ip_address:
