@@ -9,19 +9,30 @@ import functools
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 
 from userman.radius.dictionary import default_dictionary
 from userman.server import coa
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
-__all__ = ["run_server", "serve"]
+__all__ = ["Task", "run_server", "serve"]
+
+# A coroutine the server runs beside the RADIUS ports until `stop` is set (the CLI's control
+# socket is one); it must return soon after `stop` is set.
+Task = Callable[[asyncio.Event], Awaitable[None]]
 
 log = logging.getLogger("userman.server")
 
 
 async def serve(
-    app: Userman, *, bind: str, auth_port: int, acct_port: int, interim_interval: int = 0
+    app: Userman,
+    *,
+    bind: str,
+    auth_port: int,
+    acct_port: int,
+    interim_interval: int = 0,
+    tasks: Sequence[Task] = (),
 ) -> None:
     loop = asyncio.get_running_loop()
     server = RadiusServer(app, default_dictionary(), interim_interval=interim_interval)
@@ -48,10 +59,12 @@ async def serve(
         # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
         sender = await coa.start_sender(server, bind)
         coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
+        extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
         await sweeper
         await coa_poller
         await flusher
+        await asyncio.gather(*extra, return_exceptions=True)
         log.info("userman is stopping")
         # Answer what was received (its accounting committed first); `close()` below stores
         # whatever is still queued once the ports are closed.
@@ -111,7 +124,13 @@ async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asynci
 
 
 def run_server(
-    app: Userman, *, bind: str, auth_port: int, acct_port: int, interim_interval: int = 0
+    app: Userman,
+    *,
+    bind: str,
+    auth_port: int,
+    acct_port: int,
+    interim_interval: int = 0,
+    tasks: Sequence[Task] = (),
 ) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
@@ -123,5 +142,6 @@ def run_server(
             auth_port=auth_port,
             acct_port=acct_port,
             interim_interval=interim_interval,
+            tasks=tasks,
         )
     )
