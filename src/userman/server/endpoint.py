@@ -1,6 +1,7 @@
 """The UDP endpoints: datagram in, services in a worker thread, reply out; nothing blocks the loop.
 
-One `RadiusServer` serves the authentication and the accounting port. A datagram from an
+One `RadiusServer` serves the authentication and the accounting port. It finds the router by
+source address in its snapshot cache (server/cache.py) without a query. A datagram from an
 address that is no router's, or one that does not decode or authenticate, is dropped and
 counted. Accounting-Response is sent only after the record is committed (RFC 2866 2). A
 retransmission gets the reply already sent, from the duplicate cache (RFC 5080 2.2.2).
@@ -30,6 +31,7 @@ from userman.radius.packet import (
     verify_request_authenticator,
 )
 from userman.server import requests
+from userman.server.cache import RouterCache
 from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
 from userman.services import RouterInfo, Userman
 
@@ -74,6 +76,9 @@ class RadiusServer:
         )
         self.counters: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Routers by address, kept current by `cache.watch` (server/main.py runs it); until it
+        # has checked, and whenever its check is late, each request reads its router.
+        self.routers = RouterCache()
 
     async def _call(self, func: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
@@ -106,11 +111,18 @@ class RadiusServer:
                 self.router_counters.update(counts)  # kept for the next flush
                 raise
 
+    async def router(self, address: str) -> RouterInfo | None:
+        """The router with this address: from the snapshot while it is fresh, else read."""
+        if self.routers.fresh(asyncio.get_running_loop().time()):
+            return self.routers.get(address)
+        found: RouterInfo | None = await self._call(self.app.find_router, address)
+        return found
+
     async def handle(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
     ) -> None:
         source = str(addr[0])
-        router: RouterInfo | None = await self._call(self.app.find_router, source)
+        router = await self.router(source)
         if router is None or router.disabled:
             self.counters["unknown-requests"] += 1
             log.warning("dropped a request from %s: no router with that address", source)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from userman.radius.dictionary import default_dictionary
-from userman.server import coa
+from userman.server import cache, coa
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
@@ -54,6 +54,8 @@ async def serve(
             transports[0].get_extra_info("sockname")[1],
             transports[1].get_extra_info("sockname")[1],
         )
+        # The routers' snapshot, checked against the database every few hundred milliseconds.
+        watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
         sweeper = asyncio.ensure_future(_sweep_stale(server, interim_interval, stop))
         flusher = asyncio.ensure_future(_flush_counters(server, stop))
         # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
@@ -61,6 +63,7 @@ async def serve(
         coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
+        await watcher
         await sweeper
         await coa_poller
         await flusher

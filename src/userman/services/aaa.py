@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
 from userman.core.authorize import AccessRequest, Decision, authorize, used_up
 from userman.core.context import RequestContext
-from userman.services import coa
+from userman.services import coa, snapshot
 from userman.services.facts import user_facts
 from userman.services.profiles import store_slots
 from userman.services.routers import RouterInfo
@@ -39,20 +39,7 @@ __all__ = [
 def find_router(database: Database, address: str) -> RouterInfo | None:
     with database.begin() as db:
         row = queries.router_by_address(db, address)
-        if row is None:
-            return None
-        return RouterInfo(
-            row.id,
-            row.name,
-            row.subscriber_id,
-            row.customer_id,
-            row.shared_secret.encode(),
-            frozenset(filter(None, row.log.split(","))),
-            row.disabled,
-            row.require_message_authenticator,
-            row.use_coa,
-            row.on_shared_users_limit == "disconnect-oldest",
-        )
+        return None if row is None else snapshot.info(row)
 
 
 def _log(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from userman.services.aaa import AccountingItem
     from userman.services.coa import CoaJob, Result
     from userman.services.routers import RouterInfo
+    from userman.services.snapshot import RouterSnapshot
 
 __all__ = ["Userman", "default_url"]
 
@@ -107,6 +108,18 @@ class Userman:
         from userman.services import aaa  # noqa: PLC0415
 
         return aaa.find_router(self.database, address)
+
+    def router_stamp(self) -> str:
+        """The digest of every router row (services/snapshot.py), for the server's cache."""
+        from userman.services import snapshot  # noqa: PLC0415
+
+        return snapshot.router_stamp(self.database)
+
+    def router_snapshot(self) -> RouterSnapshot:
+        """Every router by address, with the stamp of those rows."""
+        from userman.services import snapshot  # noqa: PLC0415
+
+        return snapshot.router_snapshot(self.database)
 
     def authenticate(
         self,
