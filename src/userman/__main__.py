@@ -1,5 +1,5 @@
 """`python -m userman`: the same as the `userman` command."""
 
-from userman.cli.main import main
+from userman.cli import main
 
 main()

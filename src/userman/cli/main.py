@@ -3,18 +3,20 @@
 
 Menus and verbs are the manual's (`userman user add customer=admin username=test`); every
 error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed. Only
-`serve` imports the server, so the rest stays quick.
+`serve` imports the server. A menu command reaches this module only when no running server
+took it first (cli/remote.py); `run_words` is what both run.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 import click
 
+from userman.cli.remote import ProgressBar
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
@@ -56,31 +58,6 @@ def _open(ctx: click.Context) -> Userman:
     return app
 
 
-class _ProgressBar:
-    """A progress bar on stderr for verbs that report progress (add-batch-users), shown only
-    on a terminal and only once the work is long enough to want one."""
-
-    def __init__(self) -> None:
-        self._bar: Any = None
-        self._done = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            if total < 50 or not sys.stderr.isatty():
-                return
-            self._bar = click.progressbar(length=total, label="adding", file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
-        self._done = done
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-
 def _menu_command(first: str) -> click.Command:
     @click.command(
         name=first,
@@ -91,27 +68,47 @@ def _menu_command(first: str) -> click.Command:
     @click.argument("words", nargs=-1, type=click.UNPROCESSED)
     @click.pass_context
     def run(ctx: click.Context, words: tuple[str, ...]) -> None:
-        path, verb, rest = _split_menu([first, *words])
+        _split_menu([first, *words])  # a usage error before the database is opened
         try:
-            positional, args = parse_argv(rest)
             app = _open(ctx)
-            actor = app.actor(ctx.obj["as"])
-            with _ProgressBar() as progress:
-                outcome = app.execute(actor, path, verb, positional, args, progress=progress)
         except UsermanError as error:
             click.echo(f"failure: {error}", err=True)
             ctx.exit(1)
-        if outcome.error:
-            click.echo(f"failure: {outcome.error}", err=True)
-            ctx.exit(1)
-        if ctx.obj["json"] and verb in ("print", "find"):
-            text = render_json(outcome.items)
-        else:
-            text = render_outcome(outcome)
-        if text:
-            click.echo(text)
+        with ProgressBar() as progress:
+            code, out, err = run_words(
+                app, [first, *words], ctx.obj["as"], as_json=ctx.obj["json"], progress=progress
+            )
+        click.echo(out, nl=False)
+        click.echo(err, nl=False, err=True)
+        ctx.exit(code)
 
     return run
+
+
+def run_words(
+    app: Userman,
+    words: Sequence[str],
+    as_login: str | None,
+    *,
+    as_json: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, str, str]:
+    """Run one menu command (`user print where name~a`): its exit status and what it prints on
+    stdout and stderr. The same for the command line and the server's control socket."""
+    path, verb, rest = _split_menu(words)
+    try:
+        positional, args = parse_argv(rest)
+        actor = app.actor(as_login)
+        outcome = app.execute(actor, path, verb, positional, args, progress=progress)
+    except UsermanError as error:
+        return 1, "", f"failure: {error}\n"
+    if outcome.error:
+        return 1, "", f"failure: {outcome.error}\n"
+    if as_json and verb in ("print", "find"):
+        text = render_json(outcome.items)
+    else:
+        text = render_outcome(outcome)
+    return 0, f"{text}\n" if text else "", ""
 
 
 @click.group(cls=UsermanGroup)
@@ -164,14 +161,23 @@ def serve(
     ctx: click.Context, bind: str, auth_port: int, acct_port: int, interim_interval: str
 ) -> None:
     """Answer RADIUS authentication and accounting until stopped (Ctrl-C or SIGTERM)."""
-    from userman.server.main import run_server  # noqa: PLC0415 - only serve needs the server
+    from userman.cli.control import control_task  # noqa: PLC0415 - only serve needs these
+    from userman.server.main import run_server  # noqa: PLC0415
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
     except UsermanError as error:
         raise click.BadParameter(str(error)) from None
     app = _open(ctx)
-    run_server(app, bind=bind, auth_port=auth_port, acct_port=acct_port, interim_interval=interval)
+    control = control_task(app, ctx.obj["db"])
+    run_server(
+        app,
+        bind=bind,
+        auth_port=auth_port,
+        acct_port=acct_port,
+        interim_interval=interval,
+        tasks=[control] if control is not None else [],
+    )
 
 
 @cli.command()
