@@ -23,6 +23,7 @@ from userman.core.limits import (
     Usage,
     applicable,
     applicable_until,
+    covered_until,
     exhausted,
     outside_windows,
     remaining,
@@ -31,7 +32,7 @@ from userman.core.limits import (
     session_timeout,
     strictest,
 )
-from userman.core.profiles import ProfileSlot, select_profile
+from userman.core.profiles import ProfileSlot, ProfileState, select_profile
 from userman.core.ratelimit import combine, format_rate_limit
 from userman.radius import chap, mschap
 
@@ -48,6 +49,7 @@ __all__ = [
     "UserFacts",
     "authorize",
     "class_for",
+    "reauthorize",
     "same_caller",
     "shared_users_limit",
     "used_up",
@@ -126,6 +128,10 @@ class UserFacts:
     # v7 custom reply attributes (Name, value text) of the profile, the group and the user, in
     # that order: a later one of the same name replaces an earlier one.
     attributes: tuple[tuple[str | CustomAttribute, str], ...] = ()
+    # The router takes CoA-Requests (use-coa=yes): a window handing over to another limitation
+    # and a profile handing over to the next one are sent to it as a CoA (services/enforce.py),
+    # so they do not end the session's Session-Timeout; only the end of access does.
+    coa: bool = False
 
 
 class RejectReason(Enum):
@@ -250,6 +256,29 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
             return Decision(False, RejectReason.CALLER_ID_MISMATCH)
     elif facts.caller_id_bind_on_first_use and calling:
         bind = calling  # the first caller-id seen becomes the only one allowed
+    return _grant(facts, now, method_reply, bind, open_session=False)
+
+
+def reauthorize(facts: UserFacts, now: dt.datetime) -> Decision:
+    """The decision for a session that is already open, asked again when time passes or limits
+    are edited (services/enforce.py): what `authorize` checks after the credentials and the
+    caller-id, but not shared-users, which already counts this session."""
+    if facts.disabled:
+        return Decision(False, RejectReason.USER_DISABLED)
+    if facts.customer_disabled:
+        return Decision(False, RejectReason.CUSTOMER_DISABLED)
+    return _grant(facts, now, (), "", open_session=True)
+
+
+def _grant(
+    facts: UserFacts,
+    now: dt.datetime,
+    method_reply: tuple[tuple[str, object], ...],
+    bind: str,
+    *,
+    open_session: bool,
+) -> Decision:
+    """The profile, its windows and limits, shared-users (for a new session), and the reply."""
     selection = select_profile(facts.profiles, now)
     if selection.running is None:
         return Decision(False, RejectReason.NO_VALID_PROFILE, profile_changes=selection.changed)
@@ -267,7 +296,7 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
         return Decision(False, reason, profile_changes=selection.changed)
     limit = shared_users_limit(facts, running)
     evict = 0
-    if limit is not None and facts.active_sessions >= limit:
+    if limit is not None and facts.active_sessions >= limit and not open_session:
         if not facts.evict_oldest or limit == 0:
             # Legacy User Manager refuses at the limit.
             reason = RejectReason.TOO_MANY_SESSIONS
@@ -282,17 +311,38 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
     if facts.user_id:
         reply.append(("Class", class_for(facts.user_id)))
     reply.extend(reply_limits(left))
-    until_window = applicable_until(limitations, now, tz) if limitations else None
     timeout = session_timeout(
         [
             left.uptime,
-            None if running.end_time is None else seconds_until(running.end_time, now),
-            None if until_window is None else seconds_until(until_window, now),
+            *(seconds_until(moment, now) for moment in _ends(facts, running, limitations, now)),
         ]
     )
     if timeout is not None:
         reply.append(("Session-Timeout", timeout))
     return Decision(True, None, tuple(reply), selection.changed, bind, evict)
+
+
+def _ends(
+    facts: UserFacts,
+    running: ProfileSlot,
+    limitations: Sequence[LimitationFacts],
+    now: dt.datetime,
+) -> list[dt.datetime]:
+    """The moments the session must end by (besides the uptime left): the profile's end, and
+    the next change of the limitations that apply. For a router that takes CoA, a hand-over
+    (to the next waiting profile, or to another limitation's window) is no end: the CoA brings
+    the new limits; only the end of the last profile and the end of the windows are."""
+    ends = []
+    waiting = any(
+        slot.state is ProfileState.WAITING and slot.id != running.id for slot in facts.profiles
+    )
+    if running.end_time is not None and not (facts.coa and waiting):
+        ends.append(running.end_time)
+    tz = facts.time_zone
+    window = (covered_until if facts.coa else applicable_until)(limitations, now, tz)
+    if window is not None:
+        ends.append(window)
+    return ends
 
 
 def _remaining(facts: UserFacts, now: dt.datetime) -> Remaining:

@@ -38,6 +38,7 @@ __all__ = [
     "applicable",
     "applicable_until",
     "counting_period_start",
+    "covered_until",
     "exhausted",
     "next_counting_period_start",
     "outside_windows",
@@ -174,6 +175,25 @@ def applicable_until(
     """The first moment after `now` when the set of applicable limitations may change (a window
     opens or closes): a Session-Timeout candidate and the next CoA time. None: never."""
     return next_boundary((w for lim in limitations for w in lim.windows), now, tz)
+
+
+# Windows repeat weekly: past a week of boundaries that all stay covered, they stay covered.
+_COVER_AHEAD = dt.timedelta(days=8)
+
+
+def covered_until(
+    limitations: Sequence[LimitationFacts], now: dt.datetime, tz: dt.tzinfo
+) -> dt.datetime | None:
+    """The first moment after `now` when none of the windows is open any more: where access
+    ends, whichever limitation applies until then (a day window handing over to a night window
+    is no end). None: no windows at all, or covered for the week ahead."""
+    windows = [w for lim in limitations for w in lim.windows]
+    moment: dt.datetime | None = now
+    while windows and moment is not None and moment < now + _COVER_AHEAD:
+        moment = next_boundary(windows, moment, tz)
+        if moment is not None and not applicable(limitations, moment, tz):
+            return moment
+    return None
 
 
 # -- counter periods ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, 
 from userman.core.authorize import AccessRequest, Decision, authorize, used_up
 from userman.core.context import RequestContext
 from userman.services import coa, snapshot
+from userman.services.enforce import remember
 from userman.services.facts import user_facts
 from userman.services.profiles import store_slots
 from userman.services.routers import RouterInfo
@@ -74,7 +75,9 @@ def authenticate(
         user = queries.user_by_username(db, router.subscriber_id, request.username)
         facts = None
         if user is not None:
-            facts = replace(user_facts(db, user, now), evict_oldest=router.evict_oldest)
+            facts = replace(
+                user_facts(db, user, now), evict_oldest=router.evict_oldest, coa=router.use_coa
+            )
         decision = authorize(request, facts, now)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:
@@ -234,8 +237,13 @@ def _end_used_up(
     a limit of its running profile: the rule that refuses a new session (`used_up`)."""
     db.flush()  # the usage just stored counts
     for acct, user, now in sessions:
-        if acct.active and used_up(user_facts(db, user, now), now) is not None:
+        if not acct.active:
+            continue
+        facts = user_facts(db, user, now)
+        if used_up(facts, now) is not None:
             coa.disconnect_once(db, acct, coa.LIMITS_REACHED, now)
+        else:  # a new session: what its Access-Accept told the router, to send what changes
+            remember(acct, facts, now)
 
 
 def _store(
@@ -291,7 +299,7 @@ def _store(
         value = getattr(record.context, column)
         if value not in (None, ""):  # an update that leaves a field out keeps what was there
             setattr(row, column, value)
-    if router.use_coa and user is not None and record.status is AcctStatus.INTERIM_UPDATE:
+    if router.use_coa and user is not None and record.status in CHECKED:
         rows.to_check[id(row)] = (row, user, now)
     if "acct-ok" in router.log:
         _log(
@@ -305,6 +313,9 @@ def _store(
         )
     return after
 
+
+# The records that, on a router that uses CoA, check the session's limits (services/enforce.py).
+CHECKED = frozenset({AcctStatus.START, AcctStatus.INTERIM_UPDATE})
 
 STALE = "stale"  # terminate-cause of a session closed for want of updates
 

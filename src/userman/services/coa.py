@@ -1,8 +1,9 @@
 """Disconnect- and CoA-Requests (RFC 5176) on their way to the routers: enqueue, claim, record.
 
 A change that must end a user's session (an operator's close-session, a user disabled or
-removed, limits used up on an Interim-Update) calls `disconnect()` inside its own transaction:
-for a router with use-coa=yes, a `coa_request` row is written with the attributes to send. Any
+removed, limits used up on an Interim-Update) calls `disconnect()` inside its own transaction,
+one that changes its limits `change()` (services/enforce.py decides which): for a router with
+use-coa=yes, a `coa_request` row is written with the attributes to send. Any
 server node `claim()`s pending rows, sends them, and `record()`s the answer on the row, the
 session and the log. The rows are the queue, so a change made by another process or node is
 sent too. No sockets and no clock here: the server sends, and passes `now`.
@@ -28,6 +29,7 @@ from userman.store.database import Database
 __all__ = [
     "ADMIN_REQUEST",
     "CLOSE_ACKED",
+    "LIMITS_CHANGED",
     "LIMITS_REACHED",
     "USER_DELETED",
     "USER_DISABLED",
@@ -36,6 +38,7 @@ __all__ = [
     "Result",
     "after_set",
     "before_remove",
+    "change",
     "claim",
     "disconnect",
     "disconnect_user",
@@ -48,6 +51,9 @@ USER_DISABLED = "um-user-disabled"
 CUSTOMER_DISABLED = "um-customer-disabled"
 USER_DELETED = "um-user-deleted"
 LIMITS_REACHED = "um-limits-reached"
+# What the user may do changed: a CoA-Request brings the new limits; a Disconnect-Request when
+# access ended (the last profile ran out, the time windows closed) or a CoA was refused.
+LIMITS_CHANGED = "um-limits-changed"
 
 DISCONNECT = "disconnect"
 COA = "coa"
@@ -87,21 +93,24 @@ class CoaJob:
     router_id: int = 0
 
 
-def _is_ipv4(text: str) -> bool:
+def _version(text: str) -> int:
+    """4 or 6 for an IP address, 0 for anything else (an empty one)."""
     try:
-        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+        return ipaddress.ip_address(text).version
     except ValueError:
-        return False
+        return 0
 
 
 def _identity(acct: models.UserSession, router: models.Router) -> list[list[str]]:
     """The attributes that name the session and the router (RFC 5176 3: session and NAS
-    identification attributes)."""
+    identification attributes), IPv6 ones (RFC 3162, RFC 6911) for IPv6 addresses."""
     attrs = [["User-Name", acct.username], ["Acct-Session-Id", acct.acct_session_id]]
-    if _is_ipv4(acct.user_ip):
-        attrs.append(["Framed-IP-Address", acct.user_ip])
-    if _is_ipv4(router.ip_address):
-        attrs.append(["NAS-IP-Address", router.ip_address])
+    framed = {4: "Framed-IP-Address", 6: "Framed-IPv6-Address"}.get(_version(acct.user_ip))
+    if framed:
+        attrs.append([framed, acct.user_ip])
+    nas = {4: "NAS-IP-Address", 6: "NAS-IPv6-Address"}.get(_version(router.ip_address))
+    if nas:
+        attrs.append([nas, router.ip_address])
     return attrs
 
 
@@ -142,6 +151,49 @@ def disconnect(db: Session, acct: models.UserSession, cause: str, now: dt.dateti
     return True
 
 
+def change(
+    db: Session,
+    acct: models.UserSession,
+    attributes: Iterable[tuple[str, str]],
+    cause: str,
+    now: dt.datetime,
+) -> bool:
+    """Queue a CoA-Request bringing the session the reply `attributes` (RFC 5176 3.1), when its
+    router uses CoA and no Disconnect is waiting; one still queued gets the newer attributes
+    instead of a second request. Whether one is queued."""
+    if acct.router_id is None or acct.id is None:
+        return False
+    router = db.get(models.Router, acct.router_id)
+    if router is None or not router.use_coa or _waiting(db, acct.id):
+        return False
+    text = json.dumps([*_identity(acct, router), *([n, v] for n, v in attributes)])
+    request = models.CoaRequest
+    queued = db.scalar(
+        select(request).where(
+            request.session_id == acct.id, request.kind == COA, request.state == "pending"
+        )
+    )
+    if queued is not None:
+        queued.attributes, queued.cause, queued.updated = text, cause, now
+        return True
+    db.add(
+        models.CoaRequest(
+            subscriber_id=acct.subscriber_id,
+            router_id=router.id,
+            session_id=acct.id,
+            kind=COA,
+            cause=cause,
+            attributes=text,
+            state="pending",
+            attempts=0,
+            last_error="",
+            created=now,
+            updated=now,
+        )
+    )
+    return True
+
+
 def disconnect_once(db: Session, acct: models.UserSession, cause: str, now: dt.datetime) -> bool:
     """`disconnect`, unless the session was ever sent one for `cause` (limits: once each)."""
     if acct.id is None or _waiting(db, acct.id, cause):
@@ -165,14 +217,16 @@ def after_set(
     db: Session, menu: str, rows: Iterable[Any], changed: Collection[str], now: dt.datetime
 ) -> None:
     """After `set`, `enable` or `disable`: a user disabled now loses its sessions, and so do
-    the users of a customer disabled now (the logon refuses them too)."""
-    if "disabled" not in changed:
-        return
-    if menu == "user":
+    the users of a customer disabled now (the logon refuses them too); the open sessions whose
+    limits the change touched are asked again (services/enforce.py: CoA or Disconnect)."""
+    from userman.services import enforce  # noqa: PLC0415 - enforce builds on this module
+
+    rows = list(rows)
+    if "disabled" in changed and menu == "user":
         for user in rows:
             if user.disabled:
                 disconnect_user(db, user, USER_DISABLED, now)
-    elif menu == "customer":
+    elif "disabled" in changed and menu == "customer":
         for customer in rows:
             if customer.disabled:
                 users = db.scalars(
@@ -180,6 +234,7 @@ def after_set(
                 ).all()
                 for user in users:
                     disconnect_user(db, user, CUSTOMER_DISABLED, now)
+    enforce.after_change(db, menu, rows, now)
 
 
 def before_remove(db: Session, menu: str, row: Any, now: dt.datetime) -> None:
@@ -258,6 +313,10 @@ def record(database: Database, job: CoaJob, result: Result, now: dt.datetime) ->
                 acct.till_time = max(acct.till_time, now)
             acct.active = False
             acct.terminate_cause = row.cause
+        if answer is Answer.NAK and row.kind == COA and acct.active:
+            # The router cannot apply the new limits to the session: end it, so they hold
+            # from its next logon.
+            disconnect(db, acct, LIMITS_CHANGED, now)
         outcome = "timeout" if answer is Answer.TIMEOUT else answer.name.lower()
         description = f"{row.cause}: {attempts} attempt{'s' if attempts != 1 else ''}"
         db.add(

@@ -245,6 +245,9 @@ class UserSession(Base):
     upload: Mapped[int] = mapped_column(BigInteger, default=0)
     active: Mapped[bool] = mapped_column(default=True, index=True)
     terminate_cause: Mapped[str] = mapped_column(String(64), default="")
+    # What the router was last told the user may do (core/enforce.py `fingerprint`), on the
+    # sessions of routers with use-coa=yes; "" until known. A different one calls for a CoA.
+    reply_digest: Mapped[str] = mapped_column(String(64), default="")
 
 
 class CoaRequest(Base):
