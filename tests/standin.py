@@ -1,5 +1,6 @@
-"""A router stand-in for the Disconnect/CoA tests: a UDP port on 127.0.0.1 that decodes what it
-gets with userman's codec and answers ACK, NAK, or nothing (to make the sender time out).
+"""A router stand-in for the Disconnect/CoA tests: a UDP port on 127.0.0.1 (or ::1) that decodes
+what it gets with userman's codec and answers ACK, NAK, or nothing (to make the sender time
+out).
 
 It runs in a thread, so an asyncio test and an end-to-end test use it alike, and stops by itself
 after `lifetime` seconds when a test forgets to.
@@ -35,13 +36,15 @@ class StandInRouter:
     secret: bytes = b"12345"
     mode: str = "ack"  # ack, nak or silent
     lifetime: float = 20.0
+    host: str = "127.0.0.1"  # or ::1
     received: list[Packet] = field(default_factory=list)
     signed: list[bool] = field(default_factory=list)  # each request's authenticators held
     got: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        self._sock.bind((self.host, 0))
         self._sock.settimeout(0.05)
         self.port: int = self._sock.getsockname()[1]
         self._stop = threading.Event()

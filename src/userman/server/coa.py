@@ -33,7 +33,7 @@ from userman.services.coa import Answer, CoaJob, Result
 if TYPE_CHECKING:
     from userman.server.endpoint import RadiusServer
 
-__all__ = ["CoaSender", "poll", "poll_once", "start_sender"]
+__all__ = ["CoaSender", "enforce", "poll", "poll_once", "start_sender"]
 
 log = logging.getLogger("userman.server")
 
@@ -68,8 +68,27 @@ def _same_address(a: str, b: str) -> bool:
         return a == b
 
 
+class _Socket(asyncio.DatagramProtocol):
+    """A further socket of a sender (the other address family): answers go to the sender."""
+
+    def __init__(self, sender: CoaSender) -> None:
+        self.sender = sender
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.sender.datagram_received(data, addr)
+
+
+def _family(address: str) -> int:
+    """6 for an IPv6 address, else 4 (an IPv4 address, or a name)."""
+    try:
+        return ipaddress.ip_address(address).version
+    except ValueError:
+        return 4
+
+
 class CoaSender(asyncio.DatagramProtocol):
-    """One UDP socket that sends the requests and matches the answers by Identifier."""
+    """UDP sockets, one per address family, that send the requests and match the answers by
+    Identifier (one Identifier space for both)."""
 
     def __init__(
         self,
@@ -84,6 +103,8 @@ class CoaSender(asyncio.DatagramProtocol):
         self.timeout = timeout
         self.tries = tries
         self.transport: asyncio.DatagramTransport | None = None
+        # The sockets by family (4, 6): the one made with this protocol and `add_socket`'s.
+        self.transports: dict[int, asyncio.DatagramTransport] = {}
         self._waiting: dict[int, _Waiting] = {}
         self._next = 0
 
@@ -95,10 +116,19 @@ class CoaSender(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.DatagramTransport)
         self.transport = transport
+        self.transports.setdefault(_family(transport.get_extra_info("sockname")[0]), transport)
+
+    async def add_socket(self, bind: str) -> None:
+        """Send to routers of `bind`'s address family from a socket of its own."""
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Socket(self), local_addr=(bind, 0)
+        )
+        self.transports[_family(bind)] = transport
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        for transport in {self.transport, *self.transports.values()}:
+            if transport is not None:
+                transport.close()
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         waiting = self._waiting.get(data[1]) if len(data) >= 20 else None
@@ -130,7 +160,8 @@ class CoaSender(asyncio.DatagramProtocol):
 
     async def send(self, job: CoaJob) -> Result:
         """Send the request, again after each timeout, until answered or `tries` are spent."""
-        assert self.transport is not None
+        transport = self.transports.get(_family(job.address), self.transport)
+        assert transport is not None
         code = REQUESTS[job.kind]
         identifier = self._identifier()
         try:
@@ -142,7 +173,7 @@ class CoaSender(asyncio.DatagramProtocol):
         self._waiting[identifier] = _Waiting(job, code, data[4:20], answer)
         try:
             for attempt in range(1, self.tries + 1):
-                self.transport.sendto(data, (job.address, job.port))
+                transport.sendto(data, (job.address, job.port))
                 try:
                     reply = await asyncio.wait_for(asyncio.shield(answer), self.timeout)
                 except TimeoutError:
@@ -175,9 +206,16 @@ class CoaSender(asyncio.DatagramProtocol):
 async def start_sender(
     server: RadiusServer, bind: str, *, timeout: float = TIMEOUT, tries: int = TRIES
 ) -> CoaSender:
-    """The sender, on a free UDP port of `bind`, counting in the server's counters."""
+    """The sender, on a free UDP port of `bind`, counting in the server's counters; and on one
+    of the other address family (:: beside an IPv4 `bind`, 0.0.0.0 beside an IPv6 one), so
+    routers with IPv6 addresses are reached too. A host without IPv6 goes on without."""
     sender = CoaSender(server.dictionary, server.counters, timeout=timeout, tries=tries)
     await asyncio.get_running_loop().create_datagram_endpoint(lambda: sender, local_addr=(bind, 0))
+    other = "0.0.0.0" if _family(bind) == 6 else "::"
+    try:
+        await sender.add_socket(other)
+    except OSError as error:
+        log.warning("CoA/Disconnect requests go out on %s only: %s", bind, error)
     return sender
 
 
@@ -237,3 +275,26 @@ async def poll(
             await asyncio.wait_for(stop.wait(), timeout=interval)
     if tasks:
         await asyncio.wait(set(tasks))
+
+
+# The longest wait between two rechecks of the open sessions; a window boundary or a profile's
+# end due sooner is waited for exactly.
+RECHECK_EVERY = 60.0
+
+
+async def enforce(server: RadiusServer, stop: asyncio.Event, every: float = RECHECK_EVERY) -> None:
+    """Until stopped: recheck the open sessions of use-coa routers (services/enforce.py) every
+    `every` seconds, and at the moment the next decision changes by time (a window boundary, a
+    profile's end), so a night-time rate reaches the router within a second of its hour."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        now = utcnow()
+        wait = every
+        try:
+            due = await loop.run_in_executor(server.pool, server.app.enforce, now)
+            if due is not None:
+                wait = min(every, max((due - utcnow()).total_seconds(), 0.0) + 0.5)
+        except Exception:
+            log.exception("could not recheck the open sessions")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)

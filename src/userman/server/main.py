@@ -61,11 +61,13 @@ async def serve(
         # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
         sender = await coa.start_sender(server, bind)
         coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
+        enforcer = asyncio.ensure_future(coa.enforce(server, stop))  # limits during sessions
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
         await watcher
         await sweeper
         await coa_poller
+        await enforcer
         await flusher
         await asyncio.gather(*extra, return_exceptions=True)
         log.info("userman is stopping")

@@ -157,6 +157,13 @@ class Userman:
 
         return aaa.account_many(self.database, items)
 
+    def enforce(self, now: dt.datetime) -> dt.datetime | None:
+        """Recheck the open sessions of use-coa routers, queueing CoA/Disconnect-Requests where
+        their limits changed (services/enforce.py); when to recheck next."""
+        from userman.services import enforce  # noqa: PLC0415
+
+        return enforce.sweep(self.database, now)
+
     def claim_coa(self, now: dt.datetime, limit: int) -> list[CoaJob]:
         """Take the Disconnect/CoA-Requests due for this node to send (see services/coa.py)."""
         from userman.services import coa  # noqa: PLC0415
