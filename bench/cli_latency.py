@@ -63,6 +63,8 @@ def main() -> None:
                 ports[0],
                 "--acct-port",
                 ports[1],
+                "--http-port",
+                "0",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

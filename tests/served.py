@@ -33,12 +33,24 @@ def free_udp_port() -> int:
         return port
 
 
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @dataclass
 class Server:
     db_url: str
     auth_port: int
     acct_port: int
     process: subprocess.Popen[bytes]
+    http_port: int = 0  # the web interface and the REST API
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return userman(self.db_url, *args, check=check)
@@ -48,9 +60,9 @@ class Server:
         return result
 
 
-def start_server(db_url: str, log_path: Path) -> Server:
+def start_server(db_url: str, log_path: Path, *options: str) -> Server:
     """Start `userman serve` on free loopback ports; its log goes to `log_path`."""
-    auth_port, acct_port = free_udp_port(), free_udp_port()
+    auth_port, acct_port, http_port = free_udp_port(), free_udp_port(), free_tcp_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
@@ -66,6 +78,9 @@ def start_server(db_url: str, log_path: Path) -> Server:
                 str(auth_port),
                 "--acct-port",
                 str(acct_port),
+                "--http-port",
+                str(http_port),
+                *options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -73,7 +88,7 @@ def start_server(db_url: str, log_path: Path) -> Server:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
         if "listening on" in log_path.read_text():
-            return Server(db_url, auth_port, acct_port, process)
+            return Server(db_url, auth_port, acct_port, process, http_port)
         time.sleep(0.05)
     process.kill()
     process.wait()

@@ -106,6 +106,8 @@ def run_words(
         return 1, "", f"failure: {outcome.error}\n"
     if as_json and verb in ("print", "find"):
         text = render_json(outcome.items)
+    elif as_json and verb == "get" and not outcome.message:
+        text = render_json(outcome.items[0])
     else:
         text = render_outcome(outcome)
     return 0, f"{text}\n" if text else "", ""
@@ -156,11 +158,39 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     show_default=True,
     help="Acct-Interim-Interval sent with every Access-Accept (RouterOS time; 0 sends none).",
 )
+@click.option(
+    "--http-port",
+    default=8080,
+    show_default=True,
+    help="Port of the web interface and the REST API (0: none).",
+)
+@click.option("--http-bind", default=None, help="Address of the web port (default: --bind).")
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Certificate (PEM) to serve the web port with HTTPS.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Private key (PEM) of --tls-cert.",
+)
 @click.pass_context
-def serve(
-    ctx: click.Context, bind: str, auth_port: int, acct_port: int, interim_interval: str
+def serve(  # noqa: PLR0917 - click passes every option
+    ctx: click.Context,
+    bind: str,
+    auth_port: int,
+    acct_port: int,
+    interim_interval: str,
+    http_port: int,
+    http_bind: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
-    """Answer RADIUS authentication and accounting until stopped (Ctrl-C or SIGTERM)."""
+    """Answer RADIUS authentication and accounting, and serve the web interface and the REST
+    API, until stopped (Ctrl-C or SIGTERM)."""
     from userman.cli.control import control_task  # noqa: PLC0415 - only serve needs these
     from userman.server.main import run_server  # noqa: PLC0415
 
@@ -168,15 +198,35 @@ def serve(
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
     except UsermanError as error:
         raise click.BadParameter(str(error)) from None
+    if (tls_cert is None) != (tls_key is None):
+        raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
     app = _open(ctx)
+    tasks = []
+    if http_port:
+        from userman.web.serve import http_task  # noqa: PLC0415 - the web stack only here
+
+        try:
+            tasks.append(
+                http_task(
+                    app,
+                    bind=http_bind or bind,
+                    port=http_port,
+                    certfile=tls_cert,
+                    keyfile=tls_key,
+                )
+            )
+        except OSError as error:
+            raise click.ClickException(f"web port {http_port}: {error.strerror}") from None
     control = control_task(app, ctx.obj["db"])
+    if control is not None:
+        tasks.append(control)
     run_server(
         app,
         bind=bind,
         auth_port=auth_port,
         acct_port=acct_port,
         interim_interval=interval,
-        tasks=[control] if control is not None else [],
+        tasks=tasks,
     )
 
 

@@ -67,7 +67,10 @@ def _wrap(head: str, pairs: Iterable[str], width: int) -> list[str]:
     return lines
 
 
-def render_json(items: Iterable[Item]) -> str:
+def render_json(items: Iterable[Item] | Item) -> str:
+    """A JSON array of the items' objects, or one item's object."""
+    if isinstance(items, Item):
+        return json.dumps(items.json, indent=2)
     return json.dumps([item.json for item in items], indent=2)
 
 

@@ -62,6 +62,13 @@ class Userman:
                 raise PermissionDeniedError("an enabled customer", f"{login} is disabled")
             return make_actor(db, customer)
 
+    def log_in(self, login: str, password: str) -> Actor:
+        """The actor of a customer logging in to the web pages or the API."""
+        from userman.services import login as logins  # noqa: PLC0415 - only the web needs it
+
+        with self.database.begin() as db:
+            return logins.log_in(db, login, password)
+
     def execute(
         self,
         actor: Actor,

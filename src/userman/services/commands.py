@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from userman.core.errors import InvalidValueError, NotFoundError
+from userman.core.errors import InvalidValueError, NotFoundError, UnknownPropertyError
 from userman.services import (
     backup,
     batch,
@@ -36,7 +36,7 @@ from userman.services.verbs import Condition
 __all__ = ["MENU_PATHS", "SPECIAL", "run"]
 
 PRINT_OPTIONS = ("detail", "terse", "count-only", "show-sensitive", "without-paging", "brief")
-READ_VERBS = frozenset({"print", "find", "export", "monitor"})
+READ_VERBS = frozenset({"print", "find", "get", "export", "monitor"})
 
 # Every menu path a command may start with, the v7 names included.
 MENU_PATHS: tuple[tuple[str, ...], ...] = tuple(
@@ -103,6 +103,28 @@ def _find(ctx: Context, menu: Menu, request: Request) -> Outcome:
     )
 
 
+def _get(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    """RouterOS `get ITEM [PROPERTY]`: one item, or the text of one of its properties."""
+    if request.args:
+        raise InvalidValueError(next(iter(request.args)), "get takes no values")
+    words = [w for w in request.positional if w != "show-sensitive"]
+    if not 1 <= len(words) <= 2:
+        raise InvalidValueError("numbers", "get takes one item and perhaps one property")
+    show_sensitive = "show-sensitive" in request.positional
+    if show_sensitive:
+        permissions.check_sensitive(ctx.actor, menu)
+    row = verbs.find(ctx.db, ctx.actor, menu, words[0])
+    if len(words) == 2:
+        prop = menu.by_name.get(words[1])
+        if prop is None or prop.hidden or prop.hashed:
+            raise UnknownPropertyError(words[1], menu.name)
+        if prop.sensitive:
+            permissions.check_sensitive(ctx.actor, menu)
+        item = verbs.render(ctx.db, menu, row, show_sensitive=True)
+        return Outcome(menu, message=dict(item.fields)[prop.name])
+    return Outcome(menu, (verbs.render(ctx.db, menu, row, show_sensitive=show_sensitive),))
+
+
 def _export(ctx: Context, menu: Menu, request: Request) -> Outcome:
     options, _ = _conditions(request, ("show-sensitive", "terse", "verbose"))
     lines = verbs.export(ctx.db, ctx.actor, menu, show_sensitive="show-sensitive" in options)
@@ -151,6 +173,7 @@ def _remove(ctx: Context, menu: Menu, request: Request) -> Outcome:
 GENERIC: dict[str, Handler] = {
     "print": _print,
     "find": _find,
+    "get": _get,
     "export": _export,
     "add": _add,
     "set": _set,

@@ -1,0 +1,70 @@
+"""Logging in as a customer, for the web pages and the REST API.
+
+A customer logs in with its login and password (the default `admin` with an empty password
+until one is set, as the manual says). Logins are unique within a subscriber, so the same login
+may exist under two subscribers: the password then decides, and a login that two customers
+share with the same password is refused rather than guessed.
+
+argon2 is slow on purpose, which an API client sending HTTP basic credentials with every
+request would pay every time: a successful check is remembered, keyed by the stored hash and a
+digest of the password, so it holds only until either changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from userman.core.errors import PermissionDeniedError
+from userman.services.actor import Actor
+from userman.services.permissions import make_actor
+from userman.store import models
+
+__all__ = ["BAD_LOGIN", "log_in", "password_matches"]
+
+BAD_LOGIN = "a valid login and password"
+_hasher = PasswordHasher()
+_REMEMBERED = 512
+_remembered: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+_lock = threading.Lock()
+# Checked when no customer has the login, so that an unknown login takes as long to refuse.
+_DECOY = _hasher.hash("decoy")
+
+
+def password_matches(stored_hash: str, password: str) -> bool:
+    """Does `password` match a customer's stored argon2 hash ("" is the empty password)?"""
+    if not stored_hash:
+        return password == ""
+    key = (stored_hash, hashlib.sha256(password.encode()).digest())
+    with _lock:
+        if key in _remembered:
+            _remembered.move_to_end(key)
+            return True
+    try:
+        _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    with _lock:
+        _remembered[key] = None
+        while len(_remembered) > _REMEMBERED:
+            _remembered.popitem(last=False)
+    return True
+
+
+def log_in(db: Session, login: str, password: str) -> Actor:
+    """The actor of the customer with this login and password; refused the same way whether
+    the login or the password is wrong, so that a refusal does not tell which."""
+    customers = db.scalars(select(models.Customer).where(models.Customer.login == login)).all()
+    if not customers:
+        password_matches(_DECOY, password)
+        raise PermissionDeniedError(BAD_LOGIN)
+    matching = [c for c in customers if password_matches(c.password_hash, password)]
+    if len(matching) != 1:
+        raise PermissionDeniedError(BAD_LOGIN)
+    return make_actor(db, matching[0])

@@ -1,0 +1,308 @@
+"""The REST API under /api/v1: every menu and verb of the CLI, through the same services.
+
+Each menu is a collection named as in RouterOS v7 (`/api/v1/user`, `/api/v1/limitation`,
+`/api/v1/profile-limitation`, `/api/v1/user-group`, ...), its items addressed as on the
+command line, by name or `*ID`:
+
+    GET    /api/v1/user                      print (?where=username~^a&where=disabled=no,
+                                             ?show-sensitive=true): a JSON array
+    GET    /api/v1/user/{item}               get: one object
+    POST   /api/v1/user                      add (a JSON object of properties): 201, the item
+    PATCH  /api/v1/user/{item}               set: the item as it is now
+    DELETE /api/v1/user/{item}               remove: 204
+    POST   /api/v1/user/{item}/enable        enable, disable (menus with `disabled`)
+    POST   /api/v1/user/{item}/{verb}        the menus' own verbs on an item
+    POST   /api/v1/user/add-batch-users      ... and those on the whole menu
+
+Objects have the property names and values of `userman --json`; a request's values may be
+JSON strings in RouterOS notation ("10M", "1d2h"), numbers, booleans (yes/no) or lists (sets).
+Every request is one transaction, checked against the customer's permissions and recorded in
+history, as the CLI's. Errors are JSON objects, `{"error": "failure: ...", "property": ...}`.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the request body's type from the
+# handlers' annotations, and each menu's body model is a local variable.
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from userman.core.errors import InvalidValueError
+from userman.services import MENU_ALIASES, MENUS, Actor, Menu, Outcome, Userman
+from userman.web.auth import api_actor
+
+__all__ = [
+    "ITEM_VERBS",
+    "MENU_VERBS",
+    "READ_ITEM_VERBS",
+    "Result",
+    "api_router",
+    "special_verbs",
+    "url_name",
+]
+
+Scalar = str | int | float | bool
+Value = Scalar | list[Scalar] | None
+
+# The menus' own verbs (services.SPECIAL), by whether they act on one item or on the menu.
+ITEM_VERBS: dict[str, tuple[str, ...]] = {
+    "user": ("create-and-activate-profile",),
+    "session": ("close-session",),
+    "router": ("reset-counters",),
+}
+READ_ITEM_VERBS: dict[str, tuple[str, ...]] = {"router": ("monitor",)}
+MENU_VERBS: dict[str, tuple[str, ...]] = {
+    "user": ("add-batch-users",),
+    "history": ("undo", "redo"),
+    "database": ("save", "load"),
+}
+
+_URL_NAMES = {menu: alias for alias, menu in MENU_ALIASES.items()}
+
+
+def url_name(menu_name: str) -> str:
+    """The collection's name in the URL: v7's one-word name (`limitation`, `user-group`)."""
+    return _URL_NAMES.get(menu_name, menu_name)
+
+
+class Result(BaseModel):
+    """What a verb that is not add/set/remove gives back."""
+
+    message: str = ""
+    count: int | None = None
+    items: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def text_of(name: str, value: object) -> str:
+    """A JSON value as the CLI's text: booleans as yes/no, lists as sets, null as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float | str):
+        return str(value)
+    if isinstance(value, list):
+        return ",".join(text_of(name, part) for part in value)
+    raise InvalidValueError(name, "must be a string, number, boolean or list")
+
+
+def _args(body: BaseModel | Mapping[str, Any] | None) -> dict[str, str]:
+    if body is None:
+        return {}
+    given = body if isinstance(body, Mapping) else _given(body)
+    return {name: text_of(name, value) for name, value in given.items()}
+
+
+def _given(body: BaseModel) -> dict[str, Any]:
+    given = body.model_dump(by_alias=True, exclude_unset=True)
+    given.update(body.model_extra or {})
+    return given
+
+
+def _conditions(where: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """`?where=` conditions as `print where` takes them: PROP~REGEX words, PROP=VALUE args."""
+    words: list[str] = []
+    args: dict[str, str] = {}
+    for condition in where:
+        equals, tilde = condition.find("="), condition.find("~")
+        if tilde != -1 and (equals == -1 or tilde < equals):
+            words.append(condition)
+        elif equals != -1:
+            args[condition[:equals]] = condition[equals + 1 :]
+        else:
+            raise InvalidValueError(condition, "a condition is PROP=VALUE or PROP~REGEX")
+    return words, args
+
+
+def _body_model(menu: Menu) -> type[BaseModel]:
+    """A request body documenting the menu's writable properties (others are refused by the
+    services with the property's name, as on the command line)."""
+    fields: dict[str, Any] = {}
+    for prop in menu.props:
+        if not prop.writable or prop.hidden or prop.compute is not None:
+            continue
+        about = f"{prop.kind.name}" + (f", default {prop.default}" if prop.default else "")
+        if prop.ref:
+            about = f"the {prop.ref} (by name or *ID)"
+        field_name = prop.name.replace("-", "_")
+        fields[field_name] = (Value, Field(default=None, alias=prop.name, description=about))
+    title = "".join(part.capitalize() for part in url_name(menu.name).split("-"))
+    model: type[BaseModel] = create_model(
+        f"{title}Properties",
+        __config__=ConfigDict(extra="allow", populate_by_name=False),
+        **fields,
+    )
+    return model
+
+
+def _run(
+    request: Request,
+    actor: Actor,
+    path: Sequence[str],
+    verb: str,
+    *,
+    positional: Sequence[str] = (),
+    args: Mapping[str, str] | None = None,
+) -> Outcome:
+    """One command as one transaction; a refusal the services recorded (a failed undo) is 409."""
+    userman: Userman = request.app.state.userman
+    outcome = userman.execute(actor, path, verb, positional, args)
+    if outcome.error:
+        raise HTTPException(409, detail=f"failure: {outcome.error}")
+    return outcome
+
+
+ActorDep = Annotated[Actor, Depends(api_actor)]
+
+
+def _one(outcome: Outcome) -> dict[str, Any]:
+    return dict(outcome.items[0].json)
+
+
+def _result(outcome: Outcome) -> Result:
+    return Result(
+        message=outcome.message,
+        count=outcome.count,
+        items=[dict(item.json) for item in outcome.items],
+    )
+
+
+def _add_collection(router: APIRouter, menu: Menu) -> None:
+    path = tuple(menu.name.split())
+    base = f"/{url_name(menu.name)}"
+    tag = url_name(menu.name)
+    body_model = _body_model(menu)
+
+    def execute(
+        request: Request,
+        actor: Actor,
+        verb: str,
+        positional: Sequence[str] = (),
+        args: Mapping[str, str] | None = None,
+    ) -> Outcome:
+        return _run(request, actor, path, verb, positional=positional, args=args)
+
+    def get_item(request: Request, actor: Actor, item: str) -> dict[str, Any]:
+        return _one(execute(request, actor, "get", [item]))
+
+    @router.get(base, tags=[tag], summary=f"print: the {menu.name} items")
+    def print_items(
+        request: Request,
+        actor: ActorDep,
+        where: Annotated[list[str], Query(description="PROP=VALUE or PROP~REGEX")] = [],  # noqa: B006
+        show_sensitive: Annotated[bool, Query(alias="show-sensitive")] = False,
+    ) -> list[dict[str, Any]]:
+        words, args = _conditions(where)
+        positional = ["show-sensitive"] if show_sensitive else []
+        if words or args:
+            positional += ["where", *words]
+        return [dict(i.json) for i in execute(request, actor, "print", positional, args).items]
+
+    @router.get(base + "/{item}", tags=[tag], summary=f"get: one {menu.name} item")
+    def get_one(
+        request: Request,
+        actor: ActorDep,
+        item: str,
+        show_sensitive: Annotated[bool, Query(alias="show-sensitive")] = False,
+    ) -> dict[str, Any]:
+        words = [item, "show-sensitive"] if show_sensitive else [item]
+        return _one(execute(request, actor, "get", words))
+
+    if menu.addable:
+
+        @router.post(base, tags=[tag], status_code=201, summary=f"add: a new {menu.name} item")
+        def add(request: Request, actor: ActorDep, body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+            return _one(execute(request, actor, "add", (), _args(body)))
+
+    if any(prop.writable and prop.compute is None for prop in menu.props):
+
+        @router.patch(base + "/{item}", tags=[tag], summary=f"set: change a {menu.name} item")
+        def set_item(
+            request: Request,
+            actor: ActorDep,
+            item: str,
+            body: body_model,  # type: ignore[valid-type]
+        ) -> dict[str, Any]:
+            row_id = get_item(request, actor, item)[".id"]
+            execute(request, actor, "set", [str(row_id)], _args(body))
+            return get_item(request, actor, str(row_id))
+
+    @router.delete(base + "/{item}", tags=[tag], status_code=204, summary=f"remove: a {menu.name}")
+    def remove(request: Request, actor: ActorDep, item: str) -> Response:
+        execute(request, actor, "remove", [item])
+        return Response(status_code=204)
+
+    if "disabled" in menu.by_name:
+        for verb in ("enable", "disable"):
+            _add_toggle(router, base, tag, menu, verb, execute, get_item)
+
+    for verb in ITEM_VERBS.get(menu.name, ()):
+        _add_item_verb(router, base, tag, verb, execute)
+    for verb in READ_ITEM_VERBS.get(menu.name, ()):
+
+        @router.get(base + "/{item}/" + verb, tags=[tag], summary=f"{menu.name} {verb}")
+        def read_verb(request: Request, actor: ActorDep, item: str, verb: str = verb) -> Result:
+            return _result(execute(request, actor, verb, [item]))
+
+    for verb in MENU_VERBS.get(menu.name, ()):
+        _add_menu_verb(router, base, tag, path, verb)
+
+
+Execute = Callable[..., Outcome]
+
+
+def _add_toggle(  # noqa: PLR0917 - the route's parts
+    router: APIRouter,
+    base: str,
+    tag: str,
+    menu: Menu,
+    verb: str,
+    execute: Execute,
+    get_item: Callable[[Request, Actor, str], dict[str, Any]],
+) -> None:
+    @router.post(base + "/{item}/" + verb, tags=[tag], summary=f"{verb}: a {menu.name} item")
+    def toggle(request: Request, actor: ActorDep, item: str) -> dict[str, Any]:
+        row_id = str(get_item(request, actor, item)[".id"])
+        execute(request, actor, verb, [row_id])
+        return get_item(request, actor, row_id)
+
+
+def _add_item_verb(router: APIRouter, base: str, tag: str, verb: str, execute: Execute) -> None:
+    @router.post(base + "/{item}/" + verb, tags=[tag], summary=f"{tag} {verb}")
+    def item_verb(
+        request: Request,
+        actor: ActorDep,
+        item: str,
+        body: Annotated[dict[str, Value] | None, Body()] = None,
+    ) -> Result:
+        return _result(execute(request, actor, verb, [item], _args(body)))
+
+
+def _add_menu_verb(
+    router: APIRouter, base: str, tag: str, path: tuple[str, ...], verb: str
+) -> None:
+    @router.post(base + "/" + verb, tags=[tag], summary=f"{tag} {verb}")
+    def menu_verb(
+        request: Request,
+        actor: ActorDep,
+        body: Annotated[dict[str, Value] | None, Body()] = None,
+    ) -> Result:
+        return _result(_run(request, actor, path, verb, args=_args(body)))
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for menu in MENUS.values():
+        _add_collection(router, menu)
+    for verb in MENU_VERBS["database"]:
+        _add_menu_verb(router, "/database", "database", ("database",), verb)
+    return router
+
+
+def special_verbs() -> set[tuple[str, str]]:
+    """The (menu, verb) pairs the API offers beside the generic ones, for a test to compare
+    with services.SPECIAL."""
+    tables = (ITEM_VERBS, READ_ITEM_VERBS, MENU_VERBS)
+    pairs = {(menu, verb) for table in tables for menu, verbs in table.items() for verb in verbs}
+    return pairs | {("user-profile", "add")}  # user-profile's add is the collection's POST

@@ -1,0 +1,103 @@
+"""Who is asking: a customer logged in with HTTP basic credentials, and a brake on guessing.
+
+Every failed log-in counts against the client's address and against the login tried; after
+`LIMIT` failures within `WINDOW` seconds, either one is refused with 429 and Retry-After
+until the oldest failure leaves the window, whatever the password. A success does not clear
+the count, so that guessing cannot be interleaved with one known password.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from userman.core.errors import PermissionDeniedError
+from userman.services import Actor, Userman
+
+__all__ = ["LIMIT", "WINDOW", "Guard", "api_actor"]
+
+LIMIT = 10
+WINDOW = 300.0  # seconds
+
+
+class Guard:
+    """Failed log-ins by client address and by login, in a sliding window."""
+
+    def __init__(
+        self,
+        limit: int = LIMIT,
+        window: float = WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def wait(self, *keys: str) -> float:
+        """Seconds until a log-in for these keys may be tried again (0: now)."""
+        now = self._clock()
+        longest = 0.0
+        with self._lock:
+            for key in keys:
+                failures = self._failures.get(key)
+                if failures is None:
+                    continue
+                while failures and failures[0] <= now - self.window:
+                    failures.popleft()
+                if not failures:
+                    del self._failures[key]
+                elif len(failures) >= self.limit:
+                    longest = max(longest, failures[0] + self.window - now)
+        return longest
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock()
+        with self._lock:
+            for key in keys:
+                self._failures[key].append(now)
+
+
+_basic = HTTPBasic(auto_error=False, realm="userman")
+
+
+def log_in(request: Request, login: str, password: str) -> Actor:
+    """The customer's actor, or HTTPException 401/429; counted by the app's Guard."""
+    userman: Userman = request.app.state.userman
+    guard: Guard = request.app.state.guard
+    client = request.client.host if request.client else "?"
+    keys = (f"address:{client}", f"login:{login}")
+    wait = guard.wait(*keys)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            detail="too many failed log-ins; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    try:
+        return userman.log_in(login, password)
+    except PermissionDeniedError as error:
+        guard.failed(*keys)
+        raise HTTPException(
+            401, detail=f"failure: {error}", headers={"WWW-Authenticate": 'Basic realm="userman"'}
+        ) from None
+
+
+def api_actor(
+    request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+) -> Actor:
+    """The actor of an API request: a customer by HTTP basic authentication."""
+    if credentials is None:
+        raise HTTPException(
+            401,
+            detail="failure: log in as a customer (HTTP basic)",
+            headers={"WWW-Authenticate": 'Basic realm="userman"'},
+        )
+    return log_in(request, credentials.username, credentials.password)

@@ -1,0 +1,86 @@
+"""The web server inside `userman serve`: uvicorn on the same event loop as the RADIUS ports.
+
+The listening socket is bound before the server says it is listening, so that a bad address or
+a port in use stops `serve` at once with the reason. uvicorn's own signal handling is left out:
+`serve` owns SIGINT and SIGTERM, and stops the web server with everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+
+from userman.services import Userman
+from userman.web.app import create_app
+
+__all__ = ["http_task"]
+
+log = logging.getLogger("userman.server")
+
+GRACE_SECONDS = 5  # for requests under way when the server stops
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def http_task(
+    app: Userman,
+    *,
+    bind: str,
+    port: int,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Bind the web port now; the coroutine serves it until `stop` is set."""
+    sock = _bind(bind, port)
+    config = uvicorn.Config(
+        create_app(app),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    server = _Server(config)
+    scheme = "https" if certfile else "http"
+    host, bound = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    log.info("web interface on %s://%s:%d (REST API under /api/v1)", scheme, shown, bound)
+
+    async def task(stop: asyncio.Event) -> None:
+        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        stopping.cancel()
+        try:
+            await serving
+        except Exception:
+            log.exception("the web server failed")
+        finally:
+            sock.close()
+
+    return task

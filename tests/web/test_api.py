@@ -1,0 +1,180 @@
+"""The REST API (web/api.py): the CLI's menus and verbs over HTTP, with the same validation,
+permissions and history, and errors as JSON with the right status codes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from userman.services import MENUS, SPECIAL, Actor, Userman
+from userman.web.api import special_verbs, url_name
+from userman.web.app import create_app
+from userman.web.auth import Guard
+from web.conftest import logged_in
+
+
+def test_every_menu_and_verb_has_its_route(client: TestClient) -> None:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    for name in MENUS:
+        assert f"/api/v1/{url_name(name)}" in paths
+        assert f"/api/v1/{url_name(name)}/{{item}}" in paths
+    assert special_verbs() == set(SPECIAL)
+    assert "/api/v1/user/{item}/create-and-activate-profile" in paths
+    assert "/api/v1/database/save" in paths
+    assert "/api/v1/router/{item}/monitor" in paths
+    # The body of an add documents the menu's properties by their names.
+    schema = client.get("/api/openapi.json").json()["components"]["schemas"]
+    assert "shared-users" in schema["UserProperties"]["properties"]
+
+
+def test_add_get_set_remove_a_user(client: TestClient) -> None:
+    added = client.post(
+        "/api/v1/user",
+        json={"username": "alice", "password": "pw", "shared-users": 2, "disabled": False},
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["username"] == "alice"
+    assert added.json()["shared-users"] == 2
+    assert "password" not in added.json()  # secrets only on request
+    got = client.get("/api/v1/user/alice").json()
+    assert got[".id"] == added.json()[".id"]
+    secret = client.get("/api/v1/user/alice", params={"show-sensitive": "true"}).json()
+    assert secret["password"] == "pw"
+    changed = client.patch("/api/v1/user/alice", json={"comment": "vip", "shared-users": "3"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["comment"], changed.json()["shared-users"]) == ("vip", 3)
+    renamed = client.patch(f"/api/v1/user/{got['.id']}", json={"username": "alice2"})
+    assert renamed.json()["username"] == "alice2"
+    assert client.post("/api/v1/user/alice2/disable").json()["disabled"] is True
+    assert client.post("/api/v1/user/alice2/enable").json()["disabled"] is False
+    assert client.delete("/api/v1/user/alice2").status_code == 204
+    assert client.get("/api/v1/user/alice2").status_code == 404
+
+
+def test_print_with_conditions(client: TestClient) -> None:
+    for name in ("where-a", "where-b", "other"):
+        assert client.post("/api/v1/user", json={"username": name}).status_code == 201
+    client.post("/api/v1/user/where-b/disable")
+    names = [
+        u["username"]
+        for u in client.get("/api/v1/user", params={"where": "username~^where"}).json()
+    ]
+    assert names == ["where-a", "where-b"]
+    both = client.get(
+        "/api/v1/user", params=[("where", "username~^where"), ("where", "disabled=yes")]
+    )
+    assert [u["username"] for u in both.json()] == ["where-b"]
+    bad = client.get("/api/v1/user", params={"where": "username"})
+    assert (bad.status_code, bad.json()["property"]) == (400, "username")
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status", "prop"),
+    [
+        ("post", "/api/v1/user", {"username": "x1", "shared-users": "many"}, 400, "shared-users"),
+        ("post", "/api/v1/user", {"username": "x2", "nonsense": 1}, 400, "nonsense"),
+        ("post", "/api/v1/user", {"username": "x3", "group": "nogroup"}, 400, "group"),
+        ("patch", "/api/v1/user/nobody", {"comment": "a"}, 404, None),
+        ("post", "/api/v1/profile", {"name": "dup"}, 201, None),
+        ("post", "/api/v1/profile", {"name": "dup"}, 409, "name"),
+        ("post", "/api/v1/user", ["not", "an", "object"], 400, None),
+    ],
+)
+def test_errors_name_the_property_and_change_nothing(  # noqa: PLR0917 - one case
+    client: TestClient, method: str, url: str, body: object, status: int, prop: str | None
+) -> None:
+    before = client.get("/api/v1/history").json()
+    response = client.request(method, url, json=body)
+    assert response.status_code == status, response.text
+    if status >= 400:
+        assert response.json()["error"].startswith("failure: ")
+        if prop is not None:
+            assert response.json()["property"] == prop
+        assert client.get("/api/v1/history").json() == before
+
+
+def test_every_change_is_history_and_can_be_undone(client: TestClient) -> None:
+    client.post("/api/v1/limitation", json={"name": "night", "rate-limit-rx": "2M"})
+    assert (
+        client.get("/api/v1/history").json()[-1]["action"] == "UMS profile limitation night added"
+    )
+    undone = client.post("/api/v1/history/undo")
+    assert undone.status_code == 200
+    assert undone.json()["message"].startswith("undone")
+    assert client.get("/api/v1/limitation/night").status_code == 404
+    client.post("/api/v1/history/redo")
+    assert client.get("/api/v1/limitation/night").json()["rate-limit-rx"] == 2_000_000
+
+
+def test_the_menus_own_verbs(client: TestClient) -> None:
+    client.post("/api/v1/profile", json={"name": "month", "validity": "30d", "starts-at": "now"})
+    client.post("/api/v1/user", json={"username": "bob", "password": "b"})
+    activated = client.post(
+        "/api/v1/user/bob/create-and-activate-profile", json={"profile": "month"}
+    )
+    assert activated.status_code == 200, activated.text
+    assert client.get("/api/v1/user/bob").json()["actual-profile"] == "month"
+    queue = client.get("/api/v1/user-profile", params={"where": "user=bob"}).json()
+    assert [entry["state"] for entry in queue] == ["running"]
+    batch = client.post(
+        "/api/v1/user/add-batch-users", json={"number-of-users": 3, "username-prefix": "v"}
+    )
+    assert batch.status_code == 200, batch.text
+    assert len(batch.json()["items"]) == 3
+
+
+def test_permissions_are_the_customers(client: TestClient, userman: Userman) -> None:
+    client.post(
+        "/api/v1/customer",
+        json={"login": "reader", "parent": "admin", "permissions": "read-only", "password": "r"},
+    )
+    with logged_in(create_app(userman), "reader", "r") as reader:
+        assert reader.get("/api/v1/user").status_code == 200
+        refused = reader.post("/api/v1/user", json={"username": "sneaky"})
+        assert refused.status_code == 403
+        assert "read-write" in refused.json()["error"] or "permissions" in refused.json()["error"]
+        assert reader.get("/api/v1/user/sneaky").status_code == 404
+
+
+def test_a_subscriber_never_sees_another(client: TestClient, userman: Userman) -> None:
+    # A new subscriber is made by the local superuser (an owner whose parent is itself).
+    userman.execute(
+        Actor.superuser(), ["customer"], "add", (), {"login": "isp2", "password": "two"}
+    )
+    client.post("/api/v1/user", json={"username": "mine-only"})
+    with logged_in(create_app(userman), "isp2", "two") as other:
+        assert other.get("/api/v1/user/mine-only").status_code == 404
+        assert "mine-only" not in {u["username"] for u in other.get("/api/v1/user").json()}
+        assert other.post("/api/v1/user", json={"username": "theirs"}).status_code == 201
+    assert client.get("/api/v1/user/theirs").status_code == 404
+
+
+def test_log_in_is_required_and_failures_are_limited(userman: Userman) -> None:
+    now = [0.0]
+    guard = Guard(limit=3, window=60, clock=lambda: now[0])
+    with TestClient(create_app(userman, guard=guard)) as anonymous:
+        missing = anonymous.get("/api/v1/user")
+        assert missing.status_code == 401
+        assert missing.headers["WWW-Authenticate"].startswith("Basic")
+        for _ in range(3):
+            assert anonymous.get("/api/v1/user", auth=("admin", "guess")).status_code == 401
+        # Now even the right password waits, and the answer says how long.
+        limited = anonymous.get("/api/v1/user", auth=("admin", ""))
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) == 61
+        now[0] = 61.0
+        assert anonymous.get("/api/v1/user", auth=("admin", "")).status_code == 200
+
+
+def test_the_interactive_docs_load_nothing_from_outside(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources
+    assert all(source.startswith("/static/") for source in sources)
+    assert '"validatorUrl": null' in page.text
+    for source in sources:
+        assert client.get(source).status_code == 200
+    assert "http" not in page.text  # no address of another host
