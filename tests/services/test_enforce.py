@@ -146,6 +146,19 @@ def test_an_edit_of_the_limits_sends_a_coa_in_its_own_transaction(
     assert attrs.get("Mikrotik-Rate-Limit") == rate
 
 
+def test_adding_and_removing_a_profile_limitation_send_a_coa_at_once(app: Userman) -> None:
+    bind(app, "open", "day", "00:00:00", "23:59:59")
+    do(app, "user create-and-activate-profile", "test", profile="open")
+    start(app)
+    bind(app, "open", "night", "00:00:00", "23:59:59")  # now both apply
+    [(kind, _, attrs)] = queued(app)
+    assert (kind, attrs["Mikrotik-Rate-Limit"]) == ("coa", "1M/2M")
+    do(app, "profile-limitation remove", "1")  # the night one again
+    # The CoA still waiting takes the newer attributes rather than queueing a second one.
+    [(kind, _, attrs)] = queued(app)
+    assert (kind, attrs["Mikrotik-Rate-Limit"]) == ("coa", "10M/20M")
+
+
 def test_a_coa_carries_the_whole_session_s_timeout(app: Userman) -> None:
     do(app, "limitation set", "day", **{"uptime-limit": "2h"})
     bind(app, "open", "day", "00:00:00", "23:59:59")

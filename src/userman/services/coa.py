@@ -36,6 +36,7 @@ __all__ = [
     "Answer",
     "CoaJob",
     "Result",
+    "after_remove",
     "after_set",
     "before_remove",
     "change",
@@ -237,10 +238,22 @@ def after_set(
     enforce.after_change(db, menu, rows, now)
 
 
-def before_remove(db: Session, menu: str, row: Any, now: dt.datetime) -> None:
-    """Before `remove` (which unlinks the user's sessions): a removed user loses them."""
+def before_remove(db: Session, menu: str, row: Any, now: dt.datetime) -> set[int]:
+    """Before `remove` (which unlinks the user's sessions): a removed user loses them. The
+    users whose limits the removal may change, for `after_remove`."""
+    from userman.services import enforce  # noqa: PLC0415 - enforce builds on this module
+
     if menu == "user":
         disconnect_user(db, row, USER_DELETED, now)
+        return set()
+    return enforce.users_of(db, menu, [row])
+
+
+def after_remove(db: Session, users: set[int], now: dt.datetime) -> None:
+    """After `remove`: the open sessions of the users it touched are asked again."""
+    from userman.services import enforce  # noqa: PLC0415
+
+    enforce.recheck_users(db, users, now)
 
 
 # The server's side: claim what is due, record what the router answered.

@@ -135,6 +135,7 @@ def _add(ctx: Context, menu: Menu, request: Request) -> Outcome:
     if request.positional:
         raise InvalidValueError(request.positional[0], "add takes only name=value pairs")
     row = verbs.add(ctx.db, ctx.actor, menu, request.args)
+    coa.after_set(ctx.db, menu.name, [row], request.args.keys(), ctx.now)
     return Outcome(menu, (verbs.render(ctx.db, menu, row, show_sensitive=False),))
 
 
@@ -160,13 +161,13 @@ def _toggle(disabled: str) -> Handler:
 def _remove(ctx: Context, menu: Menu, request: Request) -> Outcome:
     if request.args:
         raise InvalidValueError(next(iter(request.args)), "remove takes no values")
-    count = verbs.remove(
-        ctx.db,
-        ctx.actor,
-        menu,
-        request.positional,
-        before=lambda row: coa.before_remove(ctx.db, menu.name, row, ctx.now),
-    )
+    touched: set[int] = set()  # users whose open sessions the removal may change
+
+    def before(row: object) -> None:
+        touched.update(coa.before_remove(ctx.db, menu.name, row, ctx.now))
+
+    count = verbs.remove(ctx.db, ctx.actor, menu, request.positional, before=before)
+    coa.after_remove(ctx.db, touched, ctx.now)
     return Outcome(menu, count=count)
 
 

@@ -29,7 +29,7 @@ from userman.services.profiles import store_slots
 from userman.store import models
 from userman.store.database import Database
 
-__all__ = ["CAUSES", "after_change", "recheck", "remember", "sweep"]
+__all__ = ["CAUSES", "after_change", "recheck", "recheck_users", "remember", "sweep", "users_of"]
 
 # The terminate-cause of a session a reject ends (RouterOS v7 names); any other reject (no
 # valid profile: the last one ran out; outside the time windows) is um-limits-changed.
@@ -127,7 +127,7 @@ def sweep(database: Database, now: dt.datetime) -> dt.datetime | None:
     return soonest
 
 
-def _users_of(db: Session, menu: str, rows: Sequence[Any]) -> set[int]:
+def users_of(db: Session, menu: str, rows: Sequence[Any]) -> set[int]:
     """The users whose decision an edit of `rows` of `menu` may change."""
     ids = [row.id for row in rows]
     if not ids:
@@ -163,7 +163,11 @@ def _users_of(db: Session, menu: str, rows: Sequence[Any]) -> set[int]:
 def after_change(db: Session, menu: str, rows: Sequence[Any], now: dt.datetime) -> None:
     """After an edit of `rows` of `menu` (inside its transaction): recheck the open sessions of
     the users whose limits it may change."""
-    users = _users_of(db, menu, rows)
+    recheck_users(db, users_of(db, menu, rows), now)
+
+
+def recheck_users(db: Session, users: set[int], now: dt.datetime) -> None:
+    """Recheck the open sessions of these users (inside the edit's transaction)."""
     if users:
         db.flush()
         _recheck_users(db, users, now)
