@@ -56,7 +56,9 @@ def snapshot(app: Userman) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table but history, in id order."""
     with app.database.begin() as db:
         return {
-            table.name: [dict(row._mapping) for row in db.execute(select(table).order_by("id"))]
+            table.name: [
+                dict(row._mapping) for row in db.execute(select(table).order_by(*table.primary_key))
+            ]
             for table in TABLES
         }
 

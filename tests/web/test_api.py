@@ -178,3 +178,22 @@ def test_the_interactive_docs_load_nothing_from_outside(client: TestClient) -> N
     for source in sources:
         assert client.get(source).status_code == 200
     assert "http" not in page.text  # no address of another host
+
+
+def test_a_token_acts_as_its_customer_until_revoked(client: TestClient, userman: Userman) -> None:
+    made = client.post("/api/v1/token", json={"name": "monitoring"})
+    assert made.status_code == 201, made.text
+    token = made.json()["token"]
+    assert client.post("/api/v1/token", json={"name": "monitoring"}).status_code == 409
+    listed = client.get("/api/v1/token").json()
+    assert [entry["name"] for entry in listed] == ["monitoring"]
+    assert token not in str(listed)  # only its digest is kept
+    with TestClient(create_app(userman)) as bearer:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert bearer.get("/api/v1/user", headers=headers).status_code == 200
+        assert bearer.get("/api/v1/token", headers=headers).json()[0]["last-used"]
+        wrong = bearer.get("/api/v1/user", headers={"Authorization": "Bearer umt_nope"})
+        assert wrong.status_code == 401
+        assert client.delete("/api/v1/token/monitoring").status_code == 204
+        assert bearer.get("/api/v1/user", headers=headers).status_code == 401
+    assert client.delete("/api/v1/token/monitoring").status_code == 404

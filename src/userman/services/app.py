@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from userman.services.coa import CoaJob, Result
     from userman.services.routers import RouterInfo
     from userman.services.snapshot import RouterSnapshot
+    from userman.services.tokens import TokenInfo
 
 __all__ = ["Userman", "default_url"]
 
@@ -68,6 +69,38 @@ class Userman:
 
         with self.database.begin() as db:
             return logins.log_in(db, login, password)
+
+    def token_actor(self, token: str) -> Actor:
+        """The actor of an API request that carries a token."""
+        from userman.services import tokens  # noqa: PLC0415 - only the web needs it
+
+        with self.database.begin() as db:
+            return tokens.actor_for(db, token, utcnow())
+
+    def make_token(self, actor: Actor, name: str) -> str:
+        from userman.services import tokens  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return tokens.make(db, actor, name, utcnow())
+
+    def tokens(self, actor: Actor) -> list[TokenInfo]:
+        from userman.services import tokens  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return tokens.tokens(db, actor)
+
+    def revoke_token(self, actor: Actor, name: str) -> None:
+        from userman.services import tokens  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            tokens.revoke(db, actor, name)
+
+    def secret(self, name: str) -> bytes:
+        """A random key of the installation, the same on every node (web cookies)."""
+        from userman.services import settings  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return settings.secret(db, name)
 
     def execute(
         self,

@@ -33,11 +33,12 @@ FORMAT = "userman-backup"
 SUFFIX = ".umb"
 # Every table that belongs to a subscriber, parents before children; not the CoA requests on
 # their way to the routers nor the routers' counters, which are the servers' state, not data
-# (the database drops them with their subscriber, router or session).
+# (the database drops them with their subscriber, router or session), nor the API tokens,
+# which are credentials: loading an old backup must not bring back a revoked token.
 TABLES = [
     t
     for t in models.Base.metadata.sorted_tables
-    if "subscriber_id" in t.c and t.name not in ("coa_request", "router_counter")
+    if "subscriber_id" in t.c and t.name not in ("coa_request", "router_counter", "api_token")
 ]
 
 

@@ -443,3 +443,31 @@ class RouterCounter(Base):
     router_id: Mapped[int] = mapped_column(ForeignKey("router.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ServerSetting(Base):
+    """A setting of the whole installation, the same for every server node: the key that signs
+    the web pages' session cookies."""
+
+    __tablename__ = "server_setting"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class ApiToken(Base):
+    """A token a customer made for an API client: only its SHA-256 digest is kept, so the token
+    itself is shown once, when it is made."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("customer_id", "name", name="uq_api_token_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[dt.datetime]
+    last_used: Mapped[dt.datetime | None]

@@ -291,12 +291,53 @@ def _add_menu_verb(
         return _result(_run(request, actor, path, verb, args=_args(body)))
 
 
+class TokenRequest(BaseModel):
+    name: str = Field(description="What the token is for, unique among the customer's tokens")
+
+
+class Token(BaseModel):
+    name: str
+    created: str
+    last_used: str | None = Field(default=None, serialization_alias="last-used")
+
+
+class NewToken(BaseModel):
+    name: str
+    token: str = Field(description="Send as `Authorization: Bearer TOKEN`; shown only now")
+
+
+def _add_tokens(router: APIRouter) -> None:
+    @router.post("/token", tags=["token"], status_code=201, summary="make an API token")
+    def make_token(request: Request, actor: ActorDep, body: TokenRequest) -> NewToken:
+        userman: Userman = request.app.state.userman
+        return NewToken(name=body.name, token=userman.make_token(actor, body.name))
+
+    @router.get("/token", tags=["token"], summary="your API tokens (without the tokens)")
+    def list_tokens(request: Request, actor: ActorDep) -> list[Token]:
+        userman: Userman = request.app.state.userman
+        return [
+            Token(
+                name=info.name,
+                created=info.created.isoformat(),
+                last_used=info.last_used.isoformat() if info.last_used else None,
+            )
+            for info in userman.tokens(actor)
+        ]
+
+    @router.delete("/token/{name}", tags=["token"], status_code=204, summary="revoke a token")
+    def revoke_token(request: Request, actor: ActorDep, name: str) -> Response:
+        userman: Userman = request.app.state.userman
+        userman.revoke_token(actor, name)
+        return Response(status_code=204)
+
+
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for menu in MENUS.values():
         _add_collection(router, menu)
     for verb in MENU_VERBS["database"]:
         _add_menu_verb(router, "/database", "database", ("database",), verb)
+    _add_tokens(router)
     return router
 
 

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 
 from userman.core.errors import PermissionDeniedError
 from userman.services import Actor, Userman
@@ -66,11 +71,12 @@ class Guard:
 
 
 _basic = HTTPBasic(auto_error=False, realm="userman")
+_bearer = HTTPBearer(auto_error=False, description="A token made with POST /api/v1/token")
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="userman"'}
 
 
-def log_in(request: Request, login: str, password: str) -> Actor:
-    """The customer's actor, or HTTPException 401/429; counted by the app's Guard."""
-    userman: Userman = request.app.state.userman
+def _guarded(request: Request, login: str, check: Callable[[], Actor]) -> Actor:
+    """Run a log-in check, counted by the app's Guard: HTTPException 401 or 429 on failure."""
     guard: Guard = request.app.state.guard
     client = request.client.host if request.client else "?"
     keys = (f"address:{client}", f"login:{login}")
@@ -82,22 +88,30 @@ def log_in(request: Request, login: str, password: str) -> Actor:
             headers={"Retry-After": str(int(wait) + 1)},
         )
     try:
-        return userman.log_in(login, password)
+        return check()
     except PermissionDeniedError as error:
         guard.failed(*keys)
-        raise HTTPException(
-            401, detail=f"failure: {error}", headers={"WWW-Authenticate": 'Basic realm="userman"'}
-        ) from None
+        raise HTTPException(401, detail=f"failure: {error}", headers=CHALLENGE) from None
+
+
+def log_in(request: Request, login: str, password: str) -> Actor:
+    """The actor of a customer's login and password, or HTTPException 401/429."""
+    userman: Userman = request.app.state.userman
+    return _guarded(request, login, lambda: userman.log_in(login, password))
 
 
 def api_actor(
-    request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
+    request: Request,
+    basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The actor of an API request: a customer by HTTP basic authentication."""
-    if credentials is None:
+    """The actor of an API request: a customer by HTTP basic authentication or by a token."""
+    userman: Userman = request.app.state.userman
+    if bearer is not None:
+        token = bearer.credentials
+        return _guarded(request, "(token)", lambda: userman.token_actor(token))
+    if basic is None:
         raise HTTPException(
-            401,
-            detail="failure: log in as a customer (HTTP basic)",
-            headers={"WWW-Authenticate": 'Basic realm="userman"'},
+            401, detail="failure: log in as a customer (HTTP basic or a token)", headers=CHALLENGE
         )
-    return log_in(request, credentials.username, credentials.password)
+    return log_in(request, basic.username, basic.password)
