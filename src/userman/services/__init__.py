@@ -6,6 +6,7 @@ from userman.services.actor import Actor
 from userman.services.app import Userman, default_url
 from userman.services.commands import MENU_PATHS, SPECIAL
 from userman.services.menus import MENU_ALIASES, MENUS, Menu, Prop
+from userman.services.permissions import may_change
 from userman.services.request import Outcome, Request
 from userman.services.routers import RouterInfo
 from userman.services.verbs import ExportItem, Item
@@ -25,4 +26,5 @@ __all__ = [
     "RouterInfo",
     "Userman",
     "default_url",
+    "may_change",
 ]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from userman.core.authorize import AccessRequest, Decision
     from userman.services.aaa import AccountingItem
     from userman.services.coa import CoaJob, Result
+    from userman.services.dashboard import Dashboard
     from userman.services.routers import RouterInfo
     from userman.services.snapshot import RouterSnapshot
     from userman.services.tokens import TokenInfo
@@ -69,6 +70,31 @@ class Userman:
 
         with self.database.begin() as db:
             return logins.log_in(db, login, password)
+
+    def log_in_session(self, login: str, password: str) -> tuple[Actor, str]:
+        """A customer logging in to the web pages: its actor and the session's fingerprint."""
+        from userman.services import login as logins  # noqa: PLC0415 - only the web needs it
+
+        with self.database.begin() as db:
+            actor = logins.log_in(db, login, password)
+            assert actor.customer_id is not None
+            customer = db.get(models.Customer, actor.customer_id)
+            assert customer is not None
+            return actor, logins.fingerprint(customer)
+
+    def resume_session(self, customer_id: int, fingerprint: str) -> Actor:
+        """The actor of a web session, refused when its customer's password changed since."""
+        from userman.services import login as logins  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return logins.resume(db, customer_id, fingerprint)
+
+    def dashboard(self, actor: Actor) -> Dashboard:
+        """The customer's status page: sessions, users, failures, today's traffic."""
+        from userman.services import dashboard  # noqa: PLC0415 - only the web needs it
+
+        with self.database.begin() as db:
+            return dashboard.dashboard(db, actor, utcnow())
 
     def token_actor(self, token: str) -> Actor:
         """The actor of an API request that carries a token."""

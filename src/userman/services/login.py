@@ -26,7 +26,7 @@ from userman.services.actor import Actor
 from userman.services.permissions import make_actor
 from userman.store import models
 
-__all__ = ["BAD_LOGIN", "log_in", "password_matches"]
+__all__ = ["BAD_LOGIN", "fingerprint", "log_in", "password_matches", "resume"]
 
 BAD_LOGIN = "a valid login and password"
 _hasher = PasswordHasher()
@@ -55,6 +55,21 @@ def password_matches(stored_hash: str, password: str) -> bool:
         while len(_remembered) > _REMEMBERED:
             _remembered.popitem(last=False)
     return True
+
+
+def fingerprint(customer: models.Customer) -> str:
+    """What a web session remembers of the password it logged in with: a change of password
+    (or of the login) ends every session logged in before it."""
+    seed = f"userman-session\0{customer.login}\0{customer.password_hash}".encode()
+    return hashlib.sha256(seed).hexdigest()[:32]
+
+
+def resume(db: Session, customer_id: int, seen: str) -> Actor:
+    """The actor of a web session that logged in as `customer_id` with this fingerprint."""
+    customer = db.get(models.Customer, customer_id)
+    if customer is None or fingerprint(customer) != seen:
+        raise PermissionDeniedError("a valid session", "log in again")
+    return make_actor(db, customer)
 
 
 def log_in(db: Session, login: str, password: str) -> Actor:

@@ -39,6 +39,7 @@ __all__ = [
     "check_level",
     "check_sensitive",
     "make_actor",
+    "may_change",
     "visible",
 ]
 
@@ -88,6 +89,13 @@ def visible(actor: Actor, menu: Menu, stmt: Select[Any]) -> Select[Any]:
         owned = select(models.User.id).where(models.User.customer_id.in_(reach))
         return stmt.where(models.UserProfile.user_id.in_(owned))
     return stmt.where(false())  # a menu without a rule shows nothing rather than too much
+
+
+def may_change(actor: Actor, menu_name: str) -> bool:
+    """Whether the actor's level lets it change items of the menu at all (the web pages show
+    the buttons that change things only then; each change is still checked)."""
+    needed = WRITE_LEVEL.get(menu_name, DEFAULT_WRITE_LEVEL)
+    return actor.is_superuser or actor.level >= LEVELS[needed]
 
 
 def check_level(actor: Actor, menu_name: str, verb: str) -> None:

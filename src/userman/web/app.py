@@ -6,13 +6,14 @@ also answers RADIUS never waits on the database or on argon2.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -26,8 +27,10 @@ from userman.core.errors import (
     UsermanError,
 )
 from userman.services import Userman
+from userman.web import customer
 from userman.web.api import api_router
 from userman.web.auth import Guard
+from userman.web.pages import render
 
 __all__ = ["STATIC", "create_app", "status_of"]
 
@@ -58,6 +61,28 @@ def _error(status: int, text: str, prop: str | None = None, **headers: str) -> J
     return JSONResponse(body, status_code=status, headers=headers or None)
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api")
+
+
+TITLES = {401: "Log in first", 403: "Not allowed", 404: "Not found", 429: "Too many tries"}
+
+
+def _error_page(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = render(
+        request,
+        "error.html",
+        status_code=status,
+        status=status,
+        title=TITLES.get(status, "Something went wrong"),
+        message=message.removeprefix("failure: "),
+    )
+    response.headers.update(headers or {})
+    return response
+
+
 def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     app = FastAPI(
         title="userman",
@@ -70,6 +95,13 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     app.state.userman = userman
     app.state.guard = guard or Guard()
     app.include_router(api_router())
+    app.include_router(customer.router)
+    app.add_exception_handler(customer.LoginRequired, customer.login_redirect)  # type: ignore[arg-type]
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/userman", status_code=307)
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/docs", include_in_schema=False)
@@ -87,11 +119,15 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
         )
 
     @app.exception_handler(UsermanError)
-    def services_error(_request: Request, error: UsermanError) -> JSONResponse:
+    def services_error(request: Request, error: UsermanError) -> Response:
+        if not _is_api(request):
+            return _error_page(request, status_of(error), f"failure: {error}")
         return _error(status_of(error), f"failure: {error}", _property(error))
 
     @app.exception_handler(HTTPException)
-    def http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    def http_error(request: Request, error: HTTPException) -> Response:
+        if not _is_api(request):
+            return _error_page(request, error.status_code, str(error.detail), error.headers)
         return _error(error.status_code, str(error.detail), **(error.headers or {}))
 
     @app.exception_handler(RequestValidationError)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import (
@@ -25,7 +25,9 @@ from fastapi.security import (
 from userman.core.errors import PermissionDeniedError
 from userman.services import Actor, Userman
 
-__all__ = ["LIMIT", "WINDOW", "Guard", "api_actor"]
+__all__ = ["LIMIT", "WINDOW", "Guard", "api_actor", "guarded", "log_in"]
+
+T = TypeVar("T")
 
 LIMIT = 10
 WINDOW = 300.0  # seconds
@@ -75,7 +77,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token made with POST /api/
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="userman"'}
 
 
-def _guarded(request: Request, login: str, check: Callable[[], Actor]) -> Actor:
+def guarded(request: Request, login: str, check: Callable[[], T]) -> T:
     """Run a log-in check, counted by the app's Guard: HTTPException 401 or 429 on failure."""
     guard: Guard = request.app.state.guard
     client = request.client.host if request.client else "?"
@@ -97,7 +99,7 @@ def _guarded(request: Request, login: str, check: Callable[[], Actor]) -> Actor:
 def log_in(request: Request, login: str, password: str) -> Actor:
     """The actor of a customer's login and password, or HTTPException 401/429."""
     userman: Userman = request.app.state.userman
-    return _guarded(request, login, lambda: userman.log_in(login, password))
+    return guarded(request, login, lambda: userman.log_in(login, password))
 
 
 def api_actor(
@@ -109,7 +111,7 @@ def api_actor(
     userman: Userman = request.app.state.userman
     if bearer is not None:
         token = bearer.credentials
-        return _guarded(request, "(token)", lambda: userman.token_actor(token))
+        return guarded(request, "(token)", lambda: userman.token_actor(token))
     if basic is None:
         raise HTTPException(
             401, detail="failure: log in as a customer (HTTP basic or a token)", headers=CHALLENGE
