@@ -152,3 +152,13 @@ def test_the_status_page_shows_what_is_going_on(browser: TestClient, userman: Us
     # Everything it loads comes from this server.
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert all(source.startswith("/") for source in sources)
+
+
+def test_every_answer_carries_the_security_headers(browser: TestClient) -> None:
+    for path in ("/userman/login", "/api/v1/user", "/static/userman.css"):
+        headers = browser.get(path).headers
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+    assert browser.get("/userman/login").headers["cache-control"] == "no-store"
+    assert "no-store" not in browser.get("/static/userman.css").headers.get("cache-control", "")

@@ -30,6 +30,7 @@ from userman.services import Userman
 from userman.web import customer
 from userman.web.api import api_router
 from userman.web.auth import Guard
+from userman.web.headers import SecurityHeaders
 from userman.web.pages import render
 
 __all__ = ["STATIC", "create_app", "status_of"]
@@ -94,6 +95,7 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     )
     app.state.userman = userman
     app.state.guard = guard or Guard()
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(customer.router)
     app.add_exception_handler(customer.LoginRequired, customer.login_redirect)  # type: ignore[arg-type]
