@@ -118,12 +118,17 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0003")
-    with database.begin() as db:
-        customer = models.Customer(login="admin", public_id="p")
-        db.add(customer)
-        db.flush()
-        customer_id = customer.id
+    customer_id = 1
     with database.engine.begin() as connection:
+        connection.exec_driver_sql(  # the columns of revision 0003, as the models have more
+            "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
+            " permissions, access, backup_allowed, disabled, currency, time_zone, date_format,"
+            " email, company, city, country, public_id, public_host, user_prefix,"
+            " signup_allowed, paypal_allowed, paypal_business_id, paypal_secure_response,"
+            " paypal_accept_pending, comment) VALUES (1, 1, 1, 'admin', '', 'owner', '', true,"
+            " false, 'USD', '', '', '', '', '', '', 'p', '', '', false, false, '', false, false,"
+            " '')"
+        )
         connection.exec_driver_sql(
             "INSERT INTO router (subscriber_id, customer_id, name, ip_address, shared_secret,"
             f" log, use_coa, coa_port, disabled, comment) VALUES ({customer_id},"
@@ -144,4 +149,86 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
             r.name: r.require_message_authenticator for r in db.scalars(select(models.Router))
         }
     assert routers == {"old": False, "new": True}
+    database.dispose()
+
+
+def test_0010_leaves_old_routers_to_the_subscriber_and_counts_running_profiles(
+    db_url: str,
+) -> None:
+    # Routers that said `reject`, the old default, now say `default` (the subscriber's choice,
+    # reject until changed); a running user-profile entry starts with what the access decision
+    # summed before: the user's sessions that ended after it started, or are open.
+    from alembic import command
+    from alembic.config import Config
+
+    database = Database(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
+            " permissions, access, backup_allowed, disabled, currency, time_zone, date_format,"
+            " email, company, city, country, public_id, public_host, user_prefix,"
+            " signup_allowed, paypal_allowed, paypal_business_id, paypal_secure_response,"
+            " paypal_accept_pending, comment) VALUES (1, 1, 1, 'admin', '', 'owner', '', true,"
+            " false, 'USD', '', '', '', '', '', '', 'p', '', '', false, false, '', false, false,"
+            " '')"
+        )
+        for name, choice in (("r1", "reject"), ("r2", "disconnect-oldest")):
+            connection.exec_driver_sql(
+                "INSERT INTO router (subscriber_id, customer_id, name, ip_address, shared_secret,"
+                " log, use_coa, coa_port, require_message_authenticator, on_shared_users_limit,"
+                f" disabled, comment) VALUES (1, 1, '{name}', '{name}', 's', '', false, 1700,"
+                f" true, '{choice}', false, '')"
+            )
+        connection.exec_driver_sql(
+            "INSERT INTO profile (id, subscriber_id, owner_id, name, name_for_users, validity,"
+            " starts_at, price, override_shared_users, attributes, comment)"
+            " VALUES (1, 1, 1, 'p1', '', 0, 'logon', 0, 'off', '', '')"
+        )
+        connection.execute(
+            models.User.__table__.insert().values(
+                id=1, subscriber_id=1, customer_id=1, username="u"
+            )
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO user_profile (subscriber_id, user_id, profile_id, state, assigned_at,"
+            " start_time) VALUES (1, 1, 1, 'running', '2026-01-01 00:00:00',"
+            " '2026-01-01 00:00:00')"
+        )
+        sessions = models.UserSession.__table__
+        for ended, active, used in (
+            (start - dt.timedelta(hours=1), False, 1000),  # before the profile: not its usage
+            (start + dt.timedelta(hours=1), False, 20),
+            (start - dt.timedelta(hours=1), True, 3),  # open: counts whole
+        ):
+            connection.execute(
+                sessions.insert().values(
+                    subscriber_id=1,
+                    customer_id=1,
+                    user_id=1,
+                    username="u",
+                    acct_session_id=str(used),
+                    from_time=ended - dt.timedelta(minutes=5),
+                    till_time=ended,
+                    uptime=used,
+                    download=used * 2,
+                    upload=used * 3,
+                    active=active,
+                )
+            )
+    database.migrate()
+    with database.begin() as db:
+        routers = {r.name: r.on_shared_users_limit for r in db.scalars(select(models.Router))}
+        [entry] = db.scalars(select(models.UserProfile)).all()
+        counted = (entry.uptime_used, entry.download_used, entry.upload_used)
+        [admin] = db.scalars(select(models.Customer)).all()
+        admin_choice = admin.on_shared_users_limit
+    assert routers == {"r1": "default", "r2": "disconnect-oldest"}
+    assert counted == (23, 46, 69)
+    assert admin_choice == ""
     database.dispose()

@@ -1,6 +1,8 @@
 """The AAA use cases: load the facts, let core decide, store the outcome; one transaction each.
 
-The exception is `account_many`, the server's group commit: many records, one transaction. The
+Accounting adds each record's usage to its session, its user's counters and the counters of the
+user's running user-profile entry, in one transaction. The exception to one transaction per use
+case is `account_many`, the server's group commit: many records, one transaction. The
 server calls these from worker threads, never on its event loop. `RouterInfo` is a plain
 value (no ORM objects leave this module), so the server can hold it in a cache.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
 from userman.core.authorize import AccessRequest, Decision, authorize, used_up
 from userman.core.context import RequestContext
+from userman.core.limits import Usage
 from userman.services import coa, snapshot
 from userman.services.enforce import remember
 from userman.services.facts import user_facts
@@ -75,9 +78,13 @@ def authenticate(
         user = queries.user_by_username(db, router.subscriber_id, request.username)
         facts = None
         if user is not None:
-            facts = replace(
-                user_facts(db, user, now), evict_oldest=router.evict_oldest, coa=router.use_coa
-            )
+            facts = replace(user_facts(db, user, now), coa=router.use_coa)
+            # Only a user with open sessions can be at its limit: only then is it read.
+            if facts.active_sessions:
+                evict = router.evict_oldest
+                if evict is None:
+                    evict = _subscriber_evicts(db, router.subscriber_id)
+                facts = replace(facts, evict_oldest=evict)
         decision = authorize(request, facts, now)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:
@@ -105,6 +112,12 @@ def authenticate(
 
 
 SIMULTANEOUS = "um-simultaneous-sessions"  # v7's terminate-cause
+
+
+def _subscriber_evicts(db: Session, subscriber_id: int) -> bool:
+    """The subscriber's own choice for its routers with on-shared-users-limit=default."""
+    subscriber = queries.customer(db, subscriber_id)
+    return subscriber is not None and subscriber.on_shared_users_limit == "disconnect-oldest"
 
 
 def _evict_oldest(db: Session, user: models.User, count: int, now: dt.datetime) -> None:
@@ -170,6 +183,11 @@ class _Rows:
 
     sessions: dict[tuple[int, str], models.UserSession] = field(default_factory=dict)
     users: dict[tuple[int, str], models.User] = field(default_factory=dict)
+    # The running user-profile entry of each user the batch may touch, by user id.
+    running: dict[int, models.UserProfile] = field(default_factory=dict)
+    # What the batch adds to each entry's counters (uptime, download, upload), by entry id:
+    # written at the end as one `column + total` each, so no concurrent writer's count is lost.
+    counted: dict[int, list[int]] = field(default_factory=dict)
     # The open sessions an Interim-Update reported on a use-coa router: are the limits used up?
     to_check: dict[int, tuple[models.UserSession, models.User, dt.datetime]] = field(
         default_factory=dict
@@ -191,7 +209,32 @@ class _Rows:
         for subscriber_id, usernames in names.items():
             users = queries.users_by_username(db, subscriber_id, usernames)
             rows.users.update(((subscriber_id, key), user) for key, user in users.items())
+        user_ids = {user.id for user in rows.users.values()}
+        user_ids.update(record.user_id for _, record, _ in items if record.user_id is not None)
+        if user_ids:
+            rows.running = queries.running_entries(db, user_ids)
         return rows
+
+    def count(self, user: models.User, used: Usage, now: dt.datetime) -> None:
+        """Add what a record reported to the user's running profile, when it ran at `now`."""
+        entry = self.running.get(user.id)
+        if entry is None or not any(astuple(used)):
+            return
+        started = entry.start_time is None or entry.start_time <= now
+        if started and (entry.end_time is None or now < entry.end_time):
+            totals = self.counted.setdefault(entry.id, [0, 0, 0])
+            for i, value in enumerate(astuple(used)):
+                totals[i] += value
+
+    def write_counts(self) -> None:
+        entries = {entry.id: entry for entry in self.running.values()}
+        table = models.UserProfile
+        for entry_id, (uptime, download, upload) in self.counted.items():
+            entry = entries[entry_id]
+            entry.uptime_used = table.uptime_used + uptime
+            entry.download_used = table.download_used + download
+            entry.upload_used = table.upload_used + upload
+        self.counted.clear()
 
 
 # The words of a session's status, in the order `session print` shows them.
@@ -225,6 +268,7 @@ def store_records(db: Session, items: Sequence[AccountingItem]) -> list[SessionS
     rows = _Rows.load(db, items)
     with db.no_autoflush:  # everything is flushed once, at the commit
         stored = [_store(db, rows, router, record, now) for router, record, now in items]
+    rows.write_counts()
     if rows.to_check:
         _end_used_up(db, rows.to_check.values())
     return stored
@@ -284,10 +328,18 @@ def _store(
         db.add(row)
         rows.sessions[key] = row
     if user is not None:
-        user.uptime_used += after.uptime - (before.uptime if before else 0)
-        user.download_used += after.download - (before.download if before else 0)
-        user.upload_used += after.upload - (before.upload if before else 0)
+        # Counters only grow (core/accounting.py), so a duplicate, an older update or one
+        # after the Stop adds 0: each byte and second is counted once.
+        used = Usage(
+            after.uptime - (before.uptime if before else 0),
+            after.download - (before.download if before else 0),
+            after.upload - (before.upload if before else 0),
+        )
+        user.uptime_used += used.uptime
+        user.download_used += used.download
+        user.upload_used += used.upload
         user.last_seen = now
+        rows.count(user, used, now)
     row.status = ",".join(w for w in STATUS_WORDS if w in after.status)
     row.till_time = after.till_time
     row.uptime = after.uptime

@@ -1,9 +1,10 @@
 """What an access decision needs to know of a user, loaded in one unit of work.
 
 `user_facts()` reads the user, its customer, its profile queue, and, for the profile that runs
-now, its limitations with their windows and the usage that counts against each: the user's
-sessions that ended after the later of the profile's start and the limitation's counting
-period start (a session that straddles that moment counts whole).
+now, its limitations with their windows and the usage that counts against each: for a
+limitation without reset-counters-interval, the running user-profile entry's counters (what
+accounting reported while it ran); for one with an interval, the user's sessions that ended
+after the later of the profile's start and the period's start (one that straddles it whole).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from userman.core.limits import (
     counting_period_start,
     parse_reset_interval,
 )
-from userman.core.profiles import ProfileSlot, select_profile
+from userman.core.profiles import ProfileSlot, ProfileState, select_profile
 from userman.core.windows import Window, parse_time_zone, parse_weekdays
 from userman.services.profiles import profile_queue
 from userman.store import models, queries
@@ -102,17 +103,30 @@ def _usage(db: Session, user_id: int, since: dt.datetime | None) -> Usage:
     return Usage(int(uptime), int(download), int(upload))
 
 
+def _counters(db: Session, running: ProfileSlot) -> Usage:
+    """What accounting counted on the running entry (services/aaa.py); 0 for one that starts
+    now, which never ran."""
+    entry = db.get(models.UserProfile, running.id)  # profile_queue loaded it
+    if entry is None or entry.state != ProfileState.RUNNING.value:
+        return Usage()
+    return Usage(entry.uptime_used, entry.download_used, entry.upload_used)
+
+
 def _limits(
     db: Session, user: models.User, running: ProfileSlot, tz: dt.tzinfo, now: dt.datetime
 ) -> tuple[tuple[LimitationFacts, Usage], ...]:
     started = running.start_time or now
     out = []
+    counted: Usage | None = None
     for limitation in _limitations(db, running.profile_id):
         period = counting_period_start(
             limitation.reset_counters_interval, limitation.reset_counters_start_time, now, tz
         )
-        since = started if period is None else max(started, period)
-        out.append((limitation, _usage(db, user.id, since)))
+        if period is None:  # no reset: all the profile's usage, as its entry counted it
+            counted = _counters(db, running) if counted is None else counted
+            out.append((limitation, counted))
+        else:  # the sessions of the current period (a session that straddles its start whole)
+            out.append((limitation, _usage(db, user.id, max(started, period))))
     return tuple(out)
 
 

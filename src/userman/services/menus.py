@@ -57,6 +57,8 @@ ACCESS_FLAGS = (
 LOG_FLAGS = ("auth-ok", "auth-fail", "acct-ok", "acct-fail")
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 AUTHS = ("pap", "chap", "mschap1", "mschap2", "eap-tls", "eap-ttls", "eap-peap", "eap-mschap2")
+# At a user's shared-users limit: refuse (legacy User Manager) or end the oldest session (v7).
+SHARED_USERS_CHOICES = ("reject", "disconnect-oldest")
 VALUE_TYPES = ("string", "hex", "ip-address", "ip6-prefix", "macaddress", "uint32", "uint64")
 
 
@@ -126,6 +128,15 @@ def _actual_profile(db: Session, row: Any) -> object:
     return name or ""
 
 
+def _subscriber_choice(db: Session, row: Any) -> object:
+    """A customer's on-shared-users-limit: its subscriber's, for the whole domain ("" on the
+    subscriber's row is the default, reject)."""
+    subscriber = row
+    if row.subscriber_id is not None and row.subscriber_id != row.id:
+        subscriber = db.get(models.Customer, row.subscriber_id) or row
+    return subscriber.on_shared_users_limit or "reject"
+
+
 CUSTOMER = Menu(
     "customer",
     models.Customer,
@@ -161,6 +172,14 @@ CUSTOMER = Menu(
         Prop("paypal-business-id", "paypal_business_id"),
         Prop("paypal-secure-response", "paypal_secure_response", BOOL, default="no"),
         Prop("paypal-accept-pending", "paypal_accept_pending", BOOL, default="no"),
+        # What the subscriber's routers with on-shared-users-limit=default do at a user's
+        # shared-users limit; set on the subscriber, shown on each of its customers.
+        Prop(
+            "on-shared-users-limit",
+            "on_shared_users_limit",
+            choice(SHARED_USERS_CHOICES),
+            compute=_subscriber_choice,
+        ),
         Prop("comment", "comment"),
     ),
 )
@@ -181,11 +200,12 @@ ROUTER = Menu(
         Prop("coa-port", "coa_port", PORT, default="1700"),
         # BlastRADIUS (CVE-2024-3596); routers from before schema 0004 were migrated to "no".
         Prop("require-message-authenticator", "require_message_authenticator", BOOL, default="yes"),
+        # `default`: as the subscriber's on-shared-users-limit (customer menu) says.
         Prop(
             "on-shared-users-limit",
             "on_shared_users_limit",
-            choice(("reject", "disconnect-oldest")),
-            default="reject",
+            choice(("default", *SHARED_USERS_CHOICES)),
+            default="default",
         ),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("comment", "comment"),
@@ -394,6 +414,10 @@ USER_PROFILE = Menu(
         Prop("assigned", "assigned_at", DATETIME),
         Prop("start-time", "start_time", DATETIME),
         Prop("end-time", "end_time", DATETIME),
+        # What accounting reported while this entry ran (its limitations' usage).
+        Prop("uptime-used", "uptime_used", DURATION, writable=False),
+        Prop("download-used", "download_used", BYTES, writable=False),
+        Prop("upload-used", "upload_used", BYTES, writable=False),
     ),
 )
 

@@ -20,5 +20,6 @@ class RouterInfo:
     require_message_authenticator: bool = True
     # Send it Disconnect-Requests (RFC 5176) when a session must end (services/coa.py).
     use_coa: bool = False
-    # At a user's shared-users limit, end its oldest sessions instead of refusing (v7).
-    evict_oldest: bool = False
+    # At a user's shared-users limit, end its oldest sessions instead of refusing (v7); None
+    # (on-shared-users-limit=default): as its subscriber's row says.
+    evict_oldest: bool | None = None

@@ -47,8 +47,12 @@ def info(row: Any) -> RouterInfo:
         row.disabled,
         row.require_message_authenticator,
         row.use_coa,
-        row.on_shared_users_limit == "disconnect-oldest",
+        EVICT_OLDEST[row.on_shared_users_limit],
     )
+
+
+# The router's on-shared-users-limit as RouterInfo.evict_oldest; `default` is its subscriber's.
+EVICT_OLDEST = {"reject": False, "disconnect-oldest": True, "default": None}
 
 
 def _row_text() -> ColumnElement[str]:

@@ -273,8 +273,23 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
             raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
     if isinstance(row, models.Customer):
         permissions.check_customer(db, row)
+        _check_subscriber_choice(db, row)
     if getattr(row, "attributes", ""):
         _check_attribute_names(db, row)
+
+
+def _check_subscriber_choice(db: Session, row: models.Customer) -> None:
+    """on-shared-users-limit is the subscriber's, for its whole domain: another customer takes
+    none of its own (its subscriber's, as copy-from brings it, changes nothing)."""
+    if row.subscriber_id is None or row.subscriber_id == row.id or not row.on_shared_users_limit:
+        return
+    subscriber = db.get(models.Customer, row.subscriber_id)
+    if subscriber is None:
+        return
+    if row.on_shared_users_limit != (subscriber.on_shared_users_limit or "reject"):
+        reason = f"the subscriber's choice for its whole domain: set it on {subscriber.login}"
+        raise InvalidValueError("on-shared-users-limit", reason)
+    row.on_shared_users_limit = ""
 
 
 def _check_attribute_names(db: Session, row: Any) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "ProfileLimitation",
     "Router",
     "RouterCounter",
+    "SubscriberSetting",
     "User",
     "UserGroup",
     "UserProfile",
@@ -118,6 +119,10 @@ class Customer(Base):
     paypal_secure_response: Mapped[bool] = mapped_column(default=False)
     paypal_accept_pending: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str] = mapped_column(Text, default="")
+    # On a subscriber's own row: what its routers with on-shared-users-limit=default do at a
+    # user's shared-users limit, "reject" or "disconnect-oldest"; "" is "reject". Other
+    # customers keep "": the choice is the subscriber's, for its whole domain.
+    on_shared_users_limit: Mapped[str] = mapped_column(String(32), default="")
 
 
 class Router(Base):
@@ -139,9 +144,10 @@ class Router(Base):
     # BlastRADIUS (CVE-2024-3596): drop an Access-Request without a Message-Authenticator.
     # Routers added before migration 0004 keep False, so an upgrade breaks none of them.
     require_message_authenticator: Mapped[bool] = mapped_column(default=True)
-    # At a user's shared-users limit: "reject" (legacy User Manager) or "disconnect-oldest" (v7:
-    # the oldest session is ended to make room for the new one).
-    on_shared_users_limit: Mapped[str] = mapped_column(String(32), default="reject")
+    # At a user's shared-users limit: "reject" (legacy User Manager), "disconnect-oldest" (v7:
+    # the oldest session is ended to make room for the new one), or "default": what its
+    # subscriber's row says.
+    on_shared_users_limit: Mapped[str] = mapped_column(String(32), default="default")
     disabled: Mapped[bool] = mapped_column(default=False)
     comment: Mapped[str] = mapped_column(Text, default="")
 
@@ -216,6 +222,10 @@ class UserProfile(Base):
     assigned_at: Mapped[dt.datetime]
     start_time: Mapped[dt.datetime | None] = mapped_column(default=None)
     end_time: Mapped[dt.datetime | None] = mapped_column(default=None)  # None: unlimited
+    # What accounting reported while this entry was the running one (services/aaa.py).
+    uptime_used: Mapped[int] = mapped_column(BigInteger, default=0)  # seconds
+    download_used: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
+    upload_used: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class UserSession(Base):
@@ -471,3 +481,19 @@ class ApiToken(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime]
     last_used: Mapped[dt.datetime | None]
+
+
+class SubscriberSetting(Base):
+    """One setting of a subscriber (SMTP, the sign-up e-mail, the voucher template, payment
+    gateways): services/subscriber_settings.py declares the names, kinds and defaults; a setting
+    without a row has its default."""
+
+    __tablename__ = "subscriber_setting"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "name", name="uq_subscriber_setting_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text, default="")

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from userman.store.models import Customer, Router, User, UserSession
+from userman.store.models import Customer, Router, User, UserProfile, UserSession
 
 __all__ = [
     "active_sessions",
@@ -15,6 +15,7 @@ __all__ = [
     "latest_session",
     "latest_sessions",
     "router_by_address",
+    "running_entries",
     "user_by_username",
     "users_by_username",
 ]
@@ -81,3 +82,16 @@ def active_sessions(db: Session, user_id: int) -> int:
         )
         or 0
     )
+
+
+def running_entries(db: Session, user_ids: Collection[int]) -> dict[int, UserProfile]:
+    """The running user-profile entry of each of these users, by user id, in one query."""
+    rows = db.scalars(
+        select(UserProfile)
+        .where(UserProfile.user_id.in_(user_ids), UserProfile.state == "running")
+        .order_by(UserProfile.id)
+    )
+    found: dict[int, UserProfile] = {}
+    for row in rows:
+        found.setdefault(row.user_id, row)  # only one runs; the oldest, as the queue reads
+    return found
