@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbox import Certificate, free_port, make_certificate, smtp_server
+from smtpbox import Certificate, free_port, make_certificate, smtp_server
 from userman.services.mail import MailError, SmtpConfig, message, send
 
 
