@@ -79,6 +79,7 @@ add username=carl password=pw caller-id=01:23:45:67:89:AB
 add username=bea password=pw caller-id-bind-on-first-use=yes
 add username=sam password=pw shared-users=1
 add username=tess password=pw shared-users=1
+add username=vic password=pw shared-users=1
 add username=nell password=pw
 add username=owen password=pw
 add username=uma password=pw
@@ -92,6 +93,7 @@ add user=carl profile=plain
 add user=bea profile=plain
 add user=sam profile=plain
 add user=tess profile=plain
+add user=vic profile=plain
 add user=owen profile=dayshift
 add user=uma profile=hour
 add user=dan profile=mega
@@ -268,12 +270,28 @@ def test_disconnect_oldest_router_accepts_at_the_limit(
             accepted(radclient, rules_server, "tess")
             assert router.got.wait(timeout=10), "no Disconnect-Request reached the router"
         finally:
-            set_router(rules_server, "on-shared-users-limit=reject", "use-coa=no")
+            set_router(rules_server, "on-shared-users-limit=default", "use-coa=no")
     [pkt] = router.received
     assert (pkt.code, pkt.get("Acct-Session-Id")) == (Code.DISCONNECT_REQUEST, "tess-1")
     session = sessions_of(rules_server, "tess")["tess-1"]
     assert session["active"] is False
     assert session["terminate-cause"] == "um-simultaneous-sessions"
+
+
+def test_the_subscriber_chooses_for_routers_left_at_default(
+    radclient: str, rules_server: Server
+) -> None:
+    [router] = rules_server.json("router", "print")
+    assert router["on-shared-users-limit"] == "default"
+    account(radclient, rules_server, "vic", "vic-1", "Start")
+    rejected(radclient, rules_server, "vic", "user <vic> has reached its shared-users limit")
+    rules_server.cli("customer", "set", "admin", "on-shared-users-limit=disconnect-oldest")
+    try:
+        accepted(radclient, rules_server, "vic")
+    finally:
+        rules_server.cli("customer", "set", "admin", "on-shared-users-limit=reject")
+    session = sessions_of(rules_server, "vic")["vic-1"]
+    assert (session["active"], session["terminate-cause"]) == (False, "um-simultaneous-sessions")
 
 
 def test_a_user_without_a_valid_profile_is_refused(radclient: str, rules_server: Server) -> None:
@@ -300,6 +318,9 @@ def test_download_used_up_is_refused(radclient: str, rules_server: Server) -> No
     assert accepted(radclient, rules_server, "dan")["Mikrotik-Xmit-Limit"] == str(2**20 - 600_000)
     account(radclient, rules_server, "dan", "dan-1", "Stop", Acct_Output_Octets=2**20)
     rejected(radclient, rules_server, "dan", "download limit reached for user <dan>")
+    # Counted once on the running profile: the Interim's bytes are part of the Stop's.
+    [entry] = rules_server.json("user-profile", "print", "where", "user=dan")
+    assert entry["download-used"] == 2**20
 
 
 # -- the Access-Accept -----------------------------------------------------------------------
