@@ -28,9 +28,11 @@ if TYPE_CHECKING:
     from userman.services.aaa import AccountingItem
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
+    from userman.services.listing import Listing, Query
     from userman.services.routers import RouterInfo
     from userman.services.snapshot import RouterSnapshot
     from userman.services.tokens import TokenInfo
+    from userman.services.usage import Day
 
 __all__ = ["Userman", "default_url"]
 
@@ -95,6 +97,20 @@ class Userman:
 
         with self.database.begin() as db:
             return dashboard.dashboard(db, actor, utcnow())
+
+    def listing(self, actor: Actor, menu_name: str, query: Query) -> Listing:
+        """A page of a menu's items: searched, filtered, sorted and paged by the database."""
+        from userman.services import listing  # noqa: PLC0415 - only the web needs it
+
+        with self.database.begin() as db:
+            return listing.listing(db, actor, MENUS[menu_name], query)
+
+    def usage(self, actor: Actor, user: str, days: int = 30) -> list[Day]:
+        """A user's download, upload and uptime per day over the last `days` days."""
+        from userman.services import usage  # noqa: PLC0415 - only the web needs it
+
+        with self.database.begin() as db:
+            return usage.usage(db, actor, user, utcnow(), days)
 
     def token_actor(self, token: str) -> Actor:
         """The actor of an API request that carries a token."""

@@ -53,6 +53,9 @@ class Kind:
     parse: Callable[[str, str], object]
     show: Callable[[object], str]
     json: Callable[[object], JsonValue]
+    # The words of a choice or a set, for forms that offer them (a select, tick boxes).
+    options: tuple[str, ...] = ()
+    many: bool = False  # a comma-separated set of the options
 
 
 def _text(value: object) -> str:
@@ -238,7 +241,7 @@ def mapped(options: Mapping[str, str]) -> Kind:
     def show(value: object) -> str:
         return reverse.get(str(value), str(value))
 
-    return Kind(" | ".join(options), parse, show, show)
+    return Kind(" | ".join(options), parse, show, show, tuple(options))
 
 
 def _parse_hash(text: str, prop: str) -> str:
@@ -260,7 +263,7 @@ def choice(options: Sequence[str]) -> Kind:
             raise InvalidValueError(prop, f'"{text}" is not one of: {", ".join(options)}')
         return text
 
-    return Kind(" | ".join(options), parse, _text, _text)
+    return Kind(" | ".join(options), parse, _text, _text, tuple(options))
 
 
 def set_of(options: Sequence[str]) -> Kind:
@@ -269,4 +272,4 @@ def set_of(options: Sequence[str]) -> Kind:
     def parse(text: str, prop: str) -> str:
         return values.format_set(values.parse_set(text, prop, options), options)
 
-    return Kind(" | ".join(options), parse, _text, _text)
+    return Kind(" | ".join(options), parse, _text, _text, tuple(options), many=True)

@@ -1,0 +1,54 @@
+"""A user's usage over time, day by day, for the chart on the user's web page.
+
+A session's traffic and uptime count on the (UTC) day it was last reported (its till-time), as
+the status page's "today" does: the router reports running totals, not their spread over the
+day. The user is found as every verb finds it, so another subscriber's user is "not found".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from userman.services import verbs
+from userman.services.actor import Actor
+from userman.services.menus import MENUS
+from userman.store import models
+
+__all__ = ["Day", "usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: dt.date
+    download: int  # bytes
+    upload: int
+    uptime: int  # seconds
+    sessions: int
+
+
+def usage(db: Session, actor: Actor, user: str, now: dt.datetime, days: int) -> list[Day]:
+    """The user's last `days` days, oldest first, today included, days without use as zeros."""
+    row = verbs.find(db, actor, MENUS["user"], user)
+    first = now.date() - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    found = db.execute(
+        select(
+            models.UserSession.till_time,
+            models.UserSession.download,
+            models.UserSession.upload,
+            models.UserSession.uptime,
+        ).where(models.UserSession.user_id == row.id, models.UserSession.till_time >= since)
+    ).all()
+    totals = {first + dt.timedelta(days=n): [0, 0, 0, 0] for n in range(days)}
+    for till, download, upload, uptime in found:
+        day = totals.get(till.astimezone(dt.UTC).date())
+        if day is not None:
+            day[0] += download
+            day[1] += upload
+            day[2] += uptime
+            day[3] += 1
+    return [Day(day, *figures) for day, figures in totals.items()]
