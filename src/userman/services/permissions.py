@@ -57,6 +57,7 @@ WRITE_LEVEL = {
     "profile profile-limitation": "full",
     "attribute": "full",
     "user group": "full",
+    "settings": "full",  # services/subscriber_settings.py
 }
 DEFAULT_WRITE_LEVEL = "read-write"
 

@@ -41,6 +41,7 @@ __all__ = [
     "ProfileLimitation",
     "Router",
     "RouterCounter",
+    "SubscriberSetting",
     "User",
     "UserGroup",
     "UserProfile",
@@ -480,3 +481,19 @@ class ApiToken(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime]
     last_used: Mapped[dt.datetime | None]
+
+
+class SubscriberSetting(Base):
+    """One setting of a subscriber (SMTP, the sign-up e-mail, the voucher template, payment
+    gateways): services/subscriber_settings.py declares the names, kinds and defaults; a setting
+    without a row has its default."""
+
+    __tablename__ = "subscriber_setting"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "name", name="uq_subscriber_setting_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,226 @@
+"""Each subscriber's own settings: SMTP, the sign-up e-mail, the voucher template, payment.
+
+`SETTINGS` declares them, one line each (name, group, label, kind, default, sensitive); they are
+stored as name/value rows (models.SubscriberSetting), RouterOS text as `print` would show it; a
+setting without a row has its default (setting it empty removes the row), so a new one needs no
+schema change. They are not a
+menu: a subscriber has exactly one set, which the generic verbs (items named by key, `*ID` or
+number; add and remove) do not describe. Reading needs full permissions (the values include the
+SMTP server and sender); changing them needs the level of `may_change(actor, "settings")`,
+recorded in history as one entry (`UMS settings changed`), so `history undo` reverts it.
+Sensitive values (passwords, secrets) are shown only with `show_sensitive`, to who may change
+them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
+from userman.services import history, permissions, verbs
+from userman.services.actor import LEVELS, Actor
+from userman.services.fields import PORT, TEXT, Kind, choice
+from userman.store import models
+
+__all__ = [
+    "GROUPS",
+    "MENU",
+    "SETTINGS",
+    "Setting",
+    "SettingValue",
+    "change",
+    "check_read",
+    "read",
+    "subscriber_of",
+    "values",
+]
+
+MENU = "settings"  # its name for permissions (WRITE_LEVEL) and history
+
+DEFAULT_SIGNUP_BODY = """Hello,
+
+you (or someone using your address) signed up for an account with the username %u_username%.
+Open this link to activate it; then log in with your username and password:
+
+%u_activation_link%
+
+If you did not sign up, ignore this message and nothing happens.
+"""
+
+DEFAULT_VOUCHER_HEADER = '<div class="vouchers">'
+DEFAULT_VOUCHER_ROW = """<section class="voucher">
+  <header>%u_owner%</header>
+  <dl>
+    <dt>Username</dt><dd class="secret">%u_username%</dd>
+    <dt>Password</dt><dd class="secret">%u_password%</dd>
+    <dt>Profile</dt><dd>%u_profile%</dd>
+    <dt>Valid for</dt><dd>%u_validity%</dd>
+    <dt>Price</dt><dd>%u_price%</dd>
+  </dl>
+</section>"""
+DEFAULT_VOUCHER_FOOTER = "</div>"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    group: str  # its part of the settings page: one of GROUPS
+    label: str  # on the settings page
+    kind: Kind = TEXT
+    default: str = ""
+    sensitive: bool = False  # shown only with show-sensitive; the page keeps it unless retyped
+    lines: int = 0  # a text area of this many lines on the page (0: one line)
+    help: str = ""
+
+
+GROUPS = {
+    "smtp": "Mail (SMTP)",
+    "signup": "Sign-up e-mail",
+    "voucher": "Voucher template",
+    "payment": "Payments",
+}
+
+SIGNUP_CONSTANTS = "%u_username% %u_firstName% %u_lastName% %u_email% %u_activation_link%"
+VOUCHER_CONSTANTS = (
+    "%u_username% %u_password% %u_owner% %u_firstName% %u_lastName% %u_phone% %u_location%"
+    " %u_email% %u_comment% %u_ipAddr% %u_group% %u_profile% %u_actualProfileName%"
+    " %u_validity% %u_price% %u_limitUptime% %u_limitDownload% %u_limitUpload%"
+    " %u_limitTransfer%"
+)
+
+# One line per setting; the page shows them in this order, by group.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("smtp-server", "smtp", "Server", help="name or address of the SMTP server"),
+    Setting("smtp-port", "smtp", "Port", PORT, "25"),
+    Setting(
+        "smtp-security",
+        "smtp",
+        "Security",
+        choice(("none", "starttls", "tls")),
+        "none",
+        help="starttls on port 587, tls on 465",
+    ),
+    Setting("smtp-user", "smtp", "User", help="empty: no log-in"),
+    Setting("smtp-password", "smtp", "Password", sensitive=True),
+    Setting(
+        "smtp-from", "smtp", "From address", help="empty: the customer's e-mail address"
+    ),
+    Setting("signup-subject", "signup", "Subject", default="Activate your account"),
+    Setting(
+        "signup-body", "signup", "Text", default=DEFAULT_SIGNUP_BODY, lines=9,
+        help=SIGNUP_CONSTANTS,
+    ),
+    Setting(
+        "voucher-header", "voucher", "Header (HTML)", default=DEFAULT_VOUCHER_HEADER, lines=3
+    ),
+    Setting(
+        "voucher-row", "voucher", "Row (HTML, one per user)", default=DEFAULT_VOUCHER_ROW,
+        lines=12, help=VOUCHER_CONSTANTS,
+    ),
+    Setting(
+        "voucher-footer", "voucher", "Footer (HTML)", default=DEFAULT_VOUCHER_FOOTER, lines=3
+    ),
+)  # fmt: skip
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class SettingValue:
+    setting: Setting
+    text: str  # as print shows it; "" for a sensitive one not shown
+    is_set: bool  # a sensitive one has a value (shown or not)
+
+
+def subscriber_of(db: Session, actor: Actor, subscriber: str | None = None) -> int:
+    """Whose settings: the actor's subscriber; the superuser names one (or has only one)."""
+    if actor.subscriber_id is not None:
+        return actor.subscriber_id
+    customer = verbs.resolve_customer(db, actor, subscriber)
+    assert customer.subscriber_id is not None
+    return customer.subscriber_id
+
+
+def check_read(actor: Actor) -> None:
+    if not actor.is_superuser and actor.level < LEVELS["full"]:
+        raise PermissionDeniedError(
+            "full permissions", f"{actor.login} has {actor.permissions} for {MENU} print"
+        )
+
+
+def _stored(db: Session, subscriber_id: int) -> dict[str, models.SubscriberSetting]:
+    rows = db.scalars(
+        select(models.SubscriberSetting).where(
+            models.SubscriberSetting.subscriber_id == subscriber_id
+        )
+    )
+    return {row.name: row for row in rows}
+
+
+def read(db: Session, subscriber_id: int) -> dict[str, object]:
+    """Every setting's value (parsed by its kind), for the services that use them."""
+    stored = _stored(db, subscriber_id)
+    found: dict[str, object] = {}
+    for setting in SETTINGS:
+        row = stored.get(setting.name)
+        text = row.value if row is not None else setting.default
+        try:
+            found[setting.name] = setting.kind.parse(text, setting.name)
+        except InvalidValueError:  # stored by an older version with other rules
+            found[setting.name] = setting.kind.parse(setting.default, setting.name)
+    return found
+
+
+def values(
+    db: Session, actor: Actor, subscriber: str | None = None, *, show_sensitive: bool = False
+) -> list[SettingValue]:
+    """The settings as the page and the API show them."""
+    check_read(actor)
+    if show_sensitive:
+        permissions.check_level(actor, MENU, "show-sensitive")
+    parsed = read(db, subscriber_of(db, actor, subscriber))
+    shown: list[SettingValue] = []
+    for setting in SETTINGS:
+        text = setting.kind.show(parsed[setting.name])
+        hidden = setting.sensitive and not show_sensitive
+        shown.append(SettingValue(setting, "" if hidden else text, bool(text)))
+    return shown
+
+
+def change(
+    db: Session,
+    actor: Actor,
+    args: Mapping[str, str],
+    now: dt.datetime,
+    subscriber: str | None = None,
+) -> None:
+    """`settings set name=value ...`: every value parsed before anything is written."""
+    check_read(actor)
+    permissions.check_level(actor, MENU, "set")
+    parsed: dict[str, str] = {}
+    for name, text in args.items():
+        setting = BY_NAME.get(name)
+        if setting is None:
+            raise UnknownPropertyError(name, MENU)
+        # An empty value is the default (its row goes): "" for the SMTP fields, the built-in
+        # templates for the others.
+        parsed[name] = text and setting.kind.show(setting.kind.parse(text, name))
+    subscriber_id = subscriber_of(db, actor, subscriber)
+    with history.recording(db, actor, f"UMS {MENU} changed", now):
+        stored = _stored(db, subscriber_id)
+        for name, text in parsed.items():
+            row = stored.get(name)
+            if row is None:
+                if text:
+                    db.add(
+                        models.SubscriberSetting(subscriber_id=subscriber_id, name=name, value=text)
+                    )
+            elif not text:
+                db.delete(row)
+            elif row.value != text:
+                row.value = text
