@@ -72,7 +72,11 @@ def test_a_wrong_password_says_so_without_the_password(certificate: Certificate)
             "127.0.0.1", mailbox.port, "starttls", "um", "wrong-one", sender="um@example.com"
         )
         with pytest.raises(MailError, match="refused the log-in as um") as refused:
-            send(config, message(config, "a@b.example", "s", "b"), context=certificate.client_context())
+            send(
+                config,
+                message(config, "a@b.example", "s", "b"),
+                context=certificate.client_context(),
+            )
         assert "wrong-one" not in str(refused.value)
         assert mailbox.messages == []
 
