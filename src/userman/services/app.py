@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
     from userman.services.listing import Listing, Query
+    from userman.services.payments import Payments
+    from userman.services.reports import Report
     from userman.services.routers import RouterInfo
+    from userman.services.selfservice import SelfService
     from userman.services.snapshot import RouterSnapshot
     from userman.services.tokens import TokenInfo
     from userman.services.usage import Day
@@ -143,6 +146,26 @@ class Userman:
 
         with self.database.begin() as db:
             return settings.secret(db, name)
+
+    @property
+    def selfservice(self) -> SelfService:
+        """The user page's use cases: what a user sees and changes of its own."""
+        from userman.services.selfservice import SelfService  # noqa: PLC0415 - the web's
+
+        return SelfService(self.database)
+
+    @property
+    def payments(self) -> Payments:
+        """Buying profiles: payment rows, the gateway's reports, the customers' list."""
+        from userman.services.payments import Payments  # noqa: PLC0415 - the web's
+
+        return Payments(self.database)
+
+    def report(self, actor: Actor, first: dt.date, last: dt.date) -> Report:
+        """Time, traffic and money per user over a period (the customer page's Reports)."""
+        from userman.services import reports  # noqa: PLC0415 - only the web needs it
+
+        return reports.report(self.database, actor, first, last)
 
     def execute(
         self,

@@ -27,7 +27,7 @@ from userman.core.errors import (
     UsermanError,
 )
 from userman.services import Userman
-from userman.web import customer
+from userman.web import customer, payments, reports, user_page
 from userman.web.api import api_router
 from userman.web.auth import Guard
 from userman.web.headers import SecurityHeaders
@@ -98,6 +98,9 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(customer.router)
+    app.include_router(payments.router)
+    app.include_router(reports.router)
+    user_page.install(app)
     app.add_exception_handler(customer.LoginRequired, customer.login_redirect)  # type: ignore[arg-type]
 
     @app.get("/", include_in_schema=False)

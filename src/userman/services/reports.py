@@ -1,0 +1,119 @@
+"""Reports for customers (the legacy customer page's Reports): time, traffic and money per user
+over a period, within what the actor may see.
+
+A period is whole days in the customer's time zone, `first` to `last` inclusive. A session
+counts in the period when it overlaps it, whole (the router reports totals per session, not
+per day); money is the price of the approved payments that ended in the period. Summed by the
+database, so a report costs two queries however many sessions there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from userman.core.errors import InvalidValueError
+from userman.services import verbs
+from userman.services.actor import Actor
+from userman.services.facts import time_zone
+from userman.services.menus import MENUS
+from userman.store import models, queries
+from userman.store.database import Database
+
+__all__ = ["MAX_DAYS", "Report", "ReportLine", "report"]
+
+MAX_DAYS = 3660
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    user: str
+    sessions: int
+    uptime: int  # seconds
+    download: int  # bytes
+    upload: int
+    paid: Decimal  # approved payments, in the customer's currency
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    first: dt.date
+    last: dt.date
+    currency: str
+    lines: tuple[ReportLine, ...]
+    total: ReportLine = field(default_factory=lambda: ReportLine("", 0, 0, 0, 0, Decimal(0)))
+
+
+def _bounds(db: Session, actor: Actor, first: dt.date, last: dt.date) -> tuple[dt.datetime, ...]:
+    if last < first:
+        raise InvalidValueError("till", "the period ends before it begins")
+    if (last - first).days > MAX_DAYS:
+        raise InvalidValueError("till", f"a report covers at most {MAX_DAYS} days")
+    customer = queries.customer(db, actor.customer_id) if actor.customer_id else None
+    tz = time_zone(customer)
+    start = dt.datetime.combine(first, dt.time(), tz).astimezone(dt.UTC)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
+    return start, end
+
+
+def report(database: Database, actor: Actor, first: dt.date, last: dt.date) -> Report:
+    """Time, traffic and money per user from `first` to `last` (inclusive)."""
+    with database.begin() as db:
+        start, end = _bounds(db, actor, first, last)
+        visible = verbs.scope(actor, MENUS["session"]).order_by(None)
+        sessions = visible.where(
+            models.UserSession.from_time < end, models.UserSession.till_time >= start
+        ).subquery()
+        usage = db.execute(
+            select(
+                sessions.c.username,
+                func.count(),
+                func.coalesce(func.sum(sessions.c.uptime), 0),
+                func.coalesce(func.sum(sessions.c.download), 0),
+                func.coalesce(func.sum(sessions.c.upload), 0),
+            )
+            .group_by(sessions.c.username)
+            .order_by(sessions.c.username)
+        ).all()
+        payments = (
+            verbs.scope(actor, MENUS["payment"])
+            .order_by(None)
+            .where(
+                models.Payment.trans_status == "approved",
+                models.Payment.trans_end >= start,
+                models.Payment.trans_end < end,
+            )
+            .subquery()
+        )
+        paid = {
+            name: Decimal(total)
+            for name, total in db.execute(
+                select(payments.c.username, func.sum(payments.c.price)).group_by(
+                    payments.c.username
+                )
+            ).all()
+        }
+        customer = queries.customer(db, actor.customer_id) if actor.customer_id else None
+    lines = {
+        str(name): ReportLine(
+            str(name), int(count), int(uptime), int(down), int(up), paid.pop(name, Decimal(0))
+        )
+        for name, count, uptime, down, up in usage
+    }
+    for name, money in paid.items():
+        lines[name] = ReportLine(name, 0, 0, 0, 0, money)
+    ordered = tuple(sorted(lines.values(), key=lambda line: line.user))
+    total = ReportLine(
+        "",
+        sum(line.sessions for line in ordered),
+        sum(line.uptime for line in ordered),
+        sum(line.download for line in ordered),
+        sum(line.upload for line in ordered),
+        sum((line.paid for line in ordered), Decimal(0)),
+    )
+    currency = customer.currency if customer is not None else ""
+    return Report(first, last, currency, ordered, total)

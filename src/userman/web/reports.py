@@ -1,0 +1,71 @@
+"""The customer's reports, /userman/reports: time, traffic and money per user over a period
+(the legacy customer page's Reports), as a printable page or a CSV download, within what the
+customer may see."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from userman.core.errors import InvalidValueError
+from userman.services import Userman
+from userman.services.reports import Report
+from userman.web.customer import Page
+from userman.web.pages import render
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/userman", include_in_schema=False)
+DEFAULT_DAYS = 30
+
+
+def _date(text: str, name: str, default: dt.date) -> dt.date:
+    if not text:
+        return default
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValueError(name, "a date as YYYY-MM-DD") from None
+
+
+def _csv(report: Report) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["user", "sessions", "uptime-seconds", "download-bytes", "upload-bytes",
+                     f"paid-{report.currency}"])  # fmt: skip
+    for line in (*report.lines, report.total):
+        writer.writerow([line.user or "(total)", line.sessions, line.uptime, line.download,
+                         line.upload, f"{line.paid:.2f}"])  # fmt: skip
+    name = f"userman-report-{report.first}-{report.last}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports(
+    request: Request, page: Page, first: str = "", last: str = "", format: str = "html"
+) -> Response:
+    """The report from `first` to `last` (YYYY-MM-DD, inclusive; the last 30 days unless
+    given); `format=csv` downloads it."""
+    userman: Userman = request.app.state.userman
+    today = dt.datetime.now(dt.UTC).date()
+    till = _date(last, "last", today)
+    since = _date(first, "first", till - dt.timedelta(days=DEFAULT_DAYS - 1))
+    report = userman.report(page.actor, since, till)
+    if format == "csv":
+        return _csv(report)
+    return render(
+        request,
+        "reports.html",
+        actor=page.actor,
+        csrf=page.csrf,
+        section="reports",
+        report=report,
+    )
