@@ -33,9 +33,12 @@ if TYPE_CHECKING:
     from userman.services.reports import Report
     from userman.services.routers import RouterInfo
     from userman.services.selfservice import SelfService
+    from userman.services.signup import SignUpForm
     from userman.services.snapshot import RouterSnapshot
+    from userman.services.subscriber_settings import SettingValue
     from userman.services.tokens import TokenInfo
     from userman.services.usage import Day
+    from userman.services.vouchers import Voucher
 
 __all__ = ["Userman", "default_url"]
 
@@ -166,6 +169,79 @@ class Userman:
         from userman.services import reports  # noqa: PLC0415 - only the web needs it
 
         return reports.report(self.database, actor, first, last)
+
+    # The subscriber's settings, mail, sign-up and vouchers (web pages and the REST API).
+
+    def settings(
+        self, actor: Actor, subscriber: str | None = None, *, show_sensitive: bool = False
+    ) -> list[SettingValue]:
+        from userman.services import subscriber_settings  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return subscriber_settings.values(db, actor, subscriber, show_sensitive=show_sensitive)
+
+    def change_settings(
+        self, actor: Actor, args: Mapping[str, str], subscriber: str | None = None
+    ) -> None:
+        """`settings set name=value ...` as one transaction and one history entry."""
+        from userman.services import subscriber_settings  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            subscriber_settings.change(db, actor, args, utcnow(), subscriber)
+
+    def send_test_mail(self, actor: Actor, to: str) -> None:
+        """Send a short mail through the subscriber's SMTP settings (MailError if it fails)."""
+        from userman.services import mail, subscriber_settings  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            subscriber_settings.check_read(actor)
+            subscriber_id = subscriber_settings.subscriber_of(db, actor)
+            customer = db.get(models.Customer, actor.customer_id or subscriber_id)
+            sender = customer.email if customer is not None else ""
+            config = mail.SmtpConfig.from_settings(
+                subscriber_settings.read(db, subscriber_id), fallback_sender=sender
+            )
+        body = "This is a test mail from userman: the SMTP settings work.\n"
+        mail.send(config, mail.message(config, to, "userman test mail", body))
+
+    def signup_place(self, subs: str | None) -> tuple[str, str]:
+        """Where a sign-up form signs up: (the customer's company or login, its public-id);
+        refused where sign-up is not allowed."""
+        from userman.services import signup  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            customer = signup.signup_customer(db, subs)
+            return customer.company or customer.login, customer.public_id
+
+    def sign_up(self, subs: str | None, form: SignUpForm, link_base: str) -> None:
+        """Send the activation mail, then add the disabled user (MailError: nothing added)."""
+        from userman.services import mail, signup  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            pending = signup.prepare(db, subs, form, link_base)
+        mail.send(pending.smtp, pending.mail)
+        with self.database.begin() as db:
+            signup.create(db, pending, utcnow())
+
+    def activate(self, key: str) -> tuple[str, str]:
+        """Enable the signed-up user of an activation link: (username, customer's public-id)."""
+        from userman.services import signup  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return signup.activate(db, key, utcnow())
+
+    def vouchers(self, actor: Actor, keys: Sequence[str]) -> tuple[list[Voucher], str]:
+        """The users' vouchers, and their HTML from the subscriber's voucher template."""
+        from userman.services import vouchers  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            found = vouchers.vouchers(db, actor, keys)
+            if actor.subscriber_id is not None:
+                subscriber_id = actor.subscriber_id
+            else:
+                first = verbs.find(db, actor, MENUS["user"], keys[0]) if keys else None
+                subscriber_id = first.subscriber_id if first is not None else 0
+            return found, vouchers.render(db, subscriber_id, found)
 
     def execute(
         self,

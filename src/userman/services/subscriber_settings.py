@@ -54,10 +54,12 @@ If you did not sign up, ignore this message and nothing happens.
 
 DEFAULT_VOUCHER_HEADER = '<div class="vouchers">'
 DEFAULT_VOUCHER_ROW = """<section class="voucher">
-  <header>%u_owner%</header>
+  <header><span class="title">Internet access</span><span class="by">%u_owner%</span></header>
+  <div class="login">
+    <div><small>Username</small><code>%u_username%</code></div>
+    <div><small>Password</small><code>%u_password%</code></div>
+  </div>
   <dl>
-    <dt>Username</dt><dd class="secret">%u_username%</dd>
-    <dt>Password</dt><dd class="secret">%u_password%</dd>
     <dt>Profile</dt><dd>%u_profile%</dd>
     <dt>Valid for</dt><dd>%u_validity%</dd>
     <dt>Price</dt><dd>%u_price%</dd>
