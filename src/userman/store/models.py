@@ -489,9 +489,7 @@ class SubscriberSetting(Base):
     without a row has its default."""
 
     __tablename__ = "subscriber_setting"
-    __table_args__ = (
-        UniqueConstraint("subscriber_id", "name", name="uq_subscriber_setting_name"),
-    )
+    __table_args__ = (UniqueConstraint("subscriber_id", "name", name="uq_subscriber_setting_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
