@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from paypal_standin import BUSINESS, CLIENT_ID, SECRET, WEBHOOK_ID, PayPal, running_paypal
 from userman.services import Actor, Userman
-from userman.services.payments import PayPalSettings, Report, Status
+from userman.services.payments import Report, Status
 from userman.store import models
 from userman.web.app import create_app
 
@@ -36,9 +36,13 @@ def paypal() -> Iterator[PayPal]:
 
 
 @pytest.fixture(scope="module")
-def world(module_db_url: str) -> Iterator[Userman]:
+def world(module_db_url: str, paypal: PayPal) -> Iterator[Userman]:
     app = Userman(module_db_url)
     app.prepare()
+    app.change_settings(Actor.superuser(), {
+        "paypal-client-id": CLIENT_ID, "paypal-secret": SECRET, "paypal-webhook-id": WEBHOOK_ID,
+        "paypal-api-url": paypal.api_base, "paypal-ipn-url": paypal.ipn_url,
+    }, subscriber="admin")  # fmt: skip
     do(app, "customer set", "admin", currency="EUR", **{
         "public-id": "isp-a", "public-host": "hotspot.example.net:8443",
         "paypal-allowed": "yes", "paypal-business-id": BUSINESS,
@@ -54,9 +58,6 @@ def world(module_db_url: str) -> Iterator[Userman]:
 @pytest.fixture
 def browser(world: Userman, paypal: PayPal) -> Iterator[TestClient]:
     app = create_app(world)
-    app.state.paypal = PayPalSettings(
-        CLIENT_ID, SECRET, paypal.api_base, paypal.ipn_url, WEBHOOK_ID
-    )
     paypal.capture_status = "COMPLETED"
     paypal.webhook_url = ""
     with TestClient(app, follow_redirects=False) as http:

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
-from userman.services import history, profiles, selfservice, verbs
+from userman.services import history, profiles, selfservice, subscriber_settings, verbs
 from userman.services.actor import Actor
 from userman.services.menus import MENUS
 from userman.store import models, queries
@@ -44,10 +44,12 @@ __all__ = [
     "Settled",
     "Status",
     "payment_of_reference",
+    "paypal_settings",
 ]
 
-DEFAULT_API_BASE = "https://api-m.paypal.com"
-DEFAULT_IPN_URL = "https://ipnpb.paypal.com/cgi-bin/webscr"
+# The subscriber's settings (services/subscriber_settings.py) hold the endpoints and credentials.
+DEFAULT_API_BASE = subscriber_settings.BY_NAME["paypal-api-url"].default
+DEFAULT_IPN_URL = subscriber_settings.BY_NAME["paypal-ipn-url"].default
 # What PayPal carries back to us (custom_id, custom): which payment it is about.
 REFERENCE_PREFIX = "userman-payment-"
 
@@ -132,6 +134,18 @@ class PaymentRow:
     end: dt.datetime | None
     status: str
     result: str
+
+
+def paypal_settings(db: Session, subscriber_id: int) -> PayPalSettings:
+    """The subscriber's PayPal endpoints and credentials, from its settings."""
+    found = subscriber_settings.read(db, subscriber_id)
+    return PayPalSettings(
+        client_id=str(found["paypal-client-id"]),
+        secret=str(found["paypal-secret"]),
+        api_base=str(found["paypal-api-url"]),
+        ipn_url=str(found["paypal-ipn-url"]),
+        webhook_id=str(found["paypal-webhook-id"]),
+    )
 
 
 def payment_of_reference(reference: str) -> int:
@@ -232,6 +246,10 @@ class Payments:
             db.add(row)
             db.flush()
             return _checkout(db, row, host)
+
+    def settings(self, subscriber_id: int) -> PayPalSettings:
+        with self.database.begin() as db:
+            return paypal_settings(db, subscriber_id)
 
     def checkout(self, payment_id: int) -> Checkout:
         with self.database.begin() as db:

@@ -195,6 +195,16 @@ class SelfService:
                 raise PermissionDeniedError(BAD_LOGIN)
             return user.id, fingerprint(user)
 
+    def provider(self, subs: str | None) -> str:
+        """Whose user page this is, for its log-in form: the customer's company or login; ""
+        when `subs` names none (the form then says nothing of it)."""
+        with self.database.begin() as db:
+            try:
+                customer = subscriber_customer(db, subs)
+            except (NotFoundError, InvalidValueError):
+                return ""
+            return customer.company or customer.login
+
     def resume(self, user_id: int, seen: str) -> None:
         """Refuse a web session whose user is gone or whose password changed since."""
         with self.database.begin() as db:
@@ -272,15 +282,16 @@ class SelfService:
         """The user's payments, newest first."""
         with self.database.begin() as db:
             user = user_in(db, user_id, seen)
-            rows = db.scalars(
-                select(models.Payment)
+            rows = db.execute(
+                select(models.Payment, models.Profile)
+                .outerjoin(models.Profile, models.Profile.id == models.Payment.profile_id)
                 .where(models.Payment.user_id == user.id)
                 .order_by(models.Payment.trans_start.desc(), models.Payment.id.desc())
-            )
+            ).all()
             return [
                 PaymentLine(
                     row.id,
-                    row.profile_name,
+                    _shown_name(profile) if profile is not None else row.profile_name,
                     row.price,
                     row.currency,
                     row.method,
@@ -289,7 +300,7 @@ class SelfService:
                     row.trans_status,
                     row.user_message or row.result_msg,
                 )
-                for row in rows
+                for row, profile in rows
             ]
 
     def change_password(self, user_id: int, seen: str, old: str, new: str, now: dt.datetime) -> str:

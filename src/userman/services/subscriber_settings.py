@@ -95,6 +95,17 @@ VOUCHER_CONSTANTS = (
     " %u_limitTransfer%"
 )
 
+
+def _parse_url(text: str, prop: str) -> str:
+    """An http(s) URL without spaces, as the PayPal endpoints are given."""
+    url = text.strip()
+    if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        raise InvalidValueError(prop, "an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+URL = Kind("url", _parse_url, TEXT.show, TEXT.json)
+
 # One line per setting; the page shows them in this order, by group.
 SETTINGS: tuple[Setting, ...] = (
     Setting("smtp-server", "smtp", "Server", help="name or address of the SMTP server"),
@@ -126,6 +137,26 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "voucher-footer", "voucher", "Footer (HTML)", default=DEFAULT_VOUCHER_FOOTER, lines=3
+    ),
+    Setting(
+        "paypal-client-id", "payment", "PayPal client id",
+        help="of the REST API app (developer.paypal.com); the customer's paypal-allowed, "
+        "paypal-business-id and public-host say who is paid and where PayPal calls back",
+    ),
+    Setting("paypal-secret", "payment", "PayPal secret", sensitive=True),
+    Setting(
+        "paypal-webhook-id", "payment", "PayPal webhook id",
+        help="of the webhook that calls https://PUBLIC-HOST/user/paypal/webhook",
+    ),
+    Setting(
+        "paypal-api-url", "payment", "PayPal REST API", URL, "https://api-m.paypal.com",
+        help="https://api-m.sandbox.paypal.com to test with the sandbox",
+    ),
+    Setting(
+        "paypal-ipn-url", "payment", "PayPal IPN post-back", URL,
+        "https://ipnpb.paypal.com/cgi-bin/webscr",
+        help="where IPN messages are verified; https://ipnpb.sandbox.paypal.com/cgi-bin/webscr "
+        "for the sandbox",
     ),
 )  # fmt: skip
 

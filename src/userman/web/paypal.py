@@ -62,16 +62,9 @@ def _now() -> dt.datetime:
 
 
 def paypal_settings(request: Request, subscriber_id: int) -> PayPalSettings:
-    """The subscriber's PayPal endpoints and credentials: what `app.state.paypal` gives (a
-    PayPalSettings, or a function of the subscriber id), else the defaults (no credentials)."""
-    given = getattr(request.app.state, "paypal", None)
-    if callable(given):
-        found = given(subscriber_id)
-        assert isinstance(found, PayPalSettings)
-        return found
-    if isinstance(given, PayPalSettings):
-        return given
-    return PayPalSettings()
+    """The subscriber's PayPal endpoints and credentials (its settings: paypal-client-id,
+    paypal-secret, paypal-webhook-id, paypal-api-url, paypal-ipn-url)."""
+    return _userman(request).payments.settings(subscriber_id)
 
 
 def _payments_page(notice: str) -> RedirectResponse:

@@ -32,11 +32,12 @@ __all__ = ["UserLoginRequired", "UserPage", "install", "router"]
 router = APIRouter(prefix="/user", include_in_schema=False)
 
 
-def when(value: object) -> str:
-    """An instant as the pages show it: minutes, in UTC."""
+def when(value: object, part: str = "") -> str:
+    """An instant as the pages show it: minutes, in UTC (`part`: only the "date" or "time")."""
     if not isinstance(value, dt.datetime):
         return ""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    shown = {"date": "%Y-%m-%d", "time": "%H:%M UTC"}.get(part, "%Y-%m-%d %H:%M UTC")
+    return value.astimezone(dt.UTC).strftime(shown)
 
 
 def seconds_or(value: object, unlimited: str) -> str:
@@ -128,8 +129,15 @@ def _page(request: Request, page: UserPage, name: str, section: str, **context: 
 
 def _login_page(request: Request, subs: str, error: str = "", status: int = 200) -> Response:
     token = sessions.login_token(request)
+    provider = _userman(request).selfservice.provider(subs or None)
     response = render(
-        request, "user/login.html", csrf=token, subs=subs, error=error, status_code=status
+        request,
+        "user/login.html",
+        csrf=token,
+        subs=subs,
+        provider=provider,
+        error=error,
+        status_code=status,
     )
     sessions.remember_login_token(request, response, token)
     return response
