@@ -37,8 +37,11 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one module's tests. Not for the whole session: Playwright's sync API keeps
+    an event loop running in this thread while it is open, and tests after the browser tests
+    that run one of their own (asyncio.run) would fail."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = chromium_path()
     with sync_api.sync_playwright() as playwright:

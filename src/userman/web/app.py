@@ -27,7 +27,7 @@ from userman.core.errors import (
     UsermanError,
 )
 from userman.services import Userman
-from userman.web import customer, payments, reports, settings, signup, user_page, vouchers
+from userman.web import customer, payments, reports, sections, settings, signup, user_page, vouchers
 from userman.web.api import api_router
 from userman.web.auth import Guard
 from userman.web.headers import SecurityHeaders
@@ -99,6 +99,7 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     app.include_router(api_router())
     app.include_router(customer.router)
     app.include_router(vouchers.router)  # before the users' pages: /userman/users/batch
+    app.include_router(sections.router)
     app.include_router(signup.router)
     app.include_router(settings.api)
     app.include_router(settings.router)

@@ -1,0 +1,74 @@
+"""A user's usage over time as an inline SVG bar chart, drawn on the server: no script, no
+chart library, nothing loaded from anywhere. Download and upload are stacked per day, with a
+tooltip (<title>) on each bar and a scale in powers of 1024, as the pages show sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+from userman.services.usage import Day
+from userman.web.pages import human_bytes
+
+__all__ = ["usage_chart"]
+
+WIDTH, HEIGHT = 760, 220
+LEFT, RIGHT, TOP, BOTTOM = 64, 8, 10, 28
+DOWN, UP = "#2f6fb0", "#7fb77e"
+
+
+def _scale(top: int) -> int:
+    """A round value at or above `top` for the axis: 1, 2 or 5 times a power of 1024 or 10."""
+    if top <= 0:
+        return 1024
+    unit = 1
+    while unit * 1024 <= top:
+        unit *= 1024
+    for step in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1024):
+        if unit * step >= top:
+            return unit * step
+    return unit * 1024
+
+
+def usage_chart(days: Sequence[Day]) -> Markup:
+    top = _scale(max((d.download + d.upload for d in days), default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(1, len(days))
+    bar = max(2.0, slot * 0.7)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="download and upload per day" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        y = TOP + plot_h * (1 - fraction)
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(human_bytes(int(top * fraction)))}</text>"
+        )
+    for index, day in enumerate(days):
+        x = LEFT + index * slot + (slot - bar) / 2
+        down_h = plot_h * day.download / top
+        up_h = plot_h * day.upload / top
+        tip = escape(
+            f"{day.day:%a %d %b}: {human_bytes(day.download)} down, "
+            f"{human_bytes(day.upload)} up, {day.sessions} sessions"
+        )
+        base = TOP + plot_h
+        parts.append(
+            f'<g class="day"><title>{tip}</title>'
+            f'<rect x="{x:.1f}" y="{base - down_h:.1f}" width="{bar:.1f}" height="{down_h:.1f}" '
+            f'fill="{DOWN}"/>'
+            f'<rect x="{x:.1f}" y="{base - down_h - up_h:.1f}" width="{bar:.1f}" '
+            f'height="{up_h:.1f}" fill="{UP}"/>'
+            f'<rect x="{LEFT + index * slot:.1f}" y="{TOP}" width="{slot:.1f}" '
+            f'height="{plot_h}" fill="transparent"/></g>'
+        )
+        if (len(days) - 1 - index) % 7 == 0:
+            label = escape(f"{day.day:%d %b}")
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{label}</text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))

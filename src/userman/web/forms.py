@@ -1,0 +1,156 @@
+"""Forms built from a menu's declaration (services/menus.py), and the values they send back.
+
+Each writable property becomes a field whose widget follows its kind: yes/no a tick box, a
+choice a select, a set tick boxes, a reference a select of the items the customer sees, a
+secret a password box (empty keeps it). What a form sends back becomes the command line's
+`name=value` arguments; when editing, only the values that differ from the item as it is, so
+that an unchanged form changes nothing and a customer is checked only for what it changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from starlette.datastructures import FormData
+
+from userman.services import Menu, Prop
+from userman.services.fields import BOOL
+
+__all__ = ["Field", "arguments", "fields_of", "form_props", "label", "widget"]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    label: str
+    widget: str  # text, secret, check, select, ticks
+    value: str  # as print shows it
+    options: tuple[str, ...] = ()
+    hint: str = ""  # the kind, e.g. "time", "bytes"
+    placeholder: str = ""
+    required: bool = False
+    revealable: bool = False  # a secret that may be shown on request
+
+
+WORDS = {
+    "ip": "IP",
+    "id": "ID",
+    "coa": "CoA",
+    "psk": "PSK",
+    "enc": "encryption",
+    "paypal": "PayPal",
+    "orig": "(as sent)",
+    "signup": "sign-up",
+    "pool6": "pool (IPv6)",
+}
+
+
+def label(name: str) -> str:
+    """A property's name for people: `ip-address` -> "IP address", `use-coa` -> "Use CoA"."""
+    words = [WORDS.get(word, word) for word in name.split("-")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def widget(prop: Prop) -> str:
+    if prop.kind is BOOL:
+        return "check"
+    if prop.sensitive:
+        return "secret"
+    if prop.kind.options:
+        return "ticks" if prop.kind.many else "select"
+    if prop.ref is not None:
+        return "select"
+    return "text"
+
+
+def form_props(menu: Menu, names: Sequence[str] = ()) -> tuple[Prop, ...]:
+    """The properties a form offers: `names` in that order, or every writable one."""
+    if names:
+        return tuple(menu.by_name[name] for name in names)
+    return tuple(
+        p for p in menu.props if p.writable and not p.hidden and not p.hashed and p.compute is None
+    ) + tuple(p for p in menu.props if p.hashed and not p.hidden)
+
+
+HINTS = {
+    "time": "e.g. 30m, 1h30m, 4w2d",
+    "bytes": "e.g. 500M, 1G (powers of 1024)",
+    "bits per second": "e.g. 512k, 10M",
+    "time of day": "hh:mm:ss",
+    "date and time": "e.g. 2026-01-31 12:00:00",
+    "number | unlimited": "a number, or unlimited",
+    "off | unlimited | number": "off, unlimited or a number",
+}
+
+
+def fields_of(
+    props: Sequence[Prop],
+    values: Mapping[str, str],
+    refs: Mapping[str, Sequence[str]],
+    *,
+    editing: bool,
+) -> list[Field]:
+    """The fields of a form showing `values` (an item's, or what was sent back)."""
+    fields = []
+    for prop in props:
+        kind = widget(prop)
+        options = prop.kind.options or tuple(refs.get(prop.name, ()))
+        value = values.get(prop.name, "")
+        placeholder = prop.default or ""
+        if kind == "secret":
+            value = ""
+            placeholder = "unchanged" if editing else ""
+        elif kind == "select" and value not in options:
+            options = (value, *options)
+        fields.append(
+            Field(
+                prop.name,
+                label(prop.name),
+                kind,
+                value,
+                options,
+                HINTS.get(prop.kind.name, ""),
+                placeholder,
+                prop.required or (prop.ref is not None and not editing and prop.name != "parent"),
+                kind == "secret" and not prop.hashed and editing,
+            )
+        )
+    return fields
+
+
+def _sent(form: FormData, prop: Prop) -> str | None:
+    kind = widget(prop)
+    if kind == "check":
+        return "yes" if form.get(prop.name) else "no"
+    if kind == "ticks":
+        return ",".join(str(v) for v in form.getlist(prop.name))
+    value = form.get(prop.name)
+    return None if value is None else str(value).strip()
+
+
+def arguments(
+    form: FormData, props: Sequence[Prop], current: Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(the `name=value` arguments to send, every value as sent, to show again on an error).
+
+    Adding (`current` None) sends every value given; editing sends those that differ.
+    """
+    args: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    for prop in props:
+        value = _sent(form, prop)
+        if value is None:
+            continue
+        shown[prop.name] = value
+        if widget(prop) == "secret":
+            if value or (current is None and not prop.hashed):
+                args[prop.name] = value
+            continue
+        if current is None:
+            if value or widget(prop) in ("check", "ticks"):
+                args[prop.name] = value
+        elif value != current.get(prop.name, ""):
+            args[prop.name] = value
+    return args, shown
