@@ -323,3 +323,14 @@ def test_failed_log_ins_are_braked(world: Userman) -> None:
             data={"username": "erin", "password": "erin-pass", "subs": "isp-a", "csrf": token},
         )
         assert right.status_code == 429  # even the right password, until the window passes
+
+
+def test_a_profile_that_starts_at_logon_has_not_started(world: Userman) -> None:
+    do(world, "user add", username="fred", password="fred-pw", customer="admin")
+    do(world, "user create-and-activate-profile", "fred", customer="admin", profile="week")
+    with TestClient(create_app(world), follow_redirects=False) as http:
+        log_in(http, "fred", "fred-pw")
+        page = http.get("/user").text
+    assert re.search(r'id="valid-until">\s*next logon', page), page
+    assert "next profile" in page
+    assert "at the first logon" in page  # its row in the queue: waiting

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
 from userman.core.limits import Remaining, applicable, remaining, strictest
-from userman.core.profiles import select_profile
+from userman.core.profiles import ProfileState, select_profile
 from userman.services import history
 from userman.services.actor import Actor
 from userman.services.facts import user_facts
@@ -90,6 +90,9 @@ class UserStatus:
     left: Remaining  # of the limits that apply now; None in a field: unlimited
     active: tuple[SessionLine, ...]
     currency: str
+    # The actual profile has not started: it is the next waiting one, which starts (and its
+    # validity runs) from the user's next logon; `left` is what it will allow.
+    starts_at_logon: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,11 @@ class SelfService:
             customer = queries.customer(db, user.customer_id)
             facts = user_facts(db, user, now)
             running = select_profile(facts.profiles, now).running
+            # select_profile starts a waiting profile when none runs: at a logon, not here.
+            waiting = running is not None and not any(
+                slot.id == running.id and slot.state is ProfileState.RUNNING
+                for slot in facts.profiles
+            )
             limits = [lim for lim, _ in facts.limits]
             now_applying = applicable(limits, now, facts.time_zone)
             left = strictest(
@@ -249,7 +257,7 @@ class SelfService:
                 user.location,
                 customer.public_id if customer is not None else "",
                 names.get(running.profile_id, running.name) if running is not None else "",
-                running.end_time if running is not None else None,
+                running.end_time if running is not None and not waiting else None,
                 queue,
                 user.uptime_used,
                 user.download_used,
@@ -257,6 +265,7 @@ class SelfService:
                 left,
                 tuple(_session_line(row) for row in active),
                 customer.currency if customer is not None else "",
+                waiting,
             )
 
     def sessions(self, user_id: int, seen: str, limit: int = SESSIONS_SHOWN) -> list[SessionLine]:
