@@ -230,6 +230,20 @@ def test_a_profile_page_adds_and_removes_a_time_window(
     assert world.execute(ROOT, ["profile", "profile-limitation"], "print").items == ()
 
 
+def test_an_item_in_use_is_not_removed_and_its_page_says_why(
+    admin: tuple[TestClient, str], world: Userman
+) -> None:
+    http, csrf = admin
+    do(world, "profile", "add", name="in-use", owner="admin")
+    do(world, "user", "add", username="holder", customer="admin")
+    do(world, "user", "create-and-activate-profile", "holder", customer="admin", profile="in-use")
+    ident = item_id(world, "profile", "in-use")
+    refused = http.post(f"/userman/profiles/{ident}/remove", data={"csrf": csrf})
+    assert refused.status_code == 409
+    assert re.search(r'role="alert">Not removed: name: [^<]*in use', refused.text)
+    assert item_id(world, "profile", "in-use") == ident
+
+
 def test_sessions_show_the_active_first_and_close_one(
     admin: tuple[TestClient, str], world: Userman
 ) -> None:

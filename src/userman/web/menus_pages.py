@@ -459,5 +459,14 @@ def install(router: APIRouter, view: MenuPage) -> None:
         _check_may_change(page, view.menu)
         form = await request.form()
         key = item_key(ident)
-        await run_in_threadpool(run, request, page, view.path, "remove", [key])
+        try:
+            await run_in_threadpool(run, request, page, view.path, "remove", [key])
+        except UsermanError as error:  # still in use: said on the item's page
+            status, _prop, message = form_error(error)
+            item = await run_in_threadpool(get_item, request, page, view, key)
+            values = dict(item.fields)
+            refusal = message.removeprefix("failure: ")
+            return await run_in_threadpool(
+                lambda: form_page(request, page, view, values, item, status=status, refusal=refusal)
+            )
         return RedirectResponse(safe_back(form.get("back"), f"/userman/{view.slug}"), 303)
