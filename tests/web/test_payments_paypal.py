@@ -55,12 +55,17 @@ def world(module_db_url: str, paypal: PayPal) -> Iterator[Userman]:
     app.close()
 
 
+@pytest.fixture(scope="module")
+def web(world: Userman) -> object:
+    return create_app(world)
+
+
 @pytest.fixture
-def browser(world: Userman, paypal: PayPal) -> Iterator[TestClient]:
-    app = create_app(world)
+def browser(web: object, paypal: PayPal) -> Iterator[TestClient]:
+    """A browser of its own (cookies) on the module's app."""
     paypal.capture_status = "COMPLETED"
     paypal.webhook_url = ""
-    with TestClient(app, follow_redirects=False) as http:
+    with TestClient(web, follow_redirects=False) as http:  # type: ignore[arg-type]
         yield http
 
 
