@@ -406,3 +406,40 @@ def test_concurrent_reports_assign_once(world: Userman, buyer: tuple[str, str]) 
     assert errors == []
     assert sorted(results) == [False] * 7 + [True]
     assert queue(world, name) == [("month", "running")]
+
+
+def test_the_return_and_the_webhook_at_once(
+    web: object, browser: TestClient, world: Userman, paypal: PayPal, buyer: tuple[str, str]
+) -> None:
+    """The payer's browser comes back while PayPal's webhook arrives: both capture (PayPal
+    answers the same capture to the same PayPal-Request-Id), both report; one assigns."""
+    name, token = buyer
+    order = order_of(buy(browser, world, token))
+    paypal.approve(order)
+    row = payment(world, name)
+    barrier = threading.Barrier(4)
+    answers: list[int] = []
+
+    def come_back() -> None:
+        barrier.wait()
+        answer = browser.get(f"/user/paypal/return?payment={row.id}&token={order}")
+        answers.append(answer.status_code)
+
+    def notify() -> None:
+        with TestClient(web) as paypal_side:  # type: ignore[arg-type]
+            headers, body = paypal.webhook(paypal.order_event(order))
+            barrier.wait()
+            answers.append(
+                paypal_side.post("/user/paypal/webhook", content=body, headers=headers).status_code
+            )
+
+    threads = [threading.Thread(target=come_back)] + [
+        threading.Thread(target=notify) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [200, 200, 200, 303]
+    assert payment(world, name).trans_status == "approved"
+    assert queue(world, name) == [("month", "running")]
