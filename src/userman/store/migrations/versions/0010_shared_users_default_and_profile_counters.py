@@ -28,9 +28,7 @@ def upgrade() -> None:
     # table every other one refers to. The server defaults stay; the models give every value.
     op.add_column(
         "customer",
-        sa.Column(
-            "on_shared_users_limit", sa.String(length=32), nullable=False, server_default=""
-        ),
+        sa.Column("on_shared_users_limit", sa.String(length=32), nullable=False, server_default=""),
     )
     op.execute(
         "UPDATE router SET on_shared_users_limit = 'default' WHERE on_shared_users_limit = 'reject'"
