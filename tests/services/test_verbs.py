@@ -71,6 +71,16 @@ def test_copy_from_starts_from_another_item(app: Userman) -> None:
     assert l2["name"] == "l2"
 
 
+def test_copy_from_makes_a_new_public_id(app: Userman) -> None:
+    run(
+        app, "customer add", login="shop", parent="admin", company="Shop", **{"time-zone": "+02:00"}
+    )
+    run(app, "customer add", login="shop2", parent="admin", **{"copy-from": "shop"})
+    shop, shop2 = shown(app, "customer")[1:]
+    assert (shop2["company"], shop2["time-zone"], shop2["parent"]) == ("Shop", "+02:00", "admin")
+    assert shop2["public-id"] and shop2["public-id"] != shop["public-id"]
+
+
 def test_v7_names_are_accepted(app: Userman) -> None:
     app.execute(ROOT, ("user",), "add", (), {"name": "v7user", "password": "p"})
     app.execute(ROOT, ("router",), "add", (), {"name": "r", "address": "10.0.0.1"})

@@ -75,6 +75,7 @@ class Prop:
     hidden: bool = False  # accepted on input (another generation's name), never printed
     compute: Callable[[Session, Any], object] | None = None  # read-only, derived
     required: bool = False  # a reference every item must have (the owner's always is)
+    unique: bool = False  # no two items share it: `copy-from` leaves it to be made anew
     aliases: tuple[str, ...] = ()
 
 
@@ -164,7 +165,7 @@ CUSTOMER = Menu(
         Prop("company", "company"),
         Prop("city", "city"),
         Prop("country", "country"),
-        Prop("public-id", "public_id"),
+        Prop("public-id", "public_id", unique=True),
         Prop("public-host", "public_host"),
         Prop("user-prefix", "user_prefix"),
         Prop("signup-allowed", "signup_allowed", BOOL, default="no"),

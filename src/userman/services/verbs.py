@@ -360,7 +360,7 @@ def _copy(menu: Menu, source: Any, row: Any, parsed: dict[Prop, object]) -> None
         raise InvalidValueError("copy-from", "the item belongs to another subscriber")
     given = {p.column for p in parsed}
     for prop in menu.props:
-        copied = prop.writable and not prop.hidden and prop.column not in given
+        copied = prop.writable and not prop.hidden and not prop.unique and prop.column not in given
         if copied and prop.column and prop.name not in (menu.key, menu.owner):
             setattr(row, prop.column, getattr(source, prop.column))
 
