@@ -200,3 +200,29 @@ def test_the_test_mail_goes_through_the_saved_settings(
     assert failed.status_code == 200
     assert "could not be sent" in failed.text
     assert csrf_of(failed.text) == csrf
+
+
+def test_the_payment_gateway_needs_its_access_flag(userman: Userman) -> None:
+    with TestClient(create_app(userman)) as api:
+        api.auth = ("st-full", "pw")
+        refused = api.patch("/api/v1/settings", json={"paypal-client-id": "abc"})
+        assert refused.status_code == 403
+        assert "config-payment-gw" in refused.json()["error"]
+        assert api.patch("/api/v1/settings", json={"smtp-user": "full"}).status_code == 200
+        userman.execute(ROOT, ["customer"], "set", ["st-full"], {"access": "config-payment-gw"})
+        try:
+            allowed = api.patch("/api/v1/settings", json={"paypal-client-id": "abc"})
+            assert allowed.status_code == 200, allowed.text
+        finally:
+            userman.execute(ROOT, ["customer"], "set", ["st-full"], {"access": ""})
+    with TestClient(create_app(userman), follow_redirects=False) as browser:
+        csrf = log_in(browser, "st-full", "pw")
+        page = browser.get("/userman/settings").text
+        assert "Only an owner, or a customer with config-payment-gw access" in page
+        assert 'name="paypal-client-id" value="abc" readonly' in page
+        saved = browser.post(
+            "/userman/settings",
+            data={"csrf": csrf, "paypal-client-id": "abc", "smtp-user": "again"},
+        )
+        assert saved.status_code == 303  # the unchanged payment field is not a change
+    assert settings_of(userman, "admin")["smtp-user"] == "again"

@@ -3,13 +3,13 @@
 `SETTINGS` declares them, one line each (name, group, label, kind, default, sensitive); they are
 stored as name/value rows (models.SubscriberSetting), RouterOS text as `print` would show it; a
 setting without a row has its default (setting it empty removes the row), so a new one needs no
-schema change. They are not a
-menu: a subscriber has exactly one set, which the generic verbs (items named by key, `*ID` or
-number; add and remove) do not describe. Reading needs full permissions (the values include the
-SMTP server and sender); changing them needs the level of `may_change(actor, "settings")`,
-recorded in history as one entry (`UMS settings changed`), so `history undo` reverts it.
-Sensitive values (passwords, secrets) are shown only with `show_sensitive`, to who may change
-them.
+schema change. They are not a menu: a subscriber has exactly one set, which the generic verbs
+(items named by key, `*ID` or number; add and remove) do not describe. Reading needs full
+permissions (the values include the SMTP server and sender); changing them the level of
+`may_change(actor, "settings")`, and the payment gateway's also the access flag
+config-payment-gw unless the actor is an owner. A change is one history entry (`UMS settings
+changed`), which `history undo` reverts. Sensitive values (passwords, secrets) are shown only
+with `show_sensitive`, to who may change them.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "SettingValue",
     "change",
     "check_read",
+    "may_change_group",
     "read",
     "subscriber_of",
     "values",
@@ -179,6 +180,16 @@ def subscriber_of(db: Session, actor: Actor, subscriber: str | None = None) -> i
     return customer.subscriber_id
 
 
+def may_change_group(actor: Actor, group: str) -> bool:
+    """The payment gateway's settings are an owner's, or need the access flag the manual names
+    for it (config-payment-gw); the others, the level of may_change(actor, "settings")."""
+    if not permissions.may_change(actor, MENU):
+        return False
+    if group != "payment" or actor.sees_everything:
+        return True
+    return "config-payment-gw" in actor.access
+
+
 def check_read(actor: Actor) -> None:
     if not actor.is_superuser and actor.level < LEVELS["full"]:
         raise PermissionDeniedError(
@@ -220,7 +231,9 @@ def values(
     shown: list[SettingValue] = []
     for setting in SETTINGS:
         text = setting.kind.show(parsed[setting.name])
-        hidden = setting.sensitive and not show_sensitive
+        hidden = setting.sensitive and not (
+            show_sensitive and may_change_group(actor, setting.group)
+        )
         shown.append(SettingValue(setting, "" if hidden else text, bool(text)))
     return shown
 
@@ -240,6 +253,10 @@ def change(
         setting = BY_NAME.get(name)
         if setting is None:
             raise UnknownPropertyError(name, MENU)
+        if not may_change_group(actor, setting.group):
+            raise PermissionDeniedError(
+                "config-payment-gw access", f"{actor.login} may not change {name}"
+            )
         # An empty value is the default (its row goes): "" for the SMTP fields, the built-in
         # templates for the others.
         parsed[name] = text and setting.kind.show(setting.kind.parse(text, name))

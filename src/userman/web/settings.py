@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from userman.core.errors import UsermanError
 from userman.services import Actor, Userman
 from userman.services.mail import MailError
-from userman.services.subscriber_settings import GROUPS
+from userman.services.subscriber_settings import GROUPS, may_change_group
 from userman.web.api import text_of
 from userman.web.auth import api_actor
 from userman.web.customer import Change, CustomerPage, Page
@@ -49,9 +49,11 @@ def _page(
     test_ok: bool = False,
     status_code: int = 200,
 ) -> Response:
-    values = _userman(request).settings(page.actor)
+    actor = page.actor
+    values = _userman(request).settings(actor)
     groups = [
-        (key, label, [v for v in values if v.setting.group == key]) for key, label in GROUPS.items()
+        (key, label, [v for v in values if v.setting.group == key], may_change_group(actor, key))
+        for key, label in GROUPS.items()
     ]
     return render(
         request,
