@@ -223,7 +223,9 @@ def test_only_where_the_customer_allows_it(userman: Userman, mailbox: Mailbox) -
         assert browser.get("/user/signup").status_code == 404  # which subscriber?
         assert browser.get("/user/signup?subs=br1").status_code == 404  # not allowed there
         userman.execute(ROOT, ["customer"], "set", ["branch"], {"signup-allowed": "yes"})
-        assert browser.get("/user/signup?subs=br1").status_code == 200
+        form = browser.get("/user/signup?subs=br1")
+        assert form.status_code == 200
+        assert "branch" not in form.text  # a customer's login is kept secret (the manual)
         done = sign_up(browser, subs="br1", username="newbie", email="n2@example.net")
         assert done.status_code == 200, done.text  # the same name as admin's user: another domain
         made = userman.execute(

@@ -205,13 +205,13 @@ class Userman:
         mail.send(config, mail.message(config, to, "userman test mail", body))
 
     def signup_place(self, subs: str | None) -> tuple[str, str]:
-        """Where a sign-up form signs up: (the customer's company or login, its public-id);
-        refused where sign-up is not allowed."""
+        """Where a sign-up form signs up: (the customer's company, its public-id), never its
+        login, which the manual keeps secret; refused where sign-up is not allowed."""
         from userman.services import signup  # noqa: PLC0415
 
         with self.database.begin() as db:
             customer = signup.signup_customer(db, subs)
-            return customer.company or customer.login, customer.public_id
+            return customer.company, customer.public_id
 
     def sign_up(self, subs: str | None, form: SignUpForm, link_base: str) -> None:
         """Send the activation mail, then add the disabled user (MailError: nothing added)."""

@@ -55,7 +55,7 @@ If you did not sign up, ignore this message and nothing happens.
 
 DEFAULT_VOUCHER_HEADER = '<div class="vouchers">'
 DEFAULT_VOUCHER_ROW = """<section class="voucher">
-  <header><span class="title">Internet access</span><span class="by">%u_owner%</span></header>
+  <header>Internet access</header>
   <div class="login">
     <div><small>Username</small><code>%u_username%</code></div>
     <div><small>Password</small><code>%u_password%</code></div>
