@@ -117,6 +117,7 @@ def build_subscriber(app: Userman, s: str, number: int) -> None:
     )
     run(app, owner, "user group add", name=f"{s}-group")
     run(app, owner, "attribute add", name=f"{s}-attr", **{"type-id": "99"})
+    app.change_settings(owner, {"smtp-server": f"smtp.{s}.example", "smtp-user": f"{s}-mail"})
     users = ((f"{s}-user", s), (f"{s}-clerk-user", f"{s}-clerk"), ("shared", s))
     for username, customer in users:
         run(
