@@ -153,7 +153,9 @@ def test_a_bad_value_shows_next_to_its_field_and_changes_nothing(
     assert world.execute(ROOT, ["router"], "get", ["r1"]).items[0].json["ip-address"] == "127.0.0.1"
 
 
-def test_a_limitation_form_groups_the_rate_limits(admin: tuple[TestClient, str]) -> None:
+def test_a_limitation_form_groups_the_rate_limits(
+    admin: tuple[TestClient, str], world: Userman
+) -> None:
     http, csrf = admin
     form = http.get("/userman/limitations/new").text
     assert "<legend>Rate limit (rx is the user&#39;s upload, tx the download)</legend>" in form
@@ -176,6 +178,25 @@ def test_a_limitation_form_groups_the_rate_limits(admin: tuple[TestClient, str])
     assert "1.0 GiB" in listed
     assert "4M" in listed
     assert "daily" in listed
+    # Its form shows sizes as typed; sent back unchanged, it changes nothing (no history).
+    ident = item_id(world, "profile limitation", "night")
+    form = http.get(f"/userman/limitations/{ident}").text
+    assert 'name="download-limit" value="1G"' in form
+    before = len(world.execute(ROOT, ["history"], "print").items)
+    same = http.post(
+        f"/userman/limitations/{ident}",
+        data={
+            "csrf": csrf,
+            "name": "night",
+            "owner": "admin",
+            "download-limit": "1G",
+            "rate-limit-tx": "4000k",
+            "uptime-limit": "0s",
+            "reset-counters-interval": "daily",
+        },
+    )
+    assert same.status_code == 303
+    assert len(world.execute(ROOT, ["history"], "print").items) == before
 
 
 def test_a_profile_page_adds_and_removes_a_time_window(

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
+from userman.core.errors import UsermanError
 from userman.services import Menu, Prop
-from userman.services.fields import BOOL
+from userman.services.fields import BOOL, BYTES
 
 __all__ = ["Field", "arguments", "fields_of", "form_props", "label", "widget"]
 
@@ -85,6 +86,30 @@ HINTS = {
 }
 
 
+def compact_size(text: str) -> str:
+    """A byte count as a form shows it: 2147483648 -> "2G" when it is a whole k, M, G or T."""
+    if not text.isdigit() or int(text) == 0:
+        return text
+    count = int(text)
+    for power, unit in ((4, "T"), (3, "G"), (2, "M"), (1, "k")):
+        if count % 1024**power == 0:
+            return f"{count // 1024**power}{unit}"
+    return text
+
+
+def _same(prop: Prop, sent: str, current: str) -> bool:
+    """Whether a value sent back means what the item has (`2G` and 2147483648, `30d` and
+    `4w2d`): then it is not sent, so an unchanged form changes nothing."""
+    if sent == current:
+        return True
+    if prop.ref is not None or widget(prop) in ("secret", "ticks"):
+        return False
+    try:
+        return prop.kind.parse(sent, prop.name) == prop.kind.parse(current, prop.name)
+    except UsermanError:
+        return False
+
+
 def fields_of(
     props: Sequence[Prop],
     values: Mapping[str, str],
@@ -98,6 +123,8 @@ def fields_of(
         kind = widget(prop)
         options = prop.kind.options or tuple(refs.get(prop.name, ()))
         value = values.get(prop.name, "")
+        if prop.kind is BYTES:
+            value = compact_size(value)
         placeholder = prop.default or ""
         if kind == "secret":
             value = ""
@@ -151,6 +178,6 @@ def arguments(
         if current is None:
             if value or widget(prop) in ("check", "ticks"):
                 args[prop.name] = value
-        elif value != current.get(prop.name, ""):
+        elif not _same(prop, value, current.get(prop.name, "")):
             args[prop.name] = value
     return args, shown
