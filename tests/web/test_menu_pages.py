@@ -413,3 +413,34 @@ def test_another_subscribers_items_are_not_found(
     assert bulk.status_code == 404
     assert http.get("/userman/routers/not-hex").status_code == 404
     assert world.execute(ROOT, ["router"], "get", ["theirs"]).items[0].json["disabled"] is False
+
+
+def test_any_customer_changes_its_own_password_and_contact_details(world: Userman) -> None:
+    with TestClient(create_app(world), follow_redirects=False) as http:
+        csrf = log_in(http, "viewer", "v")
+        ident = item_id(world, "customer", "viewer")
+        assert (
+            f'href="/userman/customers/{ident}" title="Your account"' in http.get("/userman").text
+        )
+        page = http.get(f"/userman/customers/{ident}").text
+        assert 'name="password"' in page
+        assert 'name="email"' in page
+        assert 'name="permissions"' not in page  # only what it may change of itself
+        assert 'name="access"' not in page
+        assert "Remove" not in page[page.index("<main") :]
+        admin = item_id(world, "customer", "admin")
+        refused = http.post(f"/userman/customers/{admin}", data={"csrf": csrf, "email": "x@y.z"})
+        assert refused.status_code == 403
+        changed = http.post(
+            f"/userman/customers/{ident}",
+            data={"csrf": csrf, "email": "v@example.org", "password": "v2", "permissions": "owner"},
+        )
+        assert changed.status_code == 303
+        me = world.execute(ROOT, ["customer"], "get", ["viewer"]).items[0].json
+        assert me["email"] == "v@example.org"
+        assert me["permissions"] == "read-only"  # not a field of its form: not sent
+        # A new password ends the sessions logged in with the old one.
+        assert http.get("/userman/status").status_code == 303
+    with TestClient(create_app(world), follow_redirects=False) as http:
+        log_in(http, "viewer", "v2")  # the new password works
+    do(world, "customer", "set", "viewer", password="v")  # as the other tests know it

@@ -31,6 +31,7 @@ from userman.core.errors import (
 from userman.services import MENUS, Item, Menu, Outcome, Prop, Userman, may_change
 from userman.services.fields import BOOL, BYTES
 from userman.services.listing import Query, searchable, sortable
+from userman.services.permissions import SELF_SERVICE
 from userman.web.customer import Change, CustomerPage, Page
 from userman.web.forms import arguments, fields_of, form_props, label
 from userman.web.pages import human_bytes, render, templates
@@ -282,15 +283,25 @@ def _fieldsets(
     values: Mapping[str, str],
     *,
     editing: bool,
+    only: frozenset[str] | None = None,
 ) -> list[tuple[str, list[Any]]]:
     refs = _ref_options(request, page, view)
-    if not view.form:
-        props = form_props(view.spec)
-        return [("", fields_of(props, values, refs, editing=editing))]
-    return [
-        (legend, fields_of(form_props(view.spec, names), values, refs, editing=editing))
-        for legend, names in view.form
-    ]
+    groups = view.form or (("", tuple(p.name for p in form_props(view.spec))),)
+    fieldsets = []
+    for legend, names in groups:
+        props = [p for p in form_props(view.spec, names) if only is None or p.name in only]
+        if props:
+            fieldsets.append((legend, fields_of(props, values, refs, editing=editing)))
+    return fieldsets
+
+
+def own_account(page: CustomerPage, view: MenuPage, key: str | None) -> frozenset[str] | None:
+    """What a customer that may not change customers may still change of its own account (its
+    password and contact details); None for any other item."""
+    own = page.actor.customer_id
+    if view.menu != "customer" or own is None or key != f"*{own:X}":
+        return None
+    return None if may_change(page.actor, view.menu) else SELF_SERVICE
 
 
 def _defaults(view: MenuPage, page: CustomerPage) -> dict[str, str]:
@@ -313,14 +324,15 @@ def form_page(  # noqa: PLR0917 - what a form page shows
     **extra: Any,
 ) -> Response:
     """The page of a new item's form, or of an item (its form, or its values read-only)."""
-    fieldsets = _fieldsets(request, page, view, values, editing=item is not None)
+    only = own_account(page, view, item.id if item is not None else None)
+    fieldsets = _fieldsets(request, page, view, values, editing=item is not None, only=only)
     context: Context = {
         "view": view,
         "item": item,
         "values": values,
         "fieldsets": fieldsets,
         "field_names": {f.name for _legend, fields in fieldsets for f in fields},
-        "editable": view.editable and may_change(page.actor, view.menu),
+        "editable": view.editable and (may_change(page.actor, view.menu) or only is not None),
         "title": (item.fields[0][1] if item.fields else "") if item is not None else "",
         "error_prop": error[1] if error else "",
         "error": error[2].removeprefix("failure: ") if error else "",
@@ -365,11 +377,13 @@ async def _add(request: Request, page: CustomerPage, view: MenuPage) -> Response
 
 
 async def _set(request: Request, page: CustomerPage, view: MenuPage, key: str) -> Response:
-    _check_may_change(page, view.menu)
+    only = own_account(page, view, key)
+    if only is None:
+        _check_may_change(page, view.menu)
     form = await request.form()
     item = await run_in_threadpool(get_item, request, page, view, key)
     current = dict(item.fields)
-    props = form_props(view.spec, _form_names(view))
+    props = [p for p in form_props(view.spec, _form_names(view)) if only is None or p.name in only]
     args, shown = arguments(form, props, current)
     try:
         if args:
