@@ -172,3 +172,12 @@ def test_the_report_as_csv(admin: TestClient) -> None:
 def test_a_bad_period_is_refused(admin: TestClient) -> None:
     assert admin.get("/userman/reports?first=yesterday").status_code == 400
     assert admin.get("/userman/reports?first=2026-02-01&last=2026-01-01").status_code == 400
+
+
+def test_a_report_of_some_users(admin: TestClient) -> None:
+    page = admin.get("/userman/reports?user=ali").text
+    assert "<tr><td>alice</td>" in page
+    assert "rita" not in page
+    answer = admin.get("/userman/reports?user=RIT&format=csv")
+    assert [row[0] for row in csv.reader(io.StringIO(answer.text))] == ["user", "rita", "(total)"]
+    assert "<tr><td>" not in admin.get("/userman/reports?user=%25").text  # % is text, no one

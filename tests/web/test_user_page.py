@@ -334,3 +334,15 @@ def test_a_profile_that_starts_at_logon_has_not_started(world: Userman) -> None:
     assert re.search(r'id="valid-until">\s*next logon', page), page
     assert "next profile" in page
     assert "at the first logon" in page  # its row in the queue: waiting
+
+
+def test_the_log_in_form_names_the_company_never_the_login(world: Userman) -> None:
+    with TestClient(create_app(world), follow_redirects=False) as http:
+        assert 'class="provider"' not in http.get("/user?subs=isp-a").text
+        do(world, "customer set", "admin", company="Corner Café Wi-Fi")
+        try:
+            page = http.get("/user?subs=isp-a").text
+        finally:
+            do(world, "customer set", "admin", company="")
+    assert "Corner Café Wi-Fi" in page
+    assert "admin" not in page

@@ -164,11 +164,11 @@ class Userman:
 
         return Payments(self.database)
 
-    def report(self, actor: Actor, first: dt.date, last: dt.date) -> Report:
+    def report(self, actor: Actor, first: dt.date, last: dt.date, user: str = "") -> Report:
         """Time, traffic and money per user over a period (the customer page's Reports)."""
         from userman.services import reports  # noqa: PLC0415 - only the web needs it
 
-        return reports.report(self.database, actor, first, last)
+        return reports.report(self.database, actor, first, last, user)
 
     # The subscriber's settings, mail, sign-up and vouchers (web pages and the REST API).
 

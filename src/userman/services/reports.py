@@ -46,6 +46,7 @@ class Report:
     currency: str
     lines: tuple[ReportLine, ...]
     total: ReportLine = field(default_factory=lambda: ReportLine("", 0, 0, 0, 0, Decimal(0)))
+    user: str = ""  # the part of usernames it is narrowed to; "" all
 
 
 def _bounds(db: Session, actor: Actor, first: dt.date, last: dt.date) -> tuple[dt.datetime, ...]:
@@ -60,11 +61,22 @@ def _bounds(db: Session, actor: Actor, first: dt.date, last: dt.date) -> tuple[d
     return start, end
 
 
-def report(database: Database, actor: Actor, first: dt.date, last: dt.date) -> Report:
-    """Time, traffic and money per user from `first` to `last` (inclusive)."""
+def _like(text: str) -> str:
+    """A part of a username to look for, with the LIKE wildcards taken as text."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def report(
+    database: Database, actor: Actor, first: dt.date, last: dt.date, user: str = ""
+) -> Report:
+    """Time, traffic and money per user from `first` to `last` (inclusive); with `user`, only
+    of the users whose name contains it (the legacy single-user report)."""
     with database.begin() as db:
         start, end = _bounds(db, actor, first, last)
         visible = verbs.scope(actor, MENUS["session"]).order_by(None)
+        if user:
+            visible = visible.where(models.UserSession.username.ilike(_like(user), escape="\\"))
         sessions = visible.where(
             models.UserSession.from_time < end, models.UserSession.till_time >= start
         ).subquery()
@@ -79,16 +91,14 @@ def report(database: Database, actor: Actor, first: dt.date, last: dt.date) -> R
             .group_by(sessions.c.username)
             .order_by(sessions.c.username)
         ).all()
-        payments = (
-            verbs.scope(actor, MENUS["payment"])
-            .order_by(None)
-            .where(
-                models.Payment.trans_status == "approved",
-                models.Payment.trans_end >= start,
-                models.Payment.trans_end < end,
-            )
-            .subquery()
-        )
+        bought = verbs.scope(actor, MENUS["payment"]).order_by(None)
+        if user:
+            bought = bought.where(models.Payment.username.ilike(_like(user), escape="\\"))
+        payments = bought.where(
+            models.Payment.trans_status == "approved",
+            models.Payment.trans_end >= start,
+            models.Payment.trans_end < end,
+        ).subquery()
         paid = {
             name: Decimal(total)
             for name, total in db.execute(
@@ -116,4 +126,4 @@ def report(database: Database, actor: Actor, first: dt.date, last: dt.date) -> R
         sum((line.paid for line in ordered), Decimal(0)),
     )
     currency = customer.currency if customer is not None else ""
-    return Report(first, last, currency, ordered, total)
+    return Report(first, last, currency, ordered, total, user)

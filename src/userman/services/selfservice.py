@@ -199,14 +199,14 @@ class SelfService:
             return user.id, fingerprint(user)
 
     def provider(self, subs: str | None) -> str:
-        """Whose user page this is, for its log-in form: the customer's company or login; ""
-        when `subs` names none (the form then says nothing of it)."""
+        """Whose user page this is, for its log-in form: the customer's company; "" without
+        one, or when `subs` names none. Never its login, which the manual keeps secret."""
         with self.database.begin() as db:
             try:
                 customer = subscriber_customer(db, subs)
             except (NotFoundError, InvalidValueError):
                 return ""
-            return customer.company or customer.login
+            return customer.company
 
     def resume(self, user_id: int, seen: str) -> None:
         """Refuse a web session whose user is gone or whose password changed since."""

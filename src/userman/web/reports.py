@@ -49,16 +49,21 @@ def _csv(report: Report) -> Response:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports(
-    request: Request, page: Page, first: str = "", last: str = "", format: str = "html"
+def reports(  # noqa: PLR0917 - the page's query
+    request: Request,
+    page: Page,
+    first: str = "",
+    last: str = "",
+    user: str = "",
+    format: str = "html",
 ) -> Response:
     """The report from `first` to `last` (YYYY-MM-DD, inclusive; the last 30 days unless
-    given); `format=csv` downloads it."""
+    given), of every user or those whose name contains `user`; `format=csv` downloads it."""
     userman: Userman = request.app.state.userman
     today = dt.datetime.now(dt.UTC).date()
     till = _date(last, "last", today)
     since = _date(first, "first", till - dt.timedelta(days=DEFAULT_DAYS - 1))
-    report = userman.report(page.actor, since, till)
+    report = userman.report(page.actor, since, till, user[:64])
     if format == "csv":
         return _csv(report)
     return render(
