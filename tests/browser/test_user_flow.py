@@ -3,28 +3,25 @@ purchase with PayPal (the stand-in on loopback) through to the assigned profile,
 API and by the classic IPN; the customer's payments and reports pages. Screenshots of each go
 to test-artifacts/screenshots/.
 
-The web interface runs in this process under uvicorn on a loopback port; the subscriber's
-PayPal settings point at the stand-in. The browser may talk to both, nothing else.
+A real `userman serve` answers, with the subscriber's PayPal settings pointing at the stand-in;
+the browser may talk to both, nothing else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from browser.conftest import screenshot
 from paypal_standin import BUSINESS, CLIENT_ID, SECRET, WEBHOOK_ID, PayPal, running_paypal
-from served import free_tcp_port
+from served import start_server, stop_server
 from userman.services import Actor, Userman
 from userman.store import models
-from userman.web.app import create_app
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +38,9 @@ class Site:
     paypal: PayPal
 
 
-def _world(app: Userman, host: str) -> None:
+def _world(app: Userman) -> None:
     do(app, "customer set", "admin", password="adminpw", currency="EUR", **{
-        "public-id": "hotspot", "public-host": host, "paypal-allowed": "yes",
+        "public-id": "hotspot", "paypal-allowed": "yes",
         "paypal-business-id": BUSINESS, "company": "Corner Café Wi-Fi",
     })  # fmt: skip
     do(app, "profile limitation add", name="five-hours", **{"uptime-limit": "5h",
@@ -78,48 +75,48 @@ def _world(app: Userman, host: str) -> None:
         entry = db.query(models.UserProfile).filter_by(user_id=maria.id).one()
         entry.uptime_used, entry.download_used, entry.upload_used = 5400, 350_000_000, 40_000_000
         maria.uptime_used, maria.download_used, maria.upload_used = 5400, 350_000_000, 40_000_000
-        for n, (hours, down) in enumerate(((1.0, 300_000_000), (0.5, 50_000_000))):
+        # Yesterday's hour, and the half hour online now (its last interim update just in).
+        for n, (start, hours, down) in enumerate(
+            (
+                (now - dt.timedelta(hours=26), 1.0, 300_000_000),
+                (now - dt.timedelta(hours=0.5), 0.5, 50_000_000),
+            )
+        ):
             db.add(
                 models.UserSession(
                     subscriber_id=maria.subscriber_id, customer_id=maria.customer_id,
                     user_id=maria.id, username="maria", acct_session_id=f"81d0{n}",
-                    from_time=now - dt.timedelta(hours=3 + n), user_ip=f"10.5.50.{20 + n}",
-                    till_time=now - dt.timedelta(hours=3 + n) + dt.timedelta(hours=hours),
-                    uptime=int(hours * 3600), download=down, upload=20_000_000, active=n == 1,
-                    calling_station_id=f"3C:22:FB:10:7A:{n:02X}", status="start,interim",
+                    from_time=start, till_time=start + dt.timedelta(hours=hours),
+                    user_ip=f"10.5.50.{20 + n}", uptime=int(hours * 3600), download=down,
+                    upload=20_000_000, active=n == 1, status="start,interim",
+                    calling_station_id=f"3C:22:FB:10:7A:{n:02X}",
                 )
             )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A real `userman serve` on a database prepared here, whose subscriber's PayPal settings
+    point at the stand-in; the stand-in's webhooks go to it."""
     folder = tmp_path_factory.mktemp("user-flow")
-    app = Userman(f"sqlite:///{folder / 'userman.db'}")
+    db_url = f"sqlite:///{folder / 'userman.db'}"
+    app = Userman(db_url)
     app.prepare()
-    port = free_tcp_port()
-    _world(app, f"127.0.0.1:{port}")
+    _world(app)
     with running_paypal() as paypal:
         app.change_settings(Actor.superuser(), {
             "paypal-client-id": CLIENT_ID, "paypal-secret": SECRET,
             "paypal-webhook-id": WEBHOOK_ID, "paypal-api-url": paypal.api_base,
             "paypal-ipn-url": paypal.ipn_url,
         })  # fmt: skip
-        web = create_app(app)
-        server = uvicorn.Server(
-            uvicorn.Config(web, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
-        paypal.webhook_url = f"{url}/user/paypal/webhook"  # PayPal's webhook after a capture
+        server = start_server(db_url, folder / "serve.log")
+        # PayPal sends the payer back, and calls, to the public host: this server.
+        do(app, "customer set", "admin", **{"public-host": f"127.0.0.1:{server.http_port}"})
+        paypal.webhook_url = f"{server.http_url}/user/paypal/webhook"
         try:
-            yield Site(url, app, paypal)
+            yield Site(server.http_url, app, paypal)
         finally:
-            server.should_exit = True
-            thread.join(10)
+            stop_server(server)
             app.close()
 
 

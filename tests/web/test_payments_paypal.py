@@ -158,6 +158,7 @@ def test_the_orders_flow_assigns_the_profile_once(
     )
     assert sent["cancel_url"].startswith("https://hotspot.example.net:8443/user/paypal/cancel?")
     assert sent["purchase_units"][0]["amount"] == {"currency_code": "EUR", "value": "10.00"}
+    assert sent["purchase_units"][0]["description"] == f"One month for {name}"
     assert queue(world, name) == []
     paypal.approve(order)
     landing = back_from_paypal(browser, world, name, order)

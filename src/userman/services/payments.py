@@ -103,6 +103,7 @@ class Checkout:
     business_id: str  # paypal-business-id of the gateway's customer
     accept_pending: bool
     callback_base: str  # scheme://public-host for return, cancel and notification URLs
+    item: str = ""  # what the payer is told it buys: the profile's name for users
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,7 @@ def _callback_base(gateway: models.Customer, host: str) -> str:
 def _checkout(db: Session, row: models.Payment, host: str = "") -> Checkout:
     customer = queries.customer(db, row.customer_id)
     gateway = gateway_customer(db, customer) if customer is not None else None
+    profile = db.get(models.Profile, row.profile_id) if row.profile_id is not None else None
     return Checkout(
         row.id,
         row.subscriber_id,
@@ -189,6 +191,7 @@ def _checkout(db: Session, row: models.Payment, host: str = "") -> Checkout:
         gateway.paypal_business_id if gateway is not None else "",
         gateway.paypal_accept_pending if gateway is not None else False,
         _callback_base(gateway, host) if gateway is not None else "",
+        (profile.name_for_users or profile.name) if profile is not None else row.profile_name,
     )
 
 

@@ -155,7 +155,7 @@ class PayPalClient:
                         "reference_id": checkout.reference,
                         "custom_id": checkout.reference,
                         "invoice_id": f"{checkout.reference}-{checkout.subscriber_id}",
-                        "description": f"{checkout.profile} for {checkout.username}"[:127],
+                        "description": f"{checkout.item} for {checkout.username}"[:127],
                         "amount": {
                             "currency_code": checkout.currency,
                             "value": f"{checkout.price:.2f}",
@@ -242,7 +242,7 @@ def ipn_form(checkout: Checkout, notify_url: str, return_url: str, cancel_url: s
         {
             "cmd": "_xclick",
             "business": checkout.business_id,
-            "item_name": checkout.profile,
+            "item_name": checkout.item,
             "item_number": checkout.reference,
             "amount": f"{checkout.price:.2f}",
             "currency_code": checkout.currency,
