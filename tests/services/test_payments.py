@@ -19,7 +19,6 @@ from userman.services.payments import (
     Report,
     Status,
     decide,
-    payment_of_reference,
 )
 from userman.store import models
 
@@ -103,8 +102,22 @@ def test_decide() -> None:
     assert decide(checkout(), Report(Status.ABORTED, "cancel")) == (Status.ABORTED, "cancel")
 
 
-@pytest.mark.parametrize("text", ["", "userman-payment-", "userman-payment-x1", "other-7", "7"])
-def test_a_reference_that_is_not_ours(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    ["", "userman-payment-", "userman-payment-x1", "other-7", "7", "userman-payment-1",
+     "userman-payment-1-0000000000000000", "userman-payment-99999999999999999999999-x"],
+)  # fmt: skip
+def test_a_reference_that_is_not_ours(app: Userman, text: str) -> None:
     with pytest.raises(NotFoundError):
-        payment_of_reference(text)
-    assert payment_of_reference("userman-payment-42") == 42
+        app.payments.payment_of(text)
+
+
+def test_a_reference_is_signed(app: Userman) -> None:
+    payment_id = new_payment(app, Status.STARTED)
+    reference = app.payments.checkout(payment_id).reference
+    assert reference.startswith(f"userman-payment-{payment_id}-")
+    assert app.payments.payment_of(reference) == payment_id
+    other = new_payment(app, Status.STARTED)
+    forged = reference.replace(f"-{payment_id}-", f"-{other}-")
+    with pytest.raises(NotFoundError):
+        app.payments.payment_of(forged)

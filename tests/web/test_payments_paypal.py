@@ -292,7 +292,7 @@ def test_nobody_else_can_cancel_a_payment(
 def ipn_fields(world: Userman, name: str, **overrides: str) -> dict[str, str]:
     row = payment(world, name)
     return {
-        "custom": f"userman-payment-{row.id}",
+        "custom": world.payments.checkout(row.id).reference,
         "mc_gross": "10.00",
         "mc_currency": "EUR",
         "receiver_email": BUSINESS,
@@ -313,7 +313,8 @@ def test_the_classic_ipn_flow(
     assert fields["business"] == BUSINESS
     assert fields["amount"] == "10.00"
     assert fields["currency_code"] == "EUR"
-    assert fields["custom"] == f"userman-payment-{row.id}"
+    assert fields["custom"] == world.payments.checkout(row.id).reference
+    assert fields["custom"].startswith(f"userman-payment-{row.id}-")
     assert fields["notify_url"] == "https://hotspot.example.net:8443/user/paypal/ipn"
     assert row.method == "paypal-ipn"
     raw = paypal.ipn(**ipn_fields(world, name))

@@ -17,6 +17,8 @@ This module knows no HTTP: the web adapter talks to PayPal and hands in `Report`
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -25,7 +27,14 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
-from userman.services import history, profiles, selfservice, subscriber_settings, verbs
+from userman.services import (
+    history,
+    profiles,
+    selfservice,
+    settings,
+    subscriber_settings,
+    verbs,
+)
 from userman.services.actor import Actor
 from userman.services.menus import MENUS
 from userman.store import models, queries
@@ -45,6 +54,7 @@ __all__ = [
     "Status",
     "payment_of_reference",
     "paypal_settings",
+    "reference_for",
 ]
 
 # The subscriber's settings (services/subscriber_settings.py) hold the endpoints and credentials.
@@ -94,7 +104,7 @@ class Checkout:
 
     payment_id: int
     subscriber_id: int
-    reference: str  # REFERENCE_PREFIX + id: PayPal's custom_id / custom
+    reference: str  # reference_for(): PayPal's custom_id / custom
     username: str
     profile: str
     price: Decimal
@@ -149,11 +159,31 @@ def paypal_settings(db: Session, subscriber_id: int) -> PayPalSettings:
     )
 
 
-def payment_of_reference(reference: str) -> int:
-    """The payment id in a reference PayPal carried back; NotFoundError for anything else."""
-    number = reference.removeprefix(REFERENCE_PREFIX)
-    if number == reference or not number.isascii() or not number.isdigit():
-        raise NotFoundError("payment", reference or "(none)")
+def _tag(db: Session, payment_id: int) -> str:
+    """The reference's signature: an HMAC of the payment id under a key of this installation,
+    so that a reference of another installation (sharing the PayPal app) or a guessed one is
+    not taken for one of ours."""
+    key = settings.secret(db, "payment-reference")
+    return hmac.new(key, str(payment_id).encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def reference_for(db: Session, payment_id: int) -> str:
+    """What goes to PayPal (custom_id, custom) and comes back: REFERENCE_PREFIX, id, tag."""
+    return f"{REFERENCE_PREFIX}{payment_id}-{_tag(db, payment_id)}"
+
+
+def payment_of_reference(db: Session, reference: str) -> int:
+    """The payment id in a reference PayPal carried back; NotFoundError for anything that is
+    not a reference this installation made."""
+    number, _, tag = reference.removeprefix(REFERENCE_PREFIX).partition("-")
+    if (
+        not reference.startswith(REFERENCE_PREFIX)
+        or not number.isascii()
+        or not number.isdigit()
+        or len(number) > 18
+        or not hmac.compare_digest(tag, _tag(db, int(number)))
+    ):
+        raise NotFoundError("payment", reference[:80] or "(none)")
     return int(number)
 
 
@@ -182,7 +212,7 @@ def _checkout(db: Session, row: models.Payment, host: str = "") -> Checkout:
     return Checkout(
         row.id,
         row.subscriber_id,
-        f"{REFERENCE_PREFIX}{row.id}",
+        reference_for(db, row.id),
         row.username,
         row.profile_name,
         row.price,
@@ -249,6 +279,11 @@ class Payments:
             db.add(row)
             db.flush()
             return _checkout(db, row, host)
+
+    def payment_of(self, reference: str) -> int:
+        """The payment a reference PayPal carried back names (NotFoundError: not ours)."""
+        with self.database.begin() as db:
+            return payment_of_reference(db, reference)
 
     def settings(self, subscriber_id: int) -> PayPalSettings:
         with self.database.begin() as db:

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import NotFoundError
 from userman.services import Userman
-from userman.services.payments import Checkout, PayPalSettings, Report, Status, payment_of_reference
+from userman.services.payments import Checkout, PayPalSettings, Report, Status
 from userman.web.pages import render
 from userman.web.paypal_api import (
     PayPalClient,
@@ -149,7 +149,7 @@ def paypal_return(request: Request, payment: int = 0, token: str = "") -> Respon
         checkout = payments.checkout(payment)
         client = PayPalClient(paypal_settings(request, checkout.subscriber_id))
         reference, report = capture_report(client.capture(token))
-        settled = payments.settle(payment_of_reference(reference), report, _now())
+        settled = payments.settle(payments.payment_of(reference), report, _now())
     except (PayPalError, NotFoundError) as error:
         log.warning("payment %s: capture of order %s failed: %s", payment, token[:40], error)
         return _payments_page(_said(Status.ERROR))
@@ -186,7 +186,7 @@ def _webhook(
 ) -> tuple[int, dict[str, str]]:
     payments = _userman(request).payments
     try:
-        payment_id = payment_of_reference(webhook_reference(event))
+        payment_id = payments.payment_of(webhook_reference(event))
         checkout = payments.checkout(payment_id)
     except NotFoundError:
         return 200, {"ignored": "not a payment of ours"}  # 2xx, or PayPal retries for 3 days
@@ -199,7 +199,7 @@ def _webhook(
         if event.get("event_type") == "CHECKOUT.ORDER.APPROVED":
             order_id = str((event.get("resource") or {}).get("id", ""))
             reference, report = capture_report(client.capture(order_id))
-            payment_id = payment_of_reference(reference)
+            payment_id = payments.payment_of(reference)
     except (PayPalError, NotFoundError) as error:
         log.warning("payment %s: webhook failed: %s", payment_id, error)
         return 503, {"error": "try again"}
@@ -222,7 +222,7 @@ def _ipn(request: Request, raw: bytes) -> None:
     fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     payments = _userman(request).payments
     try:
-        payment_id = payment_of_reference(fields.get("custom", ""))
+        payment_id = payments.payment_of(fields.get("custom", ""))
         checkout = payments.checkout(payment_id)
         settings = paypal_settings(request, checkout.subscriber_id)
         answer = post_back_ipn(settings.ipn_url, raw)

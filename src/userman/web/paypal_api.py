@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 import time
 import urllib.error
@@ -173,7 +174,8 @@ class PayPalClient:
                     }
                 },
             },
-            request_id=f"{checkout.reference}-create",
+            # One order per purchase: an id of its own, so no earlier answer is replayed.
+            request_id=f"{checkout.reference}-{secrets.token_hex(6)}",
         )
         links = {link.get("rel"): link.get("href") for link in order.get("links", [])}
         approve = links.get("payer-action") or links.get("approve")
