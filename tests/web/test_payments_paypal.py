@@ -445,3 +445,20 @@ def test_the_return_and_the_webhook_at_once(
     assert sorted(answers) == [200, 200, 200, 303]
     assert payment(world, name).trans_status == "approved"
     assert queue(world, name) == [("month", "running")]
+
+
+def test_the_buttons_follow_what_is_set_up(
+    browser: TestClient, world: Userman, buyer: tuple[str, str]
+) -> None:
+    page = browser.get("/user/profiles").text
+    assert 'value="paypal"' in page
+    assert 'value="paypal-ipn"' in page
+    world.change_settings(Actor.superuser(), {"paypal-client-id": ""}, subscriber="admin")
+    try:
+        page = browser.get("/user/profiles").text  # no REST app: the classic button only
+    finally:
+        world.change_settings(
+            Actor.superuser(), {"paypal-client-id": CLIENT_ID}, subscriber="admin"
+        )
+    assert 'value="paypal"' not in page
+    assert 'value="paypal-ipn"' in page

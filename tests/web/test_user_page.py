@@ -346,3 +346,14 @@ def test_the_log_in_form_names_the_company_never_the_login(world: Userman) -> No
             do(world, "customer set", "admin", company="")
     assert "Corner Café Wi-Fi" in page
     assert "admin" not in page
+
+
+def test_without_paypal_the_profiles_have_no_buy_button(browser: TestClient) -> None:
+    """The world's customer does not take PayPal: the offers show, the buttons do not."""
+    token = log_in(browser, "bob", "bob-pass")
+    page = browser.get("/user/profiles").text
+    assert "One month" in page
+    assert "/user/buy" not in page
+    assert "not available" in page
+    refused = browser.post("/user/buy", data={"csrf": token, "profile": "1"})
+    assert refused.status_code in {403, 404}

@@ -289,6 +289,19 @@ class Payments:
         with self.database.begin() as db:
             return paypal_settings(db, subscriber_id)
 
+    def methods(self, user_id: int, seen: str) -> tuple[str, ...]:
+        """How the user can pay: "paypal" (Orders v2: the gateway customer takes PayPal and the
+        subscriber's REST app is set), "paypal-ipn" (the classic button: the customer alone)."""
+        with self.database.begin() as db:
+            user = selfservice.user_in(db, user_id, seen)
+            customer = queries.customer(db, user.customer_id)
+            gateway = gateway_customer(db, customer) if customer is not None else None
+            if gateway is None or not gateway.paypal_business_id.strip():
+                return ()
+            found = paypal_settings(db, user.subscriber_id)
+            rest = ("paypal",) if found.client_id and found.secret else ()
+            return (*rest, "paypal-ipn")
+
     def checkout(self, payment_id: int) -> Checkout:
         with self.database.begin() as db:
             row = db.get(models.Payment, payment_id)

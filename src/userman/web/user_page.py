@@ -197,8 +197,10 @@ def session_history(request: Request, page: Page) -> Response:
 @router.get("/profiles", response_class=HTMLResponse)
 def profiles(request: Request, page: Page) -> Response:
     """The profiles for sale, with price and currency, and a Buy button each."""
-    offers = _userman(request).selfservice.offers(page.user_id, page.seen)
-    return _page(request, page, "user/profiles.html", "profiles", offers=offers)
+    userman = _userman(request)
+    offers = userman.selfservice.offers(page.user_id, page.seen)
+    methods = userman.payments.methods(page.user_id, page.seen)
+    return _page(request, page, "user/profiles.html", "profiles", offers=offers, methods=methods)
 
 
 @router.get("/payments", response_class=HTMLResponse)
