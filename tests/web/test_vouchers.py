@@ -203,3 +203,18 @@ def test_the_forms_need_the_token(browser: TestClient) -> None:
         assert (
             browser.post(path, data={"users": ["odd"], "number-of-users": "1"}).status_code == 403
         )
+
+
+def test_a_page_holds_a_limited_number_the_csv_any(
+    browser: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from userman.services import vouchers
+
+    csrf = log_in(browser)
+    users = [u for u, _ in batch(browser, csrf, 3)]
+    monkeypatch.setattr(vouchers, "LIMIT", 2)
+    page = browser.post("/userman/users/vouchers", data={"csrf": csrf, "users": users})
+    assert page.status_code == 400
+    assert "at most 2 vouchers on a page" in page.text
+    as_csv = browser.post("/userman/users/vouchers.csv", data={"csrf": csrf, "users": users})
+    assert len(as_csv.text.splitlines()) == 4

@@ -230,12 +230,17 @@ class Userman:
         with self.database.begin() as db:
             return signup.activate(db, key, utcnow())
 
-    def vouchers(self, actor: Actor, keys: Sequence[str]) -> tuple[list[Voucher], str]:
-        """The users' vouchers, and their HTML from the subscriber's voucher template."""
+    def vouchers(
+        self, actor: Actor, keys: Sequence[str], *, page: bool = True
+    ) -> tuple[list[Voucher], str]:
+        """The users' vouchers, and their HTML from the subscriber's voucher template (a page
+        holds at most vouchers.LIMIT; without `page`, for a CSV, any number and no HTML)."""
         from userman.services import vouchers  # noqa: PLC0415
 
         with self.database.begin() as db:
-            found = vouchers.vouchers(db, actor, keys)
+            found = vouchers.vouchers(db, actor, keys, vouchers.LIMIT if page else None)
+            if not page:
+                return found, ""
             if actor.subscriber_id is not None:
                 subscriber_id = actor.subscriber_id
             else:

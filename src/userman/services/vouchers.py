@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from userman.core.errors import InvalidValueError
 from userman.core.values import format_duration, format_size
 from userman.services import permissions, subscriber_settings, verbs
 from userman.services.actor import Actor
@@ -111,8 +112,13 @@ def _voucher(db: Session, user: models.User, group_names: dict[int, str]) -> Vou
     return Voucher(user.username, user.password, constants)
 
 
-def vouchers(db: Session, actor: Actor, keys: Sequence[str]) -> list[Voucher]:
-    """The vouchers of the users `keys` name (username, *ID), in their order, each once."""
+def vouchers(
+    db: Session, actor: Actor, keys: Sequence[str], limit: int | None = LIMIT
+) -> list[Voucher]:
+    """The vouchers of the users `keys` name (username, *ID), in their order, each once; at most
+    `limit` (a page to print), else InvalidValueError."""
+    if limit is not None and len(keys) > limit:
+        raise InvalidValueError("users", f"at most {limit} vouchers on a page: print them in parts")
     permissions.check_sensitive(actor, USER)  # a voucher shows the password
     stmt = select(models.UserGroup.id, models.UserGroup.name)
     if actor.subscriber_id is not None:
@@ -120,7 +126,7 @@ def vouchers(db: Session, actor: Actor, keys: Sequence[str]) -> list[Voucher]:
     groups = {int(row.id): str(row.name) for row in db.execute(stmt)}
     found: list[Voucher] = []
     seen: set[int] = set()
-    for key in keys[:LIMIT]:
+    for key in keys:
         user: models.User = verbs.find(db, actor, USER, key)
         if user.id not in seen:
             seen.add(user.id)

@@ -139,7 +139,9 @@ async def vouchers_csv(
     request: Request, page: Change, name: Annotated[str, Form()] = "users"
 ) -> Response:
     users = await _selection(request)
-    found, _ = await run_in_threadpool(_userman(request).vouchers, page.actor, users)
+    found, _ = await run_in_threadpool(
+        lambda: _userman(request).vouchers(page.actor, users, page=False)
+    )
     filename = "".join(c for c in name if c.isalnum() or c in "-_") or "users"
     return Response(
         as_csv(found),
