@@ -78,7 +78,8 @@ def test_copy_from_makes_a_new_public_id(app: Userman) -> None:
     run(app, "customer add", login="shop2", parent="admin", **{"copy-from": "shop"})
     shop, shop2 = shown(app, "customer")[1:]
     assert (shop2["company"], shop2["time-zone"], shop2["parent"]) == ("Shop", "+02:00", "admin")
-    assert shop2["public-id"] and shop2["public-id"] != shop["public-id"]
+    assert shop2["public-id"]
+    assert shop2["public-id"] != shop["public-id"]
 
 
 def test_v7_names_are_accepted(app: Userman) -> None:
