@@ -4,6 +4,7 @@ sessions logged in before it."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from inmemory import accounting, exchange
 from userman.services import Actor, Userman
 from userman.web.app import create_app
+from userman.web.serve import warn_if_open
 
 
 @pytest.fixture
@@ -162,3 +164,23 @@ def test_every_answer_carries_the_security_headers(browser: TestClient) -> None:
         assert headers["referrer-policy"] == "same-origin"
     assert browser.get("/userman/login").headers["cache-control"] == "no-store"
     assert "no-store" not in browser.get("/static/userman.css").headers.get("cache-control", "")
+
+
+def test_an_empty_password_is_warned_about(
+    userman: Userman, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = Actor.superuser()
+    userman.execute(root, ["customer"], "add", (), {"login": "bare"})
+    userman.execute(root, ["customer"], "add", (), {"login": "guarded", "password": "g"})
+    with TestClient(create_app(userman), follow_redirects=False) as browser:
+        log_in(browser, "bare", "")
+        assert "Your password is empty" in browser.get("/userman/status").text
+    with TestClient(create_app(userman), follow_redirects=False) as browser:
+        log_in(browser, "guarded", "g")
+        assert "Your password is empty" not in browser.get("/userman/status").text
+    # serve warns while the default admin's password is empty and the web port is open.
+    caplog.set_level(logging.WARNING, logger="userman.server")
+    warn_if_open(userman, "127.0.0.1")
+    assert "empty password" not in caplog.text
+    warn_if_open(userman, "0.0.0.0")
+    assert "customer admin has an empty password" in caplog.text

@@ -90,6 +90,14 @@ class Userman:
             assert customer is not None
             return actor, logins.fingerprint(customer)
 
+    def customers_without_password(self) -> list[str]:
+        """["admin"] while the default customer's password is still empty, for a warning
+        when the web port is open to the network."""
+        from userman.services import login as logins  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return logins.without_password(db)
+
     def resume_session(self, customer_id: int, fingerprint: str) -> Actor:
         """The actor of a web session, refused when its customer's password changed since."""
         from userman.services import login as logins  # noqa: PLC0415

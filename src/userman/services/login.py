@@ -26,7 +26,7 @@ from userman.services.actor import Actor
 from userman.services.permissions import make_actor
 from userman.store import models
 
-__all__ = ["BAD_LOGIN", "fingerprint", "log_in", "password_matches", "resume"]
+__all__ = ["BAD_LOGIN", "fingerprint", "log_in", "password_matches", "resume", "without_password"]
 
 BAD_LOGIN = "a valid login and password"
 _hasher = PasswordHasher()
@@ -55,6 +55,18 @@ def password_matches(stored_hash: str, password: str) -> bool:
         while len(_remembered) > _REMEMBERED:
             _remembered.popitem(last=False)
     return True
+
+
+DEFAULT_LOGIN = "admin"  # the customer made on first start, with an empty password
+
+
+def without_password(db: Session) -> list[str]:
+    """Whether the default customer `admin` still logs in with an empty password: its login,
+    or nothing. (Only it is checked: an argon2 check per customer would not scale.)"""
+    hashes = db.scalars(
+        select(models.Customer.password_hash).where(models.Customer.login == DEFAULT_LOGIN)
+    )
+    return [DEFAULT_LOGIN] if any(password_matches(h, "") for h in hashes) else []
 
 
 def fingerprint(customer: models.Customer) -> str:

@@ -114,7 +114,10 @@ async def login(
         return _login_page(request, next, error, refused.status_code)
     assert actor.customer_id is not None
     response = RedirectResponse(_safe_next(next), status_code=303)
-    sessions.issue(request, response, sessions.new("customer", actor.customer_id, fingerprint))
+    session = sessions.new(
+        "customer", actor.customer_id, fingerprint, empty_password=password == ""
+    )
+    sessions.issue(request, response, session)
     response.delete_cookie(sessions.PRE_LOGIN, path="/")
     return response
 

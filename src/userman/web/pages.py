@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from userman.core.values import format_duration
 from userman.services import Actor, may_change
+from userman.web import session as sessions
 
 __all__ = ["human_bytes", "render", "templates"]
 
@@ -56,6 +57,9 @@ def render(
 ) -> HTMLResponse:
     def can_change(menu: str) -> bool:
         return actor is not None and may_change(actor, menu)
+
+    session = sessions.read(request, "customer") if actor is not None else None
+    context.setdefault("empty_password", session is not None and session.empty_password)
 
     return templates.TemplateResponse(
         request,

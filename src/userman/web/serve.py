@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,7 +19,7 @@ import uvicorn
 from userman.services import Userman
 from userman.web.app import create_app
 
-__all__ = ["http_task"]
+__all__ = ["http_task", "warn_if_open"]
 
 log = logging.getLogger("userman.server")
 
@@ -45,6 +46,21 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def warn_if_open(app: Userman, host: str) -> None:
+    """Log a warning when the web port is reachable from the network while a customer (the
+    default admin, at first) can log in with an empty password."""
+    if ipaddress.ip_address(host).is_loopback:
+        return
+    logins = app.customers_without_password()
+    if logins:
+        log.warning(
+            "the web port is open to the network and customer %s has an empty password: "
+            "set one (userman customer set LOGIN password=...) or bind the web port to "
+            "127.0.0.1 (--http-bind)",
+            ", ".join(logins),
+        )
+
+
 def http_task(
     app: Userman,
     *,
@@ -69,6 +85,7 @@ def http_task(
     host, bound = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     log.info("web interface on %s://%s:%d (REST API under /api/v1)", scheme, shown, bound)
+    warn_if_open(app, host)
 
     async def task(stop: asyncio.Event) -> None:
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))

@@ -47,6 +47,7 @@ class WebSession:
     fingerprint: str  # of the password it logged in with
     csrf: str
     expires: int  # Unix time
+    empty_password: bool = False  # logged in with an empty password (the pages warn)
 
 
 def _key(request: Request) -> bytes:
@@ -79,9 +80,14 @@ def issue(request: Request, response: Response, session: WebSession) -> None:
     )
 
 
-def new(kind: str, subject: int, fingerprint: str) -> WebSession:
+def new(kind: str, subject: int, fingerprint: str, *, empty_password: bool = False) -> WebSession:
     return WebSession(
-        kind, subject, fingerprint, secrets.token_urlsafe(24), int(time.time()) + LIFETIME
+        kind,
+        subject,
+        fingerprint,
+        secrets.token_urlsafe(24),
+        int(time.time()) + LIFETIME,
+        empty_password,
     )
 
 
