@@ -188,6 +188,8 @@ class _Rows:
     # What the batch adds to each entry's counters (uptime, download, upload), by entry id:
     # written at the end as one `column + total` each, so no concurrent writer's count is lost.
     counted: dict[int, list[int]] = field(default_factory=dict)
+    # The same for the users' own counters (uptime-used, download-used, upload-used), by user.
+    user_counted: dict[int, tuple[models.User, list[int]]] = field(default_factory=dict)
     # The open sessions an Interim-Update reported on a use-coa router: are the limits used up?
     to_check: dict[int, tuple[models.UserSession, models.User, dt.datetime]] = field(
         default_factory=dict
@@ -216,7 +218,12 @@ class _Rows:
         return rows
 
     def count(self, user: models.User, used: Usage, now: dt.datetime) -> None:
-        """Add what a record reported to the user's running profile, when it ran at `now`."""
+        """Add what a record reported to the user's counters, and to its running profile's
+        when that ran at `now`."""
+        if any(astuple(used)):
+            _, user_totals = self.user_counted.setdefault(user.id, (user, [0, 0, 0]))
+            for i, value in enumerate(astuple(used)):
+                user_totals[i] += value
         entry = self.running.get(user.id)
         if entry is None or not any(astuple(used)):
             return
@@ -235,6 +242,12 @@ class _Rows:
             entry.download_used = table.download_used + download
             entry.upload_used = table.upload_used + upload
         self.counted.clear()
+        users = models.User
+        for user, (uptime, download, upload) in self.user_counted.values():
+            user.uptime_used = users.uptime_used + uptime
+            user.download_used = users.download_used + download
+            user.upload_used = users.upload_used + upload
+        self.user_counted.clear()
 
 
 # The words of a session's status, in the order `session print` shows them.
@@ -335,11 +348,8 @@ def _store(
             after.download - (before.download if before else 0),
             after.upload - (before.upload if before else 0),
         )
-        user.uptime_used += used.uptime
-        user.download_used += used.download
-        user.upload_used += used.upload
         user.last_seen = now
-        rows.count(user, used, now)
+        rows.count(user, used, now)  # written at the end of the batch, as `column + total`
     row.status = ",".join(w for w in STATUS_WORDS if w in after.status)
     row.till_time = after.till_time
     row.uptime = after.uptime
