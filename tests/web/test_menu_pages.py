@@ -444,3 +444,10 @@ def test_any_customer_changes_its_own_password_and_contact_details(world: Userma
     with TestClient(create_app(world), follow_redirects=False) as http:
         log_in(http, "viewer", "v2")  # the new password works
     do(world, "customer", "set", "viewer", password="v")  # as the other tests know it
+
+
+def test_the_users_list_leads_to_a_batch(
+    admin: tuple[TestClient, str], viewer: tuple[TestClient, str]
+) -> None:
+    assert 'href="/userman/users/batch"' in admin[0].get("/userman/users").text
+    assert 'href="/userman/users/batch"' not in viewer[0].get("/userman/users").text

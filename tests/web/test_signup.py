@@ -234,3 +234,14 @@ def test_only_where_the_customer_allows_it(userman: Userman, mailbox: Mailbox) -
         assert [i.json["customer"] for i in made] == ["branch"]
         userman.execute(ROOT, ["customer"], "disable", ("shop",))
         assert browser.get("/user/signup?subs=br1").status_code == 404  # above it, disabled
+
+
+def test_the_user_log_in_page_leads_to_sign_up_where_it_is_open(
+    browser: TestClient, userman: Userman
+) -> None:
+    assert 'href="/user/signup">Sign up</a>' in browser.get("/user").text
+    userman.execute(ROOT, ["customer"], "set", ["admin"], {"signup-allowed": "no"})
+    try:
+        assert "Sign up" not in browser.get("/user").text
+    finally:
+        userman.execute(ROOT, ["customer"], "set", ["admin"], {"signup-allowed": "yes"})

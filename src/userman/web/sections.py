@@ -73,6 +73,7 @@ USERS = MenuPage(
     ),
     bulk=("enable", "disable", "remove"),
     filters=("disabled",),
+    list_template="menu/users_list.html",  # with the way to a batch and its vouchers
     item_template="menu/user.html",
     item_context=user_context,
     about="Search with % for any run of characters and _ for one character.",

@@ -21,7 +21,12 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
+from userman.core.errors import (
+    InvalidValueError,
+    NotFoundError,
+    PermissionDeniedError,
+    UsermanError,
+)
 from userman.services import Userman
 from userman.web import session as sessions
 from userman.web.auth import guarded
@@ -129,13 +134,20 @@ def _page(request: Request, page: UserPage, name: str, section: str, **context: 
 
 def _login_page(request: Request, subs: str, error: str = "", status: int = 200) -> Response:
     token = sessions.login_token(request)
-    provider = _userman(request).selfservice.provider(subs or None)
+    userman = _userman(request)
+    provider = userman.selfservice.provider(subs or None)
+    try:
+        userman.signup_place(subs or None)
+        signup = True
+    except UsermanError:
+        signup = False  # not open here: no link to it
     response = render(
         request,
         "user/login.html",
         csrf=token,
         subs=subs,
         provider=provider,
+        signup=signup,
         error=error,
         status_code=status,
     )
