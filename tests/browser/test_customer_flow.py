@@ -14,6 +14,9 @@ from userman.services import Userman
 
 pytestmark = pytest.mark.e2e
 
+# Waits for the page to come round (a form posted, a list swapped by htmx) before it fails.
+expect = pytest.importorskip("playwright.sync_api").expect
+
 
 def log_in(page: object, login: str = "admin", password: str = "") -> None:
     page.goto("/userman")  # type: ignore[attr-defined]
@@ -115,7 +118,7 @@ def test_an_admin_sets_up_a_router_a_profile_and_a_user(page: object, web_server
     form.locator("input[value=sunday]").uncheck()
     form.locator("button").click()
     row = p.locator("td.days").first
-    assert row.locator(".day.on").count() == 5
+    expect(row.locator(".day.on")).to_have_count(5)
     screenshot(p, "profile")
 
     # A user, activated with the profile.
@@ -136,13 +139,13 @@ def test_an_admin_sets_up_a_router_a_profile_and_a_user(page: object, web_server
     report_session(web_server, "flow-alice", ("10.77.0.1", 40000))
     p.reload()
     assert p.inner_text("span.state") == "running-active"
-    assert p.locator("svg.chart g.day").count() == 30
+    expect(p.locator("svg.chart g.day")).to_have_count(30)
     screenshot(p, "user")
 
     p.click("header >> text=Users")
     p.fill("input[name=q]", "flow-_lice")
     p.wait_for_url("**q=flow-_lice**")
-    assert p.locator("tbody tr").count() == 1
+    expect(p.locator("tbody tr")).to_have_count(1)
     screenshot(p, "users")
 
     p.click("header >> text=Sessions")
@@ -150,7 +153,7 @@ def test_an_admin_sets_up_a_router_a_profile_and_a_user(page: object, web_server
     screenshot(p, "sessions")
     p.check("tbody input[name=id]")
     p.click("button[value=close-session]")
-    assert p.locator("tbody .flag-A").count() == 0
+    expect(p.locator("tbody .flag-A")).to_have_count(0)
 
     for section, name in (("Customers", "customers"), ("Logs", "logs"), ("History", "history")):
         p.click(f"header >> text={section}")
@@ -159,5 +162,5 @@ def test_an_admin_sets_up_a_router_a_profile_and_a_user(page: object, web_server
     # undoing it is refused, says why, and marks the entry failed.
     p.click("button:has-text('Undo')")
     assert "cannot undo" in p.inner_text("[role=alert]")
-    assert p.locator("tbody tr").first.locator(".flag-F").count() == 1
+    expect(p.locator("tbody tr").first.locator(".flag-F")).to_have_count(1)
     screenshot(p, "history-undo-refused")
