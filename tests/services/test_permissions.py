@@ -256,6 +256,8 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
     ("database", "load"): ("owner", (), {"name": "missing"}),
     ("router", "monitor"): ("read-only", ("{me}-router",), {}),
     ("router", "reset-counters"): ("full", ("{me}-router",), {}),
+    ("settings", "print"): ("full", (), {}),
+    ("settings", "set"): ("full", (), {"smtp-server": "mail.example"}),
 }
 
 

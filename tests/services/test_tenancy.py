@@ -284,6 +284,8 @@ SPECIAL_CASES: dict[tuple[str, str], list[tuple[tuple[str, ...], dict[str, str]]
     ("database", "load"): [],
     ("router", "monitor"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
     ("router", "reset-counters"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
+    ("settings", "print"): [((), {"subscriber": "{it}"}), ((), {"subscriber": "{it}-clerk"})],
+    ("settings", "set"): [((), {"subscriber": "{it}", "smtp-server": "evil.example"})],
 }
 
 

@@ -35,6 +35,8 @@ def render_outcome(outcome: Outcome, width: int = 100) -> str:
     if outcome.count is not None and "count-only" in outcome.options:
         return str(outcome.count)
     menu = outcome.menu
+    if menu is None and outcome.items and not outcome.message:
+        return _render_single(outcome.items[0])
     if menu is None or outcome.message:
         return outcome.message
     lines: list[str] = []
@@ -52,6 +54,14 @@ def render_outcome(outcome: Outcome, width: int = 100) -> str:
         lines.extend(_wrap(head, pairs, width))
         lines.append("")
     return "\n".join(lines).rstrip("\n")
+
+
+def _render_single(item: Item) -> str:
+    """A menu of one item (settings) as RouterOS prints one (`/ip dns print`): `name: value`."""
+    width = max((len(name) for name, _ in item.fields), default=0)
+    return "\n".join(
+        f"{name:>{width}}: {quote_value(text) if text else ''}" for name, text in item.fields
+    )
 
 
 def _wrap(head: str, pairs: Iterable[str], width: int) -> list[str]:

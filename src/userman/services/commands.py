@@ -26,6 +26,7 @@ from userman.services import (
     permissions,
     profiles,
     sessions,
+    subscriber_settings,
     verbs,
 )
 from userman.services.actor import Actor
@@ -41,7 +42,7 @@ READ_VERBS = frozenset({"print", "find", "get", "export", "monitor"})
 # Every menu path a command may start with, the v7 names included.
 MENU_PATHS: tuple[tuple[str, ...], ...] = tuple(
     sorted(
-        {tuple(name.split()) for name in [*MENUS, *MENU_ALIASES, "database"]},
+        {tuple(name.split()) for name in [*MENUS, *MENU_ALIASES, "database", "settings"]},
         key=len,
         reverse=True,
     )
@@ -195,6 +196,8 @@ SPECIAL: dict[tuple[str, str], Handler] = {
     ("router", "reset-counters"): counters.reset_counters,
     ("database", "save"): backup.save,
     ("database", "load"): backup.load,
+    ("settings", "print"): subscriber_settings.cli_print,
+    ("settings", "set"): subscriber_settings.cli_set,
 }
 
 
@@ -217,15 +220,16 @@ def run(
         handler = GENERIC.get(request.verb)
         if handler is None:
             raise NotFoundError(f"{name} command", request.verb)
-    assert menu is not None or name == "database"
+    assert menu is not None or name in ("database", "settings")
     ctx = Context(db, actor, now, progress)
     if backup_dir is not None:
         ctx = replace(ctx, backup_dir=backup_dir)
     target = menu if menu is not None else MENUS["history"]
     if request.verb in READ_VERBS:
         return handler(ctx, target, request)
-    if name in ("history", "database"):
-        # Undo, redo and loading a backup are not themselves recorded, to be undone.
+    if name in ("history", "database", "settings"):
+        # Undo, redo and loading a backup are not themselves recorded, to be undone; settings
+        # record their own entry.
         permissions.check_level(actor, name, request.verb)
         return handler(ctx, target, request)
     if target.name != "customer":  # a customer may change some of its own details

@@ -25,6 +25,8 @@ from userman.core.errors import InvalidValueError, PermissionDeniedError, Unknow
 from userman.services import history, permissions, verbs
 from userman.services.actor import LEVELS, Actor
 from userman.services.fields import PORT, TEXT, Kind, choice
+from userman.services.menus import Menu
+from userman.services.request import Context, Outcome, Request
 from userman.store import models
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "SettingValue",
     "change",
     "check_read",
+    "cli_print",
+    "cli_set",
     "may_change_group",
     "read",
     "subscriber_of",
@@ -172,8 +176,11 @@ class SettingValue:
 
 
 def subscriber_of(db: Session, actor: Actor, subscriber: str | None = None) -> int:
-    """Whose settings: the actor's subscriber; the superuser names one (or has only one)."""
+    """Whose settings: the actor's subscriber; the superuser names one (or has only one). A
+    customer naming a customer it cannot see is refused (not found), never shown its own."""
     if actor.subscriber_id is not None:
+        if subscriber:
+            verbs.resolve_customer(db, actor, subscriber)  # within its reach, or NotFound
         return actor.subscriber_id
     customer = verbs.resolve_customer(db, actor, subscriber)
     assert customer.subscriber_id is not None
@@ -274,3 +281,36 @@ def change(
                 db.delete(row)
             elif row.value != text:
                 row.value = text
+
+
+# The command line's `settings print [show-sensitive] [subscriber=LOGIN]` and `settings set
+# name=value ... [subscriber=LOGIN]` (services.commands.SPECIAL), so that the shell, the console
+# and scripts reach the settings too. `print` gives the one item, which the CLI shows as
+# RouterOS shows a menu of one item (`/ip dns print`): `name: value` lines.
+
+
+def _whose(request: Request) -> tuple[str | None, dict[str, str]]:
+    args = dict(request.args)
+    return args.pop("subscriber", None), args
+
+
+def cli_print(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    subscriber, args = _whose(request)
+    if args:
+        raise UnknownPropertyError(next(iter(args)), f"{MENU} print")
+    options = set(request.positional)
+    if options - {"show-sensitive"}:
+        raise InvalidValueError(sorted(options)[0], f"unknown option of {MENU} print")
+    shown = values(ctx.db, ctx.actor, subscriber, show_sensitive="show-sensitive" in options)
+    fields = tuple((v.setting.name, v.text) for v in shown)
+    return Outcome(None, (verbs.Item("*0", "", fields, dict(fields)),))
+
+
+def cli_set(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    if request.positional:
+        raise InvalidValueError(request.positional[0], f"{MENU} set takes only name=value pairs")
+    subscriber, args = _whose(request)
+    if not args:
+        raise InvalidValueError(MENU, "say what to set (name=value)")
+    change(ctx.db, ctx.actor, args, ctx.now, subscriber)
+    return Outcome(None)

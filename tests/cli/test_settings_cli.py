@@ -1,0 +1,75 @@
+"""`userman settings print|set`: the subscriber's settings from the shell, as on the settings
+page and the REST API (services/subscriber_settings.py), printed as RouterOS prints a menu of one
+item (`name: value` lines)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from userman.cli.main import cli
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+
+    def invoke(*words: str, ok: bool = True) -> Result:
+        result = runner.invoke(cli, ["--db", url, *words], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    return invoke
+
+
+def shown(result: Result) -> dict[str, str]:
+    lines = (
+        line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
+        for line in result.stdout.splitlines()
+    )
+    return {name.strip(): value for name, value in lines}
+
+
+def test_set_and_print_the_settings(run) -> None:  # type: ignore[no-untyped-def]
+    before = shown(run("settings", "print"))
+    assert (before["smtp-port"], before["smtp-server"]) == ("25", "")
+    run("settings", "set", "smtp-server=mail.example", "smtp-port=587", "smtp-password=s3cret")
+    after = shown(run("settings", "print"))
+    assert (after["smtp-server"], after["smtp-port"], after["smtp-password"]) == (
+        "mail.example",
+        "587",
+        "",  # a secret shows only with show-sensitive
+    )
+    assert shown(run("settings", "print", "show-sensitive"))["smtp-password"] == "s3cret"
+    # Values with spaces or new lines are quoted as RouterOS quotes them.
+    assert shown(run("settings", "print"))["signup-subject"] == '"Activate your account"'
+    [item] = json.loads(run("--json", "settings", "print").stdout)
+    assert item["smtp-port"] == "587"
+
+
+def test_a_change_is_one_history_entry_that_undo_reverts(run) -> None:  # type: ignore[no-untyped-def]
+    run("settings", "set", "smtp-server=mail.example", "smtp-from=desk@isp.example")
+    assert "UMS settings changed" in run("history", "print").stdout
+    run("history", "undo")
+    assert shown(run("settings", "print"))["smtp-server"] == ""
+
+
+def test_bad_settings_change_nothing(run) -> None:  # type: ignore[no-untyped-def]
+    unknown = run("settings", "set", "smtp-server=a", "nonsense=1", ok=False)
+    assert (unknown.exit_code, unknown.stderr) == (
+        1,
+        "failure: nonsense: unknown property of settings\n",
+    )
+    bad = run("settings", "set", "smtp-port=70000", ok=False)
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith("failure: smtp-port: ")
+    assert shown(run("settings", "print"))["smtp-server"] == ""
+    run("customer", "add", "login=viewer", "parent=admin", "permissions=read-only")
+    refused = run("--as", "viewer", "settings", "set", "smtp-server=x", ok=False)
+    assert refused.exit_code == 1
+    assert "permissions" in refused.stderr
