@@ -239,9 +239,11 @@ def test_only_where_the_customer_allows_it(userman: Userman, mailbox: Mailbox) -
 def test_the_user_log_in_page_leads_to_sign_up_where_it_is_open(
     browser: TestClient, userman: Userman
 ) -> None:
-    assert 'href="/user/signup">Sign up</a>' in browser.get("/user").text
+    public_id = userman.execute(ROOT, ["customer"], "get", ["admin"]).items[0].json["public-id"]
+    page = f"/user?subs={public_id}"
+    assert f'href="/user/signup?subs={public_id}">Sign up</a>' in browser.get(page).text
     userman.execute(ROOT, ["customer"], "set", ["admin"], {"signup-allowed": "no"})
     try:
-        assert "Sign up" not in browser.get("/user").text
+        assert "Sign up" not in browser.get(page).text
     finally:
         userman.execute(ROOT, ["customer"], "set", ["admin"], {"signup-allowed": "yes"})

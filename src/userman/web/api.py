@@ -346,4 +346,5 @@ def special_verbs() -> set[tuple[str, str]]:
     with services.SPECIAL."""
     tables = (ITEM_VERBS, READ_ITEM_VERBS, MENU_VERBS)
     pairs = {(menu, verb) for table in tables for menu, verbs in table.items() for verb in verbs}
-    return pairs | {("user-profile", "add")}  # user-profile's add is the collection's POST
+    # user-profile's add is the collection's POST; the settings are GET/PATCH /api/v1/settings.
+    return pairs | {("user-profile", "add"), ("settings", "print"), ("settings", "set")}
