@@ -192,7 +192,7 @@ def serve(  # noqa: PLR0917 - click passes every option
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
     API, until stopped (Ctrl-C or SIGTERM)."""
     from userman.cli.control import control_task  # noqa: PLC0415 - only serve needs these
-    from userman.server.main import run_server  # noqa: PLC0415
+    from userman.server.main import configure_logging, run_server  # noqa: PLC0415
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
@@ -201,6 +201,7 @@ def serve(  # noqa: PLR0917 - click passes every option
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
     app = _open(ctx)
+    configure_logging()  # what the web port and the control socket say at start, too
     tasks = []
     if http_port:
         from userman.web.serve import http_task  # noqa: PLC0415 - the web stack only here

@@ -16,7 +16,7 @@ from userman.server import cache, coa
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
-__all__ = ["Task", "run_server", "serve"]
+__all__ = ["Task", "configure_logging", "run_server", "serve"]
 
 # A coroutine the server runs beside the RADIUS ports until `stop` is set (the CLI's control
 # socket is one); it must return soon after `stop` is set.
@@ -128,6 +128,13 @@ async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asynci
             await asyncio.wait_for(stop.wait(), timeout=60)
 
 
+def configure_logging() -> None:
+    """The server's log on stderr, with times (a no-op once configured)."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
+
 def run_server(
     app: Userman,
     *,
@@ -137,9 +144,7 @@ def run_server(
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
 ) -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    configure_logging()
     asyncio.run(
         serve(
             app,
