@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from served import Server, start_server, stop_server, userman
-from support import require_program
+from smtpbox import make_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -36,30 +35,8 @@ def test_the_api_answers_beside_radius(manual_server: Server) -> None:
 
 
 def test_https_with_a_certificate(tmp_path: Path) -> None:
-    openssl = require_program("openssl")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    certificate = make_certificate(tmp_path)
+    cert, key = certificate.cert, certificate.key
     db_url = f"sqlite:///{tmp_path / 'userman.db'}"
     userman(db_url, "user", "add", "customer=admin", "username=secure")
     server = start_server(
