@@ -73,3 +73,23 @@ def test_bad_settings_change_nothing(run) -> None:  # type: ignore[no-untyped-de
     refused = run("--as", "viewer", "settings", "set", "smtp-server=x", ok=False)
     assert refused.exit_code == 1
     assert "permissions" in refused.stderr
+
+
+def test_export_writes_the_settings_for_who_may_read_them(run) -> None:  # type: ignore[no-untyped-def]
+    run("settings", "set", "smtp-server=mail.example", "smtp-password=pw")
+    assert "set subscriber=admin smtp-server=mail.example\n" in run("export").stdout
+    assert "smtp-password=pw" in run("export", "--show-sensitive").stdout
+    run("customer", "add", "login=viewer", "parent=admin", "permissions=read-only")
+    assert "settings" not in run("--as", "viewer", "export").stdout  # the rest still exports
+
+
+def test_a_customer_exports_only_its_own_subscriber_s_settings(run) -> None:  # type: ignore[no-untyped-def]
+    run("settings", "set", "smtp-server=admin.example")
+    run("customer", "add", "login=isp2", "password=two")  # a second subscriber
+    run("settings", "set", "subscriber=isp2", "smtp-server=isp2.example")
+    mine = run("--as", "isp2", "export").stdout
+    assert "isp2.example" in mine
+    assert "admin.example" not in mine
+    both = run("export").stdout
+    assert "set subscriber=admin smtp-server=admin.example" in both
+    assert "set subscriber=isp2 smtp-server=isp2.example" in both

@@ -258,6 +258,8 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
     ("router", "reset-counters"): ("full", ("{me}-router",), {}),
     ("settings", "print"): ("full", (), {}),
     ("settings", "set"): ("full", (), {"smtp-server": "mail.example"}),
+    # Below full permissions `export` simply leaves the settings out (test_settings_cli).
+    ("settings", "export"): ("read-only", (), {}),
 }
 
 

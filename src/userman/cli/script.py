@@ -31,6 +31,7 @@ EXPORT_ORDER: tuple[str, ...] = (
     "profile profile-limitation",
     "user",
     "user-profile",
+    "settings",  # each subscriber's, by its login
 )
 
 _ROOT_VERBS = frozenset({"set", "print", "export", "get", "edit", "monitor", "generate-report"})

@@ -198,6 +198,7 @@ SPECIAL: dict[tuple[str, str], Handler] = {
     ("database", "load"): backup.load,
     ("settings", "print"): subscriber_settings.cli_print,
     ("settings", "set"): subscriber_settings.cli_set,
+    ("settings", "export"): subscriber_settings.cli_export,
 }
 
 

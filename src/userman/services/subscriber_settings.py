@@ -37,6 +37,7 @@ __all__ = [
     "SettingValue",
     "change",
     "check_read",
+    "cli_export",
     "cli_print",
     "cli_set",
     "may_change_group",
@@ -314,3 +315,40 @@ def cli_set(ctx: Context, menu: Menu, request: Request) -> Outcome:
         raise InvalidValueError(MENU, "say what to set (name=value)")
     change(ctx.db, ctx.actor, args, ctx.now, subscriber)
     return Outcome(None)
+
+
+def cli_export(ctx: Context, menu: Menu, request: Request) -> Outcome:
+    """`settings export`: a `settings set` line for each subscriber the actor reads the settings
+    of (the superuser: every one, named with `subscriber=`), with the values that are not the
+    default, secrets only with show-sensitive; nothing for who may not read them, so that a
+    whole `export` still works for them."""
+    options = set(request.positional)
+    if options - {"show-sensitive", "terse", "verbose"}:
+        raise InvalidValueError(sorted(options)[0], f"unknown option of {MENU} export")
+    actor = ctx.actor
+    if not actor.is_superuser and actor.level < LEVELS["full"]:
+        return Outcome(None)
+    show_sensitive = "show-sensitive" in options
+    if show_sensitive:
+        permissions.check_level(actor, MENU, "show-sensitive")
+    customer = models.Customer
+    stmt = select(customer).where(customer.id == customer.subscriber_id).order_by(customer.id)
+    if actor.subscriber_id is not None:
+        stmt = stmt.where(customer.id == actor.subscriber_id)
+    subscribers = ctx.db.scalars(stmt)
+    lines = []
+    for subscriber in subscribers:
+        stored = _stored(ctx.db, subscriber.id)
+        args = [
+            (setting.name, stored[setting.name].value)
+            for setting in SETTINGS
+            if setting.name in stored
+            and (
+                not setting.sensitive or (show_sensitive and may_change_group(actor, setting.group))
+            )
+        ]
+        if args and actor.is_superuser:
+            args.insert(0, ("subscriber", subscriber.login))
+        if args:
+            lines.append(verbs.ExportItem(MENU, "set", (), tuple(args)))
+    return Outcome(None, exported=tuple(lines))

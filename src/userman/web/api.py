@@ -347,4 +347,5 @@ def special_verbs() -> set[tuple[str, str]]:
     tables = (ITEM_VERBS, READ_ITEM_VERBS, MENU_VERBS)
     pairs = {(menu, verb) for table in tables for menu, verbs in table.items() for verb in verbs}
     # user-profile's add is the collection's POST; the settings are GET/PATCH /api/v1/settings.
-    return pairs | {("user-profile", "add"), ("settings", "print"), ("settings", "set")}
+    settings = {("settings", "print"), ("settings", "set"), ("settings", "export")}
+    return pairs | {("user-profile", "add")} | settings
