@@ -126,22 +126,34 @@ def _waiting(db: Session, session_id: int, cause: str | None = None) -> bool:
     return db.scalar(stmt.limit(1)) is not None
 
 
-def disconnect(db: Session, acct: models.UserSession, cause: str, now: dt.datetime) -> bool:
-    """Queue a Disconnect-Request for the session when its router uses CoA, unless one is
-    already waiting; whether one was queued. `acct` must be flushed (have its id)."""
+def _coa_router(db: Session, acct: models.UserSession) -> models.Router | None:
+    """The session's router when a request may be queued for it: it uses CoA and no
+    Disconnect is already waiting for this session."""
     if acct.router_id is None or acct.id is None:
-        return False
+        return None
     router = db.get(models.Router, acct.router_id)
     if router is None or not router.use_coa or _waiting(db, acct.id):
-        return False
+        return None
+    return router
+
+
+def _queue(  # noqa: PLR0917 - the request's parts
+    db: Session,
+    acct: models.UserSession,
+    router: models.Router,
+    kind: str,
+    cause: str,
+    attributes: str,
+    now: dt.datetime,
+) -> None:
     db.add(
         models.CoaRequest(
             subscriber_id=acct.subscriber_id,
             router_id=router.id,
             session_id=acct.id,
-            kind=DISCONNECT,
+            kind=kind,
             cause=cause,
-            attributes=json.dumps(_identity(acct, router)),
+            attributes=attributes,
             state="pending",
             attempts=0,
             last_error="",
@@ -149,6 +161,15 @@ def disconnect(db: Session, acct: models.UserSession, cause: str, now: dt.dateti
             updated=now,
         )
     )
+
+
+def disconnect(db: Session, acct: models.UserSession, cause: str, now: dt.datetime) -> bool:
+    """Queue a Disconnect-Request for the session when its router uses CoA, unless one is
+    already waiting; whether one was queued. `acct` must be flushed (have its id)."""
+    router = _coa_router(db, acct)
+    if router is None:
+        return False
+    _queue(db, acct, router, DISCONNECT, cause, json.dumps(_identity(acct, router)), now)
     return True
 
 
@@ -162,10 +183,8 @@ def change(
     """Queue a CoA-Request bringing the session the reply `attributes` (RFC 5176 3.1), when its
     router uses CoA and no Disconnect is waiting; one still queued gets the newer attributes
     instead of a second request. Whether one is queued."""
-    if acct.router_id is None or acct.id is None:
-        return False
-    router = db.get(models.Router, acct.router_id)
-    if router is None or not router.use_coa or _waiting(db, acct.id):
+    router = _coa_router(db, acct)
+    if router is None:
         return False
     text = json.dumps([*_identity(acct, router), *([n, v] for n, v in attributes)])
     request = models.CoaRequest
@@ -177,6 +196,8 @@ def change(
     if queued is not None:
         queued.attributes, queued.cause, queued.updated = text, cause, now
         return True
+    _queue(db, acct, router, COA, cause, text, now)
+    return True
     db.add(
         models.CoaRequest(
             subscriber_id=acct.subscriber_id,

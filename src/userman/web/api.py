@@ -29,8 +29,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from userman.core.errors import InvalidValueError
-from userman.services import MENU_ALIASES, MENUS, Actor, Menu, Outcome, Userman
+from userman.services import MENU_ALIASES, MENUS, Actor, Menu, Outcome
 from userman.web.auth import api_actor
+from userman.web.pages import userman_of
 
 __all__ = [
     "ITEM_VERBS",
@@ -146,7 +147,7 @@ def _run(
     args: Mapping[str, str] | None = None,
 ) -> Outcome:
     """One command as one transaction; a refusal the services recorded (a failed undo) is 409."""
-    userman: Userman = request.app.state.userman
+    userman = userman_of(request)
     outcome = userman.execute(actor, path, verb, positional, args)
     if outcome.error:
         raise HTTPException(409, detail=f"failure: {outcome.error}")
@@ -309,12 +310,12 @@ class NewToken(BaseModel):
 def _add_tokens(router: APIRouter) -> None:
     @router.post("/token", tags=["token"], status_code=201, summary="make an API token")
     def make_token(request: Request, actor: ActorDep, body: TokenRequest) -> NewToken:
-        userman: Userman = request.app.state.userman
+        userman = userman_of(request)
         return NewToken(name=body.name, token=userman.make_token(actor, body.name))
 
     @router.get("/token", tags=["token"], summary="your API tokens (without the tokens)")
     def list_tokens(request: Request, actor: ActorDep) -> list[Token]:
-        userman: Userman = request.app.state.userman
+        userman = userman_of(request)
         return [
             Token(
                 name=info.name,
@@ -326,7 +327,7 @@ def _add_tokens(router: APIRouter) -> None:
 
     @router.delete("/token/{name}", tags=["token"], status_code=204, summary="revoke a token")
     def revoke_token(request: Request, actor: ActorDep, name: str) -> Response:
-        userman: Userman = request.app.state.userman
+        userman = userman_of(request)
         userman.revoke_token(actor, name)
         return Response(status_code=204)
 

@@ -23,7 +23,8 @@ from fastapi.security import (
 )
 
 from userman.core.errors import PermissionDeniedError
-from userman.services import Actor, Userman
+from userman.services import Actor
+from userman.web.pages import userman_of
 
 __all__ = ["LIMIT", "WINDOW", "Guard", "api_actor", "guarded", "log_in"]
 
@@ -98,7 +99,7 @@ def guarded(request: Request, login: str, check: Callable[[], T]) -> T:
 
 def log_in(request: Request, login: str, password: str) -> Actor:
     """The actor of a customer's login and password, or HTTPException 401/429."""
-    userman: Userman = request.app.state.userman
+    userman = userman_of(request)
     return guarded(request, login, lambda: userman.log_in(login, password))
 
 
@@ -108,7 +109,7 @@ def api_actor(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The actor of an API request: a customer by HTTP basic authentication or by a token."""
-    userman: Userman = request.app.state.userman
+    userman = userman_of(request)
     if bearer is not None:
         token = bearer.credentials
         return guarded(request, "(token)", lambda: userman.token_actor(token))

@@ -17,10 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import PermissionDeniedError
-from userman.services import Actor, Userman
+from userman.services import Actor
 from userman.web import session as sessions
 from userman.web.auth import guarded
-from userman.web.pages import render
+from userman.web.pages import render, render_public_form, userman_of
 
 __all__ = ["CustomerPage", "LoginRequired", "customer_page", "router"]
 
@@ -43,18 +43,13 @@ class CustomerPage:
     csrf: str
 
 
-def _userman(request: Request) -> Userman:
-    userman: Userman = request.app.state.userman
-    return userman
-
-
 def customer_page(request: Request) -> CustomerPage:
     """The logged-in customer of a page request, or LoginRequired."""
     session = sessions.read(request, "customer")
     if session is None:
         raise LoginRequired(request.url.path)
     try:
-        actor = _userman(request).resume_session(session.subject, session.fingerprint)
+        actor = userman_of(request).resume_session(session.subject, session.fingerprint)
     except PermissionDeniedError:
         raise LoginRequired(request.url.path) from None
     return CustomerPage(actor, session.csrf)
@@ -78,17 +73,9 @@ def _safe_next(path: str) -> str:
 
 
 def _login_page(request: Request, next_path: str, error: str = "", status: int = 200) -> Response:
-    token = sessions.login_token(request)
-    response = render(
-        request,
-        "login.html",
-        csrf=token,
-        next=_safe_next(next_path),
-        error=error,
-        status_code=status,
+    return render_public_form(
+        request, "login.html", next=_safe_next(next_path), error=error, status_code=status
     )
-    sessions.remember_login_token(request, response, token)
-    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -104,7 +91,7 @@ async def login(
     next: Annotated[str, Form()] = "/userman",
 ) -> Response:
     await sessions.check_csrf(request, request.cookies.get(sessions.PRE_LOGIN, ""))
-    userman = _userman(request)
+    userman = userman_of(request)
     try:
         actor, fingerprint = await run_in_threadpool(
             guarded, request, login, lambda: userman.log_in_session(login, password)
@@ -133,7 +120,7 @@ def logout(_page: Change) -> Response:
 @router.get("/status", response_class=HTMLResponse)
 def status(request: Request, page: Page) -> Response:
     """The legacy customer page's Status: what is going on now."""
-    figures = _userman(request).dashboard(page.actor)
+    figures = userman_of(request).dashboard(page.actor)
     return render(
         request, "status.html", actor=page.actor, csrf=page.csrf, figures=figures, section="status"
     )

@@ -28,13 +28,13 @@ from userman.core.errors import (
     UnknownPropertyError,
     UsermanError,
 )
-from userman.services import MENUS, Item, Menu, Outcome, Prop, Userman, may_change
+from userman.services import MENUS, Item, Menu, Outcome, Prop, may_change
 from userman.services.fields import BOOL, BYTES
 from userman.services.listing import Query, searchable, sortable
 from userman.services.permissions import SELF_SERVICE
 from userman.web.customer import Change, CustomerPage, Page
 from userman.web.forms import arguments, fields_of, form_props, label
-from userman.web.pages import human_bytes, render, templates
+from userman.web.pages import human_bytes, render, templates, userman_of
 
 __all__ = [
     "MenuPage",
@@ -89,11 +89,6 @@ class MenuPage:
     @property
     def spec(self) -> Menu:
         return MENUS[self.menu]
-
-
-def userman_of(request: Request) -> Userman:
-    userman: Userman = request.app.state.userman
-    return userman
 
 
 def run(  # noqa: PLR0917 - a command's parts, as Userman.execute takes them

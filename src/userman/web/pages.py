@@ -16,12 +16,18 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from userman.core.values import format_duration
-from userman.services import Actor, may_change
+from userman.services import Actor, Userman, may_change
 from userman.web import session as sessions
 
-__all__ = ["human_bytes", "render", "templates"]
+__all__ = ["human_bytes", "render", "render_public_form", "templates", "userman_of"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def userman_of(request: Request) -> Userman:
+    """The services of the app serving `request`."""
+    userman: Userman = request.app.state.userman
+    return userman
 
 
 def human_bytes(count: object) -> str:
@@ -67,3 +73,14 @@ def render(
         {"actor": actor, "csrf": csrf, "may_change": can_change, **context},
         status_code=status_code,
     )
+
+
+def render_public_form(
+    request: Request, name: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page whose form is posted before anyone logs in (log-in, sign-up): its CSRF token
+    (`csrf`) is the browser's pre-log-in cookie (web/session.py), set on the answer."""
+    token = sessions.login_token(request)
+    response = render(request, name, csrf=token, status_code=status_code, **context)
+    sessions.remember_login_token(request, response, token)
+    return response

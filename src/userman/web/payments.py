@@ -7,10 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from userman.services import Userman
 from userman.services.payments import Status
 from userman.web.customer import Page
-from userman.web.pages import render
+from userman.web.pages import render, userman_of
 
 __all__ = ["router"]
 
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/userman", include_in_schema=False)
 
 @router.get("/payments", response_class=HTMLResponse)
 def payments(request: Request, page: Page, status: str = "", user: str = "") -> Response:
-    userman: Userman = request.app.state.userman
+    userman = userman_of(request)
     rows = userman.payments.rows(page.actor, status=status, user=user[:64])
     return render(
         request,

@@ -29,9 +29,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import NotFoundError
-from userman.services import Userman
 from userman.services.payments import Checkout, PayPalSettings, Report, Status
-from userman.web.pages import render
+from userman.web.pages import render, userman_of
 from userman.web.paypal_api import (
     PayPalClient,
     PayPalError,
@@ -52,11 +51,6 @@ router = APIRouter(prefix="/user", include_in_schema=False)
 METHODS = ("paypal", "paypal-ipn")
 
 
-def _userman(request: Request) -> Userman:
-    userman: Userman = request.app.state.userman
-    return userman
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -64,7 +58,7 @@ def _now() -> dt.datetime:
 def paypal_settings(request: Request, subscriber_id: int) -> PayPalSettings:
     """The subscriber's PayPal endpoints and credentials (its settings: paypal-client-id,
     paypal-secret, paypal-webhook-id, paypal-api-url, paypal-ipn-url)."""
-    return _userman(request).payments.settings(subscriber_id)
+    return userman_of(request).payments.settings(subscriber_id)
 
 
 def _payments_page(notice: str) -> RedirectResponse:
@@ -92,7 +86,7 @@ def buy(
     """Start buying a profile: a `started` payment, then PayPal."""
     if method not in METHODS:
         raise HTTPException(400, detail=f"failure: method: one of {', '.join(METHODS)}")
-    payments = _userman(request).payments
+    payments = userman_of(request).payments
     checkout = payments.start(page.user_id, page.seen, profile, method, request.url.netloc, _now())
     settings = paypal_settings(request, checkout.subscriber_id)
     back = f"{checkout.callback_base}/user/paypal"
@@ -138,7 +132,7 @@ def _ipn_checkout(  # noqa: PLR0917 - the form needs all of them
 def paypal_return(request: Request, payment: int = 0, token: str = "") -> Response:
     """PayPal sends the payer back here after approving: capture the order now. Without an
     order token (the classic flow), the IPN decides; the page just says what is known."""
-    payments = _userman(request).payments
+    payments = userman_of(request).payments
     if not token:
         try:
             status = payments.checkout(payment).status
@@ -159,7 +153,7 @@ def paypal_return(request: Request, payment: int = 0, token: str = "") -> Respon
 @router.get("/paypal/cancel")
 def paypal_cancel(request: Request, page: Page, payment: int = 0) -> Response:
     """The payer cancelled at PayPal: the user's own started payment is aborted."""
-    _userman(request).payments.abort(page.user_id, page.seen, payment, _now())
+    userman_of(request).payments.abort(page.user_id, page.seen, payment, _now())
     return _payments_page(_said(Status.ABORTED))
 
 
@@ -184,7 +178,7 @@ async def paypal_webhook(request: Request) -> Response:
 def _webhook(
     request: Request, headers: dict[str, str], event: dict[str, Any]
 ) -> tuple[int, dict[str, str]]:
-    payments = _userman(request).payments
+    payments = userman_of(request).payments
     try:
         payment_id = payments.payment_of(webhook_reference(event))
         checkout = payments.checkout(payment_id)
@@ -220,7 +214,7 @@ async def paypal_ipn(request: Request, background: BackgroundTasks) -> Response:
 
 def _ipn(request: Request, raw: bytes) -> None:
     fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    payments = _userman(request).payments
+    payments = userman_of(request).payments
     try:
         payment_id = payments.payment_of(fields.get("custom", ""))
         checkout = payments.checkout(payment_id)

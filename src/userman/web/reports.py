@@ -12,10 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from userman.core.errors import InvalidValueError
-from userman.services import Userman
 from userman.services.reports import Report
 from userman.web.customer import Page
-from userman.web.pages import render
+from userman.web.pages import render, userman_of
 
 __all__ = ["router"]
 
@@ -59,7 +58,7 @@ def reports(  # noqa: PLR0917 - the page's query
 ) -> Response:
     """The report from `first` to `last` (YYYY-MM-DD, inclusive; the last 30 days unless
     given), of every user or those whose name contains `user`; `format=csv` downloads it."""
-    userman: Userman = request.app.state.userman
+    userman = userman_of(request)
     today = dt.datetime.now(dt.UTC).date()
     till = _date(last, "last", today)
     since = _date(first, "first", till - dt.timedelta(days=DEFAULT_DAYS - 1))

@@ -18,13 +18,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import UsermanError
-from userman.services import Actor, Userman
+from userman.services import Actor
 from userman.services.mail import MailError
 from userman.services.subscriber_settings import GROUPS, may_change_group
 from userman.web.api import text_of
 from userman.web.auth import api_actor
 from userman.web.customer import Change, CustomerPage, Page
-from userman.web.pages import render
+from userman.web.pages import render, userman_of
 
 __all__ = ["api", "router"]
 
@@ -32,11 +32,6 @@ log = logging.getLogger("userman.web")
 router = APIRouter(prefix="/userman", include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["settings"])
 CLEAR = "clear:"  # the tick box that empties a sensitive setting: clear:NAME
-
-
-def _userman(request: Request) -> Userman:
-    userman: Userman = request.app.state.userman
-    return userman
 
 
 def _page(
@@ -50,7 +45,7 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     actor = page.actor
-    values = _userman(request).settings(actor)
+    values = userman_of(request).settings(actor)
     groups = [
         (key, label, [v for v in values if v.setting.group == key], may_change_group(actor, key))
         for key, label in GROUPS.items()
@@ -78,7 +73,7 @@ def settings_page(request: Request, page: Page, saved: str = "") -> Response:
 @router.post("/settings")
 async def save_settings(request: Request, page: Change) -> Response:
     form = await request.form()
-    userman = _userman(request)
+    userman = userman_of(request)
     current = await run_in_threadpool(userman.settings, page.actor)
     args: dict[str, str] = {}
     for value in current:
@@ -104,7 +99,7 @@ async def save_settings(request: Request, page: Change) -> Response:
 async def send_test_mail(
     request: Request, page: Change, to: Annotated[str, Form()] = ""
 ) -> Response:
-    userman = _userman(request)
+    userman = userman_of(request)
     ok = False
     try:
         await run_in_threadpool(userman.send_test_mail, page.actor, to.strip())
@@ -121,7 +116,7 @@ ApiActor = Annotated[Actor, Depends(api_actor)]
 
 
 def _as_json(request: Request, actor: Actor, show_sensitive: bool) -> dict[str, Any]:
-    values = _userman(request).settings(actor, show_sensitive=show_sensitive)
+    values = userman_of(request).settings(actor, show_sensitive=show_sensitive)
     return {v.setting.name: v.text for v in values if show_sensitive or not v.setting.sensitive}
 
 
@@ -143,5 +138,5 @@ def patch_settings(
 ) -> dict[str, Any]:
     """Change the settings named in the body (one transaction, one history entry)."""
     args = {name: text_of(name, value) for name, value in body.items()}
-    _userman(request).change_settings(actor, args)
+    userman_of(request).change_settings(actor, args)
     return _as_json(request, actor, False)

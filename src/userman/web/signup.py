@@ -19,12 +19,11 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import UsermanError
-from userman.services import Userman
 from userman.services.mail import MailError
 from userman.services.signup import PASSWORD_LENGTH, SignUpForm
 from userman.web import session as sessions
 from userman.web.auth import Guard
-from userman.web.pages import render
+from userman.web.pages import render, render_public_form, userman_of
 
 __all__ = ["LIMIT", "WINDOW", "router"]
 
@@ -42,11 +41,6 @@ def _guard(request: Request) -> Guard:
     return guard
 
 
-def _userman(request: Request) -> Userman:
-    userman: Userman = request.app.state.userman
-    return userman
-
-
 def _form_page(
     request: Request,
     subs: str,
@@ -56,18 +50,16 @@ def _form_page(
     status_code: int = 200,
 ) -> Response:
     try:
-        place, public_id = _userman(request).signup_place(subs or None)
+        place, public_id = userman_of(request).signup_place(subs or None)
     except UsermanError:
         return render(
             request,
             "signup_closed.html",
             status_code=404,
         )
-    token = sessions.login_token(request)
-    response = render(
+    return render_public_form(
         request,
         "signup.html",
-        form_token=token,
         place=place,
         subs=subs or "",
         public_id=public_id,
@@ -76,8 +68,6 @@ def _form_page(
         password_length=PASSWORD_LENGTH,
         status_code=status_code,
     )
-    sessions.remember_login_token(request, response, token)
-    return response
 
 
 @router.get("/signup", response_class=HTMLResponse)
@@ -126,7 +116,7 @@ async def signup(  # noqa: PLR0917 - the form's fields
         return await run_in_threadpool(again, "the two passwords differ", 400)
     guard.failed(f"address:{client}")  # every sign-up counts against the address
     form = SignUpForm(username.strip(), password, email.strip(), first_name, last_name, phone)
-    userman = _userman(request)
+    userman = userman_of(request)
     try:
         await run_in_threadpool(userman.sign_up, subs or None, form, _link_base(request))
     except UsermanError as error:
@@ -141,7 +131,7 @@ async def signup(  # noqa: PLR0917 - the form's fields
 @router.get("/activate", response_class=HTMLResponse)
 def activate(request: Request, key: str = "") -> Response:
     try:
-        username, public_id = _userman(request).activate(key)
+        username, public_id = userman_of(request).activate(key)
     except UsermanError:
         return render(request, "signup_activated.html", username="", status_code=404)
     return render(

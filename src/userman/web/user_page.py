@@ -27,10 +27,16 @@ from userman.core.errors import (
     PermissionDeniedError,
     UsermanError,
 )
-from userman.services import Userman
 from userman.web import session as sessions
 from userman.web.auth import guarded
-from userman.web.pages import human_bytes, human_seconds, render, templates
+from userman.web.pages import (
+    human_bytes,
+    human_seconds,
+    render,
+    render_public_form,
+    templates,
+    userman_of,
+)
 
 __all__ = ["UserLoginRequired", "UserPage", "install", "router"]
 
@@ -79,11 +85,6 @@ class UserPage:
     subs: str
 
 
-def _userman(request: Request) -> Userman:
-    userman: Userman = request.app.state.userman
-    return userman
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -97,7 +98,7 @@ def user_page(request: Request) -> UserPage:
     if session is None:
         raise UserLoginRequired(_subs(request))
     try:  # a new password, or a removed user, ends the session
-        _userman(request).selfservice.resume(session.subject, session.fingerprint)
+        userman_of(request).selfservice.resume(session.subject, session.fingerprint)
     except PermissionDeniedError:
         raise UserLoginRequired(_subs(request)) from None
     return UserPage(session.subject, session.fingerprint, session.csrf, _subs(request))
@@ -119,7 +120,7 @@ def _home(subs: str) -> str:
 
 
 def _page(request: Request, page: UserPage, name: str, section: str, **context: Any) -> Response:
-    status = _userman(request).selfservice.status(page.user_id, page.seen, _now())
+    status = userman_of(request).selfservice.status(page.user_id, page.seen, _now())
     return render(
         request,
         name,
@@ -133,26 +134,22 @@ def _page(request: Request, page: UserPage, name: str, section: str, **context: 
 
 
 def _login_page(request: Request, subs: str, error: str = "", status: int = 200) -> Response:
-    token = sessions.login_token(request)
-    userman = _userman(request)
+    userman = userman_of(request)
     provider = userman.selfservice.provider(subs or None)
     try:
         userman.signup_place(subs or None)
         signup = True
     except UsermanError:
         signup = False  # not open here: no link to it
-    response = render(
+    return render_public_form(
         request,
         "user/login.html",
-        csrf=token,
         subs=subs,
         provider=provider,
         signup=signup,
         error=error,
         status_code=status,
     )
-    sessions.remember_login_token(request, response, token)
-    return response
 
 
 @router.get("", response_class=HTMLResponse)
@@ -173,7 +170,7 @@ async def login(
     subs: Annotated[str, Form()] = "",
 ) -> Response:
     await sessions.check_csrf(request, request.cookies.get(sessions.PRE_LOGIN, ""))
-    service = _userman(request).selfservice
+    service = userman_of(request).selfservice
     subs = subs[:64]
     try:
         user_id, seen = await run_in_threadpool(
@@ -202,14 +199,14 @@ def logout(page: Change) -> Response:
 
 @router.get("/sessions", response_class=HTMLResponse)
 def session_history(request: Request, page: Page) -> Response:
-    lines = _userman(request).selfservice.sessions(page.user_id, page.seen)
+    lines = userman_of(request).selfservice.sessions(page.user_id, page.seen)
     return _page(request, page, "user/sessions.html", "sessions", lines=lines)
 
 
 @router.get("/profiles", response_class=HTMLResponse)
 def profiles(request: Request, page: Page) -> Response:
     """The profiles for sale, with price and currency, and a Buy button each."""
-    userman = _userman(request)
+    userman = userman_of(request)
     offers = userman.selfservice.offers(page.user_id, page.seen)
     methods = userman.payments.methods(page.user_id, page.seen)
     return _page(request, page, "user/profiles.html", "profiles", offers=offers, methods=methods)
@@ -217,7 +214,7 @@ def profiles(request: Request, page: Page) -> Response:
 
 @router.get("/payments", response_class=HTMLResponse)
 def payments(request: Request, page: Page) -> Response:
-    lines = _userman(request).selfservice.payments(page.user_id, page.seen)
+    lines = userman_of(request).selfservice.payments(page.user_id, page.seen)
     return _page(request, page, "user/payments.html", "payments", lines=lines)
 
 
@@ -246,7 +243,7 @@ def change_password(
     the user end, this one goes on."""
     if new != again:
         return _settings_error(request, page, ValueError("the two new passwords differ"), 400)
-    service = _userman(request).selfservice
+    service = userman_of(request).selfservice
     try:
         seen = guarded(
             request,
@@ -280,7 +277,7 @@ def change_details(  # noqa: PLR0917 - one argument per field of the form
         "location": location,
     }
     try:
-        _userman(request).selfservice.set_details(page.user_id, page.seen, details, _now())
+        userman_of(request).selfservice.set_details(page.user_id, page.seen, details, _now())
     except InvalidValueError as error:
         return _settings_error(request, page, error, 400)
     return RedirectResponse("/user/settings?notice=Your+details+are+saved", status_code=303)

@@ -20,11 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import UsermanError
-from userman.services import Userman
 from userman.services.batch import CHARACTERS
 from userman.services.vouchers import as_csv
 from userman.web.customer import Change, CustomerPage, Page
-from userman.web.pages import render
+from userman.web.pages import render, userman_of
 
 __all__ = ["router"]
 
@@ -42,13 +41,8 @@ FIELDS = (
 DEFAULTS = {"number-of-users": "10", "username-length": "6", "password-length": "6"}
 
 
-def _userman(request: Request) -> Userman:
-    userman: Userman = request.app.state.userman
-    return userman
-
-
 def _names(request: Request, page: CustomerPage, menu: str) -> list[str]:
-    outcome = _userman(request).execute(page.actor, tuple(menu.split()), "print")
+    outcome = userman_of(request).execute(page.actor, tuple(menu.split()), "print")
     return [str(item.json.get("name", "")) for item in outcome.items]
 
 
@@ -93,7 +87,7 @@ async def add_batch(request: Request, page: Change) -> Response:
     if form.get("same-as-username"):
         args["password-length"] = "same-as-username"
     args["characters"] = ",".join(c for c in CHARACTERS if c in chosen)
-    userman = _userman(request)
+    userman = userman_of(request)
     try:
         outcome = await run_in_threadpool(
             userman.execute, page.actor, ("user",), "add-batch-users", (), args
@@ -121,7 +115,7 @@ async def vouchers_page(request: Request, page: Change) -> Response:
     users = await _selection(request)
     if not users:
         return RedirectResponse("/userman/users/batch", status_code=303)
-    found, body = await run_in_threadpool(_userman(request).vouchers, page.actor, users)
+    found, body = await run_in_threadpool(userman_of(request).vouchers, page.actor, users)
     nonce = secrets.token_urlsafe(16)
     response = render(
         request, "vouchers.html", body=body, count=len(found), nonce=nonce, users=users
@@ -140,7 +134,7 @@ async def vouchers_csv(
 ) -> Response:
     users = await _selection(request)
     found, _ = await run_in_threadpool(
-        lambda: _userman(request).vouchers(page.actor, users, page=False)
+        lambda: userman_of(request).vouchers(page.actor, users, page=False)
     )
     filename = "".join(c for c in name if c.isalnum() or c in "-_") or "users"
     return Response(
