@@ -18,29 +18,16 @@ import asyncio
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
-from userman.radius.dictionary import default_dictionary
+from load import SECRET, CountingTransport, D, accounting_packets
+
 from userman.radius.packet import Code, build, encode
 from userman.server import cache
 from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
 
-SECRET = b"12345"
 USERS = 50
-ROUNDS = 4  # accounting: a Start and three Interim-Updates per session
-D = default_dictionary()
-
-
-class CountingTransport(asyncio.DatagramTransport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent = 0
-
-    def sendto(self, data: bytes, addr: Any = None) -> None:
-        self.sent += 1
 
 
 def access_packets(count: int) -> list[bytes]:
@@ -52,23 +39,8 @@ def access_packets(count: int) -> list[bytes]:
     return out
 
 
-def accounting_packets(count: int) -> list[bytes]:
-    prefix = uuid.uuid4().hex[:8]
-    sessions = max(1, count // ROUNDS)
-    out: list[bytes] = []
-    for round_ in range(ROUNDS):
-        for n in range(sessions):
-            attributes: list[tuple[str, object]] = [
-                ("User-Name", f"user{n % USERS}"),
-                ("Acct-Session-Id", f"{prefix}-{n}"),
-                ("Acct-Status-Type", "Start" if round_ == 0 else "Interim-Update"),
-                ("Acct-Session-Time", 60 * round_),
-                ("Acct-Input-Octets", 1000 * round_),
-                ("Acct-Output-Octets", 2000 * round_),
-            ]
-            pkt = build(D, Code.ACCOUNTING_REQUEST, len(out) % 256, bytes(16), attributes)
-            out.append(encode(pkt, SECRET))
-    return out[:count]
+def accounting_for_users(count: int) -> list[bytes]:
+    return accounting_packets(count, USERS)
 
 
 def prepare(url: str, routers: int) -> Userman:
@@ -133,7 +105,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = prepare(args.db or f"sqlite:///{Path(folder) / 'bench.db'}", args.routers)
         try:
-            for kind, make in (("access", access_packets), ("accounting", accounting_packets)):
+            for kind, make in (
+                ("access", access_packets),
+                ("accounting", accounting_for_users),
+            ):
                 rates = {}
                 # Without first, so that the cached run does not have a warmer database.
                 for cached in (False, True):

@@ -16,48 +16,13 @@ import argparse
 import asyncio
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
-from userman.radius.dictionary import default_dictionary
-from userman.radius.packet import Code, build, encode
+from load import CountingTransport, D, accounting_packets
+
 from userman.server.endpoint import RadiusServer
 from userman.server.writer import BATCH_LIMIT
 from userman.services import Actor, Userman
-
-SECRET = b"12345"
-ROUNDS = 4  # a Start and three Interim-Updates per session
-D = default_dictionary()
-
-
-class CountingTransport(asyncio.DatagramTransport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent = 0
-
-    def sendto(self, data: bytes, addr: Any = None) -> None:
-        self.sent += 1
-
-
-def packets(count: int) -> list[bytes]:
-    """`count` Accounting-Requests: each session's Start, then its Interim-Updates, interleaved."""
-    prefix = uuid.uuid4().hex[:8]
-    sessions = max(1, count // ROUNDS)
-    out: list[bytes] = []
-    for round_ in range(ROUNDS):
-        for n in range(sessions):
-            attributes: list[tuple[str, object]] = [
-                ("User-Name", f"user{n % 50}"),
-                ("Acct-Session-Id", f"{prefix}-{n}"),
-                ("Acct-Status-Type", "Start" if round_ == 0 else "Interim-Update"),
-                ("Acct-Session-Time", 60 * round_),
-                ("Acct-Input-Octets", 1000 * round_),
-                ("Acct-Output-Octets", 2000 * round_),
-            ]
-            pkt = build(D, Code.ACCOUNTING_REQUEST, len(out) % 256, bytes(16), attributes)
-            out.append(encode(pkt, SECRET))
-    return out[:count]
 
 
 def prepare(url: str) -> Userman:
@@ -93,7 +58,7 @@ def run(url: str, count: int, in_flight: int, batch_limit: int) -> tuple[float, 
     app = prepare(url)
     server = RadiusServer(app, D, batch_limit=batch_limit)
     try:
-        rate = asyncio.run(drive(server, packets(count), in_flight))
+        rate = asyncio.run(drive(server, accounting_packets(count), in_flight))
     finally:
         server.close()
         app.close()

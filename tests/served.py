@@ -12,6 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from userman.radius.dictionary import default_dictionary
+from userman.radius.packet import Code, build, encode
+
 STARTUP_SECONDS = 20
 
 
@@ -132,3 +135,17 @@ def radclient_send(  # noqa: PLR0917 - radclient's own arguments
         env={**os.environ, "LC_ALL": "C"},
         check=False,
     )
+
+
+def send_start(port: int, username: str = "test", session: str = "e2e1") -> None:
+    """An Accounting-Start (secret 12345) to a served accounting port, answered."""
+    attributes = [
+        ("User-Name", username),
+        ("Acct-Session-Id", session),
+        ("Acct-Status-Type", "Start"),
+    ]
+    packet = build(default_dictionary(), Code.ACCOUNTING_REQUEST, 1, bytes(16), attributes)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(encode(packet, b"12345"), ("127.0.0.1", port))
+        assert sock.recv(4096)[0] == Code.ACCOUNTING_RESPONSE

@@ -4,29 +4,16 @@ and `session print` shows the session closed as acknowledged."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from served import start_server, stop_server, userman
+from served import send_start, start_server, stop_server, userman
 from standin import StandInRouter
-from userman.radius.dictionary import default_dictionary
-from userman.radius.packet import Code, build, encode
+from userman.radius.packet import Code
 
 pytestmark = pytest.mark.e2e
-
-D = default_dictionary()
-
-
-def send_start(port: int) -> None:
-    attributes = [("User-Name", "test"), ("Acct-Session-Id", "e2e1"), ("Acct-Status-Type", "Start")]
-    data = encode(build(D, Code.ACCOUNTING_REQUEST, 1, bytes(16), attributes), b"12345")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(data, ("127.0.0.1", port))
-        assert sock.recv(4096)[0] == Code.ACCOUNTING_RESPONSE
 
 
 def test_close_session_from_the_cli_disconnects_at_the_router(tmp_path: Path) -> None:
