@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -156,3 +157,8 @@ def test_the_socket_is_private_and_gone_when_the_server_stops(tmp_path: Path) ->
         stop_server(server)
     assert server.process.returncode == 0
     assert not path.exists()
+    # Said in the server's log, with its time, before it listens.
+    log = (tmp_path / "serve.log").read_text()
+    assert re.search(
+        rf"^\S+ \S+ INFO CLI commands are answered on {re.escape(str(path))}$", log, re.M
+    )
