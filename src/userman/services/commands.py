@@ -196,9 +196,9 @@ SPECIAL: dict[tuple[str, str], Handler] = {
     ("router", "reset-counters"): counters.reset_counters,
     ("database", "save"): backup.save,
     ("database", "load"): backup.load,
-    ("settings", "print"): subscriber_settings.cli_print,
-    ("settings", "set"): subscriber_settings.cli_set,
-    ("settings", "export"): subscriber_settings.cli_export,
+    ("settings", "print"): subscriber_settings.print_command,
+    ("settings", "set"): subscriber_settings.set_command,
+    ("settings", "export"): subscriber_settings.export_command,
 }
 
 

@@ -37,11 +37,11 @@ __all__ = [
     "SettingValue",
     "change",
     "check_read",
-    "cli_export",
-    "cli_print",
-    "cli_set",
+    "export_command",
     "may_change_group",
+    "print_command",
     "read",
+    "set_command",
     "subscriber_of",
     "values",
 ]
@@ -284,9 +284,9 @@ def change(
                 row.value = text
 
 
-# The command line's `settings print [show-sensitive] [subscriber=LOGIN]` and `settings set
-# name=value ... [subscriber=LOGIN]` (services.commands.SPECIAL), so that the shell, the console
-# and scripts reach the settings too. `print` gives the one item, which the CLI shows as
+# The commands `settings print [show-sensitive] [subscriber=LOGIN]`, `settings set name=value
+# ... [subscriber=LOGIN]` and `settings export` (services.commands.SPECIAL), so that the shell,
+# the console, scripts and `export` reach the settings too. `print` gives the one item, which the CLI shows as
 # RouterOS shows a menu of one item (`/ip dns print`): `name: value` lines.
 
 
@@ -295,7 +295,7 @@ def _whose(request: Request) -> tuple[str | None, dict[str, str]]:
     return args.pop("subscriber", None), args
 
 
-def cli_print(ctx: Context, menu: Menu, request: Request) -> Outcome:
+def print_command(ctx: Context, menu: Menu, request: Request) -> Outcome:
     subscriber, args = _whose(request)
     if args:
         raise UnknownPropertyError(next(iter(args)), f"{MENU} print")
@@ -307,7 +307,7 @@ def cli_print(ctx: Context, menu: Menu, request: Request) -> Outcome:
     return Outcome(None, (verbs.Item("*0", "", fields, dict(fields)),))
 
 
-def cli_set(ctx: Context, menu: Menu, request: Request) -> Outcome:
+def set_command(ctx: Context, menu: Menu, request: Request) -> Outcome:
     if request.positional:
         raise InvalidValueError(request.positional[0], f"{MENU} set takes only name=value pairs")
     subscriber, args = _whose(request)
@@ -317,7 +317,7 @@ def cli_set(ctx: Context, menu: Menu, request: Request) -> Outcome:
     return Outcome(None)
 
 
-def cli_export(ctx: Context, menu: Menu, request: Request) -> Outcome:
+def export_command(ctx: Context, menu: Menu, request: Request) -> Outcome:
     """`settings export`: a `settings set` line for each subscriber the actor reads the settings
     of (the superuser: every one, named with `subscriber=`), with the values that are not the
     default, secrets only with show-sensitive; nothing for who may not read them, so that a
