@@ -286,8 +286,8 @@ def change(
 
 # The commands `settings print [show-sensitive] [subscriber=LOGIN]`, `settings set name=value
 # ... [subscriber=LOGIN]` and `settings export` (services.commands.SPECIAL), so that the shell,
-# the console, scripts and `export` reach the settings too. `print` gives the one item, which the CLI shows as
-# RouterOS shows a menu of one item (`/ip dns print`): `name: value` lines.
+# the console, scripts and `export` reach the settings too. `print` gives the one item, which
+# the CLI shows as RouterOS shows a menu of one item (`/ip dns print`): `name: value` lines.
 
 
 def _whose(request: Request) -> tuple[str | None, dict[str, str]]:
