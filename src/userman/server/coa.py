@@ -16,7 +16,7 @@ import ipaddress
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from userman.radius.dictionary import Dictionary
 from userman.radius.errors import DecodeError, EncodeError
@@ -114,8 +114,9 @@ class CoaSender(asyncio.DatagramProtocol):
         return 256 - len(self._waiting)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # A datagram endpoint's transport: before Python 3.12 the selector loop's does not
+        # derive from asyncio.DatagramTransport, though it has its methods (sendto).
+        self.transport = cast("asyncio.DatagramTransport", transport)
         self.transports.setdefault(_family(transport.get_extra_info("sockname")[0]), transport)
 
     async def add_socket(self, bind: str) -> None:
@@ -161,7 +162,8 @@ class CoaSender(asyncio.DatagramProtocol):
     async def send(self, job: CoaJob) -> Result:
         """Send the request, again after each timeout, until answered or `tries` are spent."""
         transport = self.transports.get(_family(job.address), self.transport)
-        assert transport is not None
+        if transport is None:
+            return Result(Answer.TIMEOUT, 0, "cannot be sent: the sender has no socket")
         code = REQUESTS[job.kind]
         identifier = self._identifier()
         try:

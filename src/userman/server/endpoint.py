@@ -16,7 +16,7 @@ import logging
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from userman.radius.dedup import DuplicateCache, RequestKey, Status, request_key
 from userman.radius.dictionary import Dictionary
@@ -279,8 +279,9 @@ class RadiusProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # A datagram endpoint's transport: before Python 3.12 the selector loop's does not
+        # derive from asyncio.DatagramTransport, though it has its methods (sendto).
+        self.transport = cast("asyncio.DatagramTransport", transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if self.transport is not None:
