@@ -198,22 +198,6 @@ def change(
         return True
     _queue(db, acct, router, COA, cause, text, now)
     return True
-    db.add(
-        models.CoaRequest(
-            subscriber_id=acct.subscriber_id,
-            router_id=router.id,
-            session_id=acct.id,
-            kind=COA,
-            cause=cause,
-            attributes=text,
-            state="pending",
-            attempts=0,
-            last_error="",
-            created=now,
-            updated=now,
-        )
-    )
-    return True
 
 
 def disconnect_once(db: Session, acct: models.UserSession, cause: str, now: dt.datetime) -> bool:

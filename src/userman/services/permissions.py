@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, inspect, select
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
@@ -188,8 +188,8 @@ def check_customer(db: Session, row: models.Customer) -> None:
             raise InvalidValueError(
                 "permissions", f"{row.permissions} is above its parent's ({parent.permissions})"
             )
-    if row.id is None:
-        return  # a new customer has no sub-customers yet
+    if not inspect(row).has_identity:
+        return  # a new customer, not yet stored, has no sub-customers yet
     children = db.execute(
         select(models.Customer.login, models.Customer.permissions).where(
             models.Customer.parent_id == row.id, models.Customer.id != row.id
