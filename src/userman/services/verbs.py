@@ -432,7 +432,12 @@ def render(db: Session, menu: Menu, row: Any, *, show_sensitive: bool) -> Item:
         else:
             fields.append((prop.name, prop.kind.show(value)))
             json[prop.name] = prop.kind.json(value)
-    flags = "".join(letter for letter, _, test in menu.flags if test(row))
+    # The flags print shows as letters (history's U, R, F) are, for JSON, booleans named for
+    # what they mean; a flag that is a property already (disabled, active) is not repeated.
+    marks = [(letter, meaning, test(row)) for letter, meaning, test in menu.flags]
+    for _, meaning, on in marks:
+        json.setdefault(meaning, on)
+    flags = "".join(letter for letter, _, on in marks if on)
     return Item(item_id(row), flags, tuple(fields), json)
 
 
