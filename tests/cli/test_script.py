@@ -153,6 +153,22 @@ def test_v7_names(run: Run, tmp_path: Path) -> None:
     assert (entry["user"], entry["profile"], entry["state"]) == ("u", "p", "running")
 
 
+def test_v7_unlimited_validity_and_the_default_group(run: Run, tmp_path: Path) -> None:
+    """A v7 export writes `validity=unlimited`, and a user's group is `default` unless changed
+    (research notes 2.6, 2.11): both import, as no end and as no group."""
+    text = (
+        "/user-manager profile\n"
+        "add name=open validity=unlimited starts-when=first-auth\n"
+        "/user-manager user\n"
+        "add group=default name=u password=p shared-users=1\n"
+    )
+    run("import", script(tmp_path, text))
+    [profile] = printed(run, "profile")
+    assert (profile["validity"], profile["starts-at"]) == ("unlimited", "logon")
+    [user] = printed(run, "user")
+    assert (user["username"], user["group"]) == ("u", "")
+
+
 @pytest.mark.parametrize(
     ("text", "where"),
     [

@@ -36,6 +36,7 @@ __all__ = [
     "RATE",
     "TEXT",
     "TIME_OF_DAY",
+    "VALIDITY",
     "JsonValue",
     "Kind",
     "choice",
@@ -122,6 +123,21 @@ def _parse_duration(text: str, prop: str) -> int:
 
 
 DURATION = Kind("time", _parse_duration, _show_duration, _show_duration)
+
+
+def _parse_validity(text: str, prop: str) -> int:
+    """A profile's validity: a time, or `unlimited` (v7's word for no end, which legacy
+    exports write as `0s`); both are stored as 0."""
+    if text.strip().lower() == "unlimited":
+        return 0
+    return _parse_duration(text, prop)
+
+
+def _show_validity(value: object) -> str:
+    return _show_duration(value) if isinstance(value, int) and value else "unlimited"
+
+
+VALIDITY = Kind("time | unlimited", _parse_validity, _show_validity, _show_validity)
 
 
 def _parse_bytes(text: str, prop: str) -> int:

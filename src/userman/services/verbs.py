@@ -221,8 +221,23 @@ def _apply(db: Session, actor: Actor, menu: Menu, row: Any, parsed: dict[Prop, o
                 _check_no_loop(db, row, target)
             setattr(row, prop.column, target.id)
         else:
-            target = _resolve(db, actor, prop, str(value), row.subscriber_id) if value else None
+            target = _resolve_optional(db, actor, prop, str(value), row.subscriber_id)
             setattr(row, prop.column, None if target is None else target.id)
+
+
+def _resolve_optional(
+    db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: int | None
+) -> Any:
+    """An optional reference: empty names nothing, and so does the name of the built-in item
+    that nothing stands for (`group=default`), unless an item has that name."""
+    if not text:
+        return None
+    try:
+        return _resolve(db, actor, prop, text, subscriber_id)
+    except InvalidValueError:
+        if text == prop.builtin:
+            return None
+        raise
 
 
 def _check_no_loop(db: Session, row: models.Customer, parent: models.Customer) -> None:
