@@ -29,6 +29,7 @@ __all__ = [
     "DURATION",
     "INT",
     "IP",
+    "IPV6",
     "OVERRIDE",
     "PASSWORD_HASH",
     "PORT",
@@ -157,6 +158,17 @@ def _parse_ip(text: str, prop: str) -> str:
 
 
 IP = Kind("IP address", _parse_ip, _text, _text)
+
+
+def _parse_ipv6(text: str, prop: str) -> str:
+    """An IPv6 address in its short form; empty is `::`, the unspecified address (none)."""
+    try:
+        return str(ipaddress.IPv6Address(text or "::"))
+    except ValueError:
+        raise InvalidValueError(prop, f'"{text}" is not an IPv6 address') from None
+
+
+IPV6 = Kind("IPv6 address", _parse_ipv6, _text, _text)
 
 
 def _parse_decimal(text: str, prop: str) -> Decimal:

@@ -26,6 +26,7 @@ from userman.services.fields import (
     DURATION,
     INT,
     IP,
+    IPV6,
     OVERRIDE,
     PASSWORD_HASH,
     PORT,
@@ -372,6 +373,8 @@ USER = Menu(
         Prop("caller-id", "caller_id"),
         Prop("caller-id-bind-on-first-use", "caller_id_bind_on_first_use", BOOL, default="no"),
         Prop("ip-address", "ip_address", IP),
+        # In every legacy (v6.4x) export; sent as DNS-Server-IPv6-Address unless `::`.
+        Prop("ipv6-dns", "ipv6_dns", IPV6, default="::"),
         Prop("email", "email"),
         Prop("first-name", "first_name"),
         Prop("last-name", "last_name"),
