@@ -380,20 +380,37 @@ def _copy(menu: Menu, source: Any, row: Any, parsed: dict[Prop, object]) -> None
             setattr(row, prop.column, getattr(source, prop.column))
 
 
-def set_(
-    db: Session, actor: Actor, menu: Menu, keys: Sequence[str], args: Mapping[str, str]
+def _find_to_change(db: Session, actor: Actor, menu: Menu, key: str, verb: str) -> Any:
+    """The item a changing verb names; one the actor knows but may not see is refused by the
+    permission it lacks rather than reported missing."""
+    try:
+        return find(db, actor, menu, key)
+    except NotFoundError:
+        permissions.check_unseen(db, actor, menu, key, verb)
+        raise
+
+
+def set_(  # noqa: PLR0917 - the verb names the change in refusals (enable, disable)
+    db: Session,
+    actor: Actor,
+    menu: Menu,
+    keys: Sequence[str],
+    args: Mapping[str, str],
+    verb: str = "set",
 ) -> list[Any]:
     if not keys:
-        raise InvalidValueError("numbers", "say which item to set (its name, *ID or number)")
+        raise InvalidValueError("numbers", f"say which item to {verb} (its name, *ID or number)")
     parsed = _parse(menu, args)
-    rows = [find(db, actor, menu, key) for key in split_keys(keys)]
+    rows = [_find_to_change(db, actor, menu, key, verb) for key in split_keys(keys)]
     changed = frozenset(prop.name for prop in parsed)
     for row in rows:
-        permissions.check_change(db, actor, menu, row, "set", changed)
+        permissions.check_change(db, actor, menu, row, verb, changed)
         _apply(db, actor, menu, row, parsed)
         _check_row(db, menu, row)
+        if isinstance(row, models.Customer):
+            permissions.check_kept(actor, row, verb)
         if menu.owner in args:
-            permissions.check_change(db, actor, menu, row, "set", changed)  # where it went
+            permissions.check_change(db, actor, menu, row, verb, changed)  # where it went
     db.flush()
     return rows
 
@@ -408,9 +425,11 @@ def remove(
     """Remove the items; `before(row)` runs for each once it may go, before it goes."""
     if not keys:
         raise InvalidValueError("numbers", "say which item to remove (its name, *ID or number)")
-    rows = [find(db, actor, menu, key) for key in split_keys(keys)]
+    rows = [_find_to_change(db, actor, menu, key, "remove") for key in split_keys(keys)]
     for key, row in zip(split_keys(keys), rows, strict=True):
         permissions.check_change(db, actor, menu, row, "remove")
+        if isinstance(row, models.Customer):
+            permissions.check_kept(actor, row, "remove")
         if before is not None:
             before(row)
         db.delete(row)
