@@ -13,6 +13,19 @@ from userman.store import models
 from userman.store.database import SCHEMA_REVISION, Database
 
 
+def at_revision(db_url: str, revision: str) -> Database:
+    """A new database with the schema of an older revision, to upgrade from."""
+    from alembic import command
+
+    database = Database(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return database
+
+
 def test_schema_revision_is_the_newest_migration() -> None:
     config = Config()
     config.set_main_option("script_location", str(files("userman.store") / "migrations"))
@@ -72,15 +85,7 @@ def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
 
 
 def test_an_upgrade_keeps_the_rows_of_the_previous_revision(db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    database = Database(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    database = at_revision(db_url, "0001")
     with database.engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
@@ -109,15 +114,7 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
 ) -> None:
     # BlastRADIUS (CVE-2024-3596): routers added from 0004 on require a Message-Authenticator;
     # those already there get False, so an upgrade stops no router that worked.
-    from alembic import command
-    from alembic.config import Config
-
-    database = Database(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
+    database = at_revision(db_url, "0003")
     customer_id = 1
     with database.engine.begin() as connection:
         connection.exec_driver_sql(  # the columns of revision 0003, as the models have more
@@ -155,15 +152,7 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
 def test_0013_gives_every_user_ipv6_dns_and_keeps_its_profiles(db_url: str) -> None:
     """Legacy User Manager's user property ipv6-dns arrives as `::` (none) for the users already
     there; their profile queue stays (a copy of the table would cascade-delete it on SQLite)."""
-    from alembic import command
-    from alembic.config import Config
-
-    database = Database(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0011")
+    database = at_revision(db_url, "0011")
     with database.engine.begin() as connection:
         insert_as_of(
             connection,
@@ -214,15 +203,7 @@ def test_0010_leaves_old_routers_to_the_subscriber_and_counts_running_profiles(
     # Routers that said `reject`, the old default, now say `default` (the subscriber's choice,
     # reject until changed); a running user-profile entry starts with what the access decision
     # summed before: the user's sessions that ended after it started, or are open.
-    from alembic import command
-    from alembic.config import Config
-
-    database = Database(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0009")
+    database = at_revision(db_url, "0009")
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with database.engine.begin() as connection:
         connection.exec_driver_sql(
