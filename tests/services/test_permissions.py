@@ -471,7 +471,7 @@ def test_a_change_to_its_parent_names_the_permission_it_lacks(
     actor = world.app.actor(login)
     args = {"comment": "x"} if verb == "set" else {}
     why = rf"needs owner permissions \({login} has read-only for customer {verb}\)"
-    for key in (parent, f"*{world.ids[parent]:X}"):
+    for key in (parent, f"*{world.ids[parent]:X}", f"*{world.ids[parent]:x}"):
         with unchanged(world.app), pytest.raises(PermissionDeniedError, match=why):
             world.app.execute(actor, ("customer",), verb, (key,), args)
     with unchanged(world.app), pytest.raises(NotFoundError):

@@ -21,6 +21,7 @@ from userman.cli.syntax import (
     CommandSyntaxError,
     ForeignMenuError,
     parse_script,
+    quote_value,
     split_words,
 )
 from userman.core.errors import UsermanError
@@ -156,7 +157,7 @@ def _ignored(command: Command, lines: Sequence[str], end: int) -> str | None:
         if reason is None:
             line, column = _locate(lines, command.line, end, menu, [name])
             raise ScriptError(line, column, f"{name}: unknown property of {menu} {command.verb}")
-    settings = " ".join(f"{name}={value}" for name, value in command.args.items())
+    settings = " ".join(f"{name}={quote_value(value)}" for name, value in command.args.items())
     why = "; ".join(dict.fromkeys(r for r in reasons if r))
     return f"line {command.line}: {menu} {command.verb} {settings} left out: {why}"
 

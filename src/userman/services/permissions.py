@@ -192,8 +192,18 @@ def check_unseen(db: Session, actor: Actor, menu: Menu, key: str, verb: str) -> 
     if own is None or own.parent_id is None or own.parent_id == own.id:
         return
     parent = db.get(models.Customer, own.parent_id)
-    if parent is not None and key in (parent.login, f"*{parent.id:X}"):
+    if parent is not None and _names(key, parent):
         check_level(actor, "customer", verb)
+
+
+def _names(key: str, customer: models.Customer) -> bool:
+    """Whether `key` names the customer, by its login or its `*ID` (hexadecimal)."""
+    if not key.startswith("*"):
+        return key == customer.login
+    try:
+        return int(key[1:], 16) == customer.id
+    except ValueError:
+        return False
 
 
 def check_sensitive(actor: Actor, menu: Menu) -> None:
