@@ -106,3 +106,28 @@ def test_the_cli_does_not_import_the_server_or_alembic_for_menu_commands(tmp_pat
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert output.splitlines()[-1] == ""
+
+
+def test_json_print_carries_the_flags_print_shows(run) -> None:  # type: ignore[no-untyped-def]
+    """The manual's history print: "Flags: U - undoable, R - redoable, F - failed". --json
+    gives each flag as a boolean named for what it means, from the same test as the letter."""
+    run("customer add login=other password=o")  # another subscriber
+    run("--as admin profile add name=p1")
+    run("--as admin router add name=r1 ip-address=10.0.0.1")
+    run("--as admin history undo")
+    run("--as other router add name=theirs ip-address=10.0.0.1")
+    assert run("--as admin history redo", ok=False).exit_code == 1  # the address is taken
+    text = run("--as admin history print").stdout.splitlines()
+    assert text[0] == "Flags: U - undoable, R - redoable, F - failed"
+    letters = [line[3:7].strip() for line in text[1:] if line[:2].strip().isdigit()]
+    entries = json.loads(run("--as admin --json history print").stdout)
+    assert letters == ["U", "RF"]
+    assert [(e["action"], e["undoable"], e["redoable"], e["failed"]) for e in entries] == [
+        ("UMS profile p1 added", True, False, False),
+        ("UMS router r1 added", False, True, True),
+    ]
+    # A flag that is a property already is not repeated: a user's X is its `disabled`.
+    run("user add username=u customer=admin disabled=yes")
+    [user] = json.loads(run("--json user print").stdout)
+    assert user["disabled"] is True
+    assert "X" in run("user print").stdout.splitlines()[1]

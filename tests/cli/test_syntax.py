@@ -51,6 +51,7 @@ def test_all_is_pinned() -> None:
     assert sorted(syntax.__all__) == [
         "Command",
         "CommandSyntaxError",
+        "ForeignMenuError",
         "Navigate",
         "Word",
         "parse_args",
@@ -364,7 +365,7 @@ def test_parse_line(
 @pytest.mark.parametrize(
     ("line", "column", "message"),
     [
-        ("/ip pool add name=x", 1, "'/ip' is not a User Manager menu"),
+        ("/ip pool add name=x", 1, "'/ip pool add' is not a User Manager menu"),
         ("/tool", 1, "not a User Manager menu"),
         (
             "/tool user-manager user name=x",

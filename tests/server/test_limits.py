@@ -93,3 +93,18 @@ def test_a_profile_without_limitations_has_no_limits(app: Userman) -> None:
     assert reply.code is Code.ACCESS_ACCEPT
     assert reply.get("Mikrotik-Rate-Limit") is None
     assert 86398 <= int(reply.get("Session-Timeout") or 0) <= 86400  # validity 1d
+
+
+def test_the_users_ipv6_dns_goes_out_as_dns_server_ipv6_address(app: Userman) -> None:
+    """Legacy User Manager's user property ipv6-dns (in every v6.4x export, `::` when unset),
+    sent as RFC 6911's DNS-Server-IPv6-Address (section 3.2) when set, never as `::`."""
+    do(app, "user create-and-activate-profile", "test", profile="p")
+    assert logon(app).get("DNS-Server-IPv6-Address") is None  # the default, ::
+    do(app, "user set", "test", **{"ipv6-dns": "2001:DB8:0:0::53"})
+    [user] = app.execute(ROOT, ("user",), "print").items
+    assert user.json["ipv6-dns"] == "2001:db8::53"
+    reply = logon(app)
+    assert reply.code is Code.ACCESS_ACCEPT
+    assert str(reply.get("DNS-Server-IPv6-Address")) == "2001:db8::53"
+    do(app, "user set", "test", **{"ipv6-dns": "::"})
+    assert logon(app).get("DNS-Server-IPv6-Address") is None

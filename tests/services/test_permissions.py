@@ -22,6 +22,7 @@ from sqlalchemy import select
 from support import NOW, dry_run, run, unchanged
 from userman.cli.main import cli
 from userman.core.errors import (
+    ConflictError,
     InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
@@ -186,6 +187,8 @@ def target(world: World, actor: Actor, login: str, menu: str) -> str:
     if not items:
         # ro has changed nothing, so sees no history: address an entry it cannot see.
         items = run(world.app, world.actors["admin"], f"{menu} print").items
+    if menu == "customer":  # not itself: no customer disables or removes itself (below)
+        items = tuple(i for i in items if i.json["login"] != login) or items
     mine = [i for i in items if any(t == login or t.startswith(f"{login}-") for _, t in i.fields)]
     return (mine or list(items))[-1].id
 
@@ -457,6 +460,56 @@ def test_only_the_subscriber_changes_its_own_account(world: World) -> None:
         world.app.execute(world.actors["ow"], ("customer",), "set", ("admin",), {"password": "x"})
 
 
+@pytest.mark.parametrize(("login", "parent"), [("kid", "own-only"), ("ro", "admin")])
+@pytest.mark.parametrize("verb", ["set", "remove", "enable", "disable"])
+def test_a_change_to_its_parent_names_the_permission_it_lacks(
+    world: World, login: str, parent: str, verb: str
+) -> None:
+    """A non-owner does not see its parent, but knows it (its own `parent=`): changing it is
+    refused by the permission it lacks (customers need owner permissions), not as "no such
+    item". A customer it neither sees nor knows, a sibling, stays "no such item"."""
+    actor = world.app.actor(login)
+    args = {"comment": "x"} if verb == "set" else {}
+    why = rf"needs owner permissions \({login} has read-only for customer {verb}\)"
+    for key in (parent, f"*{world.ids[parent]:X}", f"*{world.ids[parent]:x}"):
+        with unchanged(world.app), pytest.raises(PermissionDeniedError, match=why):
+            world.app.execute(actor, ("customer",), verb, (key,), args)
+    with unchanged(world.app), pytest.raises(NotFoundError):
+        world.app.execute(actor, ("customer",), verb, ("rw",), args)
+    # A sub-customer it sees is refused the same way.
+    with unchanged(world.app), pytest.raises(PermissionDeniedError, match="owner permissions"):
+        world.app.execute(world.actors["own-only"], ("customer",), verb, ("kid",), args)
+
+
+@pytest.mark.parametrize("login", ["admin", "ow"])
+@pytest.mark.parametrize(
+    ("verb", "args"),
+    [("disable", {}), ("set", {"disabled": "yes"}), ("remove", {})],
+)
+def test_a_customer_never_disables_or_removes_itself(
+    world: World, login: str, verb: str, args: dict[str, str]
+) -> None:
+    """An owner that disabled or removed itself could not act again; the subscriber, which
+    only changes its own account, would take its whole domain with it: its last enabled owner."""
+    actor = world.actors[login]
+    needed = "the local superuser" if login == "admin" else "another owner"
+    with unchanged(world.app), pytest.raises(PermissionDeniedError, match=needed):
+        world.app.execute(actor, ("customer",), verb, (login,), args)
+    # Another owner may (admin the owner ow); the local superuser may suspend a subscriber.
+    allowed = world.actors["admin"] if login == "ow" else ROOT
+    try:
+        dry_run(world.app, allowed, Request(("customer",), verb, (login,), args))
+    except ConflictError:
+        assert verb == "remove"  # permitted, but its routers, users ... are still there
+
+
+def test_the_subscriber_keeps_owner_permissions(world: World) -> None:
+    """Demoting the last enabled owner is refused too: a subscriber is always an owner."""
+    for actor in (world.actors["admin"], ROOT):
+        with unchanged(world.app), pytest.raises(InvalidValueError, match="must have owner"):
+            world.app.execute(actor, ("customer",), "set", ("admin",), {"permissions": "full"})
+
+
 def test_lowering_a_parent_below_its_sub_customer_is_refused(world: World) -> None:
     """The rule holds from both sides: rw's sub-customer may not outrank rw after a change."""
     admin = world.actors["admin"]
@@ -508,6 +561,11 @@ def test_enabling_again_lets_it_act(world: World) -> None:
         ("fu", "customer add login=z permissions=read-only", "owner permissions"),
         ("no-flags", "user add username=z", "own-users access"),
         ("off", "user print", "an enabled customer"),
+        # Its parent, which it does not see but knows (its own parent=): not "no such item".
+        ("kid", "customer set own-only comment=x", "owner permissions"),
+        ("ro", "customer disable admin", "owner permissions"),
+        ("ow", "customer disable ow", "another owner"),
+        ("admin", "customer remove admin", "the local superuser"),
     ],
 )
 def test_the_cli_as_a_customer_says_what_is_missing(

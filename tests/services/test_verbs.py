@@ -99,6 +99,44 @@ def test_v7_names_are_accepted(app: Userman) -> None:
     assert (queued["user"], queued["profile"], queued["state"]) == ("v7user", "p", "running")
 
 
+@pytest.mark.parametrize("written", ["unlimited", "0s", "UNLIMITED", "0"])
+def test_validity_unlimited_and_0s_both_mean_no_end(app: Userman, written: str) -> None:
+    """v7 writes `validity=unlimited` (its default), legacy exports `validity=0s` (the research
+    notes, 5: "validity=0s = unlimited"): both are a profile valid without end, which print
+    shows as v7 does, and export leaves out as the default."""
+    run(app, "profile add", name="open", validity=written, **{"starts-at": "now"})
+    run(app, "profile add", name="day", validity="1d")
+    assert [p["validity"] for p in shown(app, "profile")] == ["unlimited", "1d"]
+    found = app.execute(ROOT, ("profile",), "print", ("where",), {"validity": "0s"})
+    assert [i.json["name"] for i in found.items] == ["open"]
+    run(app, "user add", username="u")
+    run(app, "user create-and-activate-profile", "u", profile="open")
+    [entry] = shown(app, "user-profile")
+    assert (entry["state"], entry["end-time"]) == ("running", "")  # runs without end
+    exported = [dict(line.args) for line in run(app, "profile export").exported]
+    assert ["validity" in line for line in exported] == [False, True]
+    run(app, "profile set", "day", validity="unlimited")
+    assert shown(app, "profile")[1]["validity"] == "unlimited"
+    with pytest.raises(InvalidValueError, match="validity"):
+        run(app, "profile set", "day", validity="forever")
+
+
+def test_group_default_is_v7s_built_in_group(app: Userman) -> None:
+    """v7 makes a user group `default` (every method, no attributes) and puts a user in it
+    unless told otherwise (research notes 2.11, 2.12): here that is a user without a group, so
+    `group=default` means none, until the subscriber has a group of that name."""
+    run(app, "user add", username="a", group="default")
+    run(app, "user add-batch-users", **{"number-of-users": "1", "group": "default"})
+    assert [u["group"] for u in shown(app, "user")] == ["", ""]
+    with pytest.raises(InvalidValueError, match='group: no user group "nogroup"'):
+        run(app, "user add", username="b", group="nogroup")
+    run(app, "user group add", name="default", attributes="Framed-Pool:v7")
+    run(app, "user set", "a", group="default")
+    assert shown(app, "user")[0]["group"] == "default"  # the group of that name, now
+    run(app, "user set", "a", group="")
+    assert shown(app, "user")[0]["group"] == ""
+
+
 def test_add_batch_users_makes_distinct_users_with_their_profile(app: Userman) -> None:
     run(app, "profile add", name="voucher", validity="1d", **{"starts-at": "now"})
     seen: list[tuple[int, int]] = []

@@ -7,10 +7,23 @@ from importlib.resources import files
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import Connection, column, inspect, select, table
 
 from userman.store import models
 from userman.store.database import SCHEMA_REVISION, Database
+
+
+def at_revision(db_url: str, revision: str) -> Database:
+    """A new database with the schema of an older revision, to upgrade from."""
+    from alembic import command
+
+    database = Database(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return database
 
 
 def test_schema_revision_is_the_newest_migration() -> None:
@@ -72,15 +85,7 @@ def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
 
 
 def test_an_upgrade_keeps_the_rows_of_the_previous_revision(db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    database = Database(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    database = at_revision(db_url, "0001")
     with database.engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
@@ -109,15 +114,7 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
 ) -> None:
     # BlastRADIUS (CVE-2024-3596): routers added from 0004 on require a Message-Authenticator;
     # those already there get False, so an upgrade stops no router that worked.
-    from alembic import command
-    from alembic.config import Config
-
-    database = Database(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
+    database = at_revision(db_url, "0003")
     customer_id = 1
     with database.engine.begin() as connection:
         connection.exec_driver_sql(  # the columns of revision 0003, as the models have more
@@ -152,21 +149,61 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
     database.dispose()
 
 
+def test_0013_gives_every_user_ipv6_dns_and_keeps_its_profiles(db_url: str) -> None:
+    """Legacy User Manager's user property ipv6-dns arrives as `::` (none) for the users already
+    there; their profile queue stays (a copy of the table would cascade-delete it on SQLite)."""
+    database = at_revision(db_url, "0011")
+    with database.engine.begin() as connection:
+        insert_as_of(
+            connection,
+            models.Customer,
+            id=1,
+            subscriber_id=1,
+            parent_id=1,
+            login="a",
+            public_id="p",
+        )
+        insert_as_of(connection, models.Profile, id=1, subscriber_id=1, owner_id=1, name="p")
+        insert_as_of(connection, models.User, id=1, subscriber_id=1, customer_id=1, username="u")
+        insert_as_of(
+            connection,
+            models.UserProfile,
+            subscriber_id=1,
+            user_id=1,
+            profile_id=1,
+            assigned_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        )
+    database.migrate()
+    with database.begin() as db:
+        [user] = db.scalars(select(models.User)).all()
+        assert user.ipv6_dns == "::"
+        assert len(db.scalars(select(models.UserProfile)).all()) == 1
+    database.dispose()
+
+
+def insert_as_of(connection: Connection, model: type[models.Base], **values: object) -> None:
+    """A row as the model makes it, in the columns its table has at the current revision (a
+    later revision's columns do not exist yet)."""
+    name = model.__tablename__
+    present = {c["name"] for c in inspect(connection).get_columns(name)}
+    row = {
+        c.name: c.default.arg  # type: ignore[attr-defined]
+        for c in model.__table__.columns
+        if c.name in present and c.default is not None
+    }
+    row.update(values)
+    columns = model.__table__.columns
+    stmt = table(name, *(column(key, columns[key].type) for key in row)).insert()
+    connection.execute(stmt.values(row))
+
+
 def test_0010_leaves_old_routers_to_the_subscriber_and_counts_running_profiles(
     db_url: str,
 ) -> None:
     # Routers that said `reject`, the old default, now say `default` (the subscriber's choice,
     # reject until changed); a running user-profile entry starts with what the access decision
     # summed before: the user's sessions that ended after it started, or are open.
-    from alembic import command
-    from alembic.config import Config
-
-    database = Database(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0009")
+    database = at_revision(db_url, "0009")
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with database.engine.begin() as connection:
         connection.exec_driver_sql(
@@ -190,11 +227,7 @@ def test_0010_leaves_old_routers_to_the_subscriber_and_counts_running_profiles(
             " starts_at, price, override_shared_users, attributes, comment)"
             " VALUES (1, 1, 1, 'p1', '', 0, 'logon', 0, 'off', '', '')"
         )
-        connection.execute(
-            models.User.__table__.insert().values(
-                id=1, subscriber_id=1, customer_id=1, username="u"
-            )
-        )
+        insert_as_of(connection, models.User, id=1, subscriber_id=1, customer_id=1, username="u")
         connection.exec_driver_sql(
             "INSERT INTO user_profile (subscriber_id, user_id, profile_id, state, assigned_at,"
             " start_time) VALUES (1, 1, 1, 'running', '2026-01-01 00:00:00',"

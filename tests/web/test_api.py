@@ -138,6 +138,38 @@ def test_permissions_are_the_customers(client: TestClient, userman: Userman) -> 
         assert reader.get("/api/v1/user/sneaky").status_code == 404
 
 
+def test_no_customer_disables_or_removes_itself_nor_changes_its_parent(
+    client: TestClient, userman: Userman
+) -> None:
+    """The subscriber admin is the last enabled owner of its domain: it may not disable or
+    remove itself (403, nothing changed). A read-only customer's change to its parent says
+    which permission it lacks (403), not that the parent does not exist (404)."""
+    before = client.get("/api/v1/history").json()
+    for method, url, body in (
+        ("patch", "/api/v1/customer/admin", {"disabled": True}),
+        ("post", "/api/v1/customer/admin/disable", None),
+        ("delete", "/api/v1/customer/admin", None),
+    ):
+        refused = client.request(method, url, json=body)
+        assert refused.status_code == 403, (url, refused.text)
+        assert "needs the local superuser" in refused.json()["error"]
+    assert client.get("/api/v1/customer/admin").json()["disabled"] is False
+    assert client.get("/api/v1/history").json() == before
+    client.post(
+        "/api/v1/customer",
+        json={"login": "looker", "parent": "admin", "permissions": "read-only", "password": "l"},
+    )
+    with logged_in(create_app(userman), "looker", "l") as looker:
+        refused = looker.patch("/api/v1/customer/admin", json={"comment": "x"})
+        assert refused.status_code == 403
+        assert refused.json()["error"] == (
+            "failure: not permitted: needs owner permissions"
+            " (looker has read-only for customer set)"
+        )
+        assert looker.delete("/api/v1/customer/admin").status_code == 403
+        assert looker.delete("/api/v1/customer/isp-unknown").status_code == 404
+
+
 def test_a_subscriber_never_sees_another(client: TestClient, userman: Userman) -> None:
     # A new subscriber is made by the local superuser (an owner whose parent is itself).
     userman.execute(

@@ -339,6 +339,32 @@ def test_customers_tree_and_their_access_flags(
     assert '<small class="error">permissions: owner is above its parent' in below.text
 
 
+def test_the_subscriber_cannot_disable_or_remove_itself_from_its_pages(
+    admin: tuple[TestClient, str], world: Userman
+) -> None:
+    """admin is its subscriber's last enabled owner: its own form, the list's tick boxes and
+    the remove button are refused (403, saying so) and change nothing."""
+    http, csrf = admin
+    ident = item_id(world, "customer", "admin")
+    before = world.execute(ROOT, ["history"], "print").items
+    refused = [
+        http.post(f"/userman/customers/{ident}", data={"csrf": csrf, "disabled": "yes"}),
+        http.post(
+            "/userman/customers/bulk", data={"csrf": csrf, "action": "disable", "id": [ident]}
+        ),
+        http.post(
+            "/userman/customers/bulk", data={"csrf": csrf, "action": "remove", "id": [ident]}
+        ),
+        http.post(f"/userman/customers/{ident}/remove", data={"csrf": csrf}),
+    ]
+    for response in refused:
+        assert response.status_code == 403, response.text
+        assert "needs the local superuser" in response.text
+    [admin_row] = world.execute(ROOT, ["customer"], "get", ["admin"]).items
+    assert admin_row.json["disabled"] is False
+    assert world.execute(ROOT, ["history"], "print").items == before
+
+
 def test_logs_filter_and_history_undo_redo(admin: tuple[TestClient, str], world: Userman) -> None:
     http, csrf = admin
     do(world, "router", "set", "r1", log="auth-fail,auth-ok")

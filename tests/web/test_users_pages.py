@@ -145,6 +145,7 @@ def test_add_a_user_from_the_menus_form(admin: tuple[TestClient, str], world: Us
         assert f"<legend>{legend}</legend>" in form
     assert '<option value="none" selected>none</option>' in form  # wireless-enc-algo's default
     assert 'name="password" autocomplete="new-password"' in form
+    assert re.search(r'IPv6 DNS.*?name="ipv6-dns" value="::"', form, re.S)  # its default
     bad = http.post(
         "/userman/users/new",
         data={
@@ -175,6 +176,7 @@ def test_add_a_user_from_the_menus_form(admin: tuple[TestClient, str], world: Us
             "shared-users": "2",
             "caller-id-bind-on-first-use": "yes",
             "first-name": "Carol",
+            "ipv6-dns": "2001:db8::53",
         },
     )
     assert good.status_code == 303
@@ -183,6 +185,7 @@ def test_add_a_user_from_the_menus_form(admin: tuple[TestClient, str], world: Us
     assert carol["shared-users"] == 2
     assert carol["caller-id-bind-on-first-use"] is True
     assert carol["disabled"] is False
+    assert carol["ipv6-dns"] == "2001:db8::53"
 
 
 def test_a_users_page_shows_its_profiles_sessions_and_usage(

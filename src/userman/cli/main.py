@@ -284,11 +284,13 @@ def import_(ctx: click.Context, file: TextIO, skip_foreign: bool) -> None:
     text = file.read()
     try:
         app = _open(ctx)
-        commands = import_script(app, app.actor(ctx.obj["as"]), text, skip_foreign=skip_foreign)
+        imported = import_script(app, app.actor(ctx.obj["as"]), text, skip_foreign=skip_foreign)
     except UsermanError as error:
         click.echo(f"failure: {error}", err=True)
         ctx.exit(1)
-    click.echo(f"Script file loaded and executed successfully ({len(commands)} commands)")
+    for note in imported.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(imported.summary)
 
 
 @cli.command(name="export")

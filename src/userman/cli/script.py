@@ -3,8 +3,10 @@ r"""RouterOS scripts in and out: `userman import FILE.rsc` and `userman export`.
 Import parses the whole script first (menu header lines of both generations, `\` continuation,
 quotes and escapes, comments), then applies every command with one `execute_many`: all or
 nothing. Any failure is a `ScriptError` at a line and column: a syntax error where the parser
-stopped, a service error at the word of the property it names (else column 1). Export asks
-each menu's `export` verb, in dependency order, in one transaction. Knows nothing of the store.
+stopped, a service error at the word of the property it names (else column 1). A RouterOS
+setting that has no meaning here (`database set db-path=`) is left out with a one-line note.
+Export asks each menu's `export` verb, in dependency order, in one transaction. Knows nothing of
+the store.
 """
 
 from __future__ import annotations
@@ -14,11 +16,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from userman.cli.render import render_export
-from userman.cli.syntax import Command, CommandSyntaxError, parse_script, split_words
+from userman.cli.syntax import (
+    Command,
+    CommandSyntaxError,
+    ForeignMenuError,
+    parse_script,
+    quote_value,
+    split_words,
+)
 from userman.core.errors import UsermanError
 from userman.services import MENU_PATHS, MENUS, Actor, Request, Userman
 
-__all__ = ["EXPORT_ORDER", "ScriptError", "export_script", "import_script", "parse_rsc"]
+__all__ = [
+    "EXPORT_ORDER",
+    "IGNORED",
+    "Imported",
+    "ScriptError",
+    "export_script",
+    "import_script",
+    "parse_rsc",
+]
 
 # Every item refers only to items of menus before it.
 EXPORT_ORDER: tuple[str, ...] = (
@@ -35,6 +52,13 @@ EXPORT_ORDER: tuple[str, ...] = (
 )
 
 _ROOT_VERBS = frozenset({"set", "print", "export", "get", "edit", "monitor", "generate-report"})
+
+# RouterOS settings of a menu that exports write but that mean nothing here: (menu, verb,
+# property) -> why. Such a line is accepted, left out, and noted.
+IGNORED: dict[tuple[str, str, str], str] = {
+    # Where the router keeps its User Manager database; both generations export it.
+    ("database", "set", "db-path"): "userman's database is chosen with --db URL or $USERMAN_DB",
+}
 
 
 class ScriptError(UsermanError):
@@ -108,6 +132,36 @@ def _error_names(error: UsermanError) -> list[str]:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What an import did: the commands it applied, and a note for each line it left out."""
+
+    commands: tuple[Command, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        count = len(self.commands)
+        plural = "" if count == 1 else "s"
+        return f"Script file loaded and executed successfully ({count} command{plural})"
+
+
+def _ignored(command: Command, lines: Sequence[str], end: int) -> str | None:
+    """The note for a line of settings that mean nothing here, or None for any other line; a
+    line that mixes them with others fails at the first of the others."""
+    menu = " ".join(command.path)
+    reasons = [IGNORED.get((menu, command.verb, name)) for name in command.args]
+    if not command.args or not any(reasons) or command.positional:
+        return None
+    for name, reason in zip(command.args, reasons, strict=True):
+        if reason is None:
+            line, column = _locate(lines, command.line, end, menu, [name])
+            raise ScriptError(line, column, f"{name}: unknown property of {menu} {command.verb}")
+    settings = " ".join(f"{name}={quote_value(value)}" for name, value in command.args.items())
+    why = "; ".join(dict.fromkeys(r for r in reasons if r))
+    return f"line {command.line}: {menu} {command.verb} {settings} left out: {why}"
+
+
 def _check_menu(command: Command, lines: Sequence[str], end: int) -> None:
     """A `/user-manager` menu or setting that has no equivalent here fails by its name."""
     if command.path == ("database",) and command.verb == "set":
@@ -136,15 +190,35 @@ def _check_menu(command: Command, lines: Sequence[str], end: int) -> None:
 
 
 def parse_rsc(text: str, *, skip_foreign: bool = False) -> list[Command]:
-    """The commands of a script, each checked to address a menu userman has."""
+    """The commands of a script to apply, each checked to address a menu userman has."""
+    return list(_parse(text, skip_foreign=skip_foreign).commands)
+
+
+def _parse(text: str, *, skip_foreign: bool) -> Imported:
+    """The commands to apply, and the notes of the lines left out."""
     try:
-        commands = parse_script(text, MENU_PATHS, skip_foreign=skip_foreign)
+        parsed = parse_script(text, MENU_PATHS, skip_foreign=skip_foreign)
+    except ForeignMenuError as error:
+        raise ScriptError(
+            error.line,
+            error.column,
+            f"{error.message}; `userman import --skip-foreign` skips the other menus, as in a "
+            "router's whole export",
+        ) from None
     except CommandSyntaxError as error:
         raise ScriptError(error.line, error.column, error.message) from None
     lines = text.splitlines()
-    for index, command in enumerate(commands):
-        _check_menu(command, lines, _end(commands, index, lines))
-    return commands
+    commands: list[Command] = []
+    notes: list[str] = []
+    for index, command in enumerate(parsed):
+        end = _end(parsed, index, lines)
+        note = _ignored(command, lines, end)
+        if note is not None:
+            notes.append(note)
+            continue
+        _check_menu(command, lines, end)
+        commands.append(command)
+    return Imported(tuple(commands), tuple(notes))
 
 
 def _end(commands: Sequence[Command], index: int, lines: Sequence[str]) -> int:
@@ -152,13 +226,12 @@ def _end(commands: Sequence[Command], index: int, lines: Sequence[str]) -> int:
     return commands[index + 1].line if index + 1 < len(commands) else len(lines) + 1
 
 
-def import_script(
-    app: Userman, actor: Actor, text: str, *, skip_foreign: bool = False
-) -> list[Command]:
+def import_script(app: Userman, actor: Actor, text: str, *, skip_foreign: bool = False) -> Imported:
     """Apply a script as one transaction; raise `ScriptError` (nothing applied) on any error."""
-    commands = parse_rsc(text, skip_foreign=skip_foreign)
+    imported = _parse(text, skip_foreign=skip_foreign)
+    commands = imported.commands
     if not commands:
-        return []
+        return imported
     requests = [Request(c.path, c.verb, c.positional, dict(c.args)) for c in commands]
     lines = text.splitlines()
     try:
@@ -177,7 +250,7 @@ def import_script(
     for command, outcome in zip(commands, outcomes, strict=True):
         if outcome.error:  # a refusal recorded as such (a failed undo): the rest stands
             raise ScriptError(command.line, 1, outcome.error)
-    return commands
+    return imported
 
 
 def export_script(app: Userman, actor: Actor, *, show_sensitive: bool = False) -> str:

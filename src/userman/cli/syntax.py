@@ -14,6 +14,7 @@ decoded as UTF-8.
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_right
 from collections.abc import Collection, Mapping, Sequence
@@ -25,6 +26,7 @@ from userman.core.errors import UsermanError
 __all__ = [
     "Command",
     "CommandSyntaxError",
+    "ForeignMenuError",
     "Navigate",
     "Word",
     "parse_args",
@@ -47,6 +49,21 @@ class CommandSyntaxError(UsermanError):
         self.line = line
         self.column = column
         self.text = text  # the source line, for showing a caret under `column`
+
+
+class ForeignMenuError(CommandSyntaxError):
+    """A command of another RouterOS menu (`/ip pool add ...`), which has no place here; `menu`
+    is its path as written."""
+
+    def __init__(self, menu: str, line: int, column: int, text: str = "") -> None:
+        super().__init__(
+            f"{menu!r} is not a User Manager menu "
+            "(paths start with /tool user-manager or /user-manager)",
+            line,
+            column,
+            text,
+        )
+        self.menu = menu
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,13 +387,9 @@ def _target(
 def _resolve(words: Sequence[Word], target: _Target, text: str) -> Command | Navigate:
     first = words[0]
     if target.foreign:
-        raise CommandSyntaxError(
-            f"{first.value!r} is not a User Manager menu "
-            "(paths start with /tool user-manager or /user-manager)",
-            first.line,
-            first.column,
-            text,
-        )
+        # The words before the first name=value: the menu, and the command if one is given.
+        lead = [w.value for w in itertools.takewhile(lambda w: w.name is None and w.bare, words)]
+        raise ForeignMenuError(" ".join(lead), first.line, first.column, text)
     if target.verb is None:
         if target.rest:
             word = target.rest[0]
@@ -453,6 +466,9 @@ def parse_script(
                     current = None
                 continue
             result = _resolve(words, target, "")
+        except ForeignMenuError as err:
+            source = scanner.source(err.line)
+            raise ForeignMenuError(err.menu, err.line, err.column, source) from None
         except CommandSyntaxError as err:
             raise CommandSyntaxError(
                 err.message, err.line, err.column, scanner.source(err.line)

@@ -125,6 +125,7 @@ class UserFacts:
     wireless_enc_algo: str = "none"
     wireless_enc_key: str = ""
     wireless_psk: str = ""
+    ipv6_dns: str = ""  # the user's IPv6 DNS server; "" or "::" (unspecified): none
     # v7 custom reply attributes (Name, value text) of the profile, the group and the user, in
     # that order: a later one of the same name replaces an earlier one.
     attributes: tuple[tuple[str | CustomAttribute, str], ...] = ()
@@ -362,8 +363,12 @@ ENC_ALGO = {"none": 0, "40bit-wep": 1, "104bit-wep": 2, "aes-ccm": 3, "tkip": 4}
 
 
 def _user_reply(facts: UserFacts) -> list[tuple[str | CustomAttribute, object]]:
-    """The user's wireless keys (the manual's user properties) and the custom attributes."""
+    """The user's wireless keys (the manual's user properties), its IPv6 DNS server (RFC 6911
+    3.2, DNS-Server-IPv6-Address) and the custom attributes."""
     reply: list[tuple[str | CustomAttribute, object]] = []
+    dns = ipaddress.IPv6Address(facts.ipv6_dns or "::")
+    if not dns.is_unspecified:
+        reply.append(("DNS-Server-IPv6-Address", dns))
     if facts.wireless_enc_algo != "none":
         reply.append(("Mikrotik-Wireless-Enc-Algo", ENC_ALGO[facts.wireless_enc_algo]))
     if facts.wireless_enc_key:

@@ -152,7 +152,9 @@ def _toggle(disabled: str) -> Handler:
             raise NotFoundError(f"{menu.name} command", request.verb)
         if request.args:
             raise InvalidValueError(next(iter(request.args)), f"{request.verb} takes no values")
-        rows = verbs.set_(ctx.db, ctx.actor, menu, request.positional, {"disabled": disabled})
+        rows = verbs.set_(
+            ctx.db, ctx.actor, menu, request.positional, {"disabled": disabled}, request.verb
+        )
         coa.after_set(ctx.db, menu.name, rows, ("disabled",), ctx.now)
         return Outcome(menu)
 

@@ -152,6 +152,7 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
         wireless_enc_algo=user.wireless_enc_algo,
         wireless_enc_key=user.wireless_enc_key,
         wireless_psk=user.wireless_psk,
+        ipv6_dns=user.ipv6_dns,
         attributes=_attributes(db, user, running),
     )
 

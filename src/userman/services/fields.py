@@ -29,6 +29,7 @@ __all__ = [
     "DURATION",
     "INT",
     "IP",
+    "IPV6",
     "OVERRIDE",
     "PASSWORD_HASH",
     "PORT",
@@ -36,6 +37,7 @@ __all__ = [
     "RATE",
     "TEXT",
     "TIME_OF_DAY",
+    "VALIDITY",
     "JsonValue",
     "Kind",
     "choice",
@@ -124,6 +126,21 @@ def _parse_duration(text: str, prop: str) -> int:
 DURATION = Kind("time", _parse_duration, _show_duration, _show_duration)
 
 
+def _parse_validity(text: str, prop: str) -> int:
+    """A profile's validity: a time, or `unlimited` (v7's word for no end, which legacy
+    exports write as `0s`); both are stored as 0."""
+    if text.strip().lower() == "unlimited":
+        return 0
+    return _parse_duration(text, prop)
+
+
+def _show_validity(value: object) -> str:
+    return _show_duration(value) if isinstance(value, int) and value else "unlimited"
+
+
+VALIDITY = Kind("time | unlimited", _parse_validity, _show_validity, _show_validity)
+
+
 def _parse_bytes(text: str, prop: str) -> int:
     return values.parse_size(text, prop)
 
@@ -141,6 +158,17 @@ def _parse_ip(text: str, prop: str) -> str:
 
 
 IP = Kind("IP address", _parse_ip, _text, _text)
+
+
+def _parse_ipv6(text: str, prop: str) -> str:
+    """An IPv6 address in its short form; empty is `::`, the unspecified address (none)."""
+    try:
+        return str(ipaddress.IPv6Address(text or "::"))
+    except ValueError:
+        raise InvalidValueError(prop, f'"{text}" is not an IPv6 address') from None
+
+
+IPV6 = Kind("IPv6 address", _parse_ipv6, _text, _text)
 
 
 def _parse_decimal(text: str, prop: str) -> Decimal:

@@ -26,6 +26,7 @@ from userman.services.fields import (
     DURATION,
     INT,
     IP,
+    IPV6,
     OVERRIDE,
     PASSWORD_HASH,
     PORT,
@@ -33,6 +34,7 @@ from userman.services.fields import (
     RATE,
     TEXT,
     TIME_OF_DAY,
+    VALIDITY,
     Kind,
     choice,
     mapped,
@@ -77,6 +79,9 @@ class Prop:
     required: bool = False  # a reference every item must have (the owner's always is)
     unique: bool = False  # no two items share it: `copy-from` leaves it to be made anew
     aliases: tuple[str, ...] = ()
+    # A reference's name for the built-in item that "none" stands for (v7's user group
+    # `default`): it means none, unless an item of that name exists.
+    builtin: str = ""
 
 
 Flag = tuple[str, str, Callable[[Any], bool]]  # (letter, meaning, test)
@@ -223,7 +228,8 @@ PROFILE = Menu(
         Prop("name", "name"),
         Prop("owner", "owner_id", ref="customer"),
         Prop("name-for-users", "name_for_users"),
-        Prop("validity", "validity", DURATION, default="0s"),
+        # No end: v7 prints and exports `unlimited`, legacy exports `0s`; both are taken.
+        Prop("validity", "validity", VALIDITY, default="unlimited"),
         Prop("starts-at", "starts_at", choice(("logon", "now")), default="logon"),
         Prop(
             "starts-when",
@@ -361,10 +367,14 @@ USER = Menu(
         Prop("password", "password", sensitive=True),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("shared-users", "shared_users", COUNT, default="unlimited"),
-        Prop("group", "group_id", ref="user group"),
+        # v7 puts every user in a group, `default` unless told otherwise; here a user without
+        # a group is what v7's default group is (every method, no attributes).
+        Prop("group", "group_id", ref="user group", builtin="default"),
         Prop("caller-id", "caller_id"),
         Prop("caller-id-bind-on-first-use", "caller_id_bind_on_first_use", BOOL, default="no"),
         Prop("ip-address", "ip_address", IP),
+        # In every legacy (v6.4x) export; sent as DNS-Server-IPv6-Address unless `::`.
+        Prop("ipv6-dns", "ipv6_dns", IPV6, default="::"),
         Prop("email", "email"),
         Prop("first-name", "first_name"),
         Prop("last-name", "last_name"),

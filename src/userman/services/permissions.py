@@ -12,7 +12,11 @@
   account, which only the subscriber changes; others see only themselves and the customers
   below them, and change only their own password and contact details (`SELF_SERVICE`). A
   customer's permissions are never above its parent's, nor below its sub-customers'. A disabled
-  customer, or one below a disabled customer, cannot act.
+  customer, or one below a disabled customer, cannot act. No customer disables or removes
+  itself; with the rules before, that keeps every subscriber's last enabled owner (the
+  subscriber, which every customer of its domain acts under) from being disabled, demoted or
+  removed by anyone but the local superuser. A change to a customer it may not see but knows
+  (its parent) is refused by the permission it lacks, not as "no such item".
 - Tenancy: nobody but the local superuser reaches an item of another subscriber; such an item is
   "not found", never "not permitted", so its existence does not show.
 - Secrets print (`show-sensitive`, or `where` on a secret) only to who may change them.
@@ -36,8 +40,10 @@ if TYPE_CHECKING:
 __all__ = [
     "check_change",
     "check_customer",
+    "check_kept",
     "check_level",
     "check_sensitive",
+    "check_unseen",
     "make_actor",
     "may_change",
     "visible",
@@ -146,7 +152,7 @@ SELF_SERVICE = frozenset(
 
 
 def _check_customer_change(actor: Actor, row: Any, verb: str, props: frozenset[str]) -> None:
-    if row.id is not None and row.id == actor.customer_id and verb == "set":
+    if row.id is not None and row.id == actor.customer_id and verb != "remove":
         if props <= SELF_SERVICE:
             return
         if actor.permissions != "owner":
@@ -157,6 +163,47 @@ def _check_customer_change(actor: Actor, row: Any, verb: str, props: frozenset[s
         # The subscriber's own account is the key to the whole domain: only it (and the local
         # superuser) may change or remove it, not the owners below it.
         raise PermissionDeniedError("the subscriber itself", f"to {verb} {row.login}")
+
+
+def check_kept(actor: Actor, row: models.Customer, verb: str) -> None:
+    """No customer disables (`disabled=yes`, after the change) or removes (`verb` remove)
+    itself: it would lock itself out, and the subscriber its whole domain."""
+    if actor.is_superuser or row.id is None or row.id != actor.customer_id:
+        return
+    removing = verb == "remove"
+    if not (removing or row.disabled):
+        return
+    doing = "remove" if removing else "disable"
+    if row.id == row.subscriber_id:
+        raise PermissionDeniedError(
+            "the local superuser",
+            f"{row.login} is the subscriber, whose account every customer of its domain acts "
+            f"under: it cannot {doing} itself",
+        )
+    raise PermissionDeniedError("another owner", f"{row.login} cannot {doing} itself")
+
+
+def check_unseen(db: Session, actor: Actor, menu: Menu, key: str, verb: str) -> None:
+    """A change to a customer the actor does not see (`find` said "no such item") but knows,
+    its parent (its own `parent=`), is refused by the permission it lacks."""
+    if menu.name != "customer" or actor.sees_everything or actor.customer_id is None:
+        return
+    own = db.get(models.Customer, actor.customer_id)
+    if own is None or own.parent_id is None or own.parent_id == own.id:
+        return
+    parent = db.get(models.Customer, own.parent_id)
+    if parent is not None and _names(key, parent):
+        check_level(actor, "customer", verb)
+
+
+def _names(key: str, customer: models.Customer) -> bool:
+    """Whether `key` names the customer, by its login or its `*ID` (hexadecimal)."""
+    if not key.startswith("*"):
+        return key == customer.login
+    try:
+        return int(key[1:], 16) == customer.id
+    except ValueError:
+        return False
 
 
 def check_sensitive(actor: Actor, menu: Menu) -> None:

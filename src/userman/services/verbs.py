@@ -221,8 +221,23 @@ def _apply(db: Session, actor: Actor, menu: Menu, row: Any, parsed: dict[Prop, o
                 _check_no_loop(db, row, target)
             setattr(row, prop.column, target.id)
         else:
-            target = _resolve(db, actor, prop, str(value), row.subscriber_id) if value else None
+            target = _resolve_optional(db, actor, prop, str(value), row.subscriber_id)
             setattr(row, prop.column, None if target is None else target.id)
+
+
+def _resolve_optional(
+    db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: int | None
+) -> Any:
+    """An optional reference: empty names nothing, and so does the name of the built-in item
+    that nothing stands for (`group=default`), unless an item has that name."""
+    if not text:
+        return None
+    try:
+        return _resolve(db, actor, prop, text, subscriber_id)
+    except InvalidValueError:
+        if text == prop.builtin:
+            return None
+        raise
 
 
 def _check_no_loop(db: Session, row: models.Customer, parent: models.Customer) -> None:
@@ -365,20 +380,37 @@ def _copy(menu: Menu, source: Any, row: Any, parsed: dict[Prop, object]) -> None
             setattr(row, prop.column, getattr(source, prop.column))
 
 
-def set_(
-    db: Session, actor: Actor, menu: Menu, keys: Sequence[str], args: Mapping[str, str]
+def _find_to_change(db: Session, actor: Actor, menu: Menu, key: str, verb: str) -> Any:
+    """The item a changing verb names; one the actor knows but may not see is refused by the
+    permission it lacks rather than reported missing."""
+    try:
+        return find(db, actor, menu, key)
+    except NotFoundError:
+        permissions.check_unseen(db, actor, menu, key, verb)
+        raise
+
+
+def set_(  # noqa: PLR0917 - the verb names the change in refusals (enable, disable)
+    db: Session,
+    actor: Actor,
+    menu: Menu,
+    keys: Sequence[str],
+    args: Mapping[str, str],
+    verb: str = "set",
 ) -> list[Any]:
     if not keys:
-        raise InvalidValueError("numbers", "say which item to set (its name, *ID or number)")
+        raise InvalidValueError("numbers", f"say which item to {verb} (its name, *ID or number)")
     parsed = _parse(menu, args)
-    rows = [find(db, actor, menu, key) for key in split_keys(keys)]
+    rows = [_find_to_change(db, actor, menu, key, verb) for key in split_keys(keys)]
     changed = frozenset(prop.name for prop in parsed)
     for row in rows:
-        permissions.check_change(db, actor, menu, row, "set", changed)
+        permissions.check_change(db, actor, menu, row, verb, changed)
         _apply(db, actor, menu, row, parsed)
         _check_row(db, menu, row)
+        if isinstance(row, models.Customer):
+            permissions.check_kept(actor, row, verb)
         if menu.owner in args:
-            permissions.check_change(db, actor, menu, row, "set", changed)  # where it went
+            permissions.check_change(db, actor, menu, row, verb, changed)  # where it went
     db.flush()
     return rows
 
@@ -393,9 +425,11 @@ def remove(
     """Remove the items; `before(row)` runs for each once it may go, before it goes."""
     if not keys:
         raise InvalidValueError("numbers", "say which item to remove (its name, *ID or number)")
-    rows = [find(db, actor, menu, key) for key in split_keys(keys)]
+    rows = [_find_to_change(db, actor, menu, key, "remove") for key in split_keys(keys)]
     for key, row in zip(split_keys(keys), rows, strict=True):
         permissions.check_change(db, actor, menu, row, "remove")
+        if isinstance(row, models.Customer):
+            permissions.check_kept(actor, row, "remove")
         if before is not None:
             before(row)
         db.delete(row)
@@ -432,7 +466,12 @@ def render(db: Session, menu: Menu, row: Any, *, show_sensitive: bool) -> Item:
         else:
             fields.append((prop.name, prop.kind.show(value)))
             json[prop.name] = prop.kind.json(value)
-    flags = "".join(letter for letter, _, test in menu.flags if test(row))
+    # The flags print shows as letters (history's U, R, F) are, for JSON, booleans named for
+    # what they mean; a flag that is a property already (disabled, active) is not repeated.
+    marks = [(letter, meaning, test(row)) for letter, meaning, test in menu.flags]
+    for _, meaning, on in marks:
+        json.setdefault(meaning, on)
+    flags = "".join(letter for letter, _, on in marks if on)
     return Item(item_id(row), flags, tuple(fields), json)
 
 

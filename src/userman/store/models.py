@@ -189,6 +189,9 @@ class User(Base):
     caller_id: Mapped[str] = mapped_column(default="")
     caller_id_bind_on_first_use: Mapped[bool] = mapped_column(default=False)
     ip_address: Mapped[str] = mapped_column(String(45), default="")
+    # The DNS server given to the user over IPv6 (legacy User Manager's user property); `::` is
+    # none.
+    ipv6_dns: Mapped[str] = mapped_column(String(45), default="::", server_default="::")
     email: Mapped[str] = mapped_column(default="")
     first_name: Mapped[str] = mapped_column(default="")
     last_name: Mapped[str] = mapped_column(default="")

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from userman.core.errors import InvalidValueError
+from userman.core.errors import InvalidValueError, NotFoundError
 from userman.services import MENU_ALIASES, MENUS, Actor, Menu, Outcome
 from userman.web.auth import api_actor
 from userman.web.pages import userman_of
@@ -187,6 +187,18 @@ def _add_collection(router: APIRouter, menu: Menu) -> None:
     def get_item(request: Request, actor: Actor, item: str) -> dict[str, Any]:
         return _one(execute(request, actor, "get", [item]))
 
+    def id_to_change(
+        request: Request, actor: Actor, item: str, verb: str, args: Mapping[str, str] | None = None
+    ) -> str:
+        """The *ID of the item a change names. One the actor does not see is changed as named,
+        so the refusal is the services' own: the permission it lacks for an item it knows (its
+        parent customer), else "no such item"."""
+        try:
+            return str(get_item(request, actor, item)[".id"])
+        except NotFoundError:
+            execute(request, actor, verb, [item], args)
+            raise
+
     @router.get(base, tags=[tag], summary=f"print: the {menu.name} items")
     def print_items(
         request: Request,
@@ -225,9 +237,10 @@ def _add_collection(router: APIRouter, menu: Menu) -> None:
             item: str,
             body: body_model,  # type: ignore[valid-type]
         ) -> dict[str, Any]:
-            row_id = get_item(request, actor, item)[".id"]
-            execute(request, actor, "set", [str(row_id)], _args(body))
-            return get_item(request, actor, str(row_id))
+            args = _args(body)
+            row_id = id_to_change(request, actor, item, "set", args)
+            execute(request, actor, "set", [row_id], args)
+            return get_item(request, actor, row_id)
 
     @router.delete(base + "/{item}", tags=[tag], status_code=204, summary=f"remove: a {menu.name}")
     def remove(request: Request, actor: ActorDep, item: str) -> Response:
@@ -236,7 +249,7 @@ def _add_collection(router: APIRouter, menu: Menu) -> None:
 
     if "disabled" in menu.by_name:
         for verb in ("enable", "disable"):
-            _add_toggle(router, base, tag, menu, verb, execute, get_item)
+            _add_toggle(router, base, tag, menu, verb, execute, get_item, id_to_change)
 
     for verb in ITEM_VERBS.get(menu.name, ()):
         _add_item_verb(router, base, tag, verb, execute)
@@ -261,10 +274,11 @@ def _add_toggle(  # noqa: PLR0917 - the route's parts
     verb: str,
     execute: Execute,
     get_item: Callable[[Request, Actor, str], dict[str, Any]],
+    id_to_change: Callable[[Request, Actor, str, str], str],
 ) -> None:
     @router.post(base + "/{item}/" + verb, tags=[tag], summary=f"{verb}: a {menu.name} item")
     def toggle(request: Request, actor: ActorDep, item: str) -> dict[str, Any]:
-        row_id = str(get_item(request, actor, item)[".id"])
+        row_id = id_to_change(request, actor, item, verb)
         execute(request, actor, verb, [row_id])
         return get_item(request, actor, row_id)
 

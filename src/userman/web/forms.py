@@ -44,6 +44,8 @@ WORDS = {
     "orig": "(as sent)",
     "signup": "sign-up",
     "pool6": "pool (IPv6)",
+    "ipv6": "IPv6",
+    "dns": "DNS",
 }
 
 

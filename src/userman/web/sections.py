@@ -68,7 +68,10 @@ USERS = MenuPage(
     form=(
         ("Account", ("username", "password", "customer", "group", "shared-users", "disabled")),
         ("Person", ("first-name", "last-name", "email", "phone", "location", "comment")),
-        ("Access", ("caller-id", "caller-id-bind-on-first-use", "ip-address", "attributes")),
+        (
+            "Access",
+            ("caller-id", "caller-id-bind-on-first-use", "ip-address", "ipv6-dns", "attributes"),
+        ),
         ("Wireless", ("wireless-enc-algo", "wireless-enc-key", "wireless-psk")),
     ),
     bulk=("enable", "disable", "remove"),
