@@ -117,7 +117,8 @@ class CoaSender(asyncio.DatagramProtocol):
         # A datagram endpoint's transport: before Python 3.12 the selector loop's does not
         # derive from asyncio.DatagramTransport, though it has its methods (sendto).
         self.transport = cast("asyncio.DatagramTransport", transport)
-        self.transports.setdefault(_family(transport.get_extra_info("sockname")[0]), transport)
+        family = _family(transport.get_extra_info("sockname")[0])
+        self.transports.setdefault(family, self.transport)
 
     async def add_socket(self, bind: str) -> None:
         """Send to routers of `bind`'s address family from a socket of its own."""
