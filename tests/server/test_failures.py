@@ -54,3 +54,12 @@ def test_a_failure_describes_its_router_and_reason() -> None:
         "router r1: Message-Authenticator does not match: wrong shared secret?"
         " (4 more dropped since the last entry)"
     )
+
+
+def test_a_stopping_server_writes_all_it_owes() -> None:
+    failures = FailureLog(window=60)
+    failures.note(failure(), 0.0)
+    latest = failure()
+    failures.note(latest, 5.0)
+    assert failures.due(6.0) == []
+    assert failures.due(6.0, final=True) == [(latest, 0)]

@@ -116,10 +116,10 @@ class RadiusServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def flush_counters(self) -> None:
+    async def flush_counters(self, *, final: bool = False) -> None:
         """Add the per-router counts since the last flush to the database's totals, and write
-        the dropped requests that the log still owes (server/failures.py)."""
-        owed = self.failures.due(asyncio.get_running_loop().time())
+        the dropped requests that the log owes (server/failures.py; `final`: all it owes)."""
+        owed = self.failures.due(asyncio.get_running_loop().time(), final=final)
         for failure, unwritten in owed:
             log.warning("dropped requests: %s", failure.describe(unwritten))
         if owed:

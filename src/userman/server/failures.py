@@ -42,12 +42,13 @@ class FailureLog:
         self._entries[key] = _Entry(now)
         return entry.unwritten if entry is not None else 0
 
-    def due(self, now: float) -> list[tuple[Failure, int]]:
-        """The entries owed for drops that no later entry reported once their window ended:
-        the newest of each, with how many others it reports. Quiet keys are forgotten."""
+    def due(self, now: float, *, final: bool = False) -> list[tuple[Failure, int]]:
+        """The entries owed for drops that no later entry reported once their window ended
+        (`final`: all of them, as the server stops): the newest of each, with how many others
+        it reports. Quiet keys are forgotten."""
         owed: list[tuple[Failure, int]] = []
         for key, entry in list(self._entries.items()):
-            if now - entry.written < self.window:
+            if now - entry.written < self.window and not final:
                 continue
             if entry.latest is not None:  # it stands for itself and the others
                 owed.append((entry.latest, entry.unwritten - 1))
