@@ -113,12 +113,13 @@ def radclient_send(  # noqa: PLR0917 - radclient's own arguments
     kind: str,
     attributes: str,
     secret: str = "12345",
-    wait: int = 3,
+    wait: float = 3,
     *,
     sign: bool = True,
+    tries: int = 2,
 ) -> subprocess.CompletedProcess[str]:
     """Send one request with FreeRADIUS's radclient; `kind` is auth, acct or status. It tries
-    twice, waiting `wait` seconds for each answer.
+    `tries` times, waiting `wait` seconds for each answer.
 
     With `sign`, an Access-Request or Status-Server carries a Message-Authenticator, as a router
     added with require-message-authenticator=yes (the default) must send it: radclient does not
@@ -127,7 +128,7 @@ def radclient_send(  # noqa: PLR0917 - radclient's own arguments
     if sign and kind in {"auth", "status"} and "message-authenticator" not in attributes.lower():
         attributes = ",".join(filter(None, (attributes, "Message-Authenticator=0x00")))
     return subprocess.run(
-        [radclient, "-x", "-r", "2", "-t", str(wait), f"127.0.0.1:{port}", kind, secret],
+        [radclient, "-x", "-r", str(tries), "-t", str(wait), f"127.0.0.1:{port}", kind, secret],
         input=attributes,
         capture_output=True,
         text=True,

@@ -198,11 +198,16 @@ def test_a_status_server_without_message_authenticator_gets_no_answer(
     assert "Received" not in result.stdout
 
 
-def test_router1_requires_message_authenticator(radclient: str, manual_server: Server) -> None:
-    # router1 is added as the manual writes it, so with require-message-authenticator=yes, the
-    # default since schema 0004 (BlastRADIUS, CVE-2024-3596): an unsigned request is dropped.
+def test_router1_requires_message_authenticator_once_it_sent_one(
+    radclient: str, manual_server: Server
+) -> None:
+    # router1 is added as the manual writes it, so with require-message-authenticator=auto,
+    # the default since schema 0012 (FreeRADIUS 3.2.5's; BlastRADIUS, CVE-2024-3596): once it
+    # has sent a signed request, as this module's do, an unsigned one is dropped.
     [router] = manual_server.json("router", "print")
-    assert router["require-message-authenticator"] is True
+    assert router["require-message-authenticator"] == "auto"
+    signed = radclient_send(radclient, manual_server, "auth", "User-Name=test,User-Password=test")
+    assert received(signed) == "Access-Accept"
     unsigned = radclient_send(
         radclient, manual_server, "auth", "User-Name=test,User-Password=test", sign=False, wait=1
     )
@@ -215,7 +220,7 @@ def test_router1_requires_message_authenticator(radclient: str, manual_server: S
         )
         assert received(answered) == "Access-Accept"
     finally:
-        manual_server.cli("router", "set", "router1", "require-message-authenticator=yes")
+        manual_server.cli("router", "set", "router1", "require-message-authenticator=auto")
 
 
 def test_proxy_state_comes_back_in_the_reply(radclient: str, manual_server: Server) -> None:

@@ -231,6 +231,24 @@ def test_message_authenticator_in_access_request_comes_first() -> None:
     assert encode(decoded, SECRET) == wire  # recomputed in place
 
 
+def test_a_signed_reply_has_message_authenticator_first_and_only_once() -> None:
+    # BlastRADIUS (CVE-2024-3596, https://www.blastradius.fail/): servers should put
+    # Message-Authenticator first in every reply, ahead of anything an attacker chose (a
+    # Proxy-State echoed back), and RFC 3579 3.2 allows one: one that comes later in the
+    # attributes moves to the front.
+    req_auth = b"q" * 16
+    attributes = [("Session-Timeout", 60), ("Message-Authenticator", ZERO), ("Proxy-State", b"x")]
+    pkt = build(D, Code.ACCESS_ACCEPT, 3, ZERO, attributes)
+    wire = encode(pkt, SECRET, request_authenticator=req_auth, message_authenticator=True)
+    reply = decode(wire, D)
+    assert [a.name for a in reply.attributes] == [
+        "Message-Authenticator",
+        "Session-Timeout",
+        "Proxy-State",
+    ]
+    assert verify_message_authenticator(wire, SECRET, req_auth) is True
+
+
 def test_message_authenticator_in_responses_uses_the_request_authenticator() -> None:
     req_auth = b"q" * 16
     pkt = build(D, Code.ACCESS_ACCEPT, 3, ZERO, [("Session-Timeout", 60)])

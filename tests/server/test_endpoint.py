@@ -91,7 +91,11 @@ def test_a_wrong_message_authenticator_is_dropped(app: Userman) -> None:
     data[index] ^= 0xFF
     server, sent = exchange(app, bytes(data))
     assert sent == []
-    assert server.counters["broken-requests"] == 1
+    assert server.counters["bad-authenticator"] == 1
+    [entry] = app.execute(Actor.superuser(), ("log",), "print").items
+    assert entry.json["description"] == (
+        "router router1: Message-Authenticator does not match: wrong shared secret?"
+    )
 
 
 def test_an_accounting_request_on_the_auth_port_is_dropped(app: Userman) -> None:
@@ -116,8 +120,12 @@ def test_an_accounting_request_with_a_wrong_authenticator_is_dropped(app: Userma
     data[4] ^= 1
     server, sent = exchange(app, bytes(data), acct=True)
     assert sent == []
-    assert server.counters["broken-requests"] == 1
+    assert server.counters["bad-authenticator"] == 1
     assert app.execute(Actor.superuser(), ("session",), "print").items == ()
+    [entry] = app.execute(Actor.superuser(), ("log",), "print").items
+    assert entry.json["description"] == (
+        "router router1: Accounting-Request authenticator does not match: wrong shared secret?"
+    )
 
 
 @pytest.mark.parametrize(

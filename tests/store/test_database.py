@@ -12,6 +12,16 @@ from sqlalchemy import Connection, column, inspect, select, table
 from userman.store import models
 from userman.store.database import SCHEMA_REVISION, Database
 
+# The default customer as revision 0001 stores it (the models have more columns since).
+ADMIN_OF_0001 = (
+    "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
+    " permissions, access, backup_allowed, disabled, currency, time_zone, date_format,"
+    " email, company, city, country, public_id, public_host, user_prefix,"
+    " signup_allowed, paypal_allowed, paypal_business_id, paypal_secure_response,"
+    " paypal_accept_pending, comment) VALUES (1, 1, 1, 'admin', '', 'owner', '', true,"
+    " false, 'USD', '', '', '', '', '', '', 'p', '', '', false, false, '', false, false, '')"
+)
+
 
 def at_revision(db_url: str, revision: str) -> Database:
     """A new database with the schema of an older revision, to upgrade from."""
@@ -87,15 +97,7 @@ def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
 def test_an_upgrade_keeps_the_rows_of_the_previous_revision(db_url: str) -> None:
     database = at_revision(db_url, "0001")
     with database.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
-            " permissions, access, backup_allowed, disabled, currency, time_zone, date_format,"
-            " email, company, city, country, public_id, public_host, user_prefix,"
-            " signup_allowed, paypal_allowed, paypal_business_id, paypal_secure_response,"
-            " paypal_accept_pending, comment) VALUES (1, 1, 1, 'admin', '', 'owner', '', true,"
-            " false, 'USD', '', '', '', '', '', '', 'p', '', '', false, false, '', false, false,"
-            " '')"
-        )
+        connection.exec_driver_sql(ADMIN_OF_0001)
         connection.exec_driver_sql(
             "INSERT INTO profile (id, subscriber_id, owner_id, name, name_for_users, validity,"
             " starts_at, price, override_shared_users, comment)"
@@ -117,15 +119,7 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
     database = at_revision(db_url, "0003")
     customer_id = 1
     with database.engine.begin() as connection:
-        connection.exec_driver_sql(  # the columns of revision 0003, as the models have more
-            "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
-            " permissions, access, backup_allowed, disabled, currency, time_zone, date_format,"
-            " email, company, city, country, public_id, public_host, user_prefix,"
-            " signup_allowed, paypal_allowed, paypal_business_id, paypal_secure_response,"
-            " paypal_accept_pending, comment) VALUES (1, 1, 1, 'admin', '', 'owner', '', true,"
-            " false, 'USD', '', '', '', '', '', '', 'p', '', '', false, false, '', false, false,"
-            " '')"
-        )
+        connection.exec_driver_sql(ADMIN_OF_0001)
         connection.exec_driver_sql(
             "INSERT INTO router (subscriber_id, customer_id, name, ip_address, shared_secret,"
             f" log, use_coa, coa_port, disabled, comment) VALUES ({customer_id},"
@@ -145,7 +139,8 @@ def test_routers_from_before_0004_keep_answering_without_message_authenticator(
         routers = {
             r.name: r.require_message_authenticator for r in db.scalars(select(models.Router))
         }
-    assert routers == {"old": False, "new": True}
+    # Schema 0012 made the property yes/no/auto: `no` stays, a router added now is `auto`.
+    assert routers == {"old": "no", "new": "auto"}
     database.dispose()
 
 
@@ -206,15 +201,7 @@ def test_0010_leaves_old_routers_to_the_subscriber_and_counts_running_profiles(
     database = at_revision(db_url, "0009")
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with database.engine.begin() as connection:
-        connection.exec_driver_sql(
-            "INSERT INTO customer (id, subscriber_id, parent_id, login, password_hash,"
-            " permissions, access, backup_allowed, disabled, currency, time_zone, date_format,"
-            " email, company, city, country, public_id, public_host, user_prefix,"
-            " signup_allowed, paypal_allowed, paypal_business_id, paypal_secure_response,"
-            " paypal_accept_pending, comment) VALUES (1, 1, 1, 'admin', '', 'owner', '', true,"
-            " false, 'USD', '', '', '', '', '', '', 'p', '', '', false, false, '', false, false,"
-            " '')"
-        )
+        connection.exec_driver_sql(ADMIN_OF_0001)
         for name, choice in (("r1", "reject"), ("r2", "disconnect-oldest")):
             connection.exec_driver_sql(
                 "INSERT INTO router (subscriber_id, customer_id, name, ip_address, shared_secret,"
@@ -264,4 +251,104 @@ def test_0010_leaves_old_routers_to_the_subscriber_and_counts_running_profiles(
     assert routers == {"r1": "default", "r2": "disconnect-oldest"}
     assert counted == (23, 46, 69)
     assert admin_choice == ""
+    database.dispose()
+
+
+def _upgrade(database: Database, revision: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files("userman.store") / "migrations"))
+    from alembic import command
+
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return config
+
+
+def test_0012_keeps_each_routers_choice_and_every_row_that_names_a_router(db_url: str) -> None:
+    # require-message-authenticator became yes/no/auto: a router that required it (true) says
+    # `yes`, one that did not says `no`; only a router added afterwards is `auto`. The column
+    # changes in place, so the counters, sessions and log rows of the routers stay theirs.
+    database = Database(db_url)
+    _upgrade(database, "0011")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(ADMIN_OF_0001)
+        for number, required in ((1, "true"), (2, "false")):
+            connection.exec_driver_sql(
+                "INSERT INTO router (subscriber_id, customer_id, name, ip_address,"
+                " shared_secret, log, use_coa, coa_port, require_message_authenticator,"
+                " on_shared_users_limit, disabled, comment) VALUES"
+                f" (1, 1, 'r{number}', '10.0.0.{number}', 's', '', false, 1700, {required},"
+                " 'default', false, '')"
+            )
+        connection.exec_driver_sql(
+            "INSERT INTO router_counter (subscriber_id, router_id, name, value)"
+            " SELECT 1, id, 'accepts', 5 FROM router WHERE name = 'r1'"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO log (subscriber_id, customer_id, router_id, user_orig, nas_port_type,"
+            " nas_port_id, calling_station_id, acct_session_id, user_ip, host_ip, status, time,"
+            " description) SELECT 1, 1, id, 'u', '', '', '', '', '', '', 'authorization-ok',"
+            " '2026-01-01 00:00:00', '' FROM router WHERE name = 'r2'"
+        )
+    database.migrate()
+    with database.begin() as db:
+        db.add(models.Router(subscriber_id=1, customer_id=1, name="r3", ip_address="10.0.0.3"))
+    with database.begin() as db:
+        routers = {
+            r.name: (r.require_message_authenticator, r.message_authenticator_seen)
+            for r in db.scalars(select(models.Router))
+        }
+        names = {r.id: r.name for r in db.scalars(select(models.Router))}
+        counters = [(names[c.router_id], c.value) for c in db.scalars(select(models.RouterCounter))]
+        logged = [names[e.router_id or 0] for e in db.scalars(select(models.LogEntry))]
+    assert routers == {"r1": ("yes", None), "r2": ("no", None), "r3": ("auto", None)}
+    assert counters == [("r1", 5)]
+    assert logged == ["r2"]
+    database.dispose()
+
+
+def test_0012_goes_back_without_stopping_a_router_that_answered(db_url: str) -> None:
+    # Downgraded, an `auto` router that has signed requires it (true); one that never signed
+    # was answered unsigned, so it gets false.
+    from alembic import command
+
+    database = Database(db_url)
+    database.migrate()
+    seen = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with database.begin() as db:
+        admin = models.Customer(login="admin", permissions="owner", public_id="p")
+        db.add(admin)
+        db.flush()
+        admin.subscriber_id = admin.parent_id = admin.id
+        for name, required, when in (
+            ("yes", "yes", None),
+            ("no", "no", None),
+            ("auto", "auto", None),
+            ("signed", "auto", seen),
+        ):
+            db.add(
+                models.Router(
+                    subscriber_id=admin.id,
+                    customer_id=admin.id,
+                    name=name,
+                    ip_address=f"10.0.1.{len(name)}{int(when is not None)}",
+                    require_message_authenticator=required,
+                    message_authenticator_seen=when,
+                )
+            )
+    config = _upgrade(database, "head")
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    with database.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT name, require_message_authenticator FROM router"
+        ).all()
+    assert {name: bool(required) for name, required in rows} == {
+        "yes": True,
+        "no": False,
+        "auto": False,
+        "signed": True,
+    }
     database.dispose()

@@ -341,7 +341,8 @@ def encode(
     every response gets the Response Authenticator over `request_authenticator`. Hidden
     attributes use the same authenticator (16 zero octets in the computed-authenticator
     requests). A Message-Authenticator in `pkt` is recomputed in place; `message_authenticator`
-    adds one first when absent. `salt(2)` supplies salts for salt-encrypted attributes.
+    puts one first, the only one (moved there from where `pkt` has it, if it has one).
+    `salt(2)` supplies salts for salt-encrypted attributes.
     `request_code` matters only for an Accounting-Response's Message-Authenticator (see
     `_ma_field`).
     """
@@ -363,10 +364,12 @@ def encode(
         field = request_authenticator
     encoder = _Encoder(secret, field, salt)
     attributes = pkt.attributes
-    has_ma = any(_is_message_authenticator(avp.definition) for avp in attributes)
     parts: list[bytes] = []
-    if message_authenticator and not has_ma:
-        # BlastRADIUS (CVE-2024-3596) advice: Message-Authenticator first.
+    if message_authenticator:
+        # BlastRADIUS (CVE-2024-3596) advice: Message-Authenticator first, before any attribute
+        # an attacker may have chosen (a Proxy-State echoed back), so no MD5 collision prefix
+        # can precede it; RFC 3579 3.2 allows one only.
+        attributes = tuple(a for a in attributes if not _is_message_authenticator(a.definition))
         parts.append(bytes([MESSAGE_AUTHENTICATOR, 18]) + _ZERO)
     ma_offsets = [0] if parts else []
     size = sum(map(len, parts))

@@ -3,8 +3,10 @@
 One `RadiusServer` serves the authentication and the accounting port. It finds the router by
 source address in its snapshot cache (server/cache.py) without a query. A datagram from an
 address that is no router's, or one that does not decode or authenticate, is dropped and
-counted. Accounting-Response is sent only after the record is committed (RFC 2866 2). A
-retransmission gets the reply already sent, from the duplicate cache (RFC 5080 2.2.2).
+counted; one that fails its router's Message-Authenticator rules or its shared secret is also
+written to the router's log, rate-limited (server/failures.py). Accounting-Response is sent
+only after the record is committed (RFC 2866 2). A retransmission gets the reply already sent,
+from the duplicate cache (RFC 5080 2.2.2).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import functools
 import logging
 import os
 from collections import Counter
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from userman.radius.dedup import DuplicateCache, RequestKey, Status, request_key
@@ -32,8 +36,10 @@ from userman.radius.packet import (
 )
 from userman.server import requests
 from userman.server.cache import RouterCache
+from userman.server.failures import FailureLog
 from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
 from userman.services import RouterInfo, Userman
+from userman.services.routers import Drop, Failure, Requirement
 
 if TYPE_CHECKING:
     from userman.core.accounting import SessionState
@@ -79,6 +85,11 @@ class RadiusServer:
         # Routers by address, kept current by `cache.watch` (server/main.py runs it); until it
         # has checked, and whenever its check is late, each request reads its router.
         self.routers = RouterCache()
+        # Which dropped requests reach the log: one per router and reason a minute.
+        self.failures = FailureLog()
+        # require-message-authenticator=auto routers seen sending a signed Access-Request:
+        # strict at once, while the database is told (once) and until the snapshot shows it.
+        self._signed: dict[int, _Learned] = {}
 
     async def _call(self, func: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
@@ -86,9 +97,7 @@ class RadiusServer:
     def submit(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
     ) -> None:
-        task = asyncio.ensure_future(self.handle(transport, data, addr, accounting))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.handle(transport, data, addr, accounting))
 
     @functools.cached_property
     def duplicates(self) -> DuplicateCache:
@@ -101,8 +110,20 @@ class RadiusServer:
         if router_id is not None:
             self.router_counters[(router_id, name)] += 1
 
-    async def flush_counters(self) -> None:
-        """Add the per-router counts since the last flush to the database's totals."""
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a coroutine beside the requests; `drain` waits for it."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def flush_counters(self, *, final: bool = False) -> None:
+        """Add the per-router counts since the last flush to the database's totals, and write
+        the dropped requests that the log owes (server/failures.py; `final`: all it owes)."""
+        owed = self.failures.due(asyncio.get_running_loop().time(), final=final)
+        for failure, unwritten in owed:
+            log.warning("dropped requests: %s", failure.describe(unwritten))
+        if owed:
+            await self._write_failures(owed)
         counts, self.router_counters = self.router_counters, Counter()
         if counts:
             try:
@@ -178,15 +199,15 @@ class RadiusServer:
         # RFC 3579 3.2: a wrong Message-Authenticator means a silent discard.
         signed = verify_message_authenticator(data, secret)
         if signed is False:
-            raise DecodeError("Message-Authenticator does not match", offset=0)
-        if signed is None and _requires_message_authenticator(router, pkt):
-            self.count("missing-message-authenticator", router.id)
-            log.warning(
-                "dropped a %s without Message-Authenticator from router %s",
-                pkt.code.name,
-                router.name,
-            )
+            await self._drop(router, Drop.WRONG_MESSAGE_AUTHENTICATOR, pkt, source)
             return None
+        if signed is None:
+            drop = _unsigned(router, pkt, must_sign=self._must_sign(router))
+            if drop is not None:
+                await self._drop(router, drop, pkt, source)
+                return None
+        elif pkt.code is Code.ACCESS_REQUEST and router.learns and not self._must_sign(router):
+            self._learn(router)
         if pkt.code is Code.STATUS_SERVER:
             # RFC 5997 3: Access-Accept on the auth port, Accounting-Response on the acct port.
             answer = Code.ACCOUNTING_RESPONSE if accounting else Code.ACCESS_ACCEPT
@@ -219,7 +240,8 @@ class RadiusServer:
     ) -> bytes | None:
         # RFC 2866 3: the Request Authenticator of an Accounting-Request proves the secret.
         if not verify_request_authenticator(data, router.secret):
-            raise DecodeError("Accounting-Request authenticator does not match", offset=4)
+            await self._drop(router, Drop.WRONG_REQUEST_AUTHENTICATOR, pkt, source)
+            return None
         record = requests.accounting_record(self.dictionary, pkt, source)
         if record is None:
             raise DecodeError("Acct-Status-Type missing or unknown", offset=20)
@@ -227,6 +249,66 @@ class RadiusServer:
         await self.writer.write((router, record, utcnow()))
         self.count("accounting-requests", router.id)
         return self._encode(pkt.reply(Code.ACCOUNTING_RESPONSE, ()), router.secret, pkt)
+
+    def _must_sign(self, router: RouterInfo) -> bool:
+        """Whether this router's Access-Requests must carry a Message-Authenticator now."""
+        learned = self._signed.get(router.id)
+        if learned is not None and not self._holds(learned, router):
+            del self._signed[router.id]
+            learned = None
+        return router.must_sign or learned is not None
+
+    def _holds(self, learned: _Learned, router: RouterInfo) -> bool:
+        """Whether what this server learned still stands beside the router as read now: not
+        once its row is another (what the row says holds), nor once the snapshot was checked
+        after the database was told (it has the row as told, or as an operator set it since:
+        even back to what it was, which leaves the stamp as it was)."""
+        if learned.router != router:
+            return False
+        checked = self.routers.checked
+        return learned.told is None or checked is None or checked < learned.told
+
+    def _learn(self, router: RouterInfo) -> None:
+        """An `auto` router signed an Access-Request (FreeRADIUS 3.2.5's `auto`): from now on
+        it must. Strict here at once; the database is told in a worker, once."""
+        learned = self._signed[router.id] = _Learned(router)
+        self._spawn(self._note_signed(learned))
+
+    async def _note_signed(self, learned: _Learned) -> None:
+        router = learned.router
+        try:
+            noted = await self._call(self.app.note_signed, router.id, utcnow())
+        except Exception:
+            if self._signed.get(router.id) is learned:
+                del self._signed[router.id]  # the next signed request tries again
+            log.exception("could not note that router %s sends Message-Authenticator", router.name)
+            return
+        learned.told = asyncio.get_running_loop().time()
+        if noted:
+            log.info(
+                "router %s sent a Message-Authenticator: from now on it must"
+                " (require-message-authenticator=auto)",
+                router.name,
+            )
+
+    async def _drop(self, router: RouterInfo, drop: Drop, pkt: Packet, source: str) -> None:
+        """Count a dropped request, and log it unless its router and reason were logged less
+        than a minute ago (the next entry then says how many were not)."""
+        self.count(drop.counter, router.id)
+        request = requests.access_request(self.dictionary, pkt, source)
+        failure = Failure(router, drop, request.username, request.context, utcnow())
+        unwritten = self.failures.note(failure, asyncio.get_running_loop().time())
+        if unwritten is None:
+            return
+        kind = pkt.code.name.replace("_", "-").title()  # Access-Request, Status-Server, ...
+        log.warning("dropped %s from %s: %s", kind, source, failure.describe(unwritten))
+        await self._write_failures([(failure, unwritten)])
+
+    async def _write_failures(self, failures: list[tuple[Failure, int]]) -> None:
+        try:
+            await self._call(self.app.log_failures, failures)
+        except Exception:
+            log.exception("could not write %d dropped requests to the log", len(failures))
 
     @staticmethod
     def _encode(reply: Packet, secret: bytes, request: Packet, *, sign: bool = False) -> bytes:
@@ -258,16 +340,31 @@ class RadiusServer:
         self.pool.shutdown(wait=True)
 
 
-def _requires_message_authenticator(router: RouterInfo, pkt: Packet) -> bool:
-    """Whether a request without a Message-Authenticator is dropped."""
+def _unsigned(router: RouterInfo, pkt: Packet, *, must_sign: bool) -> Drop | None:
+    """Why a request without a Message-Authenticator is dropped; None: it is answered."""
     if pkt.code is Code.STATUS_SERVER:
         # https://www.rfc-editor.org/rfc/rfc5997#section-3: Status-Server MUST carry one.
-        return True
+        return Drop.STATUS_SERVER
     if pkt.code is not Code.ACCESS_REQUEST:
-        return False  # RFC 2866 3, RFC 5176 3.3: the Request Authenticator signs the packet
-    # https://www.rfc-editor.org/rfc/rfc3579#section-3.2: always with an EAP-Message; without
-    # one, when the router requires it (the BlastRADIUS defence, CVE-2024-3596).
-    return router.require_message_authenticator or "EAP-Message" in pkt
+        return None  # RFC 2866 3, RFC 5176 3.3: the Request Authenticator signs the packet
+    if "EAP-Message" in pkt:
+        return Drop.EAP_MESSAGE  # https://www.rfc-editor.org/rfc/rfc3579#section-3.2
+    # The BlastRADIUS defence (CVE-2024-3596): the router's require-message-authenticator.
+    if must_sign:
+        return Drop.NO_MESSAGE_AUTHENTICATOR
+    # Under `auto`, as FreeRADIUS 3.2.5's limit_proxy_state: the forged reply's MD5 collision
+    # travels in a Proxy-State the reply echoes, and a router that is no proxy sends none.
+    auto = router.require_message_authenticator is Requirement.AUTO
+    return Drop.PROXY_STATE if auto and "Proxy-State" in pkt else None
+
+
+@dataclass(slots=True)
+class _Learned:
+    """An `auto` router seen signing, as it was read then; `told`: when the database had it
+    (the loop's clock; None while it is being told)."""
+
+    router: RouterInfo
+    told: float | None = None
 
 
 class RadiusProtocol(asyncio.DatagramProtocol):

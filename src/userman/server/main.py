@@ -75,7 +75,7 @@ async def serve(
         # whatever is still queued once the ports are closed.
         await server.drain()
         with contextlib.suppress(Exception):
-            await server.flush_counters()  # what the last answers counted
+            await server.flush_counters(final=True)  # what the last answers counted
     finally:
         for transport in transports:
             transport.close()

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
@@ -25,7 +25,7 @@ from userman.services import coa, snapshot
 from userman.services.enforce import remember
 from userman.services.facts import user_facts
 from userman.services.profiles import store_slots
-from userman.services.routers import RouterInfo
+from userman.services.routers import ROUTER_FAILURE, Failure, Requirement, RouterInfo
 from userman.store import models, queries
 from userman.store.database import Database
 
@@ -36,6 +36,8 @@ __all__ = [
     "account_many",
     "authenticate",
     "find_router",
+    "log_failures",
+    "note_signed",
     "store_records",
 ]
 
@@ -68,6 +70,40 @@ def _log(
     for column in RequestContext.COLUMNS:
         setattr(entry, column, getattr(context, column))
     db.add(entry)
+
+
+def log_failures(database: Database, failures: Sequence[tuple[Failure, int]]) -> None:
+    """Write dropped requests to their router's customer's log, whatever its `log` flags say:
+    each with how many like it the server left unwritten before (server/failures.py)."""
+    with database.begin() as db:
+        for failure, dropped_since in failures:
+            _log(
+                db,
+                failure.router,
+                username=failure.username,
+                context=failure.context,
+                status=ROUTER_FAILURE,
+                description=failure.describe(dropped_since),
+                now=failure.time,
+            )
+
+
+def note_signed(database: Database, router_id: int, now: dt.datetime) -> bool:
+    """Remember that a require-message-authenticator=auto router sent a signed Access-Request:
+    from now on it must sign every one (FreeRADIUS 3.2.5's `auto`). False when it was known
+    already, or the router is no longer `auto` (one conditional UPDATE, so any node may)."""
+    table = models.Router
+    with database.begin() as db:
+        result = db.execute(
+            update(table)
+            .where(
+                table.id == router_id,
+                table.require_message_authenticator == Requirement.AUTO.value,
+                table.message_authenticator_seen.is_(None),
+            )
+            .values(message_authenticator_seen=now)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def authenticate(

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from userman.services.listing import Listing, Query
     from userman.services.payments import Payments
     from userman.services.reports import Report
-    from userman.services.routers import RouterInfo
+    from userman.services.routers import Failure, RouterInfo
     from userman.services.selfservice import SelfService
     from userman.services.signup import SignUpForm
     from userman.services.snapshot import RouterSnapshot
@@ -324,6 +324,18 @@ class Userman:
         from userman.services import aaa  # noqa: PLC0415
 
         return aaa.authenticate(self.database, router, request, now)
+
+    def log_failures(self, failures: Sequence[tuple[Failure, int]]) -> None:
+        """Write dropped requests to their routers' logs (services/aaa.py)."""
+        from userman.services import aaa  # noqa: PLC0415
+
+        aaa.log_failures(self.database, failures)
+
+    def note_signed(self, router_id: int, now: dt.datetime) -> bool:
+        """Remember that an `auto` router signs its Access-Requests (services/aaa.py)."""
+        from userman.services import aaa  # noqa: PLC0415
+
+        return aaa.note_signed(self.database, router_id, now)
 
     def add_counters(self, counts: Mapping[tuple[int, str], int]) -> None:
         from userman.services import counters  # noqa: PLC0415

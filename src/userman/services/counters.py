@@ -31,6 +31,7 @@ SHOWN = (
     "broken-requests",
     "failed-requests",
     "missing-message-authenticator",
+    "bad-authenticator",
     "disconnect-ack",
     "disconnect-nak",
     "coa-ack",

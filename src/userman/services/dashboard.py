@@ -1,6 +1,7 @@
 """What a customer's status page shows (the legacy customer page's Status): active sessions,
-users, recent failures and today's traffic, counted by the database within what the actor may
-see, so that the page costs a few queries however many sessions there are."""
+users, recent failures (the users', and apart the routers' dropped requests) and today's
+traffic, counted by the database within what the actor may see, so that the page costs a few
+queries however many sessions there are."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from userman.services import verbs
 from userman.services.actor import Actor
 from userman.services.menus import MENUS
+from userman.services.routers import ROUTER_FAILURE
 from userman.services.verbs import Item
 from userman.store import models
 
@@ -32,6 +34,8 @@ class Dashboard:
     failures: tuple[Item, ...]  # the newest failed requests in the log
     download_today: int  # bytes, of sessions seen since midnight UTC
     upload_today: int
+    # The newest requests dropped for their router's Message-Authenticator or shared secret.
+    router_failures: tuple[Item, ...] = ()
 
 
 def _count(db: Session, stmt: Select[Any]) -> int:
@@ -44,13 +48,16 @@ def dashboard(db: Session, actor: Actor, now: dt.datetime) -> Dashboard:
     sessions = verbs.scope(actor, session_menu).order_by(None)
     active = sessions.where(models.UserSession.active.is_(True))
     newest = db.scalars(active.order_by(models.UserSession.from_time.desc()).limit(SHOWN))
+    logged = verbs.scope(actor, log_menu).order_by(None)
+    newest_first = models.LogEntry.time.desc(), models.LogEntry.id.desc()
     failed = (
-        verbs.scope(actor, log_menu)
-        .order_by(None)
-        .where(models.LogEntry.status.like("%fail%"))
-        .order_by(models.LogEntry.time.desc())
+        logged.where(
+            models.LogEntry.status.like("%fail%"), models.LogEntry.status != ROUTER_FAILURE
+        )
+        .order_by(*newest_first)
         .limit(SHOWN)
     )
+    dropped = logged.where(models.LogEntry.status == ROUTER_FAILURE).order_by(*newest_first)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = sessions.where(models.UserSession.till_time >= midnight).subquery()
     download, upload = db.execute(
@@ -69,4 +76,8 @@ def dashboard(db: Session, actor: Actor, now: dt.datetime) -> Dashboard:
         ),
         download_today=int(download),
         upload_today=int(upload),
+        router_failures=tuple(
+            verbs.render(db, log_menu, row, show_sensitive=False)
+            for row in db.scalars(dropped.limit(SHOWN))
+        ),
     )

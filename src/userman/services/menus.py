@@ -82,6 +82,7 @@ class Prop:
     # A reference's name for the built-in item that "none" stands for (v7's user group
     # `default`): it means none, unless an item of that name exists.
     builtin: str = ""
+    clears: tuple[str, ...] = ()  # columns a value given for it empties (what was learned)
 
 
 Flag = tuple[str, str, Callable[[Any], bool]]  # (letter, meaning, test)
@@ -204,8 +205,16 @@ ROUTER = Menu(
         Prop("log", "log", set_of(LOG_FLAGS), default="auth-fail"),
         Prop("use-coa", "use_coa", BOOL, default="no"),
         Prop("coa-port", "coa_port", PORT, default="1700"),
-        # BlastRADIUS (CVE-2024-3596); routers from before schema 0004 were migrated to "no".
-        Prop("require-message-authenticator", "require_message_authenticator", BOOL, default="yes"),
+        # BlastRADIUS (CVE-2024-3596). `auto` (FreeRADIUS 3.2.5's): required once the router
+        # has sent one, as message-authenticator-seen says; giving the property forgets that.
+        Prop(
+            "require-message-authenticator",
+            "require_message_authenticator",
+            choice(("yes", "no", "auto")),
+            default="auto",
+            clears=("message_authenticator_seen",),
+        ),
+        Prop("message-authenticator-seen", "message_authenticator_seen", DATETIME, writable=False),
         # `default`: as the subscriber's on-shared-users-limit (customer menu) says.
         Prop(
             "on-shared-users-limit",

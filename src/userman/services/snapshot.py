@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, String, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from userman.services.routers import RouterInfo
+from userman.services.routers import Requirement, RouterInfo
 from userman.store import models
 from userman.store.database import Database
 
@@ -45,9 +45,10 @@ def info(row: Any) -> RouterInfo:
         row.shared_secret.encode(),
         frozenset(filter(None, row.log.split(","))),
         row.disabled,
-        row.require_message_authenticator,
-        row.use_coa,
-        EVICT_OLDEST[row.on_shared_users_limit],
+        require_message_authenticator=Requirement(row.require_message_authenticator),
+        use_coa=row.use_coa,
+        evict_oldest=EVICT_OLDEST[row.on_shared_users_limit],
+        message_authenticator_seen=row.message_authenticator_seen is not None,
     )
 
 

@@ -211,6 +211,8 @@ def _defaults(menu: Menu, parsed: dict[Prop, object]) -> dict[Prop, object]:
 
 def _apply(db: Session, actor: Actor, menu: Menu, row: Any, parsed: dict[Prop, object]) -> None:
     for prop, value in parsed.items():
+        for column in prop.clears:
+            setattr(row, column, None)
         if prop.ref is None:
             setattr(row, prop.column, value)
         elif prop.name == menu.owner and row.id is None:

@@ -141,9 +141,11 @@ class Router(Base):
     log: Mapped[str] = mapped_column(default="auth-fail")
     use_coa: Mapped[bool] = mapped_column(default=False)
     coa_port: Mapped[int] = mapped_column(default=1700)
-    # BlastRADIUS (CVE-2024-3596): drop an Access-Request without a Message-Authenticator.
-    # Routers added before migration 0004 keep False, so an upgrade breaks none of them.
-    require_message_authenticator: Mapped[bool] = mapped_column(default=True)
+    # BlastRADIUS (CVE-2024-3596): whether an Access-Request without a Message-Authenticator
+    # is dropped: "yes", "no", or "auto" (FreeRADIUS 3.2.5's): once the router has sent one
+    # (message_authenticator_seen, when it first did), it must send one every time.
+    require_message_authenticator: Mapped[str] = mapped_column(String(8), default="auto")
+    message_authenticator_seen: Mapped[dt.datetime | None] = mapped_column(default=None)
     # At a user's shared-users limit: "reject" (legacy User Manager), "disconnect-oldest" (v7:
     # the oldest session is ended to make room for the new one), or "default": what its
     # subscriber's row says.

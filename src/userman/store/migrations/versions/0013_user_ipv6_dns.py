@@ -4,7 +4,7 @@ Legacy User Manager's user property `ipv6-dns` (in every RouterOS v6.4x export):
 given to the user over IPv6; `::`, none, for every user already there.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-11-28 10:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
