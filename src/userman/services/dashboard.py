@@ -1,6 +1,7 @@
 """What a customer's status page shows (the legacy customer page's Status): active sessions,
-users, recent failures and today's traffic, counted by the database within what the actor may
-see, so that the page costs a few queries however many sessions there are."""
+users, recent failures and today's traffic (since midnight in the customer's time zone),
+counted by the database within what the actor may see, so that the page costs a few queries
+however many sessions there are."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from userman.services import verbs
 from userman.services.actor import Actor
+from userman.services.facts import actor_time_zone
 from userman.services.menus import MENUS
 from userman.services.verbs import Item
 from userman.store import models
@@ -30,7 +32,7 @@ class Dashboard:
     active_sessions: int
     sessions: tuple[Item, ...]  # the newest active ones
     failures: tuple[Item, ...]  # the newest failed requests in the log
-    download_today: int  # bytes, of sessions seen since midnight UTC
+    download_today: int  # bytes, of sessions seen since midnight in the customer's zone
     upload_today: int
 
 
@@ -51,7 +53,8 @@ def dashboard(db: Session, actor: Actor, now: dt.datetime) -> Dashboard:
         .order_by(models.LogEntry.time.desc())
         .limit(SHOWN)
     )
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    local = now.astimezone(actor_time_zone(db, actor))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
     today = sessions.where(models.UserSession.till_time >= midnight).subquery()
     download, upload = db.execute(
         select(
