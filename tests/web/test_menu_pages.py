@@ -396,6 +396,12 @@ def test_undo_and_redo_ask_first_naming_the_entry(
     assert redo.status_code == 303
     assert world.execute(ROOT, ["user"], "print", ["where", "username~^meanwhile$"]).items != ()
     assert http.get("/userman/history/sideways").status_code == 404
+    listing = http.get("/userman/history").text
+    first = re.search(r'href="/userman/history/([0-9A-F]+)"', listing)
+    assert first is not None
+    entry_page = http.get(f"/userman/history/{first.group(1)}")
+    assert entry_page.status_code == 200  # an entry's own page is still the item page
+    assert "UMS user meanwhile added" in entry_page.text
 
 
 def test_a_read_only_customer_sees_no_changes_and_cannot_make_them(
@@ -411,6 +417,8 @@ def test_a_read_only_customer_sees_no_changes_and_cannot_make_them(
         assert "Add router" not in main
     history = http.get("/userman/history").text
     assert "/userman/history/undo" not in history
+    assert http.get("/userman/history/undo").status_code == 403
+    assert http.post("/userman/history/undo", data={"csrf": csrf}).status_code == 403
     assert http.get("/userman/routers/new").status_code == 403
     forged = [
         ("/userman/routers/new", {"name": "x", "ip-address": "10.1.1.1", "customer": "admin"}),

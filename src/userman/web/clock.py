@@ -99,9 +99,9 @@ def shown_zone(text: str) -> str:
         zone = parse_time_zone(text)
     except InvalidValueError:
         return text
-    return "UTC" if zone is dt.UTC or zone.utcoffset(None) == dt.timedelta(0) else text.strip()
+    return "UTC" if zone.utcoffset(None) == dt.timedelta(0) else text.strip()
 
 
 def install(env: Any) -> None:
-    """The filters and globals on the templates' Jinja environment."""
+    """The filters on the templates' Jinja environment: `when`, `stamp`, `zone_name`."""
     env.filters.update(when=when, stamp=stamp, zone_name=time_zone_name)

@@ -322,14 +322,11 @@ PAGES = (
 router = APIRouter(prefix="/userman", include_in_schema=False)
 
 
-def _replay_verb(page: CustomerPage, verb: str) -> str:
-    if verb not in ("undo", "redo"):
-        raise HTTPException(404, detail="failure: no such page")
+def _check_may_replay(page: CustomerPage, verb: str) -> None:
     if not may_change(page.actor, "history"):
         raise HTTPException(
             403, detail=f"failure: not permitted: {page.actor.login} may not {verb}"
         )
-    return verb
 
 
 def _confirm(
@@ -350,34 +347,39 @@ def _confirm(
     )
 
 
-@router.get("/history/{verb}", response_class=HTMLResponse)
-def confirm_undo_redo(request: Request, page: Page, verb: str) -> Response:
-    """Undo and Redo ask first, naming the change they would take."""
-    return _confirm(request, page, _replay_verb(page, verb))
+def _replay_routes(verb: str) -> None:
+    """GET asks, naming the entry; POST does `history undo` / `history redo` of the entry the
+    customer confirmed. When another change came first (the newest entry is no longer the one
+    named) it asks again; a refusal shows on the history page. Fixed paths, so that an entry's
+    own page (/userman/history/ID) stays the generic item page's."""
+
+    @router.get(f"/history/{verb}", response_class=HTMLResponse)
+    def confirm(request: Request, page: Page) -> Response:
+        _check_may_replay(page, verb)
+        return _confirm(request, page, verb)
+
+    @router.post(f"/history/{verb}")
+    async def replay(request: Request, page: Change) -> Response:
+        _check_may_replay(page, verb)
+        confirmed = str((await request.form()).get("entry", ""))
+        entry = await run_in_threadpool(userman_of(request).upcoming, page.actor, verb)
+        if entry is None or entry.id != confirmed:
+            moved = bool(confirmed)
+            status = 409 if moved else 200
+            return await run_in_threadpool(_confirm, request, page, verb, moved, status)
+        try:
+            await run_in_threadpool(run, request, page, ("history",), verb)
+        except UsermanError as error:
+            status, _prop, message = form_error(error)
+            message = message.removeprefix("failure: ")
+            return await run_in_threadpool(
+                list_page, request, page, HISTORY, error=message, status=status
+            )
+        return RedirectResponse("/userman/history", status_code=303)
 
 
-@router.post("/history/{verb}")
-async def undo_redo(request: Request, page: Change, verb: str) -> Response:
-    """`history undo` / `history redo` of the entry the customer confirmed: when another change
-    came first (the newest entry is no longer the one named), it asks again; a refusal shows
-    on the history page."""
-    verb = _replay_verb(page, verb)
-    confirmed = str((await request.form()).get("entry", ""))
-    entry = await run_in_threadpool(userman_of(request).upcoming, page.actor, verb)
-    if entry is None or entry.id != confirmed:
-        moved = bool(confirmed)
-        return await run_in_threadpool(_confirm, request, page, verb, moved, 409 if moved else 200)
-    try:
-        await run_in_threadpool(run, request, page, ("history",), verb)
-    except UsermanError as error:
-        status, _prop, message = form_error(error)
-        message = message.removeprefix("failure: ")
-        return await run_in_threadpool(
-            list_page, request, page, HISTORY, error=message, status=status
-        )
-    return RedirectResponse("/userman/history", status_code=303)
-
-
+for _verb in ("undo", "redo"):
+    _replay_routes(_verb)
 install_user_routes(router, USERS)
 install_router_routes(router)
 for _view in PAGES:
