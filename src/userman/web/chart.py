@@ -2,7 +2,8 @@
 chart library, nothing loaded from anywhere. Download and upload are stacked per day, with a
 tooltip (<title>) on each bar and a scale in powers of 1024, as the pages show sizes. Nothing
 used: no chart (the page says so) rather than an empty axis. Labels stay inside the picture:
-the scale's right-aligned in the left margin, the last day's ending at the right edge."""
+the scale's right-aligned in a left margin wide enough for them at a phone's larger type
+(userman.css), the last day's ending at the right edge."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from userman.web.pages import human_bytes
 __all__ = ["usage_chart"]
 
 WIDTH, HEIGHT = 760, 220
-LEFT, RIGHT, TOP, BOTTOM = 72, 8, 10, 28
+LEFT, RIGHT, TOP, BOTTOM = 92, 8, 12, 32
 DOWN, UP = "#2f6fb0", "#7fb77e"
 
 
@@ -31,6 +32,11 @@ def _scale(top: int) -> int:
         if unit * step >= top:
             return unit * step
     return unit * 1024
+
+
+def _axis(count: int) -> str:
+    """A scale's label, short: 768 MiB, 1.5 GiB (no ".0")."""
+    return human_bytes(count).replace(".0 ", " ")
 
 
 def usage_chart(days: Sequence[Day]) -> Markup:
@@ -51,7 +57,7 @@ def usage_chart(days: Sequence[Day]) -> Markup:
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(human_bytes(int(top * fraction)))}</text>"
+            f"{escape(_axis(int(top * fraction)))}</text>"
         )
     for index, day in enumerate(days):
         x = LEFT + index * slot + (slot - bar) / 2
