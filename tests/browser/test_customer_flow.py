@@ -158,9 +158,14 @@ def test_an_admin_sets_up_a_router_a_profile_and_a_user(page: object, web_server
     for section, name in (("Customers", "customers"), ("Logs", "logs"), ("History", "history")):
         p.click(f"header >> text={section}")
         screenshot(p, name)
-    # The newest change is the activation; the session's counters changed its row since, so
-    # undoing it is refused, says why, and marks the entry failed.
-    p.click("button:has-text('Undo')")
+    # The newest change is the activation; Undo names it and asks first. The session's
+    # counters changed its row since, so undoing it is refused, says why, and marks the entry
+    # failed.
+    p.click("a:has-text('Undo')")
+    p.wait_for_url("**/userman/history/undo")
+    assert "create-and-activate-profile flow-alice" in p.inner_text("#entry-action")
+    screenshot(p, "history-undo-confirm")
+    p.click("button:has-text('Undo “')")
     assert "cannot undo" in p.inner_text("[role=alert]")
     expect(p.locator("tbody tr").first.locator(".flag-F")).to_have_count(1)
     screenshot(p, "history-undo-refused")

@@ -18,9 +18,12 @@ from userman.core.authorize import (
     RejectReason,
     UserFacts,
     authorize,
+    standing,
 )
 from userman.core.context import RequestContext
+from userman.core.limits import LimitationFacts, Usage
 from userman.core.profiles import ProfileSlot, ProfileState
+from userman.core.windows import Window
 from userman.radius import chap, mschap
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
@@ -190,3 +193,41 @@ def test_v7_mode_makes_room_by_ending_the_oldest_sessions(
     decision = authorize(pap(), user, NOW)
     assert decision.accept
     assert decision.evict == evict
+
+
+# -- where a user stands, for the user page ---------------------------------------------------
+
+TEN_HOURS = LimitationFacts(
+    "ten-hours", uptime_limit=36_000, transfer_limit=2**30, windows=(Window(),)
+)
+
+
+def test_a_running_profile_has_the_least_of_the_uptime_left_and_its_validity() -> None:
+    """The user page's "time left" is what the Access-Accept's Session-Timeout counts from: the
+    uptime left and the profile's end (research 4.4), not "unlimited" for a profile that ends."""
+    running = dataclasses.replace(
+        WAITING, state=ProfileState.RUNNING, start_time=NOW, end_time=NOW + dt.timedelta(days=1)
+    )
+    no_limits = standing(facts(profiles=(running,)), NOW + dt.timedelta(hours=20))
+    assert (no_limits.time_left, no_limits.starts_at_logon) == (4 * 3600, False)
+    used = Usage(uptime=34_000, download=100)
+    limited = standing(facts(profiles=(running,), limits=((TEN_HOURS, used),)), NOW)
+    assert limited.time_left == 2000  # the uptime left is the nearer end
+    assert (limited.left.transfer, limited.left.download) == (2**30 - 100, None)
+    decision = authorize(pap(), facts(profiles=(running,), limits=((TEN_HOURS, used),)), NOW)
+    assert ("Session-Timeout", limited.time_left) in decision.reply
+
+
+def test_a_waiting_profile_starts_at_the_next_logon_with_its_whole_validity() -> None:
+    """The manual: a `starts-at=logon` profile starts when the user logs on; nothing starts it
+    by looking."""
+    waiting = standing(FACTS, NOW)
+    assert waiting.running is not None
+    assert (waiting.starts_at_logon, waiting.time_left) == (True, 3600)
+    endless = dataclasses.replace(WAITING, validity=None)
+    assert standing(facts(profiles=(endless,)), NOW).time_left is None
+
+
+def test_no_valid_profile_stands_for_nothing() -> None:
+    nothing = standing(facts(profiles=()), NOW)
+    assert (nothing.running, nothing.time_left) == (None, None)

@@ -24,6 +24,7 @@ from userman.core.windows import (
     next_boundary,
     parse_time_zone,
     parse_weekdays,
+    time_zone_name,
     to_instant,
 )
 
@@ -304,6 +305,20 @@ def test_parse_time_zone_offsets(text: str, offset: dt.timedelta) -> None:
 def test_parse_time_zone_names() -> None:
     assert parse_time_zone("Europe/Riga") == RIGA
     assert parse_time_zone(" UTC ").utcoffset(dt.datetime(2026, 1, 1)) == dt.timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("-00:00", "UTC"),  # the customer's default: UTC, not a bare "-00:00"
+        ("+00:00", "UTC"),
+        ("+02:00", "UTC+02:00"),
+        ("-05:30", "UTC-05:30"),
+        ("Europe/Riga", "Europe/Riga"),
+    ],
+)
+def test_a_zone_is_named_for_the_pages(text: str, name: str) -> None:
+    assert time_zone_name(parse_time_zone(text)) == name
 
 
 @pytest.mark.parametrize("text", ["", "+24:00", "+02:60", "Mars/Olympus", "../etc/passwd", "2"])

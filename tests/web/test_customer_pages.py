@@ -149,7 +149,7 @@ def test_the_status_page_shows_what_is_going_on(browser: TestClient, userman: Us
     log_in(browser)
     page = browser.get("/userman/status").text
     assert "online" in page
-    assert re.search(r"<h2>1</h2><p>active sessions", page)
+    assert re.search(r"<h2>1</h2><p>active session<", page)
     assert 'hx-trigger="every 10s"' in page
     # Everything it loads comes from this server.
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)

@@ -331,9 +331,11 @@ def test_a_profile_that_starts_at_logon_has_not_started(world: Userman) -> None:
     with TestClient(create_app(world), follow_redirects=False) as http:
         log_in(http, "fred", "fred-pw")
         page = http.get("/user").text
-    assert re.search(r'id="valid-until">\s*next logon', page), page
+    assert "starts at the first log-on" in page
     assert "next profile" in page
-    assert "at the first logon" in page  # its row in the queue: waiting
+    # The manual: "validity" counts from the first logon; until then all of it is left.
+    assert re.search(r'id="time-left">\s*1w\s*<', page), page
+    assert "waiting</span></td><td>starts at the first log-on</td><td></td>" in page
 
 
 def test_the_log_in_form_names_the_company_never_the_login(world: Userman) -> None:

@@ -197,7 +197,8 @@ def test_a_users_page_shows_its_profiles_sessions_and_usage(
     page = http.get(f"/userman/users/{ident}").text
     assert "No profile yet" in page
     assert "No sessions yet" in page
-    assert page.count('<g class="day">') == 30
+    assert "No usage yet in the last 30 days." in page  # not an empty axis
+    assert '<svg class="chart"' not in page
     bad = http.post(f"/userman/users/{ident}/activate", data={"csrf": csrf, "profile": ""})
     assert bad.status_code == 400
     assert '<small class="error" role="alert">profile: required</small>' in bad.text
@@ -210,7 +211,7 @@ def test_a_users_page_shows_its_profiles_sessions_and_usage(
     page = http.get(f"/userman/users/{ident}").text
     states = re.findall(r'<span class="state state-([a-z-]+)">', page)
     assert states == ["running", "waiting", "used"]
-    assert "at the next logon" in page
+    assert "starts at the first log-on" in page
     exchange(world, accounting("dora", "Start", "dora-1"), acct=True)
     interim = accounting(
         "dora",
@@ -220,6 +221,7 @@ def test_a_users_page_shows_its_profiles_sessions_and_usage(
     )
     exchange(world, interim, acct=True)
     page = http.get(f"/userman/users/{ident}").text
+    assert page.count('<g class="day">') == 30
     assert re.findall(r'<span class="state state-([a-z-]+)">', page)[0] == "running-active"
     assert "50.0 MiB down, 3.0 MiB up, 1 sessions</title>" in page
     assert "download 50.0 MiB" in page

@@ -46,12 +46,14 @@ __all__ = [
     "MschapV2Credentials",
     "PapCredentials",
     "RejectReason",
+    "Standing",
     "UserFacts",
     "authorize",
     "class_for",
     "reauthorize",
     "same_caller",
     "shared_users_limit",
+    "standing",
     "used_up",
     "user_of_class",
 ]
@@ -350,6 +352,35 @@ def _remaining(facts: UserFacts, now: dt.datetime) -> Remaining:
     """What is left of the quotas of the running profile's limitations that apply now."""
     now_applying = applicable([lim for lim, _ in facts.limits], now, facts.time_zone)
     return strictest(remaining(lim, used) for lim, used in facts.limits if lim in now_applying)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where the user stands now by the decision's own rules, for the pages that show it."""
+
+    running: ProfileSlot | None  # the profile a logon now would run; None: no valid profile
+    # `running` has not started: it waits for the user's next logon (starts-at=logon, or the
+    # next one queued after a used profile), and its validity runs from there.
+    starts_at_logon: bool
+    left: Remaining  # of the limitations that apply now; None in a field: unlimited
+    # Seconds online left: the least of the uptime left and the time to the running profile's
+    # end (a waiting one: its validity); None: neither limits it.
+    time_left: int | None
+
+
+def standing(facts: UserFacts, now: dt.datetime) -> Standing:
+    """The profile that runs (or would start at a logon now), what is left of its limits, and
+    the time left until it ends: what `authorize` would grant, without starting anything."""
+    running = select_profile(facts.profiles, now).running
+    if running is None:
+        return Standing(None, False, Remaining(), None)
+    started = any(
+        slot.id == running.id and slot.state is ProfileState.RUNNING for slot in facts.profiles
+    )
+    left = _remaining(facts, now)
+    until_end = None if running.end_time is None else max(seconds_until(running.end_time, now), 0)
+    present = [value for value in (left.uptime, until_end) if value is not None]
+    return Standing(running, not started, left, min(present) if present else None)
 
 
 def used_up(facts: UserFacts, now: dt.datetime) -> Limit | None:

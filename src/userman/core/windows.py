@@ -39,6 +39,7 @@ __all__ = [
     "next_boundary",
     "parse_time_zone",
     "parse_weekdays",
+    "time_zone_name",
     "to_instant",
 ]
 
@@ -125,6 +126,17 @@ def parse_time_zone(text: str, prop: str = "time-zone") -> dt.tzinfo:
         raise InvalidValueError(
             prop, f'"{raw}" is not a time zone (examples: +02:00, -05:30, Europe/Riga)'
         ) from None
+
+
+def time_zone_name(tz: dt.tzinfo) -> str:
+    """A zone as the pages name it: its IANA name (`Europe/Riga`), `UTC+02:00` for an offset,
+    and `UTC` for UTC however it was written (`-00:00`, `+00:00`, `UTC`)."""
+    key = getattr(tz, "key", None)
+    if isinstance(key, str):
+        return key
+    if tz.utcoffset(None) == dt.timedelta(0):
+        return "UTC"
+    return tz.tzname(None) or str(tz)
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,20 @@ class Userman:
         with self.database.begin() as db:
             return dashboard.dashboard(db, actor, utcnow())
 
+    def time_zone(self, actor: Actor) -> dt.tzinfo:
+        """The zone the actor's pages show times in: its customer's `time-zone`."""
+        from userman.services.facts import actor_time_zone  # noqa: PLC0415 - only the web
+
+        with self.database.begin() as db:
+            return actor_time_zone(db, actor)
+
+    def upcoming(self, actor: Actor, verb: str) -> verbs.Item | None:
+        """The history entry `history undo` (or `redo`) would take now; None: nothing."""
+        from userman.services import history  # noqa: PLC0415 - only the web needs it
+
+        with self.database.begin() as db:
+            return history.upcoming(db, actor, verb)
+
     def listing(self, actor: Actor, menu_name: str, query: Query) -> Listing:
         """A page of a menu's items: searched, filtered, sorted and paged by the database."""
         from userman.services import listing  # noqa: PLC0415 - only the web needs it

@@ -1,7 +1,7 @@
 """What a customer's status page shows (the legacy customer page's Status): active sessions,
 users, recent failures (the users', and apart the routers' dropped requests) and today's
-traffic, counted by the database within what the actor may see, so that the page costs a few
-queries however many sessions there are."""
+traffic (since midnight in the customer's time zone), counted by the database within what the
+actor may see, so that the page costs a few queries however many sessions there are."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from userman.services import verbs
 from userman.services.actor import Actor
+from userman.services.facts import actor_time_zone
 from userman.services.menus import MENUS
 from userman.services.routers import ROUTER_FAILURE
 from userman.services.verbs import Item
@@ -32,7 +33,7 @@ class Dashboard:
     active_sessions: int
     sessions: tuple[Item, ...]  # the newest active ones
     failures: tuple[Item, ...]  # the newest failed requests in the log
-    download_today: int  # bytes, of sessions seen since midnight UTC
+    download_today: int  # bytes, of sessions seen since midnight in the customer's zone
     upload_today: int
     # The newest requests dropped for their router's Message-Authenticator or shared secret.
     router_failures: tuple[Item, ...] = ()
@@ -58,7 +59,8 @@ def dashboard(db: Session, actor: Actor, now: dt.datetime) -> Dashboard:
         .limit(SHOWN)
     )
     dropped = logged.where(models.LogEntry.status == ROUTER_FAILURE).order_by(*newest_first)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    local = now.astimezone(actor_time_zone(db, actor))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
     today = sessions.where(models.UserSession.till_time >= midnight).subquery()
     download, upload = db.execute(
         select(

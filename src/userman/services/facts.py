@@ -24,10 +24,11 @@ from userman.core.limits import (
 )
 from userman.core.profiles import ProfileSlot, ProfileState, select_profile
 from userman.core.windows import Window, parse_time_zone, parse_weekdays
+from userman.services.actor import Actor
 from userman.services.profiles import profile_queue
 from userman.store import models, queries
 
-__all__ = ["user_facts"]
+__all__ = ["actor_time_zone", "time_zone", "user_facts"]
 
 LIMITATION_COLUMNS = (
     "name",
@@ -61,6 +62,13 @@ def time_zone(customer: models.Customer | None) -> dt.tzinfo:
         return parse_time_zone(customer.time_zone)
     except InvalidValueError:
         return dt.UTC
+
+
+def actor_time_zone(db: Session, actor: Actor) -> dt.tzinfo:
+    """The zone an actor's reports, days and pages use: its customer's `time-zone` (UTC for the
+    local superuser, who is no customer)."""
+    customer = queries.customer(db, actor.customer_id) if actor.customer_id else None
+    return time_zone(customer)
 
 
 def _limitations(db: Session, profile_id: int) -> list[LimitationFacts]:

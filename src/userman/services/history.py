@@ -40,7 +40,7 @@ from userman.services.menus import MENUS, Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
 
-__all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo"]
+__all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo", "upcoming"]
 
 UNRECORDED = frozenset({"history", "session", "log", "coa_request", "router_counter"})
 TABLES: dict[str, Table] = dict(models.Base.metadata.tables)
@@ -328,14 +328,23 @@ def _apply(db: Session, move: Move) -> None:
         raise _RefusedError(f"{_label(move)} {why}") from None
 
 
-def _newest(ctx: Context, menu: Menu, state: str) -> models.HistoryEntry | None:
-    stmt = verbs.scope(ctx.actor, menu).where(models.HistoryEntry.state == state)
+def _newest(
+    db: Session, actor: Actor, menu: Menu, state: str, *, lock: bool = True
+) -> models.HistoryEntry | None:
+    stmt = verbs.scope(actor, menu).where(models.HistoryEntry.state == state)
     # Undo takes the newest done entry; redo the one undone last, the oldest undone.
     order = models.HistoryEntry.id.desc() if state == "done" else models.HistoryEntry.id
-    entry: models.HistoryEntry | None = ctx.db.scalars(
-        stmt.order_by(None).order_by(order).limit(1).with_for_update()
-    ).first()
+    stmt = stmt.order_by(None).order_by(order).limit(1)
+    entry: models.HistoryEntry | None = db.scalars(stmt.with_for_update() if lock else stmt).first()
     return entry
+
+
+def upcoming(db: Session, actor: Actor, verb: str) -> verbs.Item | None:
+    """The entry `history undo` (verb "undo") or `redo` would take now, as `print` shows it,
+    for a confirmation that names it; None: nothing to take."""
+    menu = MENUS["history"]
+    entry = _newest(db, actor, menu, "done" if verb == "undo" else "undone", lock=False)
+    return None if entry is None else verbs.render(db, menu, entry, show_sensitive=False)
 
 
 def _replay(ctx: Context, menu: Menu, request: Request, *, backwards: bool) -> Outcome:
@@ -346,7 +355,7 @@ def _replay(ctx: Context, menu: Menu, request: Request, *, backwards: bool) -> O
     permissions.check_level(ctx.actor, "history", verb)
     db = ctx.db
     db.flush()
-    entry = _newest(ctx, menu, "done" if backwards else "undone")
+    entry = _newest(db, ctx.actor, menu, "done" if backwards else "undone")
     if entry is None:
         raise ConflictError("history", f"nothing to {verb}")
     moves = _moves(entry, backwards=backwards)

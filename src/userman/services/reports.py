@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from userman.core.errors import InvalidValueError
 from userman.services import verbs
 from userman.services.actor import Actor
-from userman.services.facts import time_zone
+from userman.services.facts import actor_time_zone
 from userman.services.menus import MENUS
 from userman.store import models, queries
 from userman.store.database import Database
@@ -54,8 +54,7 @@ def _bounds(db: Session, actor: Actor, first: dt.date, last: dt.date) -> tuple[d
         raise InvalidValueError("till", "the period ends before it begins")
     if (last - first).days > MAX_DAYS:
         raise InvalidValueError("till", f"a report covers at most {MAX_DAYS} days")
-    customer = queries.customer(db, actor.customer_id) if actor.customer_id else None
-    tz = time_zone(customer)
+    tz = actor_time_zone(db, actor)
     start = dt.datetime.combine(first, dt.time(), tz).astimezone(dt.UTC)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
     return start, end

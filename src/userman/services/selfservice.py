@@ -19,9 +19,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from userman.core.authorize import standing
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
-from userman.core.limits import Remaining, applicable, remaining, strictest
-from userman.core.profiles import ProfileState, select_profile
+from userman.core.limits import Remaining
 from userman.services import history
 from userman.services.actor import Actor
 from userman.services.facts import user_facts
@@ -88,8 +88,12 @@ class UserStatus:
     download_used: int
     upload_used: int
     left: Remaining  # of the limits that apply now; None in a field: unlimited
+    # Seconds online left: the uptime left or the profile's end, the nearer (core's `standing`,
+    # the rules of the Access-Accept's Session-Timeout); None: unlimited.
+    time_left: int | None
     active: tuple[SessionLine, ...]
     currency: str
+    time_zone: dt.tzinfo  # the user's customer's, which its windows and resets follow
     # The actual profile has not started: it is the next waiting one, which starts (and its
     # validity runs) from the user's next logon; `left` is what it will allow.
     starts_at_logon: bool = False
@@ -219,17 +223,8 @@ class SelfService:
             user = user_in(db, user_id, seen)
             customer = queries.customer(db, user.customer_id)
             facts = user_facts(db, user, now)
-            running = select_profile(facts.profiles, now).running
-            # select_profile starts a waiting profile when none runs: at a logon, not here.
-            waiting = running is not None and not any(
-                slot.id == running.id and slot.state is ProfileState.RUNNING
-                for slot in facts.profiles
-            )
-            limits = [lim for lim, _ in facts.limits]
-            now_applying = applicable(limits, now, facts.time_zone)
-            left = strictest(
-                remaining(lim, used) for lim, used in facts.limits if lim in now_applying
-            )
+            stands = standing(facts, now)  # as an Access-Request now would find it
+            running, waiting = stands.running, stands.starts_at_logon
             names = {
                 p.id: _shown_name(p)
                 for p in db.scalars(
@@ -262,9 +257,11 @@ class SelfService:
                 user.uptime_used,
                 user.download_used,
                 user.upload_used,
-                left,
+                stands.left,
+                stands.time_left,
                 tuple(_session_line(row) for row in active),
                 customer.currency if customer is not None else "",
+                facts.time_zone,
                 waiting,
             )
 

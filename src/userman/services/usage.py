@@ -1,8 +1,9 @@
 """A user's usage over time, day by day, for the chart on the user's web page.
 
-A session's traffic and uptime count on the (UTC) day it was last reported (its till-time), as
-the status page's "today" does: the router reports running totals, not their spread over the
-day. The user is found as every verb finds it, so another subscriber's user is "not found".
+A session's traffic and uptime count on the day it was last reported (its till-time), in the
+actor's time zone, as the status page's "today" does: the router reports running totals, not
+their spread over the day. The user is found as every verb finds it, so another subscriber's
+user is "not found".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from userman.services import verbs
 from userman.services.actor import Actor
+from userman.services.facts import actor_time_zone
 from userman.services.menus import MENUS
 from userman.store import models
 
@@ -33,8 +35,9 @@ class Day:
 def usage(db: Session, actor: Actor, user: str, now: dt.datetime, days: int) -> list[Day]:
     """The user's last `days` days, oldest first, today included, days without use as zeros."""
     row = verbs.find(db, actor, MENUS["user"], user)
-    first = now.date() - dt.timedelta(days=days - 1)
-    since = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    tz = actor_time_zone(db, actor)
+    first = now.astimezone(tz).date() - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first, dt.time(), tzinfo=tz).astimezone(dt.UTC)
     found = db.execute(
         select(
             models.UserSession.till_time,
@@ -45,7 +48,7 @@ def usage(db: Session, actor: Actor, user: str, now: dt.datetime, days: int) -> 
     ).all()
     totals = {first + dt.timedelta(days=n): [0, 0, 0, 0] for n in range(days)}
     for till, download, upload, uptime in found:
-        day = totals.get(till.astimezone(dt.UTC).date())
+        day = totals.get(till.astimezone(tz).date())
         if day is not None:
             day[0] += download
             day[1] += upload

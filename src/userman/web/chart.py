@@ -1,6 +1,9 @@
 """A user's usage over time as an inline SVG bar chart, drawn on the server: no script, no
 chart library, nothing loaded from anywhere. Download and upload are stacked per day, with a
-tooltip (<title>) on each bar and a scale in powers of 1024, as the pages show sizes."""
+tooltip (<title>) on each bar and a scale in powers of 1024, as the pages show sizes. Nothing
+used: no chart (the page says so) rather than an empty axis. Labels stay inside the picture:
+the scale's right-aligned in a left margin wide enough for them at a phone's larger type
+(userman.css), the last day's ending at the right edge."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from userman.web.pages import human_bytes
 __all__ = ["usage_chart"]
 
 WIDTH, HEIGHT = 760, 220
-LEFT, RIGHT, TOP, BOTTOM = 64, 8, 10, 28
+LEFT, RIGHT, TOP, BOTTOM = 92, 8, 12, 32
 DOWN, UP = "#2f6fb0", "#7fb77e"
 
 
@@ -31,8 +34,17 @@ def _scale(top: int) -> int:
     return unit * 1024
 
 
+def _axis(count: int) -> str:
+    """A scale's label, short: 768 MiB, 1.5 GiB (no ".0")."""
+    return human_bytes(count).replace(".0 ", " ")
+
+
 def usage_chart(days: Sequence[Day]) -> Markup:
-    top = _scale(max((d.download + d.upload for d in days), default=0))
+    """The chart of `days`; empty when nothing was downloaded or uploaded in them."""
+    most = max((d.download + d.upload for d in days), default=0)
+    if most <= 0:
+        return Markup("")
+    top = _scale(most)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(days))
     bar = max(2.0, slot * 0.7)
@@ -45,7 +57,7 @@ def usage_chart(days: Sequence[Day]) -> Markup:
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(human_bytes(int(top * fraction)))}</text>"
+            f"{escape(_axis(int(top * fraction)))}</text>"
         )
     for index, day in enumerate(days):
         x = LEFT + index * slot + (slot - bar) / 2
@@ -67,8 +79,12 @@ def usage_chart(days: Sequence[Day]) -> Markup:
         )
         if (len(days) - 1 - index) % 7 == 0:
             label = escape(f"{day.day:%d %b}")
-            parts.append(
-                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{label}</text>'
+            last = index == len(days) - 1  # centred, it would run off the right edge
+            where = (
+                f'x="{WIDTH - RIGHT}" text-anchor="end"'
+                if last
+                else (f'x="{x + bar / 2:.1f}" text-anchor="middle"')
             )
+            parts.append(f'<text {where} y="{HEIGHT - 8}">{label}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import PermissionDeniedError
 from userman.services import Actor
+from userman.web import clock
 from userman.web import session as sessions
 from userman.web.auth import guarded
 from userman.web.pages import render, render_public_form, userman_of
@@ -48,10 +49,12 @@ def customer_page(request: Request) -> CustomerPage:
     session = sessions.read(request, "customer")
     if session is None:
         raise LoginRequired(request.url.path)
+    userman = userman_of(request)
     try:
-        actor = userman_of(request).resume_session(session.subject, session.fingerprint)
+        actor = userman.resume_session(session.subject, session.fingerprint)
     except PermissionDeniedError:
         raise LoginRequired(request.url.path) from None
+    clock.remember_zone(request, userman.time_zone(actor))
     return CustomerPage(actor, session.csrf)
 
 

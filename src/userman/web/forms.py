@@ -4,21 +4,35 @@ Each writable property becomes a field whose widget follows its kind: yes/no a t
 choice a select, a set tick boxes, a reference a select of the items the customer sees, a
 secret a password box (empty keeps it). What a form sends back becomes the command line's
 `name=value` arguments; when editing, only the values that differ from the item as it is, so
-that an unchanged form changes nothing and a customer is checked only for what it changes.
+that an unchanged form changes nothing and a customer is checked only for what it changes. A
+date and time is shown and typed in the viewer's time zone (web/clock.py), and sent to the
+services with its offset. An emptied field takes the property's default (0: no limit).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
 from userman.core.errors import UsermanError
+from userman.core.values import format_datetime
 from userman.services import Menu, Prop
-from userman.services.fields import BOOL, BYTES
+from userman.services.fields import BOOL, BYTES, DATETIME, TIME_OF_DAY
+from userman.web.clock import local, shown_zone, to_utc_text
 
-__all__ = ["Field", "arguments", "fields_of", "form_props", "label", "widget"]
+__all__ = [
+    "Field",
+    "arguments",
+    "fields_of",
+    "form_props",
+    "label",
+    "required",
+    "shown",
+    "widget",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +91,21 @@ def form_props(menu: Menu, names: Sequence[str] = ()) -> tuple[Prop, ...]:
     ) + tuple(p for p in menu.props if p.hashed and not p.hidden)
 
 
+# What the services refuse an item without, besides its name and the references they need
+# (services/verbs.py, _check_row): a router is known by the address its requests come from.
+ALSO_REQUIRED = {"router": frozenset({"ip-address"})}
+
+
+def required(menu: Menu) -> frozenset[str]:
+    """The properties a form marks as required: those an item cannot be without."""
+    names = {p.name for p in menu.props if p.required}
+    if menu.key is not None:
+        names.add(menu.key)
+    if menu.name != "customer":  # a customer without a parent is a new subscriber
+        names.add(menu.owner)
+    return frozenset(names | ALSO_REQUIRED.get(menu.name, frozenset()))
+
+
 HINTS = {
     "time": "e.g. 30m, 1h30m, 4w2d",
     "bytes": "e.g. 500M, 1G (powers of 1024)",
@@ -86,6 +115,17 @@ HINTS = {
     "number | unlimited": "a number, or unlimited",
     "off | unlimited | number": "off, unlimited or a number",
 }
+
+
+def shown(prop: Prop, text: str, tz: dt.tzinfo) -> str:
+    """A value as print gives it, as the pages show it: a date and time in the viewer's zone
+    (web/clock.py), a UTC time zone as `UTC` (the default `-00:00` too)."""
+    if prop.kind is DATETIME:
+        moment = local(text, tz)
+        return format_datetime(moment) if moment is not None else text
+    if prop.name == "time-zone":
+        return shown_zone(text)
+    return text
 
 
 def compact_size(text: str) -> str:
@@ -118,8 +158,11 @@ def fields_of(
     refs: Mapping[str, Sequence[str]],
     *,
     editing: bool,
+    needed: frozenset[str] = frozenset(),
+    zone: str = "UTC",
 ) -> list[Field]:
-    """The fields of a form showing `values` (an item's, or what was sent back)."""
+    """The fields of a form showing `values` (an item's, or what was sent back); `needed`
+    are marked required, dates and times are in the zone named `zone`."""
     fields = []
     for prop in props:
         kind = widget(prop)
@@ -127,7 +170,7 @@ def fields_of(
         value = values.get(prop.name, "")
         if prop.kind is BYTES:
             value = compact_size(value)
-        placeholder = prop.default or ""
+        placeholder = shown(prop, prop.default or "", dt.UTC)
         if kind == "secret":
             value = ""
             placeholder = "unchanged" if editing else ""
@@ -140,13 +183,26 @@ def fields_of(
                 kind,
                 value,
                 options,
-                HINTS.get(prop.kind.name, ""),
+                _hint(prop, zone),
                 placeholder,
-                prop.required or (prop.ref is not None and not editing and prop.name != "parent"),
+                prop.name in needed,
                 kind == "secret" and not prop.hashed and editing,
             )
         )
     return fields
+
+
+# Hints of single properties, where the kind's says too little.
+PROPERTY_HINTS = {
+    "time-zone": "e.g. Europe/Riga, +02:00; the pages, windows and reports follow it",
+}
+
+
+def _hint(prop: Prop, zone: str) -> str:
+    """The kind's example; a date or time of day is the viewer's wall time (windows follow the
+    customer's time zone, core/windows.py), so the zone is named."""
+    hint = PROPERTY_HINTS.get(prop.name) or HINTS.get(prop.kind.name, "")
+    return f"{hint}, {zone} time" if prop.kind in (DATETIME, TIME_OF_DAY) else hint
 
 
 def _sent(form: FormData, prop: Prop) -> str | None:
@@ -160,11 +216,18 @@ def _sent(form: FormData, prop: Prop) -> str | None:
 
 
 def arguments(
-    form: FormData, props: Sequence[Prop], current: Mapping[str, str] | None
+    form: FormData,
+    props: Sequence[Prop],
+    current: Mapping[str, str] | None,
+    *,
+    defaults: Mapping[str, str] | None = None,
+    tz: dt.tzinfo = dt.UTC,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(the `name=value` arguments to send, every value as sent, to show again on an error).
 
-    Adding (`current` None) sends every value given; editing sends those that differ.
+    Adding (`current` None) sends every value given but those the form showed as the default
+    (`defaults`: the services apply it anyway); editing sends those that differ. An emptied
+    text field of a property with a default is that default; a date and time is read in `tz`.
     """
     args: dict[str, str] = {}
     shown: dict[str, str] = {}
@@ -173,13 +236,21 @@ def arguments(
         if value is None:
             continue
         shown[prop.name] = value
-        if widget(prop) == "secret":
+        kind = widget(prop)
+        if kind == "secret":
             if value or (current is None and not prop.hashed):
                 args[prop.name] = value
             continue
+        if kind == "text" and value == "" and prop.default is not None:
+            value = prop.default
         if current is None:
-            if value or widget(prop) in ("check", "ticks"):
+            default = (defaults or {}).get(prop.name)
+            if kind == "text" and default is not None and _same(prop, value, default):
+                continue
+            if value or kind in ("check", "ticks"):
                 args[prop.name] = value
         elif not _same(prop, value, current.get(prop.name, "")):
             args[prop.name] = value
+        if prop.kind is DATETIME and prop.name in args and value:
+            args[prop.name] = to_utc_text(value, tz, prop.name)
     return args, shown

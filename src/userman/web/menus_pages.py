@@ -13,7 +13,8 @@ the routes refuse such a change anyway (403), and an item of another subscriber 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -28,22 +29,26 @@ from userman.core.errors import (
     UnknownPropertyError,
     UsermanError,
 )
+from userman.core.windows import time_zone_name
 from userman.services import MENUS, Item, Menu, Outcome, Prop, may_change
-from userman.services.fields import BOOL, BYTES
+from userman.services.fields import BOOL, BYTES, DATETIME
 from userman.services.listing import Query, searchable, sortable
 from userman.services.permissions import SELF_SERVICE
+from userman.web.clock import zone_of
 from userman.web.customer import Change, CustomerPage, Page
-from userman.web.forms import arguments, fields_of, form_props, label
+from userman.web.forms import arguments, fields_of, form_props, label, required, shown
 from userman.web.pages import human_bytes, render, templates, userman_of
 
 __all__ = [
     "MenuPage",
     "cell",
+    "command_key",
     "form_error",
     "form_page",
     "get_item",
     "install",
     "item_key",
+    "item_values",
     "list_page",
     "run",
     "safe_back",
@@ -65,6 +70,7 @@ class MenuPage:
     columns: tuple[str, ...]  # the properties the list shows
     order: tuple[tuple[str, bool], ...] = ()  # the list's order until a column is chosen
     form: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (legend, properties); () all
+    notes: tuple[tuple[str, str], ...] = ()  # (legend, a line under it)
     bulk: tuple[str, ...] = ()  # verbs for ticked items: enable, disable, remove, ...
     filters: tuple[str, ...] = ()  # yes/no and choice properties offered as filters
     editable: bool = True
@@ -117,12 +123,31 @@ def url_id(item: Item) -> str:
     return item.id.removeprefix("*")
 
 
-def cell(prop: Prop, item: Item) -> str:
-    """A list's cell: sizes in KiB/MiB/GiB, a zero limit as a dash, the rest as print shows."""
+def command_key(view: MenuPage, item: Item) -> str:
+    """How a page's command names its item: by name, as an operator types it, so that history
+    says `UMS user ann changed` (what the Undo question then names), not `UMS user *1F changed`;
+    by `*ID` when it has no name or its name would read as an *ID or a list of numbers."""
+    key = view.spec.key
+    name = str(item.json.get(key) or "") if key is not None else ""
+    numbers = all(part.isdigit() for part in name.split(","))
+    return item.id if not name or name.startswith("*") or ("," in name and numbers) else name
+
+
+def item_values(view: MenuPage, fields: Iterable[tuple[str, str]], tz: dt.tzinfo) -> dict[str, str]:
+    """An item's values (print's pairs, or a form's defaults) as its page shows them."""
+    by_name = view.spec.by_name
+    return {
+        name: shown(by_name[name], text, tz) if name in by_name else text for name, text in fields
+    }
+
+
+def cell(prop: Prop, item: Item, tz: dt.tzinfo = dt.UTC) -> str:
+    """A list's cell: sizes in KiB/MiB/GiB, a zero limit as a dash, the rest as print shows,
+    times in the viewer's zone."""
     value = item.json.get(prop.name)
     if prop.kind is BYTES:
         return human_bytes(value) if value else "–"
-    return dict(item.fields).get(prop.name, "")
+    return shown(prop, dict(item.fields).get(prop.name, ""), tz)
 
 
 def safe_back(value: object, default: str) -> str:
@@ -222,6 +247,8 @@ def list_page(request: Request, page: CustomerPage, view: MenuPage, **extra: Any
         extra.setdefault("error", str(error))
     base = f"/userman/{view.slug}"
     pages = max(1, -(-found.total // state["per"]))
+    tz = zone_of(request)
+    columns = [view.spec.by_name[name] for name in view.columns]
     context: Context = {
         "view": view,
         "items": found.items,
@@ -231,13 +258,14 @@ def list_page(request: Request, page: CustomerPage, view: MenuPage, **extra: Any
         "state": state,
         "pages": pages,
         "url": lambda **changes: _url(base, state, **changes),
-        "columns": [view.spec.by_name[name] for name in view.columns],
+        "columns": columns,
+        "zoned": {p.name for p in columns if p.kind is DATETIME},
         "search_fields": [p.name for p in searchable(view.spec)],
         "sortable": {p.name for p in sortable(view.spec)},
         "filter_options": _filter_options(view),
         "per_page": PER_PAGE,
         "url_id": url_id,
-        "cell": cell,
+        "cell": lambda prop, item: cell(prop, item, tz),
         "section": view.slug,
         **extra,
     }
@@ -282,11 +310,14 @@ def _fieldsets(
 ) -> list[tuple[str, list[Any]]]:
     refs = _ref_options(request, page, view)
     groups = view.form or (("", tuple(p.name for p in form_props(view.spec))),)
+    needed = required(view.spec)
+    zone = time_zone_name(zone_of(request))
     fieldsets = []
     for legend, names in groups:
         props = [p for p in form_props(view.spec, names) if only is None or p.name in only]
         if props:
-            fieldsets.append((legend, fields_of(props, values, refs, editing=editing)))
+            fields = fields_of(props, values, refs, editing=editing, needed=needed, zone=zone)
+            fieldsets.append((legend, fields))
     return fieldsets
 
 
@@ -299,14 +330,14 @@ def own_account(page: CustomerPage, view: MenuPage, key: str | None) -> frozense
     return None if may_change(page.actor, view.menu) else SELF_SERVICE
 
 
-def _defaults(view: MenuPage, page: CustomerPage) -> dict[str, str]:
+def _defaults(request: Request, view: MenuPage, page: CustomerPage) -> dict[str, str]:
     values = {}
     for prop in view.spec.props:
         if prop.default is not None and not prop.hidden:
             values[prop.name] = prop.kind.show(prop.kind.parse(prop.default, prop.name))
         elif prop.ref == "customer" and prop.name in ("customer", "owner", "parent"):
             values[prop.name] = page.actor.login
-    return values
+    return item_values(view, values.items(), zone_of(request))
 
 
 def form_page(  # noqa: PLR0917 - what a form page shows
@@ -327,6 +358,8 @@ def form_page(  # noqa: PLR0917 - what a form page shows
         "values": values,
         "fieldsets": fieldsets,
         "field_names": {f.name for _legend, fields in fieldsets for f in fields},
+        "notes": dict(view.notes),
+        "shown_fields": _shown_fields(request, view, item),
         "editable": view.editable and (may_change(page.actor, view.menu) or only is not None),
         "title": (item.fields[0][1] if item.fields else "") if item is not None else "",
         "error_prop": error[1] if error else "",
@@ -351,6 +384,20 @@ def form_page(  # noqa: PLR0917 - what a form page shows
     )
 
 
+def _shown_fields(
+    request: Request, view: MenuPage, item: Item | None
+) -> list[tuple[str, str, bool]]:
+    """An item's read-only table: (property, value as shown, whether it is a time)."""
+    if item is None:
+        return []
+    values = item_values(view, item.fields, zone_of(request))
+    props = view.spec.by_name
+    return [
+        (name, value, name in props and props[name].kind is DATETIME)
+        for name, value in values.items()
+    ]
+
+
 def get_item(request: Request, page: CustomerPage, view: MenuPage, key: str) -> Item:
     return run(request, page, view.path, "get", [key]).items[0]
 
@@ -359,12 +406,13 @@ async def _add(request: Request, page: CustomerPage, view: MenuPage) -> Response
     _check_may_change(page, view.menu)
     form = await request.form()
     props = form_props(view.spec, _form_names(view))
-    args, shown = arguments(form, props, None)
+    defaults = _defaults(request, view, page)
+    args, sent = arguments(form, props, None, defaults=defaults, tz=zone_of(request))
     try:
         outcome = await run_in_threadpool(run, request, page, view.path, "add", (), args)
     except UsermanError as error:
         status = form_error(error)
-        values = {**_defaults(view, page), **shown}
+        values = {**defaults, **sent}
         return await run_in_threadpool(form_page, request, page, view, values, None, status)
     item = outcome.items[0]
     target = safe_back(form.get("back"), f"/userman/{view.slug}/{url_id(item)}?saved=added")
@@ -377,15 +425,17 @@ async def _set(request: Request, page: CustomerPage, view: MenuPage, key: str) -
         _check_may_change(page, view.menu)
     form = await request.form()
     item = await run_in_threadpool(get_item, request, page, view, key)
-    current = dict(item.fields)
+    tz = zone_of(request)
+    current = item_values(view, item.fields, tz)
     props = [p for p in form_props(view.spec, _form_names(view)) if only is None or p.name in only]
-    args, shown = arguments(form, props, current)
+    args, sent = arguments(form, props, current, tz=tz)
     try:
         if args:
-            await run_in_threadpool(run, request, page, view.path, "set", [key], args)
+            named = command_key(view, item)
+            await run_in_threadpool(run, request, page, view.path, "set", [named], args)
     except UsermanError as error:
         status = form_error(error)
-        values = {**current, **shown}
+        values = {**current, **sent}
         return await run_in_threadpool(form_page, request, page, view, values, item, status)
     default = f"/userman/{view.slug}/{url_id(item)}?saved=saved"
     return RedirectResponse(safe_back(form.get("back"), default), status_code=303)
@@ -401,6 +451,8 @@ async def _bulk(request: Request, page: CustomerPage, view: MenuPage) -> Respons
     back = safe_back(form.get("back"), f"/userman/{view.slug}")
     if not keys:
         return RedirectResponse(back, status_code=303)
+    if len(keys) == 1:  # one item: history names it
+        keys = [command_key(view, await run_in_threadpool(get_item, request, page, view, keys[0]))]
     try:
         await run_in_threadpool(run, request, page, view.path, verb, [",".join(keys)])
     except UsermanError as error:
@@ -431,7 +483,7 @@ def install(router: APIRouter, view: MenuPage) -> None:
         @router.get(base + "/new", response_class=HTMLResponse)
         def new_item(request: Request, page: Page) -> Response:
             _check_may_change(page, view.menu)
-            values = {**_defaults(view, page), **request.query_params}
+            values = {**_defaults(request, view, page), **request.query_params}
             return form_page(request, page, view, values, None)
 
         @router.post(base + "/new")
@@ -444,10 +496,23 @@ def install(router: APIRouter, view: MenuPage) -> None:
         async def bulk(request: Request, page: Change) -> Response:
             return await _bulk(request, page, view)
 
+    if view.spec.key is not None:
+
+        @router.get(base + "/named", response_class=HTMLResponse)
+        def named_item(request: Request, page: Page, key: str = "") -> Response:
+            """The page of the item with this name (a username on the status page)."""
+            item = get_item(request, page, view, key) if key else None
+            # By its name only: not by a print number or *ID that the text happens to be.
+            if item is None or item.json.get(str(view.spec.key)) != key:
+                raise HTTPException(404, detail=f"failure: no {view.singular} named {key!r}")
+            return RedirectResponse(f"/userman/{view.slug}/{url_id(item)}", status_code=303)
+
     @router.get(base + "/{ident}", response_class=HTMLResponse)
     def show_item(request: Request, page: Page, ident: str) -> Response:
         item = get_item(request, page, view, item_key(ident))
-        return form_page(request, page, view, dict(item.fields), item)
+        return form_page(
+            request, page, view, item_values(view, item.fields, zone_of(request)), item
+        )
 
     @router.get(base + "/{ident}/secret/{name}", response_class=HTMLResponse)
     def show_secret(request: Request, page: Page, ident: str, name: str) -> Response:
@@ -469,11 +534,13 @@ def install(router: APIRouter, view: MenuPage) -> None:
         form = await request.form()
         key = item_key(ident)
         try:
-            await run_in_threadpool(run, request, page, view.path, "remove", [key])
+            item = await run_in_threadpool(get_item, request, page, view, key)
+            named = command_key(view, item)
+            await run_in_threadpool(run, request, page, view.path, "remove", [named])
         except UsermanError as error:  # still in use: said on the item's page
             status, _prop, message = form_error(error)
             item = await run_in_threadpool(get_item, request, page, view, key)
-            values = dict(item.fields)
+            values = item_values(view, item.fields, zone_of(request))
             refusal = message.removeprefix("failure: ")
             return await run_in_threadpool(
                 lambda: form_page(request, page, view, values, item, status=status, refusal=refusal)

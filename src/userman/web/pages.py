@@ -2,7 +2,8 @@
 
 Pages are rendered on the server; htmx (vendored) swaps parts of them. Every page gets the
 actor, its CSRF token and `may_change(menu)`, so that a customer who may not change a menu sees
-no button that would (the services refuse such a change anyway).
+no button that would (the services refuse such a change anyway), and the viewer's time zone
+(`zone`, web/clock.py) that its times are shown in.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from userman.core.values import format_duration
 from userman.services import Actor, Userman, may_change
+from userman.web import clock
 from userman.web import session as sessions
 
 __all__ = ["human_bytes", "render", "render_public_form", "templates", "userman_of"]
@@ -50,6 +52,7 @@ def human_seconds(seconds: object) -> str:
 
 templates.env.filters["bytes"] = human_bytes
 templates.env.filters["seconds"] = human_seconds
+clock.install(templates.env)
 
 
 def render(
@@ -66,6 +69,7 @@ def render(
 
     session = sessions.read(request, "customer") if actor is not None else None
     context.setdefault("empty_password", session is not None and session.empty_password)
+    context.setdefault("zone", clock.zone_of(request))
 
     return templates.TemplateResponse(
         request,

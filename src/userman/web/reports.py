@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from userman.core.errors import InvalidValueError
 from userman.services.reports import Report
+from userman.web.clock import zone_of
 from userman.web.customer import Page
 from userman.web.pages import render, userman_of
 
@@ -59,7 +60,7 @@ def reports(  # noqa: PLR0917 - the page's query
     """The report from `first` to `last` (YYYY-MM-DD, inclusive; the last 30 days unless
     given), of every user or those whose name contains `user`; `format=csv` downloads it."""
     userman = userman_of(request)
-    today = dt.datetime.now(dt.UTC).date()
+    today = dt.datetime.now(zone_of(request)).date()  # the customer's, as the report's days
     till = _date(last, "last", today)
     since = _date(first, "first", till - dt.timedelta(days=DEFAULT_DAYS - 1))
     report = userman.report(page.actor, since, till, user[:64])

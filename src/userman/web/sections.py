@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from userman.core.errors import UsermanError
 from userman.services import may_change
-from userman.web.customer import Change, CustomerPage
+from userman.web.customer import Change, CustomerPage, Page
 from userman.web.menus_pages import MenuPage, form_error, install, list_page, run
+from userman.web.pages import render, userman_of
+from userman.web.router_page import install_router_routes, router_context
 from userman.web.users_pages import install_user_routes, profile_context, user_context
 
 __all__ = ["PAGES", "router"]
@@ -45,6 +47,8 @@ ROUTERS = MenuPage(
     ),
     bulk=("enable", "disable", "remove"),
     filters=("disabled",),
+    item_template="menu/router.html",
+    item_context=router_context,
     about="The NAS that ask this server: known by the address their requests come from.",
 )
 
@@ -129,7 +133,7 @@ LIMITATIONS = MenuPage(
             ),
         ),
         (
-            "Rate limit (rx is the user's upload, tx the download)",
+            "Rate limit",
             (
                 "rate-limit-rx",
                 "rate-limit-tx",
@@ -145,6 +149,10 @@ LIMITATIONS = MenuPage(
             ),
         ),
         ("Sent to the router", ("group-name", "ip-pool", "ip-pool6", "address-list")),
+    ),
+    notes=(
+        ("Limits", "An empty or 0 limit means none: no limit of that kind."),
+        ("Rate limit", "rx is the user's upload, tx the download; empty or 0: no limit."),
     ),
     bulk=("remove",),
     about="Quotas and rates; a profile uses them in time windows.",
@@ -317,26 +325,65 @@ PAGES = (
 router = APIRouter(prefix="/userman", include_in_schema=False)
 
 
-@router.post("/history/{verb}")
-async def undo_redo(request: Request, page: Change, verb: str) -> Response:
-    """`history undo` / `history redo`; a refusal shows on the history page."""
-    if verb not in ("undo", "redo"):
-        return RedirectResponse("/userman/history", status_code=303)
+def _check_may_replay(page: CustomerPage, verb: str) -> None:
     if not may_change(page.actor, "history"):
         raise HTTPException(
             403, detail=f"failure: not permitted: {page.actor.login} may not {verb}"
         )
-    try:
-        await run_in_threadpool(run, request, page, ("history",), verb)
-    except UsermanError as error:
-        status, _prop, message = form_error(error)
-        message = message.removeprefix("failure: ")
-        return await run_in_threadpool(
-            list_page, request, page, HISTORY, error=message, status=status
-        )
-    return RedirectResponse("/userman/history", status_code=303)
 
 
+def _confirm(
+    request: Request, page: CustomerPage, verb: str, moved: bool = False, status: int = 200
+) -> Response:
+    """The question before an undo or redo, naming the entry it would take now."""
+    entry = userman_of(request).upcoming(page.actor, verb)
+    return render(
+        request,
+        "menu/history_confirm.html",
+        actor=page.actor,
+        csrf=page.csrf,
+        section="history",
+        verb=verb,
+        entry=entry,
+        moved=moved,
+        status_code=status,
+    )
+
+
+def _replay_routes(verb: str) -> None:
+    """GET asks, naming the entry; POST does `history undo` / `history redo` of the entry the
+    customer confirmed. When another change came first (the newest entry is no longer the one
+    named) it asks again; a refusal shows on the history page. Fixed paths, so that an entry's
+    own page (/userman/history/ID) stays the generic item page's."""
+
+    @router.get(f"/history/{verb}", response_class=HTMLResponse)
+    def confirm(request: Request, page: Page) -> Response:
+        _check_may_replay(page, verb)
+        return _confirm(request, page, verb)
+
+    @router.post(f"/history/{verb}")
+    async def replay(request: Request, page: Change) -> Response:
+        _check_may_replay(page, verb)
+        confirmed = str((await request.form()).get("entry", ""))
+        entry = await run_in_threadpool(userman_of(request).upcoming, page.actor, verb)
+        if entry is None or entry.id != confirmed:
+            moved = bool(confirmed)
+            status = 409 if moved else 200
+            return await run_in_threadpool(_confirm, request, page, verb, moved, status)
+        try:
+            await run_in_threadpool(run, request, page, ("history",), verb)
+        except UsermanError as error:
+            status, _prop, message = form_error(error)
+            message = message.removeprefix("failure: ")
+            return await run_in_threadpool(
+                list_page, request, page, HISTORY, error=message, status=status
+            )
+        return RedirectResponse("/userman/history", status_code=303)
+
+
+for _verb in ("undo", "redo"):
+    _replay_routes(_verb)
 install_user_routes(router, USERS)
+install_router_routes(router)
 for _view in PAGES:
     install(router, _view)

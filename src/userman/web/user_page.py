@@ -27,6 +27,7 @@ from userman.core.errors import (
     PermissionDeniedError,
     UsermanError,
 )
+from userman.core.limits import Remaining
 from userman.web import session as sessions
 from userman.web.auth import guarded
 from userman.web.pages import (
@@ -43,14 +44,6 @@ __all__ = ["UserLoginRequired", "UserPage", "install", "router"]
 router = APIRouter(prefix="/user", include_in_schema=False)
 
 
-def when(value: object, part: str = "") -> str:
-    """An instant as the pages show it: minutes, in UTC (`part`: only the "date" or "time")."""
-    if not isinstance(value, dt.datetime):
-        return ""
-    shown = {"date": "%Y-%m-%d", "time": "%H:%M UTC"}.get(part, "%Y-%m-%d %H:%M UTC")
-    return value.astimezone(dt.UTC).strftime(shown)
-
-
 def seconds_or(value: object, unlimited: str) -> str:
     """A duration (`1d02:00:00`, as the menus show it); `unlimited` for None."""
     return unlimited if value is None else human_seconds(value) or "0s"
@@ -64,7 +57,35 @@ def money(value: object) -> str:
     return f"{value:,.2f}" if isinstance(value, Decimal | int | float) else str(value or "")
 
 
-templates.env.filters.update(when=when, seconds_or=seconds_or, bytes_or=bytes_or, money=money)
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """The status page's "traffic left": the quota that limits, named, and the others set."""
+
+    headline: str  # "unlimited" only when no quota is set
+    caption: str  # "traffic left", "download left", "upload left"
+    others: tuple[tuple[str, str], ...] = ()  # ("download", "1.2 GiB"): the other quotas set
+
+
+def traffic(left: Remaining) -> Traffic:
+    """What is left of the byte quotas (core's `Remaining`), for people: the transfer quota if
+    set, else the download or upload one; never "unlimited" beside a number."""
+    quotas = [
+        (name, value)
+        for name, value in (
+            ("traffic", left.transfer),
+            ("download", left.download),
+            ("upload", left.upload),
+        )
+        if value is not None
+    ]
+    if not quotas:
+        return Traffic("unlimited", "traffic left")
+    (name, value), *rest = quotas
+    others = tuple((other, human_bytes(amount)) for other, amount in rest)
+    return Traffic(human_bytes(value), f"{name} left", others)
+
+
+templates.env.filters.update(seconds_or=seconds_or, bytes_or=bytes_or, money=money)
 
 
 class UserLoginRequired(Exception):
@@ -126,6 +147,8 @@ def _page(request: Request, page: UserPage, name: str, section: str, **context: 
         name,
         csrf=page.csrf,
         me=status,
+        traffic=traffic(status.left),
+        zone=status.time_zone,
         section=section,
         subs=page.subs or status.customer_public_id,
         notice=request.query_params.get("notice", "")[:200],

@@ -20,13 +20,16 @@ from userman.services import Item
 from userman.services.listing import Query
 from userman.services.menus import WEEKDAYS
 from userman.web.chart import usage_chart
+from userman.web.clock import zone_of
 from userman.web.customer import Change, CustomerPage
 from userman.web.menus_pages import (
     MenuPage,
+    command_key,
     form_error,
     form_page,
     get_item,
     item_key,
+    item_values,
     run,
     userman_of,
 )
@@ -88,9 +91,16 @@ def install_user_routes(router: APIRouter, users: MenuPage) -> None:
         key = item_key(ident)
         form = await request.form()
         args = {"profile": str(form.get("profile", ""))}
+        user = await run_in_threadpool(get_item, request, page, users, key)
         try:
             await run_in_threadpool(
-                run, request, page, ("user",), "create-and-activate-profile", [key], args
+                run,
+                request,
+                page,
+                ("user",),
+                "create-and-activate-profile",
+                [command_key(users, user)],
+                args,
             )
         except UsermanError as error:
             status, _prop, message = form_error(error)
@@ -100,7 +110,7 @@ def install_user_routes(router: APIRouter, users: MenuPage) -> None:
                     request,
                     page,
                     users,
-                    dict(item.fields),
+                    item_values(users, item.fields, zone_of(request)),
                     item,
                     status=status,
                     activate_error=message.removeprefix("failure: "),
