@@ -4,6 +4,7 @@ failed log-ons, with the router and the reason."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 
@@ -15,6 +16,8 @@ from userman.radius.packet import Code, build, encode
 from userman.services import Userman
 from userman.web.app import create_app
 from web.test_customer_pages import log_in
+
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -53,3 +56,19 @@ def test_the_status_page_names_the_router_and_why_its_requests_were_dropped(
     ) in routers
     assert "wrong password for user &lt;test&gt;" in users
     assert "Message-Authenticator" not in users
+
+
+def test_the_router_page_says_whether_auto_has_seen_a_message_authenticator(
+    browser: TestClient, userman: Userman
+) -> None:
+    """After the test above: strict-r, set to auto (which forgets what it saw), is strict again
+    once it has sent a signed request, and its page says since when."""
+    log_in(browser)
+    do(userman, "router set", "strict-r", **{"require-message-authenticator": "auto"})
+    [router] = userman.execute(userman.actor(None), ("router",), "print", (), {}).items
+    page = f"/userman/routers/{router.id.lstrip('*')}"
+    assert "Has sent no Message-Authenticator yet" in browser.get(page).text
+    userman.note_signed(int(router.id.lstrip("*"), 16), NOW)  # what a signed request does
+    text = browser.get(page).text
+    assert "Sends a Message-Authenticator since" in text
+    assert "Has sent no Message-Authenticator yet" not in text
