@@ -342,7 +342,8 @@ class Payments:
                 .values(trans_status=target.value, trans_end=now, result_msg=message[:2000])
             )
             row = db.get(models.Payment, payment_id)
-            assert row is not None
+            if row is None:  # removed since the gateway was asked
+                raise NotFoundError("payment", f"*{payment_id:X}")
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 return Settled(Status(row.trans_status), activated=False)
             activated = target is Status.APPROVED and self._activate(db, row, now)
