@@ -16,6 +16,7 @@ from typing import TextIO
 
 import click
 
+from userman.cli.argv import hoist
 from userman.cli.remote import ProgressBar
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
@@ -37,7 +38,11 @@ def _split_menu(words: Sequence[str]) -> tuple[tuple[str, ...], str, list[str]]:
 
 
 class UsermanGroup(click.Group):
-    """Known subcommands (`serve`) first; any other word is the start of a menu command."""
+    """Known subcommands (`serve`) first; any other word is the start of a menu command. The
+    global options may follow the command too (cli/argv.py)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist(args))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)

@@ -31,6 +31,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from userman.cli.argv import hoist
+
 __all__ = [
     "DEFAULT_URL",
     "ENV",
@@ -124,7 +126,7 @@ class ProgressBar:
 def _split_options(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]] | None:
     """The global options and the command words, or None for anything but a menu command."""
     options: dict[str, Any] = {"db": None, "as": None, "json": False}
-    words = list(argv)
+    words = hoist(argv)
     while words and words[0].startswith("-"):
         option, _, value = words.pop(0).partition("=")
         if option == "--json" and not value:
