@@ -79,12 +79,13 @@ def _print(ctx: Context, menu: Menu, request: Request) -> Outcome:
         ctx.db, ctx.actor, menu, conditions, show_sensitive="show-sensitive" in options
     )
     if "count-only" in options:
-        return Outcome(menu, count=len(found), options=frozenset(options))
+        return Outcome(menu, count=len(found), options=frozenset(options), listing=True)
     return Outcome(
         menu,
         tuple(item for _, _, item in found),
         tuple(number for number, _, _ in found),
         frozenset(options),
+        listing=True,
     )
 
 
@@ -100,7 +101,10 @@ def _find(ctx: Context, menu: Menu, request: Request) -> Outcome:
         conditions.append(Condition(prop, "~", pattern))
     found = verbs.select_rows(ctx.db, ctx.actor, menu, conditions)
     return Outcome(
-        menu, tuple(item for _, _, item in found), tuple(number for number, _, _ in found)
+        menu,
+        tuple(item for _, _, item in found),
+        tuple(number for number, _, _ in found),
+        listing=True,
     )
 
 
