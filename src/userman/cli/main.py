@@ -17,24 +17,31 @@ from typing import TextIO
 import click
 
 from userman.cli.argv import hoist
+from userman.cli.helptext import menu_help, menus_overview
 from userman.cli.remote import ProgressBar
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
 from userman.core.values import parse_duration
-from userman.services import MENU_PATHS, Userman, default_url
+from userman.services import MENU_PATHS, Userman, default_url, verbs_of
 
 __all__ = ["main"]
 
 
+def _menu_path(words: Sequence[str]) -> tuple[str, ...] | None:
+    """The menu that `words` start with (the longest: `profile limitation`, not `profile`)."""
+    return next((path for path in MENU_PATHS if tuple(words[: len(path)]) == path), None)
+
+
 def _split_menu(words: Sequence[str]) -> tuple[tuple[str, ...], str, list[str]]:
-    for path in MENU_PATHS:
-        if tuple(words[: len(path)]) == path:
-            rest = list(words[len(path) :])
-            if not rest:
-                raise click.UsageError(f"say what to do with {' '.join(path)} (e.g. print)")
-            return path, rest[0], rest[1:]
-    raise click.UsageError(f"no such menu: {words[0]}")
+    path = _menu_path(words)
+    if path is None:
+        raise click.UsageError(f"no such menu: {words[0]}")
+    rest = list(words[len(path) :])
+    if not rest:
+        name = " ".join(path)
+        raise click.UsageError(f"say what to do with {name}: {', '.join(verbs_of(name))}")
+    return path, rest[0], rest[1:]
 
 
 class UsermanGroup(click.Group):
@@ -55,6 +62,20 @@ class UsermanGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *(p[0] for p in MENU_PATHS)})
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands, then every menu with the verbs it really has (`verbs_of`)."""
+        names = super().list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.get_command(ctx, name)
+            if command is not None:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+        with formatter.section("Menus and their verbs (userman MENU --help: its properties)"):
+            formatter.write(menus_overview(formatter.current_indent) + "\n")
+
 
 def _open(ctx: click.Context) -> Userman:
     app = Userman(ctx.obj["db"])
@@ -66,13 +87,18 @@ def _open(ctx: click.Context) -> Userman:
 def _menu_command(first: str) -> click.Command:
     @click.command(
         name=first,
-        help=f"The {first} menu: add, set, remove, print ... in the manual's name=value form.",
+        help=f"The {first} menu, in the manual's name=value form (userman {first} --help).",
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
         add_help_option=False,
     )
     @click.argument("words", nargs=-1, type=click.UNPROCESSED)
     @click.pass_context
     def run(ctx: click.Context, words: tuple[str, ...]) -> None:
+        if "--help" in words:  # RouterOS words never start with `--`
+            path = _menu_path([first, *words[: words.index("--help")]]) or (first,)
+            usage = f"Usage: userman {' '.join(path)} VERB [ITEMS] [name=value ...] [--json]"
+            click.echo(f"{usage}\n\n{menu_help(path)}")
+            ctx.exit(0)
         _split_menu([first, *words])  # a usage error before the database is opened
         try:
             app = _open(ctx)
@@ -140,12 +166,9 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     """userman: a RADIUS server and user manager, configured like MikroTik User Manager.
 
     \b
-    Commands: serve, console, import FILE.rsc, export [--show-sensitive] [--file F].
-    Menus: customer, user, user group, user-profile, profile, profile limitation
-    (or limitation), profile profile-limitation (or profile-limitation), attribute, router,
-    session, log, payment, history, database. Verbs: add, set, remove, enable, disable,
-    print, find, export, and the menus' own (user create-and-activate-profile, ...).
-    Example: userman user add customer=admin username=test password=test
+    A menu command is `userman MENU VERB [ITEMS] [name=value ...]`, as in the manual:
+    userman user add customer=admin username=test password=test
+    The options above may also follow the command (userman user print --json).
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_url
@@ -321,6 +344,27 @@ def export(ctx: click.Context, show_sensitive: bool, path: str | None) -> None:
     else:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text + "\n")
+
+
+@cli.command(name="help", context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def help_(ctx: click.Context, words: tuple[str, ...]) -> None:
+    """Help on a menu or command: userman help user group, userman help serve."""
+    parent = ctx.parent
+    assert parent is not None  # `help` runs below `userman`
+    if not words:
+        click.echo(parent.get_help())
+        return
+    path = _menu_path(words)
+    if path is not None and len(path) == len(words):
+        click.echo(menu_help(path))
+        return
+    command = cli.commands.get(words[0])
+    if command is not None and len(words) == 1:
+        click.echo(command.get_help(click.Context(command, parent=parent, info_name=words[0])))
+        return
+    raise click.UsageError(f"no such menu or command: {' '.join(words)}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -46,7 +46,7 @@ __all__ = [
 
 ENV = "USERMAN_CONTROL"
 DEFAULT_URL = "sqlite:///userman-data/userman.db"  # services.default_url(); a test keeps them equal
-LOCAL_COMMANDS = frozenset({"serve", "console", "import", "export"})
+LOCAL_COMMANDS = frozenset({"serve", "console", "import", "export", "help"})
 CONNECT_SECONDS = 1.0
 MAX_PATH = 100  # bytes; sun_path holds 108 on Linux
 
@@ -139,7 +139,7 @@ def _split_options(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]] | No
             options[option[2:]] = value
         else:
             return None  # --help, --version, or a mistake for click to explain
-    if not words or words[0] in LOCAL_COMMANDS:
+    if not words or words[0] in LOCAL_COMMANDS or "--help" in words:
         return None
     return options, words
 

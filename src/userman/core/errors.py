@@ -4,6 +4,7 @@
     ├── InvalidValueError           a property's value does not parse or is out of range
     ├── UnknownPropertyError        a property that the menu does not have
     ├── NotFoundError               an item addressed by name or *ID that does not exist
+    │   └── UnknownCommandError     a verb the menu does not have (says which it has)
     ├── ConflictError               an item that already exists, or is still in use
     └── PermissionDeniedError       the actor lacks the permission the verb needs
 
@@ -12,11 +13,14 @@ Every error renders as the CLI's `failure: <property>: <why>` line through `str(
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "ConflictError",
     "InvalidValueError",
     "NotFoundError",
     "PermissionDeniedError",
+    "UnknownCommandError",
     "UnknownPropertyError",
     "UsermanError",
 ]
@@ -52,6 +56,16 @@ class NotFoundError(UsermanError):
         super().__init__(f"{menu}: no such item ({key})")
         self.menu = menu
         self.key = key
+
+
+class UnknownCommandError(NotFoundError):
+    """`verb` is not a command of `menu`; `verbs` are the ones it has."""
+
+    def __init__(self, verb: str, menu: str, verbs: Sequence[str]) -> None:
+        UsermanError.__init__(self, f"no such command: {verb} ({menu} has: {', '.join(verbs)})")
+        self.menu = menu
+        self.key = verb
+        self.verbs = tuple(verbs)
 
 
 class ConflictError(UsermanError):
