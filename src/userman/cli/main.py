@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import IO, Any, TextIO
 
 import click
 
@@ -77,10 +77,25 @@ class UsermanGroup(click.Group):
             formatter.write(menus_overview(formatter.current_indent) + "\n")
 
 
+class Failure(click.ClickException):
+    """`failure: <why>` on stderr and exit status 1: how every command reports an error."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"failure: {self.message}", err=True, file=file)
+
+
 def _open(ctx: click.Context) -> Userman:
-    app = Userman(ctx.obj["db"])
-    app.prepare()
+    """The services on the `--db` database, its schema brought up to date; a database that
+    cannot be used is a Failure that says why (store/database.py)."""
+    try:
+        app = Userman(ctx.obj["db"])
+    except UsermanError as error:
+        raise Failure(str(error)) from None
     ctx.call_on_close(app.close)
+    try:
+        app.prepare()
+    except UsermanError as error:
+        raise Failure(str(error)) from None
     return app
 
 
@@ -100,11 +115,7 @@ def _menu_command(first: str) -> click.Command:
             click.echo(f"{usage}\n\n{menu_help(path)}")
             ctx.exit(0)
         _split_menu([first, *words])  # a usage error before the database is opened
-        try:
-            app = _open(ctx)
-        except UsermanError as error:
-            click.echo(f"failure: {error}", err=True)
-            ctx.exit(1)
+        app = _open(ctx)
         with ProgressBar() as progress:
             code, out, err = run_words(
                 app, [first, *words], ctx.obj["as"], as_json=ctx.obj["json"], progress=progress
@@ -274,12 +285,11 @@ def console(ctx: click.Context) -> None:
     """
     from userman.cli.console import run_console  # noqa: PLC0415 - readline only when asked
 
+    app = _open(ctx)
     try:
-        app = _open(ctx)
         actor = app.actor(ctx.obj["as"])
     except UsermanError as error:
-        click.echo(f"failure: {error}", err=True)
-        ctx.exit(1)
+        raise Failure(str(error)) from None
     status = run_console(
         app,
         actor,
@@ -310,12 +320,11 @@ def import_(ctx: click.Context, file: TextIO, skip_foreign: bool) -> None:
     from userman.cli.script import import_script  # noqa: PLC0415 - keep the CLI quick
 
     text = file.read()
+    app = _open(ctx)
     try:
-        app = _open(ctx)
         commands = import_script(app, app.actor(ctx.obj["as"]), text, skip_foreign=skip_foreign)
     except UsermanError as error:
-        click.echo(f"failure: {error}", err=True)
-        ctx.exit(1)
+        raise Failure(str(error)) from None
     click.echo(f"Script file loaded and executed successfully ({len(commands)} commands)")
 
 
@@ -333,12 +342,11 @@ def export(ctx: click.Context, show_sensitive: bool, path: str | None) -> None:
     """Print the whole configuration as a RouterOS script that `userman import` reads back."""
     from userman.cli.script import export_script  # noqa: PLC0415 - keep the CLI quick
 
+    app = _open(ctx)
     try:
-        app = _open(ctx)
         text = export_script(app, app.actor(ctx.obj["as"]), show_sensitive=show_sensitive)
     except UsermanError as error:
-        click.echo(f"failure: {error}", err=True)
-        ctx.exit(1)
+        raise Failure(str(error)) from None
     if path is None:
         click.echo(text)
     else:

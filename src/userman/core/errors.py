@@ -6,7 +6,9 @@
     ├── NotFoundError               an item addressed by name or *ID that does not exist
     │   └── UnknownCommandError     a verb the menu does not have (says which it has)
     ├── ConflictError               an item that already exists, or is still in use
-    └── PermissionDeniedError       the actor lacks the permission the verb needs
+    ├── PermissionDeniedError       the actor lacks the permission the verb needs
+    └── DatabaseError               the database cannot be used: a URL of another kind or
+                                    malformed, a server that refuses, a file that cannot open
 
 Every error renders as the CLI's `failure: <property>: <why>` line through `str()`.
 """
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ConflictError",
+    "DatabaseError",
     "InvalidValueError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -80,3 +83,8 @@ class PermissionDeniedError(UsermanError):
         text = f"not permitted: needs {permission}"
         super().__init__(f"{text} ({reason})" if reason else text)
         self.permission = permission
+
+
+class DatabaseError(UsermanError):
+    """The database a URL names cannot be used; the message says which and why, in one line,
+    and never shows the URL's password."""
