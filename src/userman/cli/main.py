@@ -9,7 +9,9 @@ took it first (cli/remote.py); `run_words` is what both run.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any, TextIO
@@ -18,7 +20,7 @@ import click
 
 from userman.cli.argv import hoist
 from userman.cli.helptext import menu_help, menus_overview
-from userman.cli.remote import ProgressBar
+from userman.cli.remote import ProgressBar, database_key
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
@@ -187,10 +189,45 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     ctx.obj["as"] = as_login
 
 
+PORT = click.IntRange(0, 65535)
+
+
+def _why(error: OSError) -> str:
+    """Why a port could not be bound, in a few words."""
+    if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+        return "not an address of this host"
+    if error.errno == errno.EACCES:
+        return "permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
+    return (error.strerror or str(error)).lower()
+
+
+def _listening(
+    what: str, protocol: str, host: str, port: int, bind: Callable[[str, int], socket.socket]
+) -> socket.socket:
+    """`bind(host, port)`, or the Failure that names the port, its protocol and why."""
+    try:
+        return bind(host, port)
+    except OSError as error:
+        where = f"{host} port {port}/{protocol} ({what})"
+        raise Failure(f"cannot listen on {where}: {_why(error)}") from None
+
+
 @cli.command()
 @click.option("--bind", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--auth-port", default=1812, show_default=True, help="RADIUS authentication port.")
-@click.option("--acct-port", default=1813, show_default=True, help="RADIUS accounting port.")
+@click.option(
+    "--auth-port",
+    type=PORT,
+    default=1812,
+    show_default=True,
+    help="RADIUS authentication port (0: one the system picks, as logged).",
+)
+@click.option(
+    "--acct-port",
+    type=PORT,
+    default=1813,
+    show_default=True,
+    help="RADIUS accounting port (0: one the system picks, as logged).",
+)
 @click.option(
     "--interim-interval",
     default="5m",
@@ -199,6 +236,7 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
 )
 @click.option(
     "--http-port",
+    type=PORT,
     default=8080,
     show_default=True,
     help="Port of the web interface and the REST API (0: none).",
@@ -229,9 +267,13 @@ def serve(  # noqa: PLR0917 - click passes every option
     tls_key: str | None,
 ) -> None:
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
-    API, until stopped (Ctrl-C or SIGTERM)."""
-    from userman.cli.control import control_task  # noqa: PLC0415 - only serve needs these
-    from userman.server.main import configure_logging, run_server  # noqa: PLC0415
+    API, until stopped (Ctrl-C or SIGTERM).
+
+    Every port is bound before the server says it listens on any: a port that is taken or not
+    allowed, or an address not of this host, stops it with one line naming the port. On an
+    SQLite database a second server is refused (a server already runs on it)."""
+    from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
+    from userman.server.main import bind_udp, configure_logging, run_server  # noqa: PLC0415
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
@@ -240,34 +282,37 @@ def serve(  # noqa: PLR0917 - click passes every option
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
     app = _open(ctx)
-    configure_logging()  # what the web port and the control socket say at start, too
-    tasks = []
-    if http_port:
-        from userman.web.serve import http_task  # noqa: PLC0415 - the web stack only here
+    db_url = ctx.obj["db"]
+    control = claim(db_url)
+    if isinstance(control, Owner) and (database_key(db_url) or "").startswith("sqlite:"):
+        pid = f"pid {control.pid}, " if control.pid else ""
+        raise Failure(
+            f"a server already runs on {db_url} ({pid}answering CLI commands on "
+            f"{control.path}): stop it first, or serve another database"
+        )
+    web = None
+    try:
+        sockets = (
+            _listening("authentication", "udp", bind, auth_port, bind_udp),
+            _listening("accounting", "udp", bind, acct_port, bind_udp),
+        )
+        if http_port:
+            from userman.web.serve import bind_http, http_task  # noqa: PLC0415 - the web's
 
-        try:
-            tasks.append(
-                http_task(
-                    app,
-                    bind=http_bind or bind,
-                    port=http_port,
-                    certfile=tls_cert,
-                    keyfile=tls_key,
-                )
-            )
-        except OSError as error:
-            raise click.ClickException(f"web port {http_port}: {error.strerror}") from None
-    control = control_task(app, ctx.obj["db"])
-    if control is not None:
-        tasks.append(control)
-    run_server(
-        app,
-        bind=bind,
-        auth_port=auth_port,
-        acct_port=acct_port,
-        interim_interval=interval,
-        tasks=tasks,
-    )
+            web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
+    except BaseException:
+        if isinstance(control, Control):
+            control.close()
+        raise
+    configure_logging()  # every port is bound: now the lines that say so
+    tasks = []
+    if web is not None:
+        tasks.append(http_task(app, web, certfile=tls_cert, keyfile=tls_key))
+    if isinstance(control, Control):
+        tasks.append(control.task(app, db_url))
+    elif isinstance(control, Owner):
+        control.say_so()
+    run_server(app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks)
 
 
 @cli.command()

@@ -39,6 +39,7 @@ __all__ = [
     "LOCAL_COMMANDS",
     "ProgressBar",
     "allowed_peer",
+    "database_key",
     "forward",
     "same_database",
     "socket_path",
