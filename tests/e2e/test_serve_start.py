@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from served import free_tcp_port, free_udp_port, userman
+from support import require_program
 from userman.cli.remote import socket_path
 
 pytestmark = pytest.mark.e2e
@@ -133,6 +134,41 @@ def test_a_port_that_is_taken(db_url: str, tmp_path: Path, taken: str, said: str
     server = Running(db_url, tmp_path / "serve.log", *ports())
     server.stop()
     assert server.process.returncode == 0
+
+
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """What runs a command without the right to bind a port below 1024: nothing for a user
+    that lacks it anyway, setpriv without CAP_NET_BIND_SERVICE for root."""
+    start = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    if not start.exists() or int(start.read_text()) <= 812:
+        pytest.skip("any user may bind any port here")
+    if os.geteuid() != 0:
+        return []
+    drop = "-net_bind_service"
+    return [require_program("setpriv"), "--bounding-set", drop, "--inh-caps", drop]
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [("--auth-port", "812/udp (authentication)"), ("--http-port", "812/tcp (web)")],
+)
+def test_a_port_that_is_not_allowed(
+    db_url: str, unprivileged: list[str], option: str, said: str
+) -> None:
+    options = ports()
+    options[options.index(option) + 1] = "812"
+    result = subprocess.run(
+        [*unprivileged, sys.executable, "-m", "userman", "serve", "--db", db_url, *options],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert one_failure(result) == (
+        f"cannot listen on 127.0.0.1 port {said}: permission denied "
+        "(a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
+    )
 
 
 def test_the_same_port_for_authentication_and_accounting(db_url: str) -> None:
