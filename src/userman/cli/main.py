@@ -1,8 +1,10 @@
-"""The `userman` command: `userman [--db URL] [--json] <menu> <verb> [name=value ...]`, and
-`serve`, `console`, `import FILE.rsc`, `export`.
+"""The `userman` command: `userman [--db URL] [--json] [--as LOGIN] <menu> <verb> [name=value
+...]`, and `serve`, `console`, `import FILE.rsc`, `export`, `help [MENU]`; the global options
+may follow the command too (cli/argv.py).
 
 Menus and verbs are the manual's (`userman user add customer=admin username=test`); every
-error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed. Only
+error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed (a
+`Failure`, also for a database that cannot be used or a port `serve` cannot bind). Only
 `serve` imports the server. A menu command reaches this module only when no running server
 took it first (cli/remote.py); `run_words` is what both run.
 """
