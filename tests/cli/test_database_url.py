@@ -7,14 +7,13 @@ does not answer or refuses (host, port and its reason), the SQLite folder that d
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from served import run_userman
 from userman.cli.main import cli
 
 SUPPORTED = "(use sqlite:///PATH or postgresql://USER@HOST/NAME)"
@@ -131,13 +130,7 @@ def test_serve_says_it_in_one_line_before_it_listens(tmp_path: Path) -> None:
         ),
         (f"sqlite:///{tmp_path / 'nowhere' / 'userman.db'}", "does not exist"),
     ):
-        result = subprocess.run(
-            [sys.executable, "-m", "userman", "serve", "--db", url, "--bind", "127.0.0.1"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_userman("serve", "--db", url, "--bind", "127.0.0.1")
         assert result.returncode == 1
         assert result.stderr.startswith("failure: ")
         assert result.stderr.count("\n") == 1, result.stderr

@@ -15,23 +15,19 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from served import free_tcp_port, free_udp_port
+from served import free_tcp_port, free_udp_port, launch, run_userman, stop_process
 
 pytestmark = pytest.mark.e2e
 
 README = Path(__file__).parents[2] / "README.md"
 PROGRAM = re.compile(r"^(?:uv run )?userman(?:\s|$)")
-STARTUP_SECONDS = 30
 GLOBAL_OPTIONS = {"--db", "--json", "--as", "--help", "--version"}
 
 
@@ -105,44 +101,12 @@ def start(words: list[str], folder: Path) -> Served:
     auth, acct, http = free_udp_port(), free_udp_port(), free_tcp_port()
     ports = ["--bind", "127.0.0.1", "--auth-port", str(auth), "--acct-port", str(acct)]
     log = folder / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "userman", *words, *ports, "--http-port", str(http)],
-            cwd=folder,
-            env=environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-        )
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while "listening on" not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            pytest.fail(f"{' '.join(words)} did not start:\n{log.read_text()}")
-        time.sleep(0.05)
+    process = launch([*words, *ports, "--http-port", str(http)], log, cwd=folder, env=environment())
     return Served(process, auth, http, log)
 
 
-def stop(served: Served) -> int:
-    os.kill(served.process.pid, signal.SIGTERM)
-    try:
-        return served.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        served.process.kill()
-        return served.process.wait()
-
-
 def run(words: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "userman", *words],
-        cwd=folder,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_userman(*words, cwd=folder, env=environment())
 
 
 def pap(radclient: str, port: int, user: str, password: str, secret: str) -> str:
@@ -177,7 +141,7 @@ def test_every_command_line_runs_as_written(radclient: str, tmp_path: Path) -> N
         assert pap(radclient, served[0].auth_port, "test", "test", "s3cret") == "Access-Accept"
         assert pap(radclient, served[0].auth_port, "test", "nope", "s3cret") == "Access-Reject"
     finally:
-        codes = [stop(server) for server in served]
+        codes = [stop_process(server.process) for server in served]
     assert codes == [0] * len(served)
     assert (tmp_path / "userman-data" / "userman.db").is_file()  # the default, made on its own
     assert "Traceback" not in served[0].log.read_text()
@@ -186,16 +150,13 @@ def test_every_command_line_runs_as_written(radclient: str, tmp_path: Path) -> N
 # --- the synopses, against --help -------------------------------------------------------------
 
 
+def asked_for_help(*words: str) -> subprocess.CompletedProcess[str]:
+    return run_userman(*words, "--help", env={**environment(), "USERMAN_CONTROL": "off"})
+
+
 @cache
 def helped(*words: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "userman", *words, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**environment(), "USERMAN_CONTROL": "off"},
-    )
+    result = asked_for_help(*words)
     assert result.returncode == 0, f"userman {' '.join(words)} --help\n{result.stderr}"
     return result.stdout
 
@@ -245,14 +206,7 @@ def test_every_command_line_in_the_text_is_accepted(span: str) -> None:
         accepted = set(re.findall(r"--[a-z][a-z-]*", helped(command))) | GLOBAL_OPTIONS
         assert set(options) <= accepted, span
         # Placed as the line places them, every option is taken (--help is looked at first).
-        parsed = subprocess.run(
-            [sys.executable, "-m", "userman", *words, "--help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**environment(), "USERMAN_CONTROL": "off"},
-        )
+        parsed = asked_for_help(*words)
         assert parsed.returncode == 0, f"{span}\n{parsed.stderr}"
         return
     path = menu_path(rest)

@@ -9,49 +9,33 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from served import free_tcp_port, free_udp_port, userman
+from served import (
+    free_tcp_port,
+    free_udp_port,
+    launch,
+    run_userman,
+    stop_process,
+    through_socket,
+    userman,
+)
 from support import require_program
 from userman.cli.remote import socket_path
 
 pytestmark = pytest.mark.e2e
 
-STARTUP_SECONDS = 30
-# The CLI in a process that cannot load SQLAlchemy: it answers only through a server's socket.
-NO_DATABASE_LAYER = (
-    "import sys; sys.modules['sqlalchemy'] = None; from userman.cli import main; main()"
-)
-
-
-def through_socket(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", NO_DATABASE_LAYER, "--db", db_url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
 
 def serve(db_url: str, *options: str) -> subprocess.CompletedProcess[str]:
     """`userman serve` expected to stop at once by itself."""
-    return subprocess.run(
-        [sys.executable, "-m", "userman", "serve", "--db", db_url, *options],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_userman("serve", "--db", db_url, *options)
 
 
 def one_failure(result: subprocess.CompletedProcess[str]) -> str:
@@ -80,27 +64,10 @@ class Running:
 
     def __init__(self, db_url: str, log: Path, *options: str) -> None:
         self.log = log
-        with log.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "userman", "serve", "--db", db_url, *options],
-                stdout=subprocess.DEVNULL,
-                stderr=out,
-            )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while "listening on" not in log.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"userman serve did not start:\n{log.read_text()}")
-            time.sleep(0.05)
+        self.process = launch(["serve", "--db", db_url, *options], log)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 @pytest.fixture
@@ -158,13 +125,8 @@ def test_a_port_that_is_not_allowed(
 ) -> None:
     options = ports()
     options[options.index(option) + 1] = "812"
-    result = subprocess.run(
-        [*unprivileged, sys.executable, "-m", "userman", "serve", "--db", db_url, *options],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    command = [*unprivileged, sys.executable, "-m", "userman", "serve", "--db", db_url, *options]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert one_failure(result) == (
         f"cannot listen on 127.0.0.1 port {said}: permission denied "
         "(a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
@@ -222,12 +184,12 @@ def test_a_second_server_on_sqlite_is_refused(db_url: str, tmp_path: Path) -> No
             f"commands on {path}): stop it first, or serve another database"
         )
         # The first one's socket is its own still, and it answers.
-        added = through_socket(db_url, "user", "add", "username=after")
+        added = through_socket("--db", db_url, "user", "add", "username=after")
         assert (added.returncode, added.stderr) == (0, "")
         # A client that connects and says nothing leaves no trace in its log either.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
             silent.connect(path)
-        assert through_socket(db_url, "user", "print", "count-only").stdout == "1\n"
+        assert through_socket("--db", db_url, "user", "print", "count-only").stdout == "1\n"
     finally:
         first.stop()
     assert first.process.returncode == 0
@@ -266,14 +228,14 @@ def test_nodes_on_one_postgresql_database_share_it(postgres_database: str, tmp_p
                 "commands on "
             ) in node.log.read_text()
             assert "answered on" not in node.log.read_text()
-        added = through_socket(url, "user", "add", "username=shared")
+        added = through_socket("--db", url, "user", "add", "username=shared")
         assert (added.returncode, added.stderr) == (0, "")
         # A later node stopping leaves the first one's socket in place.
         others[0].stop()
         path = socket_path(url)
         assert path is not None
         assert os.path.exists(path)
-        assert through_socket(url, "user", "print", "count-only").stdout == "1\n"
+        assert through_socket("--db", url, "user", "print", "count-only").stdout == "1\n"
     finally:
         for node in nodes:
             node.stop()

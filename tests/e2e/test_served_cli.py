@@ -5,29 +5,12 @@ global options may follow the command, and help is the CLI's own."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from served import Server, send_start
+from served import Server, run_userman, send_start, through_socket
 
 pytestmark = pytest.mark.e2e
-
-# The CLI in a process that cannot load SQLAlchemy: it answers only through the server.
-NO_DATABASE_LAYER = (
-    "import sys; sys.modules['sqlalchemy'] = None; from userman.cli import main; main()"
-)
-
-
-def through_socket(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", NO_DATABASE_LAYER, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_changing_verbs_print_nothing_through_the_socket(manual_server: Server) -> None:
@@ -61,13 +44,7 @@ def test_global_options_after_the_command_through_the_socket(manual_server: Serv
 
 
 def test_help_is_the_clis_own_while_a_server_runs(manual_server: Server) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "userman", "--db", manual_server.db_url, "user", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_userman("--db", manual_server.db_url, "user", "--help")
     assert result.returncode == 0
     assert result.stdout.startswith("Usage: userman user VERB")
     unknown = through_socket("--db", manual_server.db_url, "user", "frobnicate")
