@@ -1,7 +1,8 @@
 r"""`userman console`: the RouterOS prompt `[admin@userman] /tool user-manager>`.
 
 Owns the console's state (the current menu), how a typed line is run (navigation, commands
-relative to the menu, `help` or `?`, `quit`), and completion of menus, verbs and property names from `MENUS`.
+relative to the menu, `help` or `?`, `quit`), and completion of menus, verbs and property names
+from `MENUS`.
 Line editing and history come from the stdlib `readline` when stdin is a terminal; the history
 file is `$USERMAN_HISTORY`, else `~/.userman_history`. Without a terminal, lines are read
 plainly with no prompt, so the console can be scripted. Knows nothing of the store.
