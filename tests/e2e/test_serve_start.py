@@ -244,3 +244,13 @@ def test_nodes_on_one_postgresql_database_share_it(postgres_database: str, tmp_p
         log = node.log.read_text()
         assert "Traceback" not in log
         assert "ERROR" not in log
+
+
+def test_a_control_socket_that_cannot_be_made(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").touch()
+    env = {**os.environ, "USERMAN_CONTROL": str(tmp_path / "a-file" / "userman.sock")}
+    message = one_failure(run_userman("serve", "--db", db_url, *ports(), env=env))
+    assert message == (
+        f"cannot make the control socket at {tmp_path / 'a-file'}: file exists "
+        "($USERMAN_CONTROL=PATH puts it elsewhere, $USERMAN_CONTROL=off goes without)"
+    )

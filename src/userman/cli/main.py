@@ -22,7 +22,7 @@ import click
 
 from userman.cli.argv import hoist
 from userman.cli.helptext import menu_help, menus_overview
-from userman.cli.remote import ProgressBar, database_key
+from userman.cli.remote import ENV, ProgressBar, database_key
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
@@ -285,7 +285,14 @@ def serve(  # noqa: PLR0917 - click passes every option
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
     app = _open(ctx)
     db_url = ctx.obj["db"]
-    control = claim(db_url)
+    try:
+        control = claim(db_url)
+    except OSError as error:
+        where = error.filename or "its place"
+        raise Failure(
+            f"cannot make the control socket at {where}: {(error.strerror or str(error)).lower()}"
+            f" (${ENV}=PATH puts it elsewhere, ${ENV}=off goes without)"
+        ) from None
     if isinstance(control, Owner) and (database_key(db_url) or "").startswith("sqlite:"):
         pid = f"pid {control.pid}, " if control.pid else ""
         raise Failure(
