@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +19,41 @@ from userman.radius.packet import Code, build, encode
 STARTUP_SECONDS = 20
 
 
-def userman(db_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the `userman` command as an operator would, in a subprocess."""
+# The CLI in a process that cannot load SQLAlchemy: only a running server's socket answers it.
+NO_DATABASE_LAYER = (
+    "import sys; sys.modules['sqlalchemy'] = None; from userman.cli import main; main()"
+)
+
+
+def run_userman(
+    *args: str,
+    check: bool = False,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    program: tuple[str, ...] = ("-m", "userman"),
+) -> subprocess.CompletedProcess[str]:
+    """Run the `userman` command as an operator would, in a subprocess, with no input."""
     return subprocess.run(
-        [sys.executable, "-m", "userman", "--db", db_url, *args],
+        [sys.executable, *program, *args],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
         check=check,
+        cwd=cwd,
+        env=env,
     )
+
+
+def userman(db_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`userman --db URL ...`, which must succeed unless `check` is False."""
+    return run_userman("--db", db_url, *args, check=check)
+
+
+def through_socket(*args: str) -> subprocess.CompletedProcess[str]:
+    """`userman ...` in a process that cannot load the database layer: it works only through
+    a running server's control socket (cli/remote.py)."""
+    return run_userman(*args, program=("-c", NO_DATABASE_LAYER))
 
 
 def free_udp_port() -> int:
@@ -63,48 +90,56 @@ class Server:
         return result
 
 
-def start_server(db_url: str, log_path: Path, *options: str) -> Server:
-    """Start `userman serve` on free loopback ports; its log goes to `log_path`."""
-    auth_port, acct_port, http_port = free_udp_port(), free_udp_port(), free_tcp_port()
+def launch(
+    args: Sequence[str],
+    log_path: Path,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start `userman ARGS` (a `serve`), its log in `log_path`, and wait until it says it
+    listens; RuntimeError with its log when it does not."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "userman",
-                "--db",
-                db_url,
-                "serve",
-                "--bind",
-                "127.0.0.1",
-                "--auth-port",
-                str(auth_port),
-                "--acct-port",
-                str(acct_port),
-                "--http-port",
-                str(http_port),
-                *options,
-            ],
+            [sys.executable, "-m", "userman", *args],
             stdout=subprocess.DEVNULL,
             stderr=log,
+            cwd=cwd,
+            env=env,
         )
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
         if "listening on" in log_path.read_text():
-            return Server(db_url, auth_port, acct_port, process, http_port)
+            return process
         time.sleep(0.05)
     process.kill()
     process.wait()
-    raise RuntimeError("userman serve did not start:\n" + log_path.read_text())
+    raise RuntimeError(f"userman {' '.join(args)} did not start:\n{log_path.read_text()}")
+
+
+def start_server(db_url: str, log_path: Path, *options: str) -> Server:
+    """Start `userman serve` on free loopback ports; its log goes to `log_path`."""
+    auth_port, acct_port, http_port = free_udp_port(), free_udp_port(), free_tcp_port()
+    ports = ["--auth-port", str(auth_port), "--acct-port", str(acct_port)]
+    ports += ["--http-port", str(http_port)]
+    process = launch(["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options], log_path)
+    return Server(db_url, auth_port, acct_port, process, http_port)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM to a server's PID, as an operator stops it; its exit status (it is killed when
+    it has not stopped in 15 seconds)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 def stop_server(server: Server) -> None:
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    stop_process(server.process)
 
 
 def radclient_send(  # noqa: PLR0917 - radclient's own arguments

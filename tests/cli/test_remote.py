@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from userman.cli import remote
-from userman.cli.control import _claim
+from userman.cli.control import Control, Owner, claim
 from userman.services import default_url
 
 
@@ -98,19 +98,24 @@ def test_without_a_server_the_command_runs_here(tmp_path: Path) -> None:
     assert remote.forward([f"--db={url}", "--json", "user", "print"]) is None
 
 
-def test_a_new_server_takes_over_a_socket_left_behind(tmp_path: Path) -> None:
+def test_a_new_server_takes_over_a_socket_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = str(tmp_path / "run" / "u.sock")
-    assert _claim(path)  # the folder is made, private
+    monkeypatch.setenv(remote.ENV, path)
+    first = claim("sqlite:///userman.db")
+    assert isinstance(first, Control)  # the folder is made, private
     assert os.stat(tmp_path / "run").st_mode & 0o777 == 0o700
+    first.close()
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    stale.bind(path)
+    stale.bind(path)  # as a server killed without a word leaves it
     stale.close()
-    assert _claim(path)
-    assert not os.path.exists(path)
-    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    live.bind(path)
-    live.listen()
+    taken = claim("sqlite:///userman.db")
+    assert isinstance(taken, Control)
     try:
-        assert not _claim(path)  # another server answers there: leave it alone
+        # Another server has it: leave its socket alone, and say whose it is.
+        assert claim("sqlite:///userman.db") == Owner(path, None)  # it answers no ping yet
+        assert os.path.exists(path)
     finally:
-        live.close()
+        taken.close()
+    assert not os.path.exists(path)

@@ -15,24 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from served import Server, start_server, stop_server, userman
+from served import Server, start_server, stop_server, through_socket, userman
 
 pytestmark = pytest.mark.e2e
 
-# The CLI in a process that cannot load SQLAlchemy: it only works through the server.
-NO_DATABASE_LAYER = (
-    "import sys; sys.modules['sqlalchemy'] = None; from userman.cli import main; main()"
-)
-
 
 def forwarded(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", NO_DATABASE_LAYER, "--db", server.db_url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return through_socket("--db", server.db_url, *args)
 
 
 def here(server: Server, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,8 @@
 r"""`userman console`: the RouterOS prompt `[admin@userman] /tool user-manager>`.
 
 Owns the console's state (the current menu), how a typed line is run (navigation, commands
-relative to the menu, `quit`), and completion of menus, verbs and property names from `MENUS`.
+relative to the menu, `help` or `?`, `quit`), and completion of menus, verbs and property names
+from `MENUS`.
 Line editing and history come from the stdlib `readline` when stdin is a terminal; the history
 file is `$USERMAN_HISTORY`, else `~/.userman_history`. Without a terminal, lines are read
 plainly with no prompt, so the console can be scripted. Knows nothing of the store.
@@ -15,19 +16,24 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
+from userman.cli.helptext import menu_help, menus_overview, submenus
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import Command, CommandSyntaxError, Navigate, parse_line
 from userman.core.errors import UsermanError
-from userman.services import MENU_ALIASES, MENU_PATHS, MENUS, SPECIAL, Actor, Menu, Userman
+from userman.services import MENU_ALIASES, MENU_PATHS, MENUS, Actor, Menu, Userman, verbs_of
 
 __all__ = ["Console", "completer", "history_path", "run_console"]
 
 QUIT = frozenset({"quit", "exit", "/quit", "/exit"})
-GENERIC_VERBS = ("add", "disable", "enable", "export", "find", "print", "remove", "set")
+HELP = frozenset({"help", "?"})
 PRINT_WORDS = ("brief", "count-only", "detail", "show-sensitive", "terse", "where")
 EXPORT_WORDS = ("show-sensitive", "terse", "verbose")
 READ_VERBS = frozenset({"print", "find"})
 ROOT = ("/tool user-manager", "/user-manager")
+NAVIGATION = (
+    "A menu's name enters it, `..` goes up, `/` to the top; `help MENU` or `MENU ?` shows one;"
+    " `quit` leaves."
+)
 
 
 def history_path() -> Path:
@@ -38,11 +44,6 @@ def history_path() -> Path:
 def _menu(path: tuple[str, ...]) -> Menu | None:
     name = " ".join(path)
     return MENUS.get(MENU_ALIASES.get(name, name))
-
-
-def _submenus(path: tuple[str, ...]) -> list[str]:
-    depth = len(path)
-    return sorted({p[depth] for p in MENU_PATHS if len(p) > depth and p[:depth] == path})
 
 
 class Console:
@@ -77,6 +78,10 @@ class Console:
         """Run one line; False when it asks to leave the console."""
         if line.strip() in QUIT:
             return False
+        words = line.split()
+        if words and (words[0] in HELP or words[-1] == "?"):
+            self._help(words[1:] if words[0] in HELP else words[:-1])
+            return True
         try:
             parsed = parse_line(line, self.path, menus=MENU_PATHS)
         except CommandSyntaxError as error:
@@ -87,6 +92,24 @@ class Console:
         elif isinstance(parsed, Command):
             self._execute(parsed)
         return True
+
+    def _help(self, words: list[str]) -> None:
+        """`help` or `?`: the current menu's verbs and properties, or those of the menu named
+        (`help user`, `user ?`, from here or from the top); at the top, every menu."""
+        named = tuple(w for word in words for w in word.split("/") if w)
+        if named[:2] == ("tool", "user-manager"):
+            named = named[2:]
+        elif named[:1] == ("user-manager",):
+            named = named[1:]
+        absolute = bool(words) and words[0].startswith("/")
+        for path in [named] if absolute else [(*self.path, *named), named]:
+            if not path:
+                self.echo(f"Menus and their verbs:\n{menus_overview()}\n{NAVIGATION}")
+                return
+            if path in MENU_PATHS or submenus(path):
+                self.echo(menu_help(path))
+                return
+        self._failure(f"no such menu: {' '.join(named)}")
 
     def _execute(self, command: Command) -> None:
         if not command.path:
@@ -153,7 +176,7 @@ class Console:
                 if segment == "..":
                     if path:
                         path.pop()
-                elif (*path, segment) in MENU_PATHS or _submenus((*path, segment)):
+                elif (*path, segment) in MENU_PATHS or submenus((*path, segment)):
                     path.append(segment)
                 else:
                     verb = segment
@@ -165,11 +188,12 @@ class Console:
         if words == ["/tool"]:
             return ["user-manager"]
         if verb is None:
-            names = [*_submenus(tuple(path)), *self._verbs(tuple(path))]
+            names = [*submenus(tuple(path)), *self._verbs(tuple(path))]
             if path:
                 names.append("..")
             if not words:
                 names.extend(sorted(QUIT - {"/quit", "/exit"}))
+                names.append("help")
             return names
         menu = _menu(tuple(path))
         if menu is None:
@@ -178,10 +202,7 @@ class Console:
 
     @staticmethod
     def _verbs(path: tuple[str, ...]) -> list[str]:
-        name = " ".join(path)
-        name = MENU_ALIASES.get(name, name)
-        special = [verb for menu_name, verb in SPECIAL if menu_name == name]
-        return [*(GENERIC_VERBS if name in MENUS else ()), *special]
+        return list(verbs_of(" ".join(path)))
 
     @staticmethod
     def _arguments(menu: Menu, verb: str, after: list[str], current: str) -> list[str]:

@@ -1,43 +1,59 @@
-"""The `userman` command: `userman [--db URL] [--json] <menu> <verb> [name=value ...]`, and
-`serve`, `console`, `import FILE.rsc`, `export`.
+"""The `userman` command: `userman [--db URL] [--json] [--as LOGIN] <menu> <verb> [name=value
+...]`, and `serve`, `console`, `import FILE.rsc`, `export`, `help [MENU]`; the global options
+may follow the command too (cli/argv.py).
 
 Menus and verbs are the manual's (`userman user add customer=admin username=test`); every
-error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed. Only
+error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed (a
+`Failure`, also for a database that cannot be used or a port `serve` cannot bind). Only
 `serve` imports the server. A menu command reaches this module only when no running server
 took it first (cli/remote.py); `run_words` is what both run.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import IO, Any, TextIO
 
 import click
 
-from userman.cli.remote import ProgressBar
+from userman.cli.argv import hoist
+from userman.cli.helptext import menu_help, menus_overview
+from userman.cli.remote import ENV, ProgressBar, database_key
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
 from userman.core.values import parse_duration
-from userman.services import MENU_PATHS, Userman, default_url
+from userman.services import MENU_PATHS, Userman, default_url, verbs_of
 
 __all__ = ["main"]
 
 
+def _menu_path(words: Sequence[str]) -> tuple[str, ...] | None:
+    """The menu that `words` start with (the longest: `profile limitation`, not `profile`)."""
+    return next((path for path in MENU_PATHS if tuple(words[: len(path)]) == path), None)
+
+
 def _split_menu(words: Sequence[str]) -> tuple[tuple[str, ...], str, list[str]]:
-    for path in MENU_PATHS:
-        if tuple(words[: len(path)]) == path:
-            rest = list(words[len(path) :])
-            if not rest:
-                raise click.UsageError(f"say what to do with {' '.join(path)} (e.g. print)")
-            return path, rest[0], rest[1:]
-    raise click.UsageError(f"no such menu: {words[0]}")
+    path = _menu_path(words)
+    if path is None:
+        raise click.UsageError(f"no such menu: {words[0]}")
+    rest = list(words[len(path) :])
+    if not rest:
+        name = " ".join(path)
+        raise click.UsageError(f"say what to do with {name}: {', '.join(verbs_of(name))}")
+    return path, rest[0], rest[1:]
 
 
 class UsermanGroup(click.Group):
-    """Known subcommands (`serve`) first; any other word is the start of a menu command."""
+    """Known subcommands (`serve`) first; any other word is the start of a menu command. The
+    global options may follow the command too (cli/argv.py)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist(args))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
@@ -50,30 +66,60 @@ class UsermanGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *(p[0] for p in MENU_PATHS)})
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands, then every menu with the verbs it really has (`verbs_of`)."""
+        names = super().list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.get_command(ctx, name)
+            if command is not None:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+        with formatter.section("Menus and their verbs (userman MENU --help: its properties)"):
+            formatter.write(menus_overview(formatter.current_indent) + "\n")
+
+
+class Failure(click.ClickException):
+    """`failure: <why>` on stderr and exit status 1: how every command reports an error."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"failure: {self.message}", err=True, file=file)
+
 
 def _open(ctx: click.Context) -> Userman:
-    app = Userman(ctx.obj["db"])
-    app.prepare()
+    """The services on the `--db` database, its schema brought up to date; a database that
+    cannot be used is a Failure that says why (store/database.py)."""
+    try:
+        app = Userman(ctx.obj["db"])
+    except UsermanError as error:
+        raise Failure(str(error)) from None
     ctx.call_on_close(app.close)
+    try:
+        app.prepare()
+    except UsermanError as error:
+        raise Failure(str(error)) from None
     return app
 
 
 def _menu_command(first: str) -> click.Command:
     @click.command(
         name=first,
-        help=f"The {first} menu: add, set, remove, print ... in the manual's name=value form.",
+        help=f"The {first} menu, in the manual's name=value form (userman {first} --help).",
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
         add_help_option=False,
     )
     @click.argument("words", nargs=-1, type=click.UNPROCESSED)
     @click.pass_context
     def run(ctx: click.Context, words: tuple[str, ...]) -> None:
+        if "--help" in words:  # RouterOS words never start with `--`
+            path = _menu_path([first, *words[: words.index("--help")]]) or (first,)
+            usage = f"Usage: userman {' '.join(path)} VERB [ITEMS] [name=value ...] [--json]"
+            click.echo(f"{usage}\n\n{menu_help(path)}")
+            ctx.exit(0)
         _split_menu([first, *words])  # a usage error before the database is opened
-        try:
-            app = _open(ctx)
-        except UsermanError as error:
-            click.echo(f"failure: {error}", err=True)
-            ctx.exit(1)
+        app = _open(ctx)
         with ProgressBar() as progress:
             code, out, err = run_words(
                 app, [first, *words], ctx.obj["as"], as_json=ctx.obj["json"], progress=progress
@@ -135,12 +181,9 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     """userman: a RADIUS server and user manager, configured like MikroTik User Manager.
 
     \b
-    Commands: serve, console, import FILE.rsc, export [--show-sensitive] [--file F].
-    Menus: customer, user, user group, user-profile, profile, profile limitation
-    (or limitation), profile profile-limitation (or profile-limitation), attribute, router,
-    session, log, payment, history, database. Verbs: add, set, remove, enable, disable,
-    print, find, export, and the menus' own (user create-and-activate-profile, ...).
-    Example: userman user add customer=admin username=test password=test
+    A menu command is `userman MENU VERB [ITEMS] [name=value ...]`, as in the manual:
+    userman user add customer=admin username=test password=test
+    The options above may also follow the command (userman user print --json).
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_url
@@ -148,10 +191,45 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     ctx.obj["as"] = as_login
 
 
+PORT = click.IntRange(0, 65535)
+
+
+def _why(error: OSError) -> str:
+    """Why a port could not be bound, in a few words."""
+    if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+        return "not an address of this host"
+    if error.errno == errno.EACCES:
+        return "permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
+    return (error.strerror or str(error)).lower()
+
+
+def _listening(
+    what: str, protocol: str, host: str, port: int, bind: Callable[[str, int], socket.socket]
+) -> socket.socket:
+    """`bind(host, port)`, or the Failure that names the port, its protocol and why."""
+    try:
+        return bind(host, port)
+    except OSError as error:
+        where = f"{host} port {port}/{protocol} ({what})"
+        raise Failure(f"cannot listen on {where}: {_why(error)}") from None
+
+
 @cli.command()
 @click.option("--bind", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--auth-port", default=1812, show_default=True, help="RADIUS authentication port.")
-@click.option("--acct-port", default=1813, show_default=True, help="RADIUS accounting port.")
+@click.option(
+    "--auth-port",
+    type=PORT,
+    default=1812,
+    show_default=True,
+    help="RADIUS authentication port (0: one the system picks, as logged).",
+)
+@click.option(
+    "--acct-port",
+    type=PORT,
+    default=1813,
+    show_default=True,
+    help="RADIUS accounting port (0: one the system picks, as logged).",
+)
 @click.option(
     "--interim-interval",
     default="5m",
@@ -160,6 +238,7 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
 )
 @click.option(
     "--http-port",
+    type=PORT,
     default=8080,
     show_default=True,
     help="Port of the web interface and the REST API (0: none).",
@@ -190,9 +269,13 @@ def serve(  # noqa: PLR0917 - click passes every option
     tls_key: str | None,
 ) -> None:
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
-    API, until stopped (Ctrl-C or SIGTERM)."""
-    from userman.cli.control import control_task  # noqa: PLC0415 - only serve needs these
-    from userman.server.main import configure_logging, run_server  # noqa: PLC0415
+    API, until stopped (Ctrl-C or SIGTERM).
+
+    Every port is bound before the server says it listens on any: a port that is taken or not
+    allowed, or an address not of this host, stops it with one line naming the port. On an
+    SQLite database a second server is refused (a server already runs on it)."""
+    from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
+    from userman.server.main import bind_udp, configure_logging, run_server  # noqa: PLC0415
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
@@ -201,34 +284,44 @@ def serve(  # noqa: PLR0917 - click passes every option
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
     app = _open(ctx)
-    configure_logging()  # what the web port and the control socket say at start, too
-    tasks = []
-    if http_port:
-        from userman.web.serve import http_task  # noqa: PLC0415 - the web stack only here
+    db_url = ctx.obj["db"]
+    try:
+        control = claim(db_url)
+    except OSError as error:
+        where = error.filename or "its place"
+        raise Failure(
+            f"cannot make the control socket at {where}: {(error.strerror or str(error)).lower()}"
+            f" (${ENV}=PATH puts it elsewhere, ${ENV}=off goes without)"
+        ) from None
+    if isinstance(control, Owner) and (database_key(db_url) or "").startswith("sqlite:"):
+        pid = f"pid {control.pid}, " if control.pid else ""
+        raise Failure(
+            f"a server already runs on {db_url} ({pid}answering CLI commands on "
+            f"{control.path}): stop it first, or serve another database"
+        )
+    web = None
+    try:
+        sockets = (
+            _listening("authentication", "udp", bind, auth_port, bind_udp),
+            _listening("accounting", "udp", bind, acct_port, bind_udp),
+        )
+        if http_port:
+            from userman.web.serve import bind_http, http_task  # noqa: PLC0415 - the web's
 
-        try:
-            tasks.append(
-                http_task(
-                    app,
-                    bind=http_bind or bind,
-                    port=http_port,
-                    certfile=tls_cert,
-                    keyfile=tls_key,
-                )
-            )
-        except OSError as error:
-            raise click.ClickException(f"web port {http_port}: {error.strerror}") from None
-    control = control_task(app, ctx.obj["db"])
-    if control is not None:
-        tasks.append(control)
-    run_server(
-        app,
-        bind=bind,
-        auth_port=auth_port,
-        acct_port=acct_port,
-        interim_interval=interval,
-        tasks=tasks,
-    )
+            web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
+    except BaseException:
+        if isinstance(control, Control):
+            control.close()
+        raise
+    configure_logging()  # every port is bound: now the lines that say so
+    tasks = []
+    if web is not None:
+        tasks.append(http_task(app, web, certfile=tls_cert, keyfile=tls_key))
+    if isinstance(control, Control):
+        tasks.append(control.task(app, db_url))
+    elif isinstance(control, Owner):
+        control.say_so()
+    run_server(app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks)
 
 
 @cli.command()
@@ -246,12 +339,11 @@ def console(ctx: click.Context) -> None:
     """
     from userman.cli.console import run_console  # noqa: PLC0415 - readline only when asked
 
+    app = _open(ctx)
     try:
-        app = _open(ctx)
         actor = app.actor(ctx.obj["as"])
     except UsermanError as error:
-        click.echo(f"failure: {error}", err=True)
-        ctx.exit(1)
+        raise Failure(str(error)) from None
     status = run_console(
         app,
         actor,
@@ -282,12 +374,11 @@ def import_(ctx: click.Context, file: TextIO, skip_foreign: bool) -> None:
     from userman.cli.script import import_script  # noqa: PLC0415 - keep the CLI quick
 
     text = file.read()
+    app = _open(ctx)
     try:
-        app = _open(ctx)
         imported = import_script(app, app.actor(ctx.obj["as"]), text, skip_foreign=skip_foreign)
     except UsermanError as error:
-        click.echo(f"failure: {error}", err=True)
-        ctx.exit(1)
+        raise Failure(str(error)) from None
     for note in imported.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(imported.summary)
@@ -307,17 +398,37 @@ def export(ctx: click.Context, show_sensitive: bool, path: str | None) -> None:
     """Print the whole configuration as a RouterOS script that `userman import` reads back."""
     from userman.cli.script import export_script  # noqa: PLC0415 - keep the CLI quick
 
+    app = _open(ctx)
     try:
-        app = _open(ctx)
         text = export_script(app, app.actor(ctx.obj["as"]), show_sensitive=show_sensitive)
     except UsermanError as error:
-        click.echo(f"failure: {error}", err=True)
-        ctx.exit(1)
+        raise Failure(str(error)) from None
     if path is None:
         click.echo(text)
     else:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text + "\n")
+
+
+@cli.command(name="help", context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def help_(ctx: click.Context, words: tuple[str, ...]) -> None:
+    """Help on a menu or command: userman help user group, userman help serve."""
+    parent = ctx.parent
+    assert parent is not None  # `help` runs below `userman`
+    if not words:
+        click.echo(parent.get_help())
+        return
+    path = _menu_path(words)
+    if path is not None and len(path) == len(words):
+        click.echo(menu_help(path))
+        return
+    command = cli.commands.get(words[0])
+    if command is not None and len(words) == 1:
+        click.echo(command.get_help(click.Context(command, parent=parent, info_name=words[0])))
+        return
+    raise click.UsageError(f"no such menu or command: {' '.join(words)}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -31,12 +31,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from userman.cli.argv import hoist
+
 __all__ = [
     "DEFAULT_URL",
     "ENV",
     "LOCAL_COMMANDS",
     "ProgressBar",
     "allowed_peer",
+    "database_key",
     "forward",
     "same_database",
     "socket_path",
@@ -44,7 +47,7 @@ __all__ = [
 
 ENV = "USERMAN_CONTROL"
 DEFAULT_URL = "sqlite:///userman-data/userman.db"  # services.default_url(); a test keeps them equal
-LOCAL_COMMANDS = frozenset({"serve", "console", "import", "export"})
+LOCAL_COMMANDS = frozenset({"serve", "console", "import", "export", "help"})
 CONNECT_SECONDS = 1.0
 MAX_PATH = 100  # bytes; sun_path holds 108 on Linux
 
@@ -124,7 +127,7 @@ class ProgressBar:
 def _split_options(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]] | None:
     """The global options and the command words, or None for anything but a menu command."""
     options: dict[str, Any] = {"db": None, "as": None, "json": False}
-    words = list(argv)
+    words = hoist(argv)
     while words and words[0].startswith("-"):
         option, _, value = words.pop(0).partition("=")
         if option == "--json" and not value:
@@ -137,7 +140,7 @@ def _split_options(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]] | No
             options[option[2:]] = value
         else:
             return None  # --help, --version, or a mistake for click to explain
-    if not words or words[0] in LOCAL_COMMANDS:
+    if not words or words[0] in LOCAL_COMMANDS or "--help" in words:
         return None
     return options, words
 

@@ -29,7 +29,9 @@ def _flag_legend(menu: Menu) -> str:
 
 
 def render_outcome(outcome: Outcome, width: int = 100) -> str:
-    """What `print`, `find` and `export` show; other verbs show nothing."""
+    """What a command shows: `print` and `find` a list (its flags' legend even when empty),
+    `export` a script, `count-only` a number, other verbs their items or message if they have
+    any, and nothing else: `set`, `remove`, `enable`, `disable` print nothing, as in RouterOS."""
     if outcome.exported:
         return render_export(outcome.exported)
     if outcome.count is not None and "count-only" in outcome.options:
@@ -37,7 +39,7 @@ def render_outcome(outcome: Outcome, width: int = 100) -> str:
     menu = outcome.menu
     if menu is None and outcome.items and not outcome.message:
         return _render_single(outcome.items[0])
-    if menu is None or outcome.message:
+    if menu is None or outcome.message or not (outcome.items or outcome.listing):
         return outcome.message
     lines: list[str] = []
     terse = "terse" in outcome.options

@@ -4,19 +4,26 @@
     ├── InvalidValueError           a property's value does not parse or is out of range
     ├── UnknownPropertyError        a property that the menu does not have
     ├── NotFoundError               an item addressed by name or *ID that does not exist
+    │   └── UnknownCommandError     a verb the menu does not have (says which it has)
     ├── ConflictError               an item that already exists, or is still in use
-    └── PermissionDeniedError       the actor lacks the permission the verb needs
+    ├── PermissionDeniedError       the actor lacks the permission the verb needs
+    └── DatabaseError               the database cannot be used: a URL of another kind or
+                                    malformed, a server that refuses, a file that cannot open
 
 Every error renders as the CLI's `failure: <property>: <why>` line through `str()`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "ConflictError",
+    "DatabaseError",
     "InvalidValueError",
     "NotFoundError",
     "PermissionDeniedError",
+    "UnknownCommandError",
     "UnknownPropertyError",
     "UsermanError",
 ]
@@ -54,6 +61,16 @@ class NotFoundError(UsermanError):
         self.key = key
 
 
+class UnknownCommandError(NotFoundError):
+    """`verb` is not a command of `menu`; `verbs` are the ones it has."""
+
+    def __init__(self, verb: str, menu: str, verbs: Sequence[str]) -> None:
+        UsermanError.__init__(self, f"no such command: {verb} ({menu} has: {', '.join(verbs)})")
+        self.menu = menu
+        self.key = verb
+        self.verbs = tuple(verbs)
+
+
 class ConflictError(UsermanError):
     def __init__(self, prop: str, reason: str) -> None:
         super().__init__(f"{prop}: {reason}")
@@ -66,3 +83,8 @@ class PermissionDeniedError(UsermanError):
         text = f"not permitted: needs {permission}"
         super().__init__(f"{text} ({reason})" if reason else text)
         self.permission = permission
+
+
+class DatabaseError(UsermanError):
+    """The database a URL names cannot be used; the message says which and why, in one line,
+    and never shows the URL's password."""

@@ -1,4 +1,5 @@
-"""`userman serve`: bind the RADIUS ports and run until SIGINT or SIGTERM."""
+"""`userman serve`: the RADIUS ports, bound by `bind_udp` before anything says it listens, and
+the tasks beside them, run until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 import functools
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -16,7 +18,7 @@ from userman.server import cache, coa
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
-__all__ = ["Task", "configure_logging", "run_server", "serve"]
+__all__ = ["Task", "bind_udp", "configure_logging", "run_server", "serve"]
 
 # A coroutine the server runs beside the RADIUS ports until `stop` is set (the CLI's control
 # socket is one); it must return soon after `stop` is set.
@@ -25,41 +27,56 @@ Task = Callable[[asyncio.Event], Awaitable[None]]
 log = logging.getLogger("userman.server")
 
 
+def bind_udp(host: str, port: int) -> socket.socket:
+    """A UDP socket bound to `host` (an address or a name of this host) and `port` (0: one the
+    system picks); OSError when it cannot be, for `serve` to say before it listens anywhere."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 async def serve(
     app: Userman,
     *,
     bind: str,
-    auth_port: int,
-    acct_port: int,
+    sockets: tuple[socket.socket, socket.socket],
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
 ) -> None:
+    """Answer on `sockets`, the bound authentication and accounting ports, until stopped."""
     loop = asyncio.get_running_loop()
     server = RadiusServer(app, default_dictionary(), interim_interval=interim_interval)
     transports: list[asyncio.DatagramTransport] = []
     sender: coa.CoaSender | None = None
     try:
-        for port, accounting in ((auth_port, False), (acct_port, True)):
+        for sock, accounting in zip(sockets, (False, True), strict=True):
             transport, _ = await loop.create_datagram_endpoint(
-                functools.partial(RadiusProtocol, server, accounting=accounting),
-                local_addr=(bind, port),
+                functools.partial(RadiusProtocol, server, accounting=accounting), sock=sock
             )
             transports.append(transport)
+        # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
+        sender = await coa.start_sender(server, bind)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         log.info(
             "userman is listening on %s: authentication %d/udp, accounting %d/udp",
             bind,
-            transports[0].get_extra_info("sockname")[1],
-            transports[1].get_extra_info("sockname")[1],
+            sockets[0].getsockname()[1],
+            sockets[1].getsockname()[1],
         )
         # The routers' snapshot, checked against the database every few hundred milliseconds.
         watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
         sweeper = asyncio.ensure_future(_sweep_stale(server, interim_interval, stop))
         flusher = asyncio.ensure_future(_flush_counters(server, stop))
-        # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
-        sender = await coa.start_sender(server, bind)
         coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
         enforcer = asyncio.ensure_future(coa.enforce(server, stop))  # limits during sessions
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
@@ -139,19 +156,11 @@ def run_server(
     app: Userman,
     *,
     bind: str,
-    auth_port: int,
-    acct_port: int,
+    sockets: tuple[socket.socket, socket.socket],
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
 ) -> None:
     configure_logging()
     asyncio.run(
-        serve(
-            app,
-            bind=bind,
-            auth_port=auth_port,
-            acct_port=acct_port,
-            interim_interval=interim_interval,
-            tasks=tasks,
-        )
+        serve(app, bind=bind, sockets=sockets, interim_interval=interim_interval, tasks=tasks)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from userman.services.actor import Actor
 from userman.services.app import Userman, default_url
-from userman.services.commands import MENU_PATHS, SPECIAL
+from userman.services.commands import MENU_PATHS, SPECIAL, verbs_of
 from userman.services.menus import MENU_ALIASES, MENUS, Menu, Prop
 from userman.services.permissions import may_change
 from userman.services.request import Outcome, Request
@@ -27,4 +27,5 @@ __all__ = [
     "Userman",
     "default_url",
     "may_change",
+    "verbs_of",
 ]

@@ -16,7 +16,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from userman.core.errors import InvalidValueError, NotFoundError, UnknownPropertyError
+from userman.core.errors import (
+    InvalidValueError,
+    NotFoundError,
+    UnknownCommandError,
+    UnknownPropertyError,
+)
 from userman.services import (
     backup,
     batch,
@@ -34,7 +39,7 @@ from userman.services.menus import MENU_ALIASES, MENUS, Menu, menu_for
 from userman.services.request import Context, Handler, Outcome, Request
 from userman.services.verbs import Condition
 
-__all__ = ["MENU_PATHS", "SPECIAL", "run"]
+__all__ = ["MENU_PATHS", "SPECIAL", "run", "verbs_of"]
 
 PRINT_OPTIONS = ("detail", "terse", "count-only", "show-sensitive", "without-paging", "brief")
 READ_VERBS = frozenset({"print", "find", "get", "export", "monitor"})
@@ -79,12 +84,13 @@ def _print(ctx: Context, menu: Menu, request: Request) -> Outcome:
         ctx.db, ctx.actor, menu, conditions, show_sensitive="show-sensitive" in options
     )
     if "count-only" in options:
-        return Outcome(menu, count=len(found), options=frozenset(options))
+        return Outcome(menu, count=len(found), options=frozenset(options), listing=True)
     return Outcome(
         menu,
         tuple(item for _, _, item in found),
         tuple(number for number, _, _ in found),
         frozenset(options),
+        listing=True,
     )
 
 
@@ -100,7 +106,10 @@ def _find(ctx: Context, menu: Menu, request: Request) -> Outcome:
         conditions.append(Condition(prop, "~", pattern))
     found = verbs.select_rows(ctx.db, ctx.actor, menu, conditions)
     return Outcome(
-        menu, tuple(item for _, _, item in found), tuple(number for number, _, _ in found)
+        menu,
+        tuple(item for _, _, item in found),
+        tuple(number for number, _, _ in found),
+        listing=True,
     )
 
 
@@ -148,8 +157,6 @@ def _set(ctx: Context, menu: Menu, request: Request) -> Outcome:
 
 def _toggle(disabled: str) -> Handler:
     def handler(ctx: Context, menu: Menu, request: Request) -> Outcome:
-        if "disabled" not in menu.by_name:
-            raise NotFoundError(f"{menu.name} command", request.verb)
         if request.args:
             raise InvalidValueError(next(iter(request.args)), f"{request.verb} takes no values")
         rows = verbs.set_(
@@ -204,6 +211,30 @@ SPECIAL: dict[tuple[str, str], Handler] = {
 }
 
 
+def verbs_of(name: str) -> tuple[str, ...]:
+    """The verbs of a menu (by any of its names), in the order help lists them: the generic
+    ones it takes, then its own. The one answer to "which commands does it have", for running
+    a command, for help and for completion alike."""
+    canonical = MENU_ALIASES.get(name, name)
+    own = [verb for menu_name, verb in SPECIAL if menu_name == canonical]
+    menu = MENUS.get(canonical)
+    if menu is None:
+        return tuple(own)
+    toggles = "disabled" in menu.by_name
+    generic = {
+        "add": menu.addable,
+        "set": True,
+        "remove": True,
+        "enable": toggles,
+        "disable": toggles,
+        "print": True,
+        "find": True,
+        "get": True,
+        "export": True,
+    }
+    return tuple(dict.fromkeys([*(verb for verb, has in generic.items() if has), *own]))
+
+
 def run(
     db: Session,
     actor: Actor,
@@ -216,13 +247,12 @@ def run(
     """Run one command inside the caller's transaction."""
     name = " ".join(request.path)
     menu = menu_for(name)
-    handler = SPECIAL.get((MENU_ALIASES.get(name, name), request.verb))
-    if menu is None and handler is None:
+    known = verbs_of(name)
+    if not known:
         raise NotFoundError("menu", name or "(none)")
-    if handler is None:
-        handler = GENERIC.get(request.verb)
-        if handler is None:
-            raise NotFoundError(f"{name} command", request.verb)
+    if request.verb not in known:
+        raise UnknownCommandError(request.verb, name, known)
+    handler = SPECIAL.get((MENU_ALIASES.get(name, name), request.verb)) or GENERIC[request.verb]
     assert menu is not None or name in ("database", "settings")
     ctx = Context(db, actor, now, progress)
     if backup_dir is not None:

@@ -35,6 +35,9 @@ class Outcome:
     exported: tuple[ExportItem, ...] = ()
     count: int | None = None
     message: str = ""
+    # A `print` or `find`: shown as a list, with its flags' legend, even when nothing matched.
+    # Other verbs show their items, their message or nothing (RouterOS's `set` prints nothing).
+    listing: bool = False
     # A refusal that is itself recorded (a failed undo marks its entry F): the transaction
     # commits, and the interface reports `failure: <error>` with a non-zero exit.
     error: str = ""

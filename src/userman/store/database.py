@@ -2,19 +2,25 @@
 
 This module opens connections and brings the schema to the newest Alembic revision; it never
 begins or commits a unit of work for the callers (they do that with `with Session.begin():`).
+A URL it cannot use (another kind of database, malformed, an SQLite file in a folder that does
+not exist) and a database it cannot reach are a `DatabaseError` that says which and why.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from userman.core.errors import DatabaseError
 
 __all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url"]
 
@@ -22,7 +28,10 @@ __all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url"]
 # lets every CLI command skip loading Alembic when the schema is already current.
 SCHEMA_REVISION = "0013"
 
-DEFAULT_DATA_DIR = Path("userman-data")
+DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
+SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
+DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("psycopg",)}  # after normalize_url
+CONNECT_TIMEOUT = 5  # seconds for PostgreSQL to answer; a connect_timeout in the URL wins
 
 
 def default_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
@@ -34,6 +43,46 @@ def normalize_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def _shown(url: str) -> str:
+    """The URL for a message: without its password."""
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+def _parse(url: str, given: str) -> URL:
+    """The URL (normalized) of a database this module can use, or the DatabaseError that says
+    why not, in the words of the URL as `given`."""
+    scheme, separator, _ = url.partition("://")
+    if not separator or not scheme:
+        raise DatabaseError(f'not a database URL: "{_shown(given)}" (use {SUPPORTED})')
+    backend, _, driver = scheme.partition("+")
+    if backend not in DRIVERS:
+        raise DatabaseError(f'unsupported database "{scheme}://" (use {SUPPORTED})')
+    if driver not in DRIVERS[backend]:
+        raise DatabaseError(f'unsupported driver "{scheme}://" (use {SUPPORTED}: psycopg 3)')
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except (ArgumentError, ValueError):
+        raise DatabaseError(f'malformed database URL "{_shown(given)}"') from None
+    if port is not None and not 1 <= port <= 65535:
+        raise DatabaseError(f'malformed database URL "{_shown(given)}": port {port} (1-65535)')
+    return parsed
+
+
+def _sqlite_folder(path: str | None) -> None:
+    """Make the default folder; refuse a file in any other folder that does not exist."""
+    if not path or path == ":memory:":
+        return
+    folder = Path(path).parent
+    if folder == DEFAULT_DATA_DIR:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not folder.is_dir():
+        raise DatabaseError(
+            f"cannot open SQLite database {path}: the folder {folder} does not exist "
+            f"(only the default {DEFAULT_DATA_DIR}/ is made on its own)"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,15 +101,16 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        parsed = make_url(self.url)
+        parsed = _parse(self.url, url)
         if parsed.get_backend_name() == "sqlite":
-            path = parsed.database
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_folder(parsed.database)
             self.engine: Engine = create_engine(self.url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True)
+            timeout = (
+                {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+            )
+            self.engine = create_engine(self.url, pool_pre_ping=True, connect_args=timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -84,9 +134,28 @@ class Database:
         with self._sessions.begin() as db:
             yield db
 
+    def connect(self) -> Connection:
+        """A connection, or a DatabaseError naming the server or file and why it cannot be
+        reached (the PostgreSQL server's own words: connection refused, no such database)."""
+        try:
+            return self.engine.connect()
+        except OperationalError as error:
+            reason = str(error.orig or error).splitlines()[0].rpartition(" failed: ")[2]
+            reason = reason.removeprefix("FATAL:").strip()
+            reason = reason[:1].lower() + reason[1:]
+            parsed = make_url(self.url)
+            if self.is_sqlite:
+                raise DatabaseError(
+                    f"cannot open SQLite database {parsed.database}: {reason}"
+                ) from None
+            where = (
+                f"{parsed.host} port {parsed.port or 5432}" if parsed.host else "its local socket"
+            )
+            raise DatabaseError(f"cannot connect to PostgreSQL at {where}: {reason}") from None
+
     def revision(self) -> str | None:
         """The schema revision the database is at, or None when it has no schema yet."""
-        with self.engine.connect() as connection:
+        with self.connect() as connection:
             if not inspect(connection).has_table("alembic_version"):
                 return None
             found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

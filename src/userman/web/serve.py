@@ -1,8 +1,9 @@
 """The web server inside `userman serve`: uvicorn on the same event loop as the RADIUS ports.
 
-The listening socket is bound before the server says it is listening, so that a bad address or
-a port in use stops `serve` at once with the reason. uvicorn's own signal handling is left out:
-`serve` owns SIGINT and SIGTERM, and stops the web server with everything else.
+The listening socket is bound (`bind_http`) before the server says it listens anywhere, so that
+a bad address or a port in use stops `serve` at once with the reason. uvicorn's own signal
+handling is left out: `serve` owns SIGINT and SIGTERM, and stops the web server with everything
+else.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import uvicorn
 from userman.services import Userman
 from userman.web.app import create_app
 
-__all__ = ["http_task", "warn_if_open"]
+__all__ = ["bind_http", "http_task", "warn_if_open"]
 
 log = logging.getLogger("userman.server")
 
@@ -32,16 +33,20 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def bind_http(host: str, port: int) -> socket.socket:
+    """The web port, bound and listening (connections wait in its backlog until the server
+    runs); OSError when it cannot be, for `serve` to say before it listens anywhere."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock.bind(address)
+        sock.listen(128)
     except OSError:
         sock.close()
         raise
-    sock.listen(128)
     sock.set_inheritable(True)
     return sock
 
@@ -63,14 +68,12 @@ def warn_if_open(app: Userman, host: str) -> None:
 
 def http_task(
     app: Userman,
+    sock: socket.socket,
     *,
-    bind: str,
-    port: int,
     certfile: str | None = None,
     keyfile: str | None = None,
 ) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """Bind the web port now; the coroutine serves it until `stop` is set."""
-    sock = _bind(bind, port)
+    """The coroutine that serves the web port `sock` (bind_http's) until `stop` is set."""
     config = uvicorn.Config(
         create_app(app),
         log_config=None,
