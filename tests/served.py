@@ -118,12 +118,26 @@ def launch(
 
 
 def start_server(db_url: str, log_path: Path, *options: str) -> Server:
-    """Start `userman serve` on free loopback ports; its log goes to `log_path`."""
-    auth_port, acct_port, http_port = free_udp_port(), free_udp_port(), free_tcp_port()
-    ports = ["--auth-port", str(auth_port), "--acct-port", str(acct_port)]
-    ports += ["--http-port", str(http_port)]
-    process = launch(["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options], log_path)
-    return Server(db_url, auth_port, acct_port, process, http_port)
+    """Start `userman serve` on free loopback ports; its log goes to `log_path`.
+
+    A port found free may be taken by another process before the server binds it (another
+    test's client, on a busy machine): the server then refuses to start, naming the port, and
+    it is started again on other ports, up to three times."""
+    attempt = 1
+    while True:
+        auth_port, acct_port, http_port = free_udp_port(), free_udp_port(), free_tcp_port()
+        ports = ["--auth-port", str(auth_port), "--acct-port", str(acct_port)]
+        ports += ["--http-port", str(http_port)]
+        try:
+            process = launch(
+                ["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options], log_path
+            )
+        except RuntimeError:
+            if attempt == 3 or "address already in use" not in log_path.read_text():
+                raise
+            attempt += 1
+            continue
+        return Server(db_url, auth_port, acct_port, process, http_port)
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> int:
