@@ -107,7 +107,7 @@ class AccountingSessions(Flow):
 class LogOnStorm(Flow):
     """All users of the router at once after it restarts: its Accounting-On first (answered
     before anything else), then every user's Access-Request, and each Accept followed by that
-    user's Accounting-Start. Done when every user has been answered both, or refused."""
+    user's Accounting-Start. Done when every user has been answered both, or has failed."""
 
     access: AccessRequests
     accounting: AccountingRequests
@@ -117,7 +117,7 @@ class LogOnStorm(Flow):
     starts: deque[int] = field(default_factory=deque)
     outstanding: int = 0
     logged_on: int = 0
-    refused: int = 0
+    failed: int = 0  # users whose Access-Request or Start got no right answer
     prefix: str = field(default_factory=lambda: os.urandom(4).hex())
 
     def next(self, ident: int, now: float) -> tuple[bytes, Expect] | None:
@@ -151,7 +151,7 @@ class LogOnStorm(Flow):
         elif ok:
             self.logged_on += 1
         else:
-            self.refused += 1
+            self.failed += 1
 
     def done(self) -> bool:
         return (

@@ -72,7 +72,10 @@ class Result:
 def check(data: bytes, expect: Expect, sample: bool) -> str | None:
     """Why `data` is not the answer `expect` describes; None when it is."""
     if data[0] != expect.code:
-        return Code(data[0]).name if data[0] in Code._value2member_map_ else f"code {data[0]}"
+        try:
+            return Code(data[0]).name
+        except ValueError:
+            return f"code {data[0]}"
     if not verify_response_authenticator(data, SECRET, expect.authenticator):
         return "Response Authenticator"
     if verify_message_authenticator(data, SECRET, expect.authenticator) is False:
@@ -139,7 +142,9 @@ def drive(
                 scheduled += max(0, due)
                 result.behind += sum(not run.send(now) for _ in range(due))
             run.sweep(now)
-            wait = 0.0 if rate is not None else 0.02
+            wait = 0.02
+            if rate is not None:  # until the next request is due (epoll counts milliseconds)
+                wait = min(wait, max(0.0, start + (scheduled + 1) / rate - _clock() - 0.001))
             run.receive(wait, window_start, window_end, refill=rate is None)
         end = _clock()
         if probe is not None:

@@ -40,7 +40,7 @@ class Storm:
     users: int
     measurement: Measurement
     logged_on: int
-    refused: int
+    failed: int
 
 
 def storms(
@@ -63,7 +63,7 @@ def storms(
             timeout=args.timeout,
             limit=args.storm_limit,
         )
-        done[key] = Storm(server.label, args.users, m, flow.logged_on, flow.refused)
+        done[key] = Storm(server.label, args.users, m, flow.logged_on, flow.failed)
         say(f"storm, {server.label}: {flow.logged_on:,} logged on in {m.window:.1f} s")
     return done
 
@@ -83,7 +83,7 @@ def storm_text(storms: dict[str, Storm], args: argparse.Namespace) -> str:
         lines.append(
             f"  {storm.label}: {storm.logged_on:,}/{storm.users:,} logged on in "
             f"{m.window:.1f} s ({rate:,.0f}/s), p50 {_ms(m.p50)} ms, p99 {_ms(m.p99)} ms, "
-            f"{m.timeouts:,} timeouts, {wrong:,} wrong, {storm.refused:,} refused{ended}"
+            f"{m.timeouts:,} timeouts, {wrong:,} wrong{ended}"
         )
     return "\n".join(lines)
 

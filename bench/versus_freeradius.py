@@ -23,9 +23,11 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -50,6 +52,16 @@ LABELS = {
     "files": "FreeRADIUS files",
     "sql": "FreeRADIUS rlm_sql SQLite",
 }
+DESCRIPTIONS = {
+    "null": "bench/loadgen.py answering every request correctly and doing nothing else",
+    "userman": (
+        "`userman serve` on a fresh SQLite database filled by `userman import`, RADIUS only "
+        "(--http-port 0), the router requiring Message-Authenticator"
+    ),
+    "files": freeradius.FLAVORS["files"],
+    "sql": freeradius.FLAVORS["sql"],
+}
+WRAP = textwrap.TextWrapper(width=100, initial_indent="  ", subsequent_indent="    ")
 ACCOUNTING_LABELS = {"files": "FreeRADIUS detail file", "sql": "FreeRADIUS rlm_sql SQLite"}
 
 
@@ -126,6 +138,7 @@ def header(args: argparse.Namespace, pinned: tuple[int, int] | None) -> str:
         else "NOT pinned (fewer than two cores to use)"
     )
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    servers = [WRAP.fill(f"{LABELS[key]}: {DESCRIPTIONS[key]}") for key in args.servers]
     return "\n".join(
         [
             f"userman beside FreeRADIUS, {now}, {platform.node()}: {os.cpu_count()} cores "
@@ -135,6 +148,8 @@ def header(args: argparse.Namespace, pinned: tuple[int, int] | None) -> str:
             f"{args.seconds:g} s after {args.warmup:g} s of warm-up; {cores_text}",
             f"userman {commit or '?'} on Python {platform.python_version()}; "
             f"FreeRADIUS {freeradius.version()}",
+            "Servers (one at a time on the server's core; the same users, router and reply):",
+            *servers,
         ]
     )
 
@@ -315,22 +330,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     pinned = cores()
     folder = Path(tempfile.mkdtemp(prefix="userman-bench-"))
     servers: dict[str, Server] = {}
+    # SIGTERM ends the run as Ctrl-C does: through the `finally` that stops our servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        if pinned:
-            os.sched_setaffinity(0, {pinned[0]})
         intro = header(args, pinned)
         say(f"working in {folder}")
         servers, failed = start_servers(args, folder, args.servers, pinned)
+        if pinned:
+            os.sched_setaffinity(0, {pinned[0]})
         rows = run_cases(args, servers, failed, pinned)
         storm = scale.storms(args, servers, pinned) if args.scale else {}
         for server in servers.values():
             server.stop()
+        print(intro, "", table(rows, args.cases), "", sep="\n")
+        print(scale.storm_text(storm, args) if args.scale else scale.NOT_RUN_STORM, flush=True)
         large = scale.large(args, folder, rows, pinned) if args.scale else None
-        print(intro)
-        print()
-        print(table(rows, args.cases))
-        print()
-        print(scale.storm_text(storm, args) if args.scale else scale.NOT_RUN_STORM)
         print(scale.large_text(large, args) if large else scale.NOT_RUN_LARGE)
         print()
         print("Targets (issue 10), userman / FreeRADIUS from this run:")

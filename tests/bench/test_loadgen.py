@@ -258,7 +258,7 @@ def test_the_storm_sends_the_accounting_on_first_and_a_start_after_each_accept()
         result = drive(flow, addresses, in_flight=16, seconds=None, limit=3.0)
     assert result.finished
     assert flow.done()
-    assert (flow.logged_on, flow.refused) == (USERS, 0)
+    assert (flow.logged_on, flow.failed) == (USERS, 0)
     assert responder.seen[0][0] == "Accounting-On"
     accepted = set()
     for kind, name in responder.seen[1:]:
