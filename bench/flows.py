@@ -56,21 +56,22 @@ class SteadyAccess(Flow):
 class _Session:
     user: int
     id: str
+    address: int  # its Framed-IP-Address
     round: int = 0
 
 
 class AccountingSessions(Flow):
-    """Accounting without end: `open` sessions at a time, each sending Start, two
-    Interim-Updates and Stop (25/50/25 %) and then replaced by a new one of the next user.
-    Sessions take turns, so a session's requests are `open` requests apart and never in
-    flight together."""
+    """Accounting without end: `open_sessions` sessions at a time, each sending Start, two
+    Interim-Updates and Stop (25/50/25 % once all have started), then replaced by a new one
+    of the next user. Sessions take turns, so a session's requests are `open_sessions`
+    requests apart: never in flight together, always in order."""
 
     def __init__(
         self,
         requests: AccountingRequests,
         order: Sequence[int],
         start: int = 0,
-        open_sessions: int = 1024,
+        open_sessions: int = 256,
     ) -> None:
         self.requests = requests
         self.order = order
@@ -81,7 +82,7 @@ class AccountingSessions(Flow):
     def _new(self) -> _Session:
         user = self.order[self.count % len(self.order)]
         self.count += 1
-        return _Session(user, f"{self.prefix}{self.count:08x}")
+        return _Session(user, f"{self.prefix}{self.count:08x}", 0x0A000000 + self.count % 0xFFFFFF)
 
     def next(self, ident: int, now: float) -> tuple[bytes, Expect] | None:
         session = self.sessions.popleft()
@@ -89,7 +90,7 @@ class AccountingSessions(Flow):
         seconds = 60 * session.round
         usage = Usage(
             port=session.user % 65536,
-            address=0x0A000000 + self.count % 0xFFFFFF,
+            address=session.address,
             timestamp=int(now),
             session_time=seconds,
             input_octets=1_000_000 * session.round,

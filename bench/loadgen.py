@@ -5,8 +5,9 @@
 when present, the MS-CHAP2-Success an MS-CHAPv2 Accept must carry, and every 1024th Accept's
 reply attributes decoded by the codec) and times it. A request unanswered after `timeout`
 seconds is counted and its identifier rested, so a late answer is never taken for another's.
-No asyncio: a bare loop has the higher ceiling on one core, and `null_responder` (a server
-that does nothing but answer correctly) shows that ceiling. Every wait is bounded.
+No asyncio: against the null responder the bare loop spent 14 us of CPU per PAP request where
+the same on an asyncio datagram endpoint spent 17 (2 cores, Python 3.11). `null_responder`, a
+server that does nothing but answer correctly, shows the ceiling. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Result:
     timeouts: int = 0
     late: int = 0
     behind: int = 0  # open loop: requests due that found no free identifier
+    refused: int = 0  # ICMP port unreachable: nothing listens on the server's port
     wrong: Counter[str] = field(default_factory=Counter)
     probes: list[Any] = field(default_factory=list)  # `probe()` at the window's start and end
     finished: bool = True  # a finite flow was done before the limit
@@ -206,7 +208,10 @@ class _Run:
             return False
         self.free.popleft()
         data, expect = made
-        self.sockets[expect.channel].send(data)
+        try:
+            self.sockets[expect.channel].send(data)
+        except OSError:  # the server's port is closed (ICMP): the request will time out
+            self.result.refused += 1
         self.pending[ident] = (now, expect)
         self.outstanding += 1
         self.result.sent += 1
@@ -229,17 +234,24 @@ class _Run:
             self.free.append(self.resting.popleft()[1])
 
     def receive(self, wait: float, window_start: float, window_end: float, refill: bool) -> None:
-        """Take every answer that has arrived (waiting up to `wait` seconds for the first)."""
+        """Take the answers that have arrived (waiting up to `wait` seconds for the first), at
+        most IDENTIFIERS from each socket, so that the caller's clock checks come round."""
         result, pending, flow = self.result, self.pending, self.flow
         for fd, _ in self.poller.poll(wait):
             sock, channel = self.channels[fd]
-            while True:
+            for _ in range(IDENTIFIERS):
                 try:
                     data = sock.recv(4096)
                 except BlockingIOError:
                     break
+                except OSError:  # an ICMP error for an earlier request: the server is gone
+                    result.refused += 1
+                    continue
                 now = _clock()
-                entry = pending[data[1]] if len(data) >= 20 else None
+                if len(data) < 20:
+                    result.wrong["short packet"] += 1
+                    continue
+                entry = pending[data[1]]
                 if entry is None or entry[1].channel != channel:
                     result.late += 1
                     continue
@@ -313,30 +325,38 @@ def null_replies(successes: dict[bytes, bytes]) -> NullReplies:
     return NullReplies(accept, template(Code.ACCOUNTING_RESPONSE, []), mschap)
 
 
-def null_responder(sockets: Sequence[socket.socket], replies: NullReplies) -> None:
-    """Answer every request on `sockets` correctly and do nothing else, until killed."""
+def null_responder(
+    sockets: Sequence[socket.socket],
+    replies: NullReplies,
+    running: Callable[[], bool] = lambda: True,
+) -> None:
+    """Answer every request on `sockets` correctly and do nothing else, while `running()`."""
     poller = select.epoll()
     by_fd = {sock.fileno(): sock for sock in sockets}
     for sock in sockets:
         sock.setblocking(False)
         poller.register(sock.fileno(), select.EPOLLIN)
+    with poller:
+        while running():
+            for fd, _ in poller.poll(0.05):
+                _answer_all(by_fd[fd], replies)
+
+
+def _answer_all(sock: socket.socket, replies: NullReplies) -> None:
     while True:
-        for fd, _ in poller.poll(1.0):
-            sock = by_fd[fd]
-            while True:
-                try:
-                    data, peer = sock.recvfrom(4096)
-                except BlockingIOError:
-                    break
-                if len(data) < 20:
-                    continue
-                if data[0] == Code.ACCOUNTING_REQUEST:
-                    tpl = replies.accounting
-                else:
-                    tpl = replies.mschap.get(_user_name(data), replies.accept)
-                buf = bytearray(tpl.data)
-                buf[1] = data[1]
-                sock.sendto(sign_response(buf, tpl, data[4:20]), peer)
+        try:
+            data, peer = sock.recvfrom(4096)
+        except BlockingIOError:
+            return
+        if len(data) < 20:
+            continue
+        if data[0] == Code.ACCOUNTING_REQUEST:
+            tpl = replies.accounting
+        else:
+            tpl = replies.mschap.get(_user_name(data), replies.accept)
+        buf = bytearray(tpl.data)
+        buf[1] = data[1]
+        sock.sendto(sign_response(buf, tpl, data[4:20]), peer)
 
 
 def _user_name(data: bytes) -> bytes:

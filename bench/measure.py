@@ -35,6 +35,7 @@ class Measurement:
     timeouts: int
     late: int
     behind: int
+    refused: int
     wrong: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     answered: int = 0
@@ -99,6 +100,7 @@ def figures(result: Result, *, alive: bool = True) -> Measurement:
         timeouts=result.timeouts,
         late=result.late,
         behind=result.behind,
+        refused=result.refused,
         wrong=result.wrong,
         sent=result.sent,
         answered=result.answered,
@@ -145,6 +147,7 @@ def median(runs: Sequence[Measurement]) -> Measurement:
         timeouts=sum(run.timeouts for run in runs),
         late=sum(run.late for run in runs),
         behind=sum(run.behind for run in runs),
+        refused=sum(run.refused for run in runs),
         wrong=wrong,
         sent=sum(run.sent for run in runs),
         answered=sum(run.answered for run in runs),

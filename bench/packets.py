@@ -5,8 +5,7 @@ request only its fixed-width slots (user name, hidden password, CHAP-Password, M
 session id, counters), the identifier and the authenticators change, filled with the codec's
 primitives (hide_user_password, chap_response, the mschap helpers) and the RFC's MD5/HMAC-MD5.
 tests/bench proves a filled template is byte for byte the codec's encode of the same packet.
-The flows (steady access, accounting sessions, the log-on storm) say what to send next and what
-answer each request must get; they know no sockets and no clock.
+Each request comes with its `Expect`: what its answer must be. No sockets, no clock.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ METHODS = ("pap", "chap", "mschapv2")
 _VSA = 26
 _ZERO = bytes(16)
 _SUCCESS = D.attribute("MS-CHAP2-Success")
-_MS_CHAP2_SUCCESS_LENGTH = 45  # RFC 2548 2.3.3: Type, Length, Ident, "S=" + 40 hex digits
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,14 @@ def _notes(row: Row) -> list[str]:
     timeouts = sum(m.timeouts for m in runs)
     if timeouts:
         notes.append(f"! {where}: {timeouts:,} requests unanswered (timeouts)")
+    late, refused = sum(m.late for m in runs), sum(m.refused for m in runs)
+    if late:
+        notes.append(f"! {where}: {late:,} answers came after their request timed out")
+    if refused:
+        notes.append(f"! {where}: {refused:,} ICMP errors: nothing listened on the port")
+    behind = sum(m.behind for m in runs)
+    if behind:
+        notes.append(f"! {where}: at half the peak rate {behind:,} requests could not be sent")
     errors = sum(m.errors for m in runs)
     if errors:
         example = next((m.error_example for m in runs if m.error_example), "")

@@ -27,7 +27,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from flows import AccountingSessions, LogOnStorm, SteadyAccess, shuffled
-from loadgen import check, drive
+from loadgen import check, drive, null_replies, null_responder
 from packets import (
     AccessRequests,
     AccountingRequests,
@@ -35,8 +35,9 @@ from packets import (
     Usage,
     access_attributes,
     accounting_attributes,
+    mschap_v2_login,
 )
-from population import INTERIM_SECONDS, RATE_LIMIT, SECRET, password
+from population import INTERIM_SECONDS, RATE_LIMIT, SECRET, password, user_name
 
 from userman.radius.chap import verify_chap, verify_pap
 from userman.radius.mschap import verify_mschap_v2
@@ -269,3 +270,39 @@ def test_the_storm_sends_the_accounting_on_first_and_a_start_after_each_accept()
             assert name in accepted
     assert len(accepted) == USERS
     assert not result.wrong
+
+
+def test_a_server_that_is_not_there_gives_timeouts_not_a_crash() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = sock.getsockname()  # closed again before the run: nothing listens there
+    result = drive(
+        steady("pap")(), [address, address], in_flight=4, seconds=0.1, warmup=0.0, timeout=0.05
+    )
+    assert result.answered == 0
+    assert result.timeouts == result.sent > 0
+    assert not result.wrong
+
+
+@pytest.mark.parametrize("method", ["pap", "mschapv2", "accounting"])
+def test_the_null_responder_answers_right(method: str) -> None:
+    """The null responder's answers (templates signed per request) pass every check."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    successes = {user_name(n).encode(): mschap_v2_login(n).success[2:] for n in range(USERS)}
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=null_responder, args=(sockets, null_replies(successes), lambda: not stop.is_set())
+    )
+    thread.start()
+    try:
+        addresses = [sock.getsockname() for sock in sockets]
+        result = drive(steady(method)(), addresses, in_flight=8, seconds=0.1, warmup=0.0)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for sock in sockets:
+            sock.close()
+    assert result.answered > 0
+    assert (result.timeouts, dict(result.wrong)) == (0, {})
