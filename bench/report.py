@@ -91,6 +91,7 @@ def table(rows: Mapping[tuple[str, str], Row], cases: Sequence[str]) -> str:
         "sent at half that server's median rate (open loop); CPU: the server's utime + stime "
         "per answer; RSS: at the end of the case, peak in parentheses",
         *notes,
+        ceiling(rows, cases),
         noise(rows),
     ]
     return "\n".join(out)
@@ -162,6 +163,24 @@ def _notes(row: Row) -> list[str]:
     if row.note:
         notes.append(f"  {where}: {row.note}")
     return notes
+
+
+def ceiling(rows: Mapping[tuple[str, str], Row], cases: Sequence[str]) -> str:
+    """The generator's CPU per request against the null responder, and the rate that would
+    take a whole core: its ceiling."""
+    parts = []
+    for case in cases:
+        row = rows.get((case, "null"))
+        m = row.median if row else None
+        if m is not None and m.rate > 0 and m.generator_busy:
+            cost = m.generator_busy / m.rate
+            parts.append(f"{CASE_NAMES[case]} {cost * 1e6:.0f} us ({1 / cost:,.0f}/s)")
+    if not parts:
+        return "The generator's ceiling: not measured (no null responder row)"
+    return (
+        "The generator's CPU per request against the null responder, and the rate at which it "
+        "would fill its core: " + ", ".join(parts)
+    )
 
 
 def noise(rows: Mapping[tuple[str, str], Row]) -> str:

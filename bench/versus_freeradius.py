@@ -40,6 +40,7 @@ from flows import AccountingSessions, Flow, SteadyAccess, shuffled
 from loadgen import MAX_IN_FLIGHT, status_server
 from measure import measure
 from packets import METHODS, AccessRequests, AccountingRequests
+from population import MAX_USERS
 from report import CASE_NAMES, MIB, Row, Target, ratio_target, table, targets_text
 from servers import Server, cores, free_port, start
 
@@ -47,13 +48,16 @@ HERE = Path(__file__).resolve().parent
 CASES = (*METHODS, "accounting")
 SERVERS = ("null", "userman", "files", "sql")
 LABELS = {
-    "null": "null responder (generator ceiling)",
+    "null": "null responder",
     "userman": "userman serve",
     "files": "FreeRADIUS files",
     "sql": "FreeRADIUS rlm_sql SQLite",
 }
 DESCRIPTIONS = {
-    "null": "bench/loadgen.py answering every request correctly and doing nothing else",
+    "null": (
+        "bench/loadgen.py answering every request correctly and doing nothing else, to show "
+        "the generator's own ceiling"
+    ),
     "userman": (
         "`userman serve` on a fresh SQLite database filled by `userman import`, RADIUS only "
         "(--http-port 0), the router requiring Message-Authenticator"
@@ -106,8 +110,12 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for server in args.servers:
         if server not in SERVERS:
             parser.error(f"unknown server {server!r} (choose from {', '.join(SERVERS)})")
-    if not 0 < args.in_flight <= MAX_IN_FLIGHT:
-        parser.error(f"--in-flight must be 1..{MAX_IN_FLIGHT}")
+    for name in ("in_flight", "storm_in_flight"):
+        if not 0 < getattr(args, name) <= MAX_IN_FLIGHT:
+            parser.error(f"--{name.replace('_', '-')} must be 1..{MAX_IN_FLIGHT}")
+    for name in ("users", "scale_users"):
+        if not 0 < getattr(args, name) <= MAX_USERS:
+            parser.error(f"--{name.replace('_', '-')} must be 1..{MAX_USERS:,}")
     return args
 
 
