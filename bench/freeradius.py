@@ -115,8 +115,13 @@ def configure(folder: Path, flavor: str, users: int, auth_port: int, acct_port: 
     (confdir / "clients.conf").write_text(_clients_conf())
     database = state / "radius.sqlite"
     sql = (STOCK / "mods-available" / "sql").read_text()
-    sql = sql.replace('driver = "rlm_sql_null"', 'driver = "rlm_sql_sqlite"')
-    sql = sql.replace('filename = "/tmp/freeradius.db"', f'filename = "{database}"')
+    for stock, ours in (
+        ('driver = "rlm_sql_null"', 'driver = "rlm_sql_sqlite"'),
+        ('filename = "/tmp/freeradius.db"', f'filename = "{database}"'),
+    ):
+        if stock not in sql:
+            raise RuntimeError(f"{STOCK}/mods-available/sql has no `{stock}` to replace")
+        sql = sql.replace(stock, ours)
     (confdir / "mods-available" / "sql").unlink()
     (confdir / "mods-available" / "sql").write_text(sql)
     (confdir / "sites-enabled" / "bench").write_text(_site(flavor, auth_port, acct_port))

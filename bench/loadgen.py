@@ -140,6 +140,8 @@ def drive(
                 while run.send(now):
                     pass
             else:
+                # Answers first: after a stall they free the identifiers the due requests need.
+                run.receive(0.0, window_start, window_end, refill=False)
                 due = int((now - start) * rate) - scheduled
                 scheduled += max(0, due)
                 result.behind += sum(not run.send(now) for _ in range(due))

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from loadgen import MAX_IN_FLIGHT
 from measure import Measurement, median
 
 CASE_NAMES = {"pap": "PAP", "chap": "CHAP", "mschapv2": "MS-CHAPv2", "accounting": "accounting"}
@@ -153,7 +154,10 @@ def _notes(row: Row) -> list[str]:
         notes.append(f"! {where}: {refused:,} ICMP errors: nothing listened on the port")
     behind = sum(m.behind for m in runs)
     if behind:
-        notes.append(f"! {where}: at half the peak rate {behind:,} requests could not be sent")
+        notes.append(
+            f"  {where}: at half the peak rate, {behind:,} requests fell due while "
+            f"{MAX_IN_FLIGHT} were outstanding, and were not sent"
+        )
     errors = sum(m.errors for m in runs)
     if errors:
         example = next((m.error_example for m in runs if m.error_example), "")
@@ -191,9 +195,9 @@ def noise(rows: Mapping[tuple[str, str], Row]) -> str:
     if not server or not generator:
         return "Other processes' share of the cores: not measured (not pinned)"
     return (
-        f"Other processes took {statistics.median(server):.0%} of the server's core "
-        f"(at most {server[-1]:.0%}) and {statistics.median(generator):.0%} of the generator's "
-        f"(at most {generator[-1]:.0%}) during the runs, median over runs"
+        f"Other processes (and the hypervisor) took {statistics.median(server):.0%} of the "
+        f"server's core (at most {server[-1]:.0%}) and {statistics.median(generator):.0%} of the "
+        f"generator's (at most {generator[-1]:.0%}) during the runs, median over runs"
     )
 
 

@@ -143,7 +143,11 @@ def large(
             if freeradius.binary() is None:
                 row.note = "FreeRADIUS is not installed"
                 continue
-            confdir = freeradius.configure(place, key, args.scale_users, auth, acct)
+            try:
+                confdir = freeradius.configure(place, key, args.scale_users, auth, acct)
+            except (OSError, RuntimeError) as error:
+                row.note = f"cannot configure FreeRADIUS: {error}"
+                continue
             row.provision = time.monotonic() - began
             argv = freeradius.command(confdir)
             logs = [freeradius.log_file(confdir)]

@@ -192,7 +192,12 @@ def start_servers(
                 say(f"FreeRADIUS: {why}")
                 continue
             began = time.monotonic()
-            confdir = freeradius.configure(folder, key, args.users, auth, acct)
+            try:
+                confdir = freeradius.configure(folder, key, args.users, auth, acct)
+            except (OSError, RuntimeError) as error:
+                failed[key] = f"cannot configure FreeRADIUS: {error}"
+                say(f"{key}: {failed[key]}")
+                continue
             seconds = time.monotonic() - began
             say(f"FreeRADIUS {key}: {args.users:,} users written in {seconds:.1f} s")
             argv = freeradius.command(confdir)
