@@ -60,7 +60,8 @@ DESCRIPTIONS = {
     ),
     "userman": (
         "`userman serve` on a fresh SQLite database filled by `userman import`, RADIUS only "
-        "(--http-port 0), the router requiring Message-Authenticator"
+        "(--http-port 0), the router requiring Message-Authenticator; accounting answered "
+        "once its batch commits, with the synchronous setting userman gives SQLite"
     ),
     "files": freeradius.FLAVORS["files"],
     "sql": freeradius.FLAVORS["sql"],
@@ -156,7 +157,8 @@ def header(args: argparse.Namespace, pinned: tuple[int, int] | None) -> str:
             f"{args.seconds:g} s after {args.warmup:g} s of warm-up; {cores_text}",
             f"userman {commit or '?'} on Python {platform.python_version()}; "
             f"FreeRADIUS {freeradius.version()}",
-            "Servers (one at a time on the server's core; the same users, router and reply):",
+            "Servers (all on the server's core, measured one at a time, each case on each in "
+            "turn; the same users, router and reply):",
             *servers,
         ]
     )
@@ -224,12 +226,10 @@ def start_servers(
 
 def flow_for(case: str, requests: AccessRequests | None, order: list[int], run: int) -> Flow:
     """A fresh flow for one run (each run starts elsewhere in the shuffled order)."""
-    turned = (
-        order[run * len(order) // 7 % len(order) :] + order[: run * len(order) // 7 % len(order)]
-    )
+    begin = run * len(order) // 7
     if requests is None:
-        return AccountingSessions(AccountingRequests(), turned)
-    return SteadyAccess(requests, turned)
+        return AccountingSessions(AccountingRequests(), order, begin)
+    return SteadyAccess(requests, order, begin)
 
 
 def run_cases(
