@@ -26,7 +26,11 @@ ROOT = Actor.superuser()
 VERBS = frozenset(
     {"add", "set", "remove", "enable", "disable", "create-and-activate-profile", "undo", "redo"}
 )
-TABLES = [t for t in models.Base.metadata.sorted_tables if t.name != "history"]
+# Not the log of history itself, nor the change log of the policy in memory, which notes every
+# write (an undo is one more).
+TABLES = [
+    t for t in models.Base.metadata.sorted_tables if t.name not in ("history", "policy_change")
+]
 
 
 def request(command: str) -> Request:

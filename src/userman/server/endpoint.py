@@ -1,7 +1,11 @@
-"""The UDP endpoints: datagram in, services in a worker thread, reply out; nothing blocks the loop.
+"""The UDP endpoints: datagram in, services, reply out; nothing blocks the loop.
 
 One `RadiusServer` serves the authentication and the accounting port. It finds the router by
-source address in its snapshot cache (server/cache.py) without a query. A datagram from an
+source address in its snapshot cache (server/cache.py) without a query. It decides an
+Access-Request on the loop from the policy in memory (services/access.py); only what a router
+relies on (a profile that starts, a caller-id bound) is committed, in a worker thread, before the
+Access-Accept; log rows are written by a batch writer after the reply, last-seen every few
+seconds with the counters. A datagram from an
 address that is no router's, or one that does not decode or authenticate, is dropped and
 counted; one that fails its router's Message-Authenticator rules or its shared secret is also
 written to the router's log, rate-limited (server/failures.py). Accounting-Response is sent
@@ -18,7 +22,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,10 +43,12 @@ from userman.server.cache import RouterCache
 from userman.server.failures import FailureLog
 from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
 from userman.services import RouterInfo, Userman
+from userman.services.access import LogItem, durable, log_item
 from userman.services.routers import Drop, Failure, Requirement
 
 if TYPE_CHECKING:
     from userman.core.accounting import SessionState
+    from userman.core.authorize import AccessRequest, Decision
     from userman.services.aaa import AccountingItem
 
 __all__ = ["RadiusProtocol", "RadiusServer"]
@@ -80,6 +86,12 @@ class RadiusServer:
         self.writer: GroupCommitWriter[AccountingItem, SessionState | None] = GroupCommitWriter(
             app.account_many, limit=batch_limit
         )
+        # Decisions' log rows, written after the replies, in batches (services/access.py).
+        self.decisions: GroupCommitWriter[LogItem, None] = GroupCommitWriter(
+            app.log_decisions, limit=batch_limit, name="userman-decisions"
+        )
+        # Users accepted since the last flush, and when: their last-seen (flush_counters).
+        self.seen: dict[int, dt.datetime] = {}
         self.counters: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         # Routers by address, kept current by `cache.watch` (server/main.py runs it); until it
@@ -124,6 +136,14 @@ class RadiusServer:
             log.warning("dropped requests: %s", failure.describe(unwritten))
         if owed:
             await self._write_failures(owed)
+        seen, self.seen = self.seen, {}
+        if seen:
+            try:
+                await self._call(self.app.store_last_seen, seen)
+            except Exception:
+                for user_id, time in seen.items():  # kept for the next flush
+                    self.seen[user_id] = max(time, self.seen.get(user_id, time))
+                raise
         counts, self.router_counters = self.router_counters, Counter()
         if counts:
             try:
@@ -219,7 +239,7 @@ class RadiusServer:
 
     async def _authenticate(self, router: RouterInfo, pkt: Packet, source: str) -> bytes:
         request = requests.access_request(self.dictionary, pkt, source)
-        decision = await self._call(self.app.authenticate, router, request, utcnow())
+        decision = await self._decide(router, request, utcnow())
         self.count("access-requests", router.id)
         self.count("accepts" if decision.accept else "rejects", router.id)
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
@@ -234,6 +254,48 @@ class RadiusServer:
             interim = make_avp(self.dictionary, "Acct-Interim-Interval", self.interim_interval)
             attributes = (*attributes, interim)
         return self._encode(pkt.reply(code, attributes), router.secret, pkt, sign=True)
+
+    async def _decide(
+        self, router: RouterInfo, request: AccessRequest, now: dt.datetime
+    ) -> Decision:
+        """Decide from memory; commit first what the router will rely on; let the database
+        decide when memory cannot, or when a row changed under the decision."""
+        found = self.app.decide(router, request, now)
+        if found is not None:
+            decision, user_id = found
+            if user_id is None or not durable(decision):
+                self.counters["decided-in-memory"] += 1
+                self._after(router, request, decision, user_id, now)
+                return decision
+            stored = await self._call(
+                self.app.store_effects, router, request, decision, user_id, now
+            )
+            if stored:
+                self.counters["decided-in-memory"] += 1
+                return decision
+        self.counters["decided-by-database"] += 1
+        result: Decision = await self._call(self.app.authenticate, router, request, now)
+        return result
+
+    def _after(
+        self,
+        router: RouterInfo,
+        request: AccessRequest,
+        decision: Decision,
+        user_id: int | None,
+        now: dt.datetime,
+    ) -> None:
+        """What a decision leaves to write after the reply: its log row, the last-seen."""
+        if decision.accept and user_id is not None:
+            self.seen[user_id] = now
+        item = log_item(router, request, decision, now)
+        if item is not None:
+            self.decisions.submit(item).add_done_callback(self._logged)
+
+    def _logged(self, future: Future[None]) -> None:
+        if future.exception() is not None:
+            self.counters["unwritten-log-rows"] += 1
+            log.error("could not write a decision's log row: %s", future.exception())
 
     async def _account(
         self, router: RouterInfo, pkt: Packet, data: bytes, source: str
@@ -337,6 +399,7 @@ class RadiusServer:
     def close(self) -> None:
         """Store the accounting records still queued, then stop the workers."""
         self.writer.close()
+        self.decisions.close()
         self.pool.shutdown(wait=True)
 
 

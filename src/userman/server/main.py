@@ -11,10 +11,11 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from userman.radius.dictionary import default_dictionary
-from userman.server import cache, coa
+from userman.server import cache, coa, policy
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
@@ -64,6 +65,7 @@ async def serve(
             transports.append(transport)
         # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
         sender = await coa.start_sender(server, bind)
+        await _load_policy(app)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -75,6 +77,8 @@ async def serve(
         )
         # The routers' snapshot, checked against the database every few hundred milliseconds.
         watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
+        # The policy in memory, following what other processes change.
+        follower = asyncio.ensure_future(policy.watch(app.policy, stop))
         sweeper = asyncio.ensure_future(_sweep_stale(server, interim_interval, stop))
         flusher = asyncio.ensure_future(_flush_counters(server, stop))
         coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
@@ -82,6 +86,7 @@ async def serve(
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
         await watcher
+        await follower
         await sweeper
         await coa_poller
         await enforcer
@@ -99,6 +104,20 @@ async def serve(
         if sender is not None:
             sender.close()
         server.close()
+
+
+async def _load_policy(app: Userman) -> None:
+    """Read the policy into memory before the first request, in a thread."""
+    began = time.monotonic()
+    await asyncio.get_running_loop().run_in_executor(None, app.policy.load)
+    held = app.policy.policy
+    log.info(
+        "policy in memory: %d users, %d profiles, %d limitations, read in %.1f s",
+        len(held.users),
+        len(held.profiles),
+        len(held.limitations),
+        time.monotonic() - began,
+    )
 
 
 COUNTERS_EVERY = 10  # seconds between writes of the per-router counters
@@ -139,6 +158,7 @@ async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asynci
                 if closed:
                     log.info("closed %d stale sessions", closed)
             await loop.run_in_executor(server.pool, server.app.prune_coa, now)
+            await loop.run_in_executor(server.pool, server.app.policy.prune, now)
         except Exception:
             log.exception("could not sweep stale sessions and old requests")
         with contextlib.suppress(TimeoutError):

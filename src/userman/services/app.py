@@ -7,6 +7,7 @@ empty password on first start (as the manual says), and runs each command as one
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
     from userman.core.accounting import AccountingRecord, SessionState
     from userman.core.authorize import AccessRequest, Decision
     from userman.services.aaa import AccountingItem
+    from userman.services.access import LogItem
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
     from userman.services.listing import Listing, Query
     from userman.services.payments import Payments
+    from userman.services.policy import PolicyCache
     from userman.services.reports import Report
     from userman.services.routers import Failure, RouterInfo
     from userman.services.selfservice import SelfService
@@ -328,6 +331,48 @@ class Userman:
         from userman.services import snapshot  # noqa: PLC0415
 
         return snapshot.router_snapshot(self.database)
+
+    @functools.cached_property
+    def policy(self) -> PolicyCache:
+        """The policy in memory that the server decides from (services/policy.py); empty
+        until `load()`ed, which only `serve` does."""
+        from userman.services.policy import PolicyCache  # noqa: PLC0415
+
+        return PolicyCache(self.database)
+
+    def decide(
+        self, router: RouterInfo, request: AccessRequest, now: dt.datetime
+    ) -> tuple[Decision, int | None] | None:
+        """Decide from the policy in memory, storing nothing (services/access.py); None:
+        only the database can (`authenticate`)."""
+        from userman.services import access  # noqa: PLC0415
+
+        return access.decide(self.policy, router, request, now)
+
+    def store_effects(
+        self,
+        router: RouterInfo,
+        request: AccessRequest,
+        decision: Decision,
+        user_id: int,
+        now: dt.datetime,
+    ) -> bool:
+        """Commit what a decision from memory changes; False: a row changed first."""
+        from userman.services import access  # noqa: PLC0415
+
+        return access.store_effects(
+            self.database, router, request, decision, user_id=user_id, now=now
+        )
+
+    def log_decisions(self, items: Sequence[LogItem]) -> list[None]:
+        from userman.services import access  # noqa: PLC0415
+
+        return access.log_decisions(self.database, items)
+
+    def store_last_seen(self, seen: Mapping[int, dt.datetime]) -> None:
+        from userman.services import access  # noqa: PLC0415
+
+        access.store_last_seen(self.database, seen)
 
     def authenticate(
         self,

@@ -28,7 +28,7 @@ from userman.services.actor import Actor
 from userman.services.profiles import profile_queue
 from userman.store import models, queries
 
-__all__ = ["actor_time_zone", "time_zone", "user_facts"]
+__all__ = ["actor_time_zone", "time_zone", "user_facts", "zone"]
 
 LIMITATION_COLUMNS = (
     "name",
@@ -56,10 +56,15 @@ LIMITATION_COLUMNS = (
 
 def time_zone(customer: models.Customer | None) -> dt.tzinfo:
     """The customer's time zone; UTC when it has none or one that does not parse."""
-    if customer is None or customer.time_zone.strip() in ("", "-00:00", "+00:00"):
+    return dt.UTC if customer is None else zone(customer.time_zone)
+
+
+def zone(text: str) -> dt.tzinfo:
+    """A customer's `time-zone` text as a zone; UTC for none or one that does not parse."""
+    if text.strip() in ("", "-00:00", "+00:00"):
         return dt.UTC
     try:
-        return parse_time_zone(customer.time_zone)
+        return parse_time_zone(text)
     except InvalidValueError:
         return dt.UTC
 

@@ -42,7 +42,9 @@ from userman.store import models
 
 __all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo", "upcoming"]
 
-UNRECORDED = frozenset({"history", "session", "log", "coa_request", "router_counter"})
+UNRECORDED = frozenset(
+    {"history", "session", "log", "coa_request", "router_counter", "policy_change"}
+)
 TABLES: dict[str, Table] = dict(models.Base.metadata.tables)
 # Parents before children: the order rows may be inserted in.
 ORDER = {table.name: i for i, table in enumerate(models.Base.metadata.sorted_tables)}

@@ -9,7 +9,7 @@ not exist) and a database it cannot reach are a `DatabaseError` that says which 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url"]
 
 # The newest Alembic revision in migrations/versions (a test checks that they agree). Knowing it
 # lets every CLI command skip loading Alembic when the schema is already current.
-SCHEMA_REVISION = "0013"
+SCHEMA_REVISION = "0014"
 
 DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
 SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
@@ -112,6 +112,9 @@ class Database:
             )
             self.engine = create_engine(self.url, pool_pre_ping=True, connect_args=timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called, in the committing thread, after each `begin()` block that committed: the
+        # server's policy in memory reads what the transaction changed (services/policy.py).
+        self.after_commit: list[Callable[[], None]] = []
 
     @property
     def data_dir(self) -> Path:
@@ -133,6 +136,8 @@ class Database:
         """One transaction: committed when the block ends, rolled back when it raises."""
         with self._sessions.begin() as db:
             yield db
+        for listener in self.after_commit:
+            listener()
 
     def connect(self) -> Connection:
         """A connection, or a DatabaseError naming the server or file and why it cannot be

@@ -37,6 +37,7 @@ __all__ = [
     "Limitation",
     "LogEntry",
     "Payment",
+    "PolicyChange",
     "Profile",
     "ProfileLimitation",
     "Router",
@@ -500,3 +501,20 @@ class SubscriberSetting(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+class PolicyChange(Base):
+    """A row that access decisions depend on was added, changed or removed: written by the
+    database's own triggers (migration 0014), so a change made by any process, a command,
+    undo, `database load` or SQL by hand, is seen by every server's policy in memory
+    (services/policy.py), which reads only what is new. `user_id` names the user whose state
+    changed (user, user-profile, session rows); `xid` is the writing PostgreSQL transaction."""
+
+    __tablename__ = "policy_change"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(32))
+    row_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    xid: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -1,0 +1,358 @@
+"""The policy in memory: what access decisions read, as plain values, and the facts of one user.
+
+`Policy` holds the rows a decision depends on (customers, profiles, limitations and the windows
+that bind them to profiles, user groups, custom attributes) by id, and each user's `UserState`
+(its policy columns, its profile queue with the running entry's counters, its open sessions and
+the sessions that count against a limitation with a reset interval) by subscriber and username.
+services/policy.py fills and updates it; `user_facts` builds from it exactly the `UserFacts` that
+services/facts.py reads from the database, so `authorize` decides alike from either.
+
+Pure: no I/O, no clock; `now` is a parameter. Records are immutable: an update replaces them, so
+a reader on another thread sees an old record or a new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from userman.core.authorize import CustomAttribute, UserFacts
+from userman.core.limits import LimitationFacts, Usage, counting_period_start
+from userman.core.profiles import ProfileSlot, ProfileState, select_profile
+from userman.core.windows import Window
+
+__all__ = [
+    "AttributeRecord",
+    "Binding",
+    "CustomerRecord",
+    "Entry",
+    "GroupRecord",
+    "LimitationRecord",
+    "Policy",
+    "ProfileRecord",
+    "SessionUsage",
+    "UserRecord",
+    "UserState",
+    "user_facts",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    disabled: bool
+    time_zone: dt.tzinfo  # its `time-zone`, parsed (UTC when it has none that parses)
+    evicts: bool  # a subscriber's on-shared-users-limit=disconnect-oldest
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRecord:
+    id: int
+    name: str
+    validity: dt.timedelta | None  # None: valid without end
+    override_shared_users: str
+    attributes: str
+
+
+@dataclass(frozen=True, slots=True)
+class LimitationRecord:
+    """A limitation's columns (`facts` without windows) and its subscriber, whose time zone
+    its reset-counters periods follow."""
+
+    id: int
+    subscriber_id: int
+    facts: LimitationFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A profile-limitation row: when the limitation applies to the profile."""
+
+    id: int
+    profile_id: int
+    limitation_id: int
+    window: Window
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    id: int
+    attributes: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeRecord:
+    id: int
+    subscriber_id: int
+    definition: CustomAttribute
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """The user's columns that a decision reads."""
+
+    id: int
+    subscriber_id: int
+    customer_id: int
+    username: str
+    password: str
+    disabled: bool
+    shared_users: int | None
+    caller_id: str
+    caller_id_bind_on_first_use: bool
+    ip_address: str
+    ipv6_dns: str
+    wireless_enc_algo: str
+    wireless_enc_key: str
+    wireless_psk: str
+    group_id: int | None
+    attributes: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A user-profile entry not used up, with what accounting counted on it."""
+
+    id: int
+    profile_id: int
+    state: ProfileState
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    used: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUsage:
+    """One of the user's sessions, as a limitation's period counts it."""
+
+    till_time: dt.datetime
+    active: bool
+    used: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """A user as a decision sees it. `sessions` holds its open sessions and those that ended
+    at or after `complete_since`: a period that began earlier cannot be counted from it."""
+
+    user: UserRecord
+    entries: tuple[Entry, ...]  # oldest assignment first
+    sessions: tuple[SessionUsage, ...]
+    complete_since: dt.datetime
+
+
+class Policy:
+    """Everything decisions read, by id; users by (subscriber id, username)."""
+
+    def __init__(self) -> None:
+        self.customers: dict[int, CustomerRecord] = {}
+        self.profiles: dict[int, ProfileRecord] = {}
+        self.limitations: dict[int, LimitationRecord] = {}
+        self.bindings: dict[int, Binding] = {}
+        self.groups: dict[int, GroupRecord] = {}
+        self.attributes: dict[int, AttributeRecord] = {}
+        self.users: dict[tuple[int, str], UserState] = {}
+        self.user_keys: dict[int, tuple[int, str]] = {}
+        # Derived from the rows above, made on first use, dropped whenever they change.
+        self._limits: dict[int, tuple[LimitationFacts, ...]] = {}
+        self._custom: dict[int, Mapping[str, CustomAttribute]] = {}
+
+    def put_user(self, state: UserState) -> None:
+        user = state.user
+        key = (user.subscriber_id, user.username)
+        old = self.user_keys.get(user.id)
+        if old is not None and old != key and self.users.get(old, state).user.id == user.id:
+            del self.users[old]  # renamed or moved
+        self.users[key] = state
+        self.user_keys[user.id] = key
+
+    def drop_user(self, user_id: int) -> None:
+        key = self.user_keys.pop(user_id, None)
+        if key is not None and key in self.users and self.users[key].user.id == user_id:
+            del self.users[key]
+
+    def rows_changed(self) -> None:
+        """Forget what was derived from the rows (call after changing any but users)."""
+        self._limits = {}
+        self._custom = {}
+
+    def limits_of(self, profile_id: int) -> tuple[LimitationFacts, ...]:
+        """The profile's limitations with their windows, in the order of its
+        profile-limitation rows (services/facts.py's order)."""
+        memo = self._limits  # a change replaces the dict: a late writer fills the old one
+        found = memo.get(profile_id)
+        if found is None:
+            windows: dict[int, list[Window]] = {}
+            for binding in sorted(self.bindings.values(), key=lambda b: b.id):
+                if binding.profile_id == profile_id and binding.limitation_id in self.limitations:
+                    windows.setdefault(binding.limitation_id, []).append(binding.window)
+            found = tuple(
+                replace(self.limitations[lid].facts, windows=tuple(wins))
+                for lid, wins in windows.items()
+            )
+            memo[profile_id] = found
+        return found
+
+    def custom_of(self, subscriber_id: int) -> Mapping[str, CustomAttribute]:
+        """The attribute menu of a subscriber, by name."""
+        memo = self._custom
+        found = memo.get(subscriber_id)
+        if found is None:
+            found = {
+                a.definition.name: a.definition
+                for a in self.attributes.values()
+                if a.subscriber_id == subscriber_id
+            }
+            memo[subscriber_id] = found
+        return found
+
+    def evicts(self, subscriber_id: int) -> bool:
+        """The subscriber's own on-shared-users-limit, for its routers left at `default`."""
+        subscriber = self.customers.get(subscriber_id)
+        return subscriber is not None and subscriber.evicts
+
+    def period_floor(self, now: dt.datetime) -> dt.datetime:
+        """The earliest moment a limitation's current counting period began at `now`: the
+        sessions that ended before it count against no limitation (`now` when none resets)."""
+        floor = now
+        for record in self.limitations.values():
+            customer = self.customers.get(record.subscriber_id)
+            tz = customer.time_zone if customer is not None else dt.UTC
+            facts = record.facts
+            start = counting_period_start(
+                facts.reset_counters_interval, facts.reset_counters_start_time, now, tz
+            )
+            if start is not None and start < floor:
+                floor = start
+        return floor
+
+
+def _queue(policy: Policy, state: UserState) -> tuple[ProfileSlot, ...]:
+    slots = []
+    for entry in state.entries:
+        profile = policy.profiles.get(entry.profile_id)
+        if profile is not None:
+            slots.append(
+                ProfileSlot(
+                    entry.id,
+                    profile.name,
+                    entry.state,
+                    profile.validity,
+                    entry.start_time,
+                    entry.end_time,
+                    profile.override_shared_users,
+                    profile.id,
+                )
+            )
+    return tuple(slots)
+
+
+def _counted(state: UserState, running: ProfileSlot) -> Usage:
+    """What accounting counted on the running entry; 0 for one that starts now."""
+    for entry in state.entries:
+        if entry.id == running.id:
+            return entry.used if entry.state is ProfileState.RUNNING else Usage()
+    return Usage()
+
+
+def _period_usage(state: UserState, since: dt.datetime) -> Usage | None:
+    """The sessions open or ended since `since`, summed (a session that straddles it whole);
+    None when the state does not reach back that far."""
+    if since < state.complete_since:
+        return None
+    uptime = download = upload = 0
+    for session in state.sessions:
+        if session.active or session.till_time >= since:
+            uptime += session.used.uptime
+            download += session.used.download
+            upload += session.used.upload
+    return Usage(uptime, download, upload)
+
+
+def _limits(
+    policy: Policy, state: UserState, running: ProfileSlot, tz: dt.tzinfo, now: dt.datetime
+) -> tuple[tuple[LimitationFacts, Usage], ...] | None:
+    started = running.start_time or now
+    out = []
+    for limitation in policy.limits_of(running.profile_id):
+        period = counting_period_start(
+            limitation.reset_counters_interval, limitation.reset_counters_start_time, now, tz
+        )
+        if period is None:  # no reset: all the profile's usage, as its entry counted it
+            out.append((limitation, _counted(state, running)))
+            continue
+        used = _period_usage(state, max(started, period))
+        if used is None:
+            return None
+        out.append((limitation, used))
+    return tuple(out)
+
+
+Pair = tuple[str | CustomAttribute, str]
+
+
+def _attributes(policy: Policy, user: UserRecord, running: ProfileSlot | None) -> tuple[Pair, ...]:
+    texts = []
+    if running is not None:
+        profile = policy.profiles.get(running.profile_id)
+        texts.append(profile.attributes if profile is not None else "")
+    if user.group_id is not None:
+        group = policy.groups.get(user.group_id)
+        texts.append(group.attributes if group is not None else "")
+    texts.append(user.attributes)
+    if not any(texts):
+        return ()
+    custom = policy.custom_of(user.subscriber_id)
+    pairs: list[Pair] = []
+    for text in texts:
+        for item in filter(None, text.split(",")):
+            name, _, value = item.partition(":")
+            pairs.append((custom.get(name, name), value))
+    return tuple(pairs)
+
+
+def user_facts(
+    policy: Policy,
+    state: UserState,
+    now: dt.datetime,
+    *,
+    coa: bool = False,
+    evict_oldest: bool = False,
+) -> UserFacts | None:
+    """The user's facts at `now`, as services/facts.py reads them from the database; None
+    when a limitation counts sessions from before what `state` holds (read them there)."""
+    user = state.user
+    customer = policy.customers.get(user.customer_id)
+    tz = customer.time_zone if customer is not None else dt.UTC
+    queue = _queue(policy, state)
+    running = select_profile(queue, now).running
+    limits: tuple[tuple[LimitationFacts, Usage], ...] = ()
+    if running is not None:
+        found = _limits(policy, state, running, tz, now)
+        if found is None:
+            return None
+        limits = found
+    active = sum(1 for session in state.sessions if session.active)
+    return UserFacts(
+        user.username,
+        user.password,
+        user.disabled,
+        queue,
+        user.ip_address,
+        user_id=user.id,
+        customer_disabled=customer is None or customer.disabled,
+        caller_id=user.caller_id,
+        caller_id_bind_on_first_use=user.caller_id_bind_on_first_use,
+        shared_users=user.shared_users,
+        active_sessions=active,
+        evict_oldest=evict_oldest and active > 0,
+        limits=limits,
+        time_zone=tz,
+        wireless_enc_algo=user.wireless_enc_algo,
+        wireless_enc_key=user.wireless_enc_key,
+        wireless_psk=user.wireless_psk,
+        ipv6_dns=user.ipv6_dns,
+        attributes=_attributes(policy, user, running),
+        coa=coa,
+    )

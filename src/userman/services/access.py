@@ -1,0 +1,193 @@
+"""Access decisions from the policy in memory, and storing what they change.
+
+`decide` runs on the server's event loop: the user's facts come from the `PolicyCache`
+(core/policy.py builds them as services/facts.py reads them), `authorize` decides, and no
+database is asked. What a decision changes is stored in two ways:
+
+- `store_effects`: what the router relies on, committed before the Access-Accept is sent (a
+  profile that starts or ends at this log-on, a caller-id bound on first use, the oldest
+  sessions ended to make room), in one transaction with the decision's log row and the
+  user's last-seen. Each change is conditional on the row being as the decision saw it; when
+  another process changed it first, nothing is stored and False tells the caller to let the
+  database decide (services/aaa.py `authenticate`).
+- `log_decisions` and `store_last_seen`: the log rows of the router's `log` flags and the
+  users' last-seen, written in batches after the replies (a crash loses at most a batch).
+
+`decide` returns None when the memory cannot decide alone: no policy loaded yet, or a limitation
+counts sessions from before what it holds; the caller then asks the database as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, update
+
+from userman.core.authorize import AccessRequest, Decision, authorize
+from userman.core.context import RequestContext
+from userman.core.policy import user_facts
+from userman.core.profiles import ProfileState
+from userman.services.aaa import _evict_oldest, _log
+from userman.services.policy import PolicyCache
+from userman.services.routers import RouterInfo
+from userman.store import models
+from userman.store.database import Database
+
+__all__ = [
+    "LogItem",
+    "decide",
+    "durable",
+    "log_decisions",
+    "log_item",
+    "store_effects",
+    "store_last_seen",
+]
+
+
+def decide(
+    cache: PolicyCache, router: RouterInfo, request: AccessRequest, now: dt.datetime
+) -> tuple[Decision, int | None] | None:
+    """The decision and the user's id (None: no such user), from memory; None: ask the
+    database."""
+    if not cache.loaded:
+        return None
+    policy = cache.policy
+    state = policy.users.get((router.subscriber_id, request.username))
+    if state is None:
+        return authorize(request, None, now), None
+    evict = router.evict_oldest
+    if evict is None:
+        evict = policy.evicts(router.subscriber_id)
+    facts = user_facts(policy, state, now, coa=router.use_coa, evict_oldest=evict)
+    if facts is None:
+        return None
+    return authorize(request, facts, now), state.user.id
+
+
+def durable(decision: Decision) -> bool:
+    """Whether the decision changes what must be stored before the router is answered."""
+    return bool(decision.profile_changes) or (
+        decision.accept and bool(decision.bind_caller_id or decision.evict)
+    )
+
+
+# A profile entry's state before `select_profile` moved it to the state it has now.
+BEFORE = {ProfileState.USED: ProfileState.RUNNING, ProfileState.RUNNING: ProfileState.WAITING}
+
+
+class _Changed(Exception):
+    """A row the decision relied on is not as it was: nothing is stored."""
+
+
+def _outcome(decision: Decision, username: str) -> tuple[str, str, str]:
+    """The router `log` flag a decision falls under, its log status and description."""
+    if decision.reason is not None:
+        return "auth-fail", "authorization-failure", decision.reason.describe(username)
+    return "auth-ok", "authorization-ok", ""
+
+
+def store_effects(
+    database: Database,
+    router: RouterInfo,
+    request: AccessRequest,
+    decision: Decision,
+    *,
+    user_id: int,
+    now: dt.datetime,
+) -> bool:
+    """Commit what the decision changes (see the module); False: nothing was, because a row
+    changed since the policy read it."""
+    try:
+        with database.begin() as db:
+            entries = models.UserProfile
+            for slot in decision.profile_changes:
+                result = db.execute(
+                    update(entries)
+                    .where(entries.id == slot.id, entries.state == BEFORE[slot.state].value)
+                    .values(
+                        state=slot.state.value, start_time=slot.start_time, end_time=slot.end_time
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    raise _Changed
+            if decision.accept:
+                user = db.get(models.User, user_id)
+                if user is None:
+                    raise _Changed
+                user.last_seen = now
+                if decision.bind_caller_id:
+                    if user.caller_id:
+                        raise _Changed
+                    user.caller_id = decision.bind_caller_id
+                if decision.evict:
+                    _evict_oldest(db, user, decision.evict, now)
+            wanted, status, description = _outcome(decision, request.username)
+            if wanted in router.log:
+                _log(
+                    db,
+                    router,
+                    username=request.username,
+                    context=request.context,
+                    status=status,
+                    description=description,
+                    now=now,
+                )
+    except _Changed:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class LogItem:
+    """A decision's log row, to be written after the reply."""
+
+    router: RouterInfo
+    username: str
+    context: RequestContext
+    status: str
+    description: str
+    time: dt.datetime
+
+
+def log_item(
+    router: RouterInfo, request: AccessRequest, decision: Decision, now: dt.datetime
+) -> LogItem | None:
+    """The log row the router's `log` flags want for this decision; None: none."""
+    wanted, status, description = _outcome(decision, request.username)
+    if wanted not in router.log:
+        return None
+    return LogItem(router, request.username, request.context, status, description, now)
+
+
+def log_decisions(database: Database, items: Sequence[LogItem]) -> list[None]:
+    """Write decisions' log rows in one transaction (the server's batch writer)."""
+    with database.begin() as db:
+        for item in items:
+            _log(
+                db,
+                item.router,
+                username=item.username,
+                context=item.context,
+                status=item.status,
+                description=item.description,
+                now=item.time,
+            )
+    return [None] * len(items)
+
+
+def store_last_seen(database: Database, seen: Mapping[int, dt.datetime]) -> None:
+    """Set the users' last-seen (by user id), never back in time."""
+    if not seen:
+        return
+    users = models.Base.metadata.tables["user"]
+    with database.begin() as db:
+        db.execute(
+            update(users)
+            .where(users.c.id == bindparam("uid"))
+            .where((users.c.last_seen.is_(None)) | (users.c.last_seen < bindparam("seen")))
+            .values(last_seen=bindparam("seen")),
+            [{"uid": user_id, "seen": time} for user_id, time in seen.items()],
+        )

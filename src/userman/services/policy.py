@@ -1,0 +1,254 @@
+"""The policy in memory (core/policy.py), loaded once and kept current from the change log.
+
+`PolicyCache.load` reads everything a decision needs in a few statements per table. From then
+on `refresh` reads only the changes that the database's triggers noted (store/policy.py):
+rows of the small tables (customers, profiles, limitations, profile-limitations, groups,
+attributes) are read again by id, and users whose own rows changed (the user, its user-profile
+entries, its sessions) are read again whole. It runs after every transaction this process
+commits (`Database.after_commit`: a command, a web form, an accounting batch is in effect for
+the next request) and every POLL_INTERVAL for what other processes commit (server/policy.py).
+Too many changes at once, or a reader that could not read for STALE_AFTER, reads everything
+again: the change log keeps KEEP of changes.
+
+Readers (the server's event loop) only look records up; a refresh replaces records and, for
+the small tables, whole dictionaries, so a reader never sees a dictionary change under it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from userman.core.authorize import CustomAttribute
+from userman.core.limits import LimitationFacts, Usage, parse_reset_interval
+from userman.core.policy import (
+    AttributeRecord,
+    Binding,
+    CustomerRecord,
+    Entry,
+    GroupRecord,
+    LimitationRecord,
+    Policy,
+    ProfileRecord,
+    SessionUsage,
+    UserRecord,
+    UserState,
+)
+from userman.core.profiles import ProfileState
+from userman.core.windows import Window, parse_weekdays
+from userman.services.facts import LIMITATION_COLUMNS, zone
+from userman.store import policy as store
+from userman.store.database import Database
+
+__all__ = ["KEEP", "PolicyCache"]
+
+log = logging.getLogger("userman.policy")
+
+CHANGE_LIMIT = 20_000  # more changes than this at once: read everything again
+KEEP = dt.timedelta(minutes=10)  # how long the change log keeps a change (`prune`)
+STALE_AFTER = 300.0  # seconds without a good read after which a reader reads everything again
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _customer(row: Row[Any]) -> CustomerRecord:
+    return CustomerRecord(
+        row.id, row.disabled, zone(row.time_zone), row.on_shared_users_limit == "disconnect-oldest"
+    )
+
+
+def _profile(row: Row[Any]) -> ProfileRecord:
+    validity = dt.timedelta(seconds=row.validity) if row.validity else None
+    return ProfileRecord(row.id, row.name, validity, row.override_shared_users, row.attributes)
+
+
+def _limitation(row: Row[Any]) -> LimitationRecord:
+    facts = LimitationFacts(
+        **{column: getattr(row, column) for column in LIMITATION_COLUMNS},
+        reset_counters_interval=parse_reset_interval(row.reset_counters_interval),
+        reset_counters_start_time=row.reset_counters_start_time,
+        windows=(),
+    )
+    return LimitationRecord(row.id, row.subscriber_id, facts)
+
+
+def _binding(row: Row[Any]) -> Binding:
+    window = Window(row.from_time, row.till_time, parse_weekdays(row.weekdays))
+    return Binding(row.id, row.profile_id, row.limitation_id, window)
+
+
+def _group(row: Row[Any]) -> GroupRecord:
+    return GroupRecord(row.id, row.attributes)
+
+
+def _attribute(row: Row[Any]) -> AttributeRecord:
+    definition = CustomAttribute(row.name, row.vendor_id, row.type_id, row.value_type)
+    return AttributeRecord(row.id, row.subscriber_id, definition)
+
+
+# Each small table: the Policy attribute that holds it, and its record of a row.
+TABLES: dict[str, tuple[str, Any]] = {
+    "customer": ("customers", _customer),
+    "profile": ("profiles", _profile),
+    "limitation": ("limitations", _limitation),
+    "profile_limitation": ("bindings", _binding),
+    "user_group": ("groups", _group),
+    "attribute": ("attributes", _attribute),
+}
+assert set(TABLES) == set(store.CONFIG_TABLES)
+
+
+def _states(rows: store.UserRows, since: dt.datetime) -> list[UserState]:
+    entries: dict[int, list[Entry]] = defaultdict(list)
+    for row in rows.entries:
+        used = Usage(row.uptime_used, row.download_used, row.upload_used)
+        entries[row.user_id].append(
+            Entry(
+                row.id,
+                row.profile_id,
+                ProfileState(row.state),
+                row.start_time,
+                row.end_time,
+                used,
+            )
+        )
+    sessions: dict[int, list[SessionUsage]] = defaultdict(list)
+    for row in rows.sessions:
+        used = Usage(row.uptime, row.download, row.upload)
+        sessions[row.user_id].append(SessionUsage(row.till_time, row.active, used))
+    return [
+        UserState(
+            UserRecord(*(getattr(row, name) for name in store.USER_COLUMNS)),
+            tuple(entries.get(row.id, ())),
+            tuple(sessions.get(row.id, ())),
+            since,
+        )
+        for row in rows.users
+    ]
+
+
+class PolicyCache:
+    """The policy of this process, and how far the change log has been read into it."""
+
+    def __init__(self, database: Database, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.database = database
+        self.clock = clock  # what the counting periods are reckoned from
+        self.policy = Policy()
+        self.loaded = False
+        self.counters: Counter[str] = Counter()
+        # When the last good read of the change log began (time.monotonic()); None: never.
+        self.refreshed: float | None = None
+        self._cursor: store.Cursor | None = None
+        self._lock = threading.Lock()
+        self._listening = False
+
+    def load(self) -> None:
+        """Read everything, and from now on follow what this process commits."""
+        with self._lock:
+            self._load()
+        if not self._listening:
+            self._listening = True
+            self.database.after_commit.append(self.refresh_quietly)
+
+    def _load(self) -> None:
+        began, now = time.monotonic(), self.clock()
+        policy = Policy()
+        with self._read() as db:
+            cursor = store.start_cursor(db)  # before the tables: nothing falls in between
+            for table, (name, record) in TABLES.items():
+                getattr(policy, name).update(
+                    (row.id, record(row)) for row in store.config_rows(db, table)
+                )
+            since = policy.period_floor(now)
+            for state in _states(store.user_rows(db, None, since), since):
+                policy.put_user(state)
+        self.policy, self._cursor, self.loaded = policy, cursor, True
+        self.refreshed = began
+        self.counters["loads"] += 1
+
+    def _read(self) -> Session:
+        """A unit of work of its own: not `Database.begin`, whose commit refreshes."""
+        return self.database.session()
+
+    def refresh(self) -> int:
+        """Take in what was committed since the last read; how many changes (-1: everything
+        was read again)."""
+        with self._lock:
+            began = time.monotonic()
+            cursor = self._cursor
+            if cursor is None or self.refreshed is None or began - self.refreshed > STALE_AFTER:
+                self._load()
+                return -1
+            cursor = copy.deepcopy(cursor)  # moved only once the changes are in
+            with self._read() as db:
+                changes = store.read_changes(db, cursor, CHANGE_LIMIT)
+                if changes is not None and changes:
+                    changes_taken = self._apply(db, changes)
+                else:
+                    changes_taken = changes is not None
+            if not changes_taken:
+                self._load()
+                return -1
+            self._cursor, self.refreshed = cursor, began
+            if changes:
+                self.counters["changes"] += len(changes)
+            return len(changes or ())
+
+    def refresh_quietly(self) -> None:
+        """`refresh` after a commit of this process: an error is logged, never raised (the
+        commit stands; the server's watcher reads the change again)."""
+        try:
+            self.refresh()
+        except Exception:
+            self.counters["failed-refreshes"] += 1
+            log.exception("could not read the policy's changes")
+
+    def _apply(self, db: Session, changes: list[store.Change]) -> bool:
+        """Read again what the changes touched; False when everything must be read again."""
+        rows: dict[str, set[int]] = defaultdict(set)
+        users: set[int] = set()
+        for change in changes:
+            if change.table in TABLES:
+                rows[change.table].add(change.row_id)
+            elif change.user_id is not None:
+                users.add(change.user_id)
+        policy, now = self.policy, self.clock()
+        if rows:
+            floor = policy.period_floor(now)
+            for table, ids in rows.items():
+                name, record = TABLES[table]
+                held = dict(getattr(policy, name))  # a new dict: readers keep the old one
+                for row_id in ids:
+                    held.pop(row_id, None)
+                held.update((row.id, record(row)) for row in store.config_rows(db, table, ids))
+                setattr(policy, name, held)
+            policy.rows_changed()
+            if policy.period_floor(now) < floor:
+                return False  # a period reaches further back than the sessions held
+        if users:
+            since = policy.period_floor(now)
+            states = _states(store.user_rows(db, users, since), since)
+            for state in states:
+                policy.put_user(state)
+            for user_id in users - {state.user.id for state in states}:
+                policy.drop_user(user_id)
+        return True
+
+    def prune(self, now: dt.datetime) -> int:
+        """Delete the changes older than KEEP (every server may; the server's sweeper does)."""
+        with self.database.begin() as db:
+            return store.prune(db, now - KEEP)
+
+    def user(self, subscriber_id: int, username: str) -> UserState | None:
+        return self.policy.users.get((subscriber_id, username))
