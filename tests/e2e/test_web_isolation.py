@@ -105,6 +105,8 @@ def waiting_on(lock_holder: Any, table: str) -> int:
 
 
 def held_until_it_waits(lock_holder: Any, request: Future[int]) -> None:
+    """Return once a connection waits on the locked table: the web request's (the server's
+    own background work, in worker threads, reads routers, sessions and requests)."""
     deadline = time.monotonic() + 20
     while not waiting_on(lock_holder, "customer"):
         assert not request.done(), f"the web request did not wait: {request.result()}"
@@ -132,8 +134,8 @@ def test_radius_answers_while_a_web_request_waits_on_the_database(
                 for identifier in range(1, 6):
                     assert status_server(server.auth_port, identifier) is Code.ACCESS_ACCEPT
                     assert status_server(server.acct_port, identifier) is Code.ACCOUNTING_RESPONSE
-                assert not request.done()
-                assert waiting_on(lock_holder, "customer") == 1  # the web request, still held
+                assert not request.done()  # the web request is held still
+                assert waiting_on(lock_holder, "customer")
             finally:
                 lock_holder.rollback()
             assert request.result(timeout=30) == 429  # answered once the table is free
