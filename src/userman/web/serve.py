@@ -100,6 +100,7 @@ class WebThread:
         # RADIUS loop awaits, without a thread of its own to wait in.
         self._ended: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, name="userman-web", daemon=True)
+        self._left = False  # `task` waited STOP_SECONDS for it in vain: no second wait
 
     def start(self) -> None:
         """Start the thread; return once it serves, or raise what kept it from serving (a
@@ -135,15 +136,16 @@ class WebThread:
         self._server.should_exit = True  # read by uvicorn's loop, a tenth of a second apart
         done, _ = await asyncio.wait({ended}, timeout=STOP_SECONDS)
         if not done:
+            self._left = True
             log.warning("the web server did not stop within %d s; leaving it", STOP_SECONDS)
         elif ended.exception() is not None:
             log.error("the web server failed", exc_info=ended.exception())
 
     def close(self) -> None:
-        """Stop the web server, and wait for its thread, at most STOP_SECONDS (at once when
+        """Stop the web server, and wait for its thread, at most STOP_SECONDS (not again when
         `task` did already)."""
         self._server.should_exit = True
-        if self._thread.is_alive():
+        if self._thread.is_alive() and not self._left:
             self._thread.join(STOP_SECONDS)
 
 
