@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,33 +115,54 @@ def held_until_it_waits(lock_holder: Any, request: Future[int]) -> None:
         time.sleep(0.05)
 
 
-def test_radius_answers_while_a_web_request_waits_on_the_database(
-    postgres_database: str, tmp_path: Path
-) -> None:
+@contextmanager
+def web_request_held(server: Server, url: str) -> Iterator[Future[int]]:
+    """A log-in on the user page, refused with 429 and held on the locked customer table until
+    the block ends; its HTTP status once it is answered."""
     psycopg = pytest.importorskip("psycopg")
+    for _ in range(GUARD_LIMIT):
+        assert log_in_on_user_page(server) == 401
+    with ThreadPoolExecutor(1) as browser, psycopg.connect(url) as lock_holder:
+        lock_holder.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE")
+        request = browser.submit(log_in_on_user_page, server)
+        try:
+            held_until_it_waits(lock_holder, request)
+            yield request
+            assert waiting_on(lock_holder, "customer")  # held all along
+        finally:
+            lock_holder.rollback()
+
+
+@pytest.fixture
+def server(postgres_database: str, tmp_path: Path) -> Iterator[Server]:
     url = postgres_database
     userman(url, "router", "add", "customer=admin", "ip-address=127.0.0.1", "name=router1",
             "shared-secret=12345")  # fmt: skip
-    server = start_server(url, tmp_path / "serve.log")
+    served = start_server(url, tmp_path / "serve.log")
     try:
-        assert status_server(server.auth_port, 0) is Code.ACCESS_ACCEPT  # as a router sends it
-        for _ in range(GUARD_LIMIT):
-            assert log_in_on_user_page(server) == 401
-        with ThreadPoolExecutor(1) as browser, psycopg.connect(url) as lock_holder:
-            lock_holder.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE")
-            request = browser.submit(log_in_on_user_page, server)
-            try:
-                held_until_it_waits(lock_holder, request)
-                for identifier in range(1, 6):
-                    assert status_server(server.auth_port, identifier) is Code.ACCESS_ACCEPT
-                    assert status_server(server.acct_port, identifier) is Code.ACCOUNTING_RESPONSE
-                assert not request.done()  # the web request is held still
-                assert waiting_on(lock_holder, "customer")
-            finally:
-                lock_holder.rollback()
-            assert request.result(timeout=30) == 429  # answered once the table is free
+        yield served
     finally:
+        stop_server(served)
+    assert served.process.returncode == 0
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def test_radius_answers_while_a_web_request_waits_on_the_database(server: Server) -> None:
+    assert status_server(server.auth_port, 0) is Code.ACCESS_ACCEPT  # as a router sends it
+    with web_request_held(server, server.db_url) as request:
+        for identifier in range(1, 6):
+            assert status_server(server.auth_port, identifier) is Code.ACCESS_ACCEPT
+            assert status_server(server.acct_port, identifier) is Code.ACCOUNTING_RESPONSE
+        assert not request.done()  # the web request is held still
+    assert request.result(timeout=30) == 429  # answered once the table is free
+
+
+def test_serve_stops_while_a_web_request_is_held(server: Server, tmp_path: Path) -> None:
+    """SIGTERM stops the RADIUS ports and the process; the web thread, whose loop the request
+    holds, is waited for a while (web/serve.py's STOP_SECONDS), then left behind."""
+    with web_request_held(server, server.db_url):
         stop_server(server)
-    assert server.process.returncode == 0
+        assert server.process.returncode == 0
     log = (tmp_path / "serve.log").read_text()
-    assert "Traceback" not in log
+    assert "the web server did not stop within" in log
+    assert "userman is stopping" in log
