@@ -103,6 +103,17 @@ def test_a_port_that_is_taken(db_url: str, tmp_path: Path, taken: str, said: str
     assert server.process.returncode == 0
 
 
+def test_a_certificate_that_does_not_load(db_url: str, tmp_path: Path) -> None:
+    """The web thread starts serving before the server says it listens: a certificate it
+    cannot load stops `serve` in one line, as a port that is taken does."""
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    options = [*ports(), "--tls-cert", str(junk), "--tls-key", str(junk)]
+    message = one_failure(serve(db_url, *options))
+    assert message.startswith(f"cannot serve HTTPS with --tls-cert {junk} and --tls-key {junk}: ")
+    assert not Path(f"{tmp_path / 'userman.db'}.sock").exists()
+
+
 @pytest.fixture
 def unprivileged() -> list[str]:
     """What runs a command without the right to bind a port below 1024: nothing for a user

@@ -11,6 +11,7 @@ took it first (cli/remote.py); `run_words` is what both run.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -272,8 +273,10 @@ def serve(  # noqa: PLR0917 - click passes every option
     API, until stopped (Ctrl-C or SIGTERM).
 
     Every port is bound before the server says it listens on any: a port that is taken or not
-    allowed, or an address not of this host, stops it with one line naming the port. On an
-    SQLite database a second server is refused (a server already runs on it)."""
+    allowed, or an address not of this host, stops it with one line naming the port, as does a
+    --tls-cert or --tls-key that does not load. The web runs in a thread and an event loop of
+    its own, so a slow web request never delays RADIUS. On an SQLite database a second server
+    is refused (a server already runs on it)."""
     from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
     from userman.server.main import bind_udp, configure_logging, run_server  # noqa: PLC0415
 
@@ -306,7 +309,7 @@ def serve(  # noqa: PLR0917 - click passes every option
             _listening("accounting", "udp", bind, acct_port, bind_udp),
         )
         if http_port:
-            from userman.web.serve import bind_http, http_task  # noqa: PLC0415 - the web's
+            from userman.web.serve import bind_http, web_server  # noqa: PLC0415 - the web's
 
             web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
     except BaseException:
@@ -314,14 +317,24 @@ def serve(  # noqa: PLR0917 - click passes every option
             control.close()
         raise
     configure_logging()  # every port is bound: now the lines that say so
-    tasks = []
-    if web is not None:
-        tasks.append(http_task(app, web, certfile=tls_cert, keyfile=tls_key))
-    if isinstance(control, Control):
-        tasks.append(control.task(app, db_url))
-    elif isinstance(control, Owner):
-        control.say_so()
-    run_server(app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks)
+    with contextlib.ExitStack() as running:
+        tasks = []
+        if web is not None:  # its own thread and event loop: it never delays RADIUS
+            serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key)
+            try:
+                tasks.append(running.enter_context(serving))
+            except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
+                if isinstance(control, Control):
+                    control.close()
+                raise Failure(
+                    f"cannot serve HTTPS with --tls-cert {tls_cert} and --tls-key {tls_key}: "
+                    f"{error}"
+                ) from None
+        if isinstance(control, Control):
+            tasks.append(control.task(app, db_url))
+        elif isinstance(control, Owner):
+            control.say_so()
+        run_server(app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks)
 
 
 @cli.command()

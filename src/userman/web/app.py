@@ -1,7 +1,8 @@
 """The ASGI application: the REST API (and, as they come, the pages), with errors as JSON.
 
-Handlers are plain functions, so FastAPI runs them in its worker threads: the event loop that
-also answers RADIUS never waits on the database or on argon2.
+Handlers are plain functions, so FastAPI runs them in its worker threads: the web's event loop
+(in a thread of its own, web/serve.py, never the one that answers RADIUS) does not wait on the
+database or on argon2 either.
 """
 
 from __future__ import annotations

@@ -1,36 +1,59 @@
-"""The web server inside `userman serve`: uvicorn on the same event loop as the RADIUS ports.
+"""The web server inside `userman serve`: uvicorn on a thread and an event loop of its own.
 
-The listening socket is bound (`bind_http`) before the server says it listens anywhere, so that
-a bad address or a port in use stops `serve` at once with the reason. uvicorn's own signal
-handling is left out: `serve` owns SIGINT and SIGTERM, and stops the web server with everything
-else.
+The RADIUS ports keep the main thread's event loop to themselves: whatever a web request waits
+for (the database, argon2, a page that takes long to render) delays other web requests at
+worst, never an answer to a router (shared/DESIGN.md). The listening socket is bound
+(`bind_http`) before the server says it listens anywhere, so that a bad address or a port in
+use stops `serve` at once with the reason; the thread serves it from before `serve` says it
+listens. uvicorn's own signal handling is left out: `serve` owns SIGINT and SIGTERM, and its
+`stop` stops the web server with everything else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import logging
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import uvicorn
 
 from userman.services import Userman
 from userman.web.app import create_app
 
-__all__ = ["bind_http", "http_task", "warn_if_open"]
+__all__ = ["Task", "WebThread", "bind_http", "warn_if_open", "web_server"]
 
 log = logging.getLogger("userman.server")
 
 GRACE_SECONDS = 5  # for requests under way when the server stops
+# How long `serve` waits for the web thread to end once stopped: the grace, plus a request that
+# holds the web's loop (a call that blocks it) a little longer. Past it the thread is left to
+# end with the process (a daemon thread), and a warning says so.
+STOP_SECONDS = GRACE_SECONDS + 5
+
+# A coroutine `serve` (server/main.py's Task) runs beside the RADIUS ports until `stop` is set.
+Task = Callable[[asyncio.Event], Awaitable[None]]
 
 
 class _Server(uvicorn.Server):
+    """uvicorn without signal handlers of its own, saying when it serves."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.settled = threading.Event()  # set once it serves, or once it ended without
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.settled.set()
 
 
 def bind_http(host: str, port: int) -> socket.socket:
@@ -66,14 +89,77 @@ def warn_if_open(app: Userman, host: str) -> None:
         )
 
 
-def http_task(
+class WebThread:
+    """uvicorn serving one listening socket on a thread and an event loop of its own, from
+    `start` until it is stopped (`task`'s `stop`, or `close`)."""
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket) -> None:
+        self._server = _Server(config)
+        self._sock = sock
+        # Done when the thread's loop has ended, with the error it ended with if any: what the
+        # RADIUS loop awaits, without a thread of its own to wait in.
+        self._ended: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name="userman-web", daemon=True)
+        self._left = False  # `task` waited STOP_SECONDS for it in vain: no second wait
+
+    def start(self) -> None:
+        """Start the thread; return once it serves, or raise what kept it from serving (a
+        certificate that does not load)."""
+        self._thread.start()
+        self._server.settled.wait()
+        if self._ended.done():
+            self._ended.result()
+
+    def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            asyncio.run(self._server.serve(sockets=[self._sock]))
+        except BaseException as raised:  # said by `task`, on the RADIUS loop
+            error = raised
+        self._sock.close()
+        if error is None:
+            self._ended.set_result(None)
+        else:  # SystemExit too (uvicorn exits when it cannot start): an error, not an exit
+            self._ended.set_exception(
+                error if isinstance(error, Exception) else RuntimeError(repr(error))
+            )
+        self._server.settled.set()
+
+    async def task(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set, then stop the web server and wait (without blocking this
+        loop) for its thread to end, at most STOP_SECONDS."""
+        ended = asyncio.wrap_future(self._ended)
+        stopping = asyncio.ensure_future(stop.wait())
+        either: set[asyncio.Future[Any]] = {ended, stopping}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        self._server.should_exit = True  # read by uvicorn's loop, a tenth of a second apart
+        done, _ = await asyncio.wait({ended}, timeout=STOP_SECONDS)
+        if not done:
+            self._left = True
+            log.warning("the web server did not stop within %d s; leaving it", STOP_SECONDS)
+        elif ended.exception() is not None:
+            log.error("the web server failed", exc_info=ended.exception())
+
+    def close(self) -> None:
+        """Stop the web server, and wait for its thread, at most STOP_SECONDS (not again when
+        `task` did already)."""
+        self._server.should_exit = True
+        if self._thread.is_alive() and not self._left:
+            self._thread.join(STOP_SECONDS)
+
+
+@contextlib.contextmanager
+def web_server(
     app: Userman,
     sock: socket.socket,
     *,
     certfile: str | None = None,
     keyfile: str | None = None,
-) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """The coroutine that serves the web port `sock` (bind_http's) until `stop` is set."""
+) -> Iterator[Task]:
+    """Serve the web port `sock` (bind_http's) from its own thread for as long as the block
+    runs. It gives the task that stops the web server when `serve` stops, for `serve` to run
+    beside the RADIUS ports; leaving the block stops it too (when `serve` failed early)."""
     config = uvicorn.Config(
         create_app(app),
         log_config=None,
@@ -83,24 +169,14 @@ def http_task(
         ssl_keyfile=keyfile,
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
-    server = _Server(config)
     scheme = "https" if certfile else "http"
     host, bound = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    log.info("web interface on %s://%s:%d (REST API under /api/v1)", scheme, shown, bound)
-    warn_if_open(app, host)
-
-    async def task(stop: asyncio.Event) -> None:
-        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        server.should_exit = True
-        stopping.cancel()
-        try:
-            await serving
-        except Exception:
-            log.exception("the web server failed")
-        finally:
-            sock.close()
-
-    return task
+    web = WebThread(config, sock)
+    try:
+        web.start()
+        shown = f"[{host}]" if ":" in host else host
+        log.info("web interface on %s://%s:%d (REST API under /api/v1)", scheme, shown, bound)
+        warn_if_open(app, host)
+        yield web.task
+    finally:
+        web.close()
