@@ -161,7 +161,7 @@ class Packet:
     def reply(self, code: Code, attributes: Iterable[AVP] = ()) -> Packet:
         """A response to this request: same identifier; the authenticator field holds this
         request's authenticator until `encode` computes the Response Authenticator."""
-        return Packet(code, self.identifier, self.authenticator, tuple(attributes))
+        return _packet(code, self.identifier, self.authenticator, tuple(attributes))
 
     @classmethod
     def build(

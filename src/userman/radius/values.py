@@ -94,16 +94,30 @@ def _decoder(data_type: DataType) -> Decoder:
         return _decode_string
     if data_type in (DataType.OCTETS, DataType.VSA):
         return bytes
-    if data_type in _UNSIGNED:
-        size = _UNSIGNED[data_type]
+    convert = _FIXED_CONVERT.get(data_type)
+    if convert is not None:
+        size = FIXED_SIZE[data_type]
 
-        def unsigned(data: bytes) -> ScalarValue:
+        def fixed(data: bytes) -> ScalarValue:
             if len(data) != size:
                 raise DecodeError(f"{data_type.value} is {size} octets, not {len(data)}")
-            return int.from_bytes(data)
+            return convert(data)
 
-        return unsigned
+        return fixed
     return functools.partial(_decode, data_type)
+
+
+# The fixed-size types whose value is one call on the octets.
+_FIXED_CONVERT: dict[DataType, Callable[[bytes], ScalarValue]] = {
+    DataType.BYTE: int.from_bytes,
+    DataType.SHORT: int.from_bytes,
+    DataType.INTEGER: int.from_bytes,
+    DataType.INTEGER64: int.from_bytes,
+    DataType.IPADDR: IPv4Address,
+    DataType.IPV6ADDR: IPv6Address,
+    DataType.IFID: bytes,
+    DataType.ETHER: bytes,
+}
 
 
 def _decode_string(data: bytes) -> ScalarValue:
