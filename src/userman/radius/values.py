@@ -117,6 +117,8 @@ _FIXED_CONVERT: dict[DataType, Callable[[bytes], ScalarValue]] = {
     DataType.IPV6ADDR: IPv6Address,
     DataType.IFID: bytes,
     DataType.ETHER: bytes,
+    DataType.SIGNED: lambda data: int.from_bytes(data, signed=True),
+    DataType.DATE: lambda data: datetime.fromtimestamp(int.from_bytes(data), UTC),
 }
 
 
