@@ -4,7 +4,8 @@ Owns the packet layout (RFC 2865 section 3), attribute, VSA and TLV structure, t
 3.1), which authenticator hides which attribute, the Request and Response Authenticators
 (RFC 2865 3, RFC 2866 3, RFC 5176 2.3) and Message-Authenticator (RFC 3579 3.2). Bytes in,
 `Packet` out, and back. It knows no sockets, clock or randomness: salts come from the caller.
-Scalar value codecs live in values.py, the hiding constructions in hiding.py.
+Scalar value codecs live in values.py, the hiding constructions in hiding.py, the keyed
+HMAC-MD5 in digest.py.
 """
 
 from __future__ import annotations

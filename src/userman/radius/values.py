@@ -82,7 +82,7 @@ def coerce_value(data_type: DataType, value: object) -> ScalarValue:
 # A packet holds a dozen values, and the server handles thousands of packets a second: each
 # type gets its own functions here, looked up once per value, with the common case (a value
 # already of the decoded type, an integer in range) first; anything else goes the general
-# way (`_decode`, `_encode`, `_coerce` below), so both give the same values and errors.
+# way (`_decode`, `_encode`, `_coerce_any` below), so both give the same values and errors.
 
 Decoder: TypeAlias = Callable[[bytes], ScalarValue]
 Encoder: TypeAlias = Callable[[object], bytes]
