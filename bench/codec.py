@@ -2,8 +2,11 @@
 
     uv run python bench/codec.py [--seconds 2]
 
-Prints packets per second for each side and userman's figure as a multiple of pyrad2's. It
-measures; it asserts nothing.
+Prints packets per second of CPU time for each side and userman's figure as a multiple of
+pyrad2's: the encode of an Access-Request (User-Password hidden), its decode (User-Password
+revealed), and the reply a server sends, an Access-Accept with three attributes and a
+Message-Authenticator, its attributes made from names and values as the server makes them. It
+measures; it asserts nothing. pyrad2 is a development dependency on Python 3.12 and later.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, build, decode, encode
 
 SECRET = b"12345"
+REPLY = [("Class", b"userman:12345"), ("Session-Timeout", 86400), ("Acct-Interim-Interval", 300)]
 ATTRIBUTES = [
     ("User-Name", "test"),
     ("User-Password", "test"),
@@ -43,6 +47,10 @@ ATTRIBUTE Framed-Protocol 7 integer
 ATTRIBUTE Calling-Station-Id 31 string
 ATTRIBUTE NAS-Port-Type 61 integer
 ATTRIBUTE NAS-Port-Id 87 string
+ATTRIBUTE Session-Timeout 27 integer
+ATTRIBUTE Class 25 octets
+ATTRIBUTE Acct-Interim-Interval 85 integer
+ATTRIBUTE Message-Authenticator 80 octets
 VALUE Service-Type Framed-User 2
 VALUE Framed-Protocol PPP 1
 VALUE NAS-Port-Type Ethernet 15
@@ -50,17 +58,22 @@ VALUE NAS-Port-Type Ethernet 15
 
 
 def rate(work: Callable[[], object], seconds: float) -> float:
+    """Calls of `work` per second of this process's CPU time: on a machine that other
+    processes share, time spent waiting for a core does not count."""
     count = 0
-    start = time.perf_counter()
+    start = time.process_time()
     deadline = start + seconds
-    while time.perf_counter() < deadline:
+    while time.process_time() < deadline:
         for _ in range(100):
             work()
         count += 100
-    return count / (time.perf_counter() - start)
+    return count / (time.process_time() - start)
 
 
-def userman_work() -> tuple[Callable[[], object], Callable[[], object]]:
+Work = tuple[Callable[[], object], Callable[[], object], Callable[[], object]]
+
+
+def userman_work() -> Work:
     dictionary = default_dictionary()
     pkt = build(dictionary, Code.ACCESS_REQUEST, 1, os.urandom(16), ATTRIBUTES)
     wire = encode(pkt, SECRET)
@@ -71,10 +84,16 @@ def userman_work() -> tuple[Callable[[], object], Callable[[], object]]:
     def do_decode() -> object:
         return decode(wire, dictionary, secret=SECRET)
 
-    return do_encode, do_decode
+    def do_reply() -> object:
+        reply = build(dictionary, Code.ACCESS_ACCEPT, pkt.identifier, pkt.authenticator, REPLY)
+        return encode(
+            reply, SECRET, request_authenticator=pkt.authenticator, message_authenticator=True
+        )
+
+    return do_encode, do_decode, do_reply
 
 
-def pyrad_work() -> tuple[Callable[[], object], Callable[[], object]] | None:
+def pyrad_work() -> Work | None:
     if importlib.util.find_spec("pyrad2") is None:
         return None
     from pyrad2 import packet as pyrad_packet  # noqa: PLC0415
@@ -103,7 +122,15 @@ def pyrad_work() -> tuple[Callable[[], object], Callable[[], object]] | None:
         decoded = pyrad_packet.AuthPacket(packet=wire, secret=SECRET, dict=dictionary)
         return decoded.pw_decrypt(decoded[2][0])
 
-    return do_encode, do_decode
+    def do_reply() -> object:
+        reply = pkt.create_reply()
+        reply.code = 2  # Access-Accept
+        reply.add_message_authenticator()
+        for name, value in REPLY:
+            reply[name] = value
+        return reply.reply_packet()
+
+    return do_encode, do_decode, do_reply
 
 
 def main() -> None:
@@ -112,7 +139,7 @@ def main() -> None:
     seconds = parser.parse_args().seconds
     ours = userman_work()
     theirs = pyrad_work()
-    for index, label in enumerate(("encode", "decode")):
+    for index, label in enumerate(("encode", "decode", "reply")):
         mine = rate(ours[index], seconds)
         line = f"{label}: userman {mine:,.0f}/s"
         if theirs is not None:

@@ -173,6 +173,28 @@ def test_a_port_out_of_range(db_url: str, option: str, value: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+# The CLI in a process where uvloop cannot be imported, as where it is not installed.
+NO_UVLOOP = ("-c", "import sys; sys.modules['uvloop'] = None; from userman.cli import main; main()")
+
+
+@pytest.mark.parametrize(
+    ("loop", "program", "said"),
+    [
+        (
+            "fast",
+            ("-m", "userman"),
+            "--loop fast: no such event loop (one of auto, asyncio, uvloop)",
+        ),
+        ("uvloop", NO_UVLOOP, "--loop uvloop: uvloop is not installed"),
+    ],
+)
+def test_an_event_loop_that_cannot_be_had(
+    db_url: str, loop: str, program: tuple[str, ...], said: str
+) -> None:
+    result = run_userman("serve", "--db", db_url, *ports(), "--loop", loop, program=program)
+    assert one_failure(result) == said
+
+
 def test_port_zero_is_one_the_system_picks_and_no_web_port(db_url: str, tmp_path: Path) -> None:
     server = Running(
         db_url,

@@ -526,6 +526,18 @@ def test_malformed_packets_raise_decode_error(wire: bytes, offset: int) -> None:
     assert info.value.offset == offset
 
 
+def test_a_malformed_header_comes_before_a_value_that_does_not_decode() -> None:
+    """The layout is checked before the values, as decode did when it walked the packet
+    first: an NAS-Port of 3 octets at 20, then an attribute of length 1 at 25."""
+    with pytest.raises(DecodeError) as info:
+        decode(_packet(1, b"\x05\x05abc" + b"\x01\x01"), D)
+    assert (info.value.offset, info.value.attribute) == (25, "User-Name")
+    with pytest.raises(DecodeError) as info:
+        decode(_packet(1, b"\x05\x05abc" + b"\x01\x03a"), D)
+    assert (info.value.offset, info.value.attribute) == (20, "NAS-Port")
+    assert info.value.message == "integer is 4 octets, not 3"
+
+
 def test_octets_beyond_length_are_padding() -> None:
     wire = RFC2865["7.1-access-request"]
     assert decode(wire + b"padding", D, secret=SECRET) == decode(wire, D, secret=SECRET)
@@ -583,6 +595,26 @@ def test_avp_is_hashable_and_frozen() -> None:
     assert hash(avp) == hash(make_avp(D, "User-Name", "x"))
     with pytest.raises(AttributeError):
         avp.value = "y"  # type: ignore[misc]
+
+
+def test_what_decode_and_make_avp_make_is_what_the_constructors_make() -> None:
+    """The codec makes AVPs and Packets without their dataclass __init__ (packet.py, `_avp`):
+    they must be equal, hash alike, print alike and stay frozen."""
+    pkt = decode(RFC2865["7.1-access-request"], D, secret=SECRET)
+    avps = tuple(AVP(a.definition, a.value, a.tag) for a in pkt.attributes)
+    made = Packet(pkt.code, pkt.identifier, pkt.authenticator, avps)
+    assert pkt == made
+    assert hash(pkt) == hash(made)
+    assert repr(pkt) == repr(made)
+    tagged, constructed = (
+        make_avp(D, "Tunnel-Type", "VLAN", 3),
+        AVP(D.attribute("Tunnel-Type"), 13, 3),
+    )
+    assert (tagged, repr(tagged)) == (constructed, repr(constructed))
+    with pytest.raises(AttributeError):
+        pkt.attributes[0].value = "y"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        pkt.identifier = 2  # type: ignore[misc]
 
 
 # --- hypothesis round trips ------------------------------------------------------------------

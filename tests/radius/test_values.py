@@ -3,6 +3,7 @@ ranges and coercions; hypothesis round trips."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from userman.radius import DataType, DecodeError, EncodeError, coerce_value
+from userman.radius import DataType, DecodeError, EncodeError, RadiusError, coerce_value, values
 from userman.radius.values import FIXED_SIZE, decode_value, encode_value
 
 VECTORS: list[tuple[DataType, object, str]] = [
@@ -185,3 +186,43 @@ def test_arbitrary_octets_decode_or_raise_decode_error(data_type: DataType, data
     # what decodes re-encodes to the same octets, except prefixes (host bits, extra octets)
     if data_type not in (DataType.IPV6PREFIX, DataType.IPV4PREFIX):
         assert encode_value(data_type, value) == data
+
+
+# Anything a caller may hand over: each type's values, and values of the wrong types.
+ANY_VALUE: st.SearchStrategy[object] = st.one_of(
+    *SCALARS.values(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([n + d for n in (0, 2**8, 2**16, 2**31, 2**32, 2**64) for d in (-1, 0)]),
+    st.sampled_from([-(2**31) - 1, -(2**31)]),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+    st.binary(max_size=8).map(bytearray),
+    st.floats(allow_nan=False),
+    st.none(),
+)
+
+
+def _outcome(work: Callable[[], object]) -> tuple[str, object]:
+    try:
+        return ("value", work())
+    except RadiusError as error:
+        return (type(error).__name__, str(error))
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(list(DataType)), ANY_VALUE, st.binary(max_size=20))
+def test_each_types_own_codec_answers_as_the_general_one(
+    data_type: DataType, value: object, data: bytes
+) -> None:
+    """values.py gives each type a shorter way for the common case (values.DECODERS, ...): it
+    must give the same values, and the same errors, as the general way."""
+    assert _outcome(lambda: decode_value(data_type, data)) == _outcome(
+        lambda: values._decode(data_type, data)
+    )
+    assert _outcome(lambda: encode_value(data_type, value)) == _outcome(
+        lambda: values._encode(data_type, value)
+    )
+    assert _outcome(lambda: coerce_value(data_type, value)) == _outcome(
+        lambda: values._coerce_any(data_type, value)
+    )

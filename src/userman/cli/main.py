@@ -257,6 +257,13 @@ def _listening(
     default=None,
     help="Private key (PEM) of --tls-cert.",
 )
+@click.option(
+    "--loop",
+    default="auto",
+    show_default=True,
+    metavar="[auto|asyncio|uvloop]",
+    help="Event loop of the server: auto is uvloop when installed, else asyncio.",
+)
 @click.pass_context
 def serve(  # noqa: PLR0917 - click passes every option
     ctx: click.Context,
@@ -268,6 +275,7 @@ def serve(  # noqa: PLR0917 - click passes every option
     http_bind: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    loop: str,
 ) -> None:
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
     API, until stopped (Ctrl-C or SIGTERM).
@@ -278,12 +286,21 @@ def serve(  # noqa: PLR0917 - click passes every option
     its own, so a slow web request never delays RADIUS. On an SQLite database a second server
     is refused (a server already runs on it)."""
     from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
-    from userman.server.main import bind_udp, configure_logging, run_server  # noqa: PLC0415
+    from userman.server.main import (  # noqa: PLC0415 - only serve's
+        bind_udp,
+        configure_logging,
+        event_loop,
+        run_server,
+    )
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
     except UsermanError as error:
         raise click.BadParameter(str(error)) from None
+    try:
+        event_loop(loop)  # an unknown or missing loop, said before anything is bound
+    except ValueError as error:
+        raise Failure(str(error)) from None
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
     app = _open(ctx)
@@ -334,7 +351,9 @@ def serve(  # noqa: PLR0917 - click passes every option
             tasks.append(control.task(app, db_url))
         elif isinstance(control, Owner):
             control.say_so()
-        run_server(app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks)
+        run_server(
+            app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks, loop=loop
+        )
 
 
 @cli.command()

@@ -55,6 +55,10 @@ class DataType(Enum):
     TLV = "tlv"
     VSA = "vsa"
 
+    # Members are singletons compared by identity; Enum's own hash hashes the name, in Python,
+    # and the codec looks a type up in its tables for every value of every packet.
+    __hash__ = object.__hash__
+
 
 # Other spellings FreeRADIUS (v3 and v4) accepts for the same wire types.
 _TYPE_ALIASES: dict[str, DataType] = {
@@ -110,6 +114,8 @@ class AttributeDef:
     `vendor_id` is set, the parent TLV's when `parents` (the codes of the enclosing TLVs) is
     not empty. `vendor_format` is (type octets, length octets) of the vendor's VSAs.
     `values` maps VALUE names to numbers; `children` maps a TLV's sub-attribute codes.
+    `folded` is the name casefolded, made once: names are compared case-insensitively, and a
+    packet's attributes are looked up by name many times for each packet.
     """
 
     name: str
@@ -125,6 +131,10 @@ class AttributeDef:
     children: Mapping[int, AttributeDef] = field(default_factory=dict, compare=False, repr=False)
     _names: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
     _folded: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    folded: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folded", self.name.casefold())
 
     @property
     def oid(self) -> str:

@@ -4,11 +4,13 @@ Owns the packet layout (RFC 2865 section 3), attribute, VSA and TLV structure, t
 3.1), which authenticator hides which attribute, the Request and Response Authenticators
 (RFC 2865 3, RFC 2866 3, RFC 5176 2.3) and Message-Authenticator (RFC 3579 3.2). Bytes in,
 `Packet` out, and back. It knows no sockets, clock or randomness: salts come from the caller.
-Scalar value codecs live in values.py, the hiding constructions in hiding.py.
+Scalar value codecs live in values.py, the hiding constructions in hiding.py, the keyed
+HMAC-MD5 in digest.py.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
@@ -25,6 +27,7 @@ from userman.radius.dictionary import (
     Dictionary,
     Encrypt,
 )
+from userman.radius.digest import hmac_md5
 from userman.radius.errors import DecodeError, EncodeError
 from userman.radius.hiding import (
     hide_user_password,
@@ -32,7 +35,15 @@ from userman.radius.hiding import (
     salt_decrypt,
     salt_encrypt,
 )
-from userman.radius.values import ScalarValue, coerce_value, decode_value, encode_value
+from userman.radius.values import (
+    DECODERS,
+    ENCODERS,
+    Decoder,
+    ScalarValue,
+    coerce_value,
+    decode_value,
+    encode_value,
+)
 
 __all__ = [
     "AVP",
@@ -56,6 +67,7 @@ MAX_PACKET = 4096  # RFC 2865 section 3: "The maximum length is 4096."
 MAX_VALUE = 253  # RFC 2865 section 5: Length is one octet and counts the two header octets
 MESSAGE_AUTHENTICATOR = 80  # RFC 3579 section 3.2
 _ZERO = bytes(16)
+_UNSIGNED_MA = bytes([MESSAGE_AUTHENTICATOR, 18]) + _ZERO  # its value zeroed, as HMAC'd
 
 
 class Code(IntEnum):
@@ -132,25 +144,25 @@ class Packet:
         """The value of the first attribute called `name`, or None."""
         key = name.casefold()
         for avp in self.attributes:
-            if avp.definition.name.casefold() == key:
+            if avp.definition.folded == key:
                 return avp.value
         return None
 
     def get_all(self, name: str) -> list[Value]:
         """The values of every attribute called `name`, in packet order."""
         key = name.casefold()
-        return [avp.value for avp in self.attributes if avp.definition.name.casefold() == key]
+        return [avp.value for avp in self.attributes if avp.definition.folded == key]
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
         key = name.casefold()
-        return any(avp.definition.name.casefold() == key for avp in self.attributes)
+        return any(avp.definition.folded == key for avp in self.attributes)
 
     def reply(self, code: Code, attributes: Iterable[AVP] = ()) -> Packet:
         """A response to this request: same identifier; the authenticator field holds this
         request's authenticator until `encode` computes the Response Authenticator."""
-        return Packet(code, self.identifier, self.authenticator, tuple(attributes))
+        return _packet(code, self.identifier, self.authenticator, tuple(attributes))
 
     @classmethod
     def build(
@@ -165,6 +177,38 @@ class Packet:
         return build(dictionary, code, identifier, authenticator, attributes)
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__, at twice the cost
+# of the slots' own setters; the codec makes an AVP for each attribute of each packet, so it
+# makes them with those setters. `_avp(d, v, t)` is AVP(d, v, t) in every way, and
+# `_packet(...)` is Packet(...).
+_new = object.__new__
+_set_definition, _set_value, _set_tag = (
+    vars(AVP)[f].__set__ for f in ("definition", "value", "tag")
+)
+_set_code, _set_identifier, _set_authenticator, _set_attributes = (
+    vars(Packet)[f].__set__ for f in ("code", "identifier", "authenticator", "attributes")
+)
+
+
+def _avp(definition: AttributeDef, value: Value, tag: int | None = None) -> AVP:
+    avp: AVP = _new(AVP)
+    _set_definition(avp, definition)
+    _set_value(avp, value)
+    _set_tag(avp, tag)
+    return avp
+
+
+def _packet(
+    code: Code, identifier: int, authenticator: bytes, attributes: tuple[AVP, ...]
+) -> Packet:
+    pkt: Packet = _new(Packet)
+    _set_code(pkt, code)
+    _set_identifier(pkt, identifier)
+    _set_authenticator(pkt, authenticator)
+    _set_attributes(pkt, attributes)
+    return pkt
+
+
 def build(
     dictionary: Dictionary,
     code: Code,
@@ -173,7 +217,7 @@ def build(
     attributes: Iterable[AttributeSpec] = (),
 ) -> Packet:
     """A packet from (name, value) or (name, value, tag) pairs or AVPs; see `make_avp`."""
-    return Packet(code, identifier, authenticator, _avps(dictionary, attributes))
+    return _packet(code, identifier, authenticator, _avps(dictionary, attributes))
 
 
 def _avps(dictionary: Dictionary, specs: Iterable[AttributeSpec]) -> tuple[AVP, ...]:
@@ -204,12 +248,12 @@ def make_avp(dictionary: Dictionary, name: str, value: object, tag: int | None =
         children = _avps(dictionary, value)
         for child in children:
             _check_child(definition, child)
-        return AVP(definition, children, tag)
+        return _avp(definition, children, tag)
     if isinstance(value, str) and definition.type in NUMERIC_TYPES:
         number = definition.value_of(value)
         if number is not None:
-            return AVP(definition, number, tag)
-    return AVP(definition, coerce_value(definition.type, value), tag)
+            return _avp(definition, number, tag)
+    return _avp(definition, coerce_value(definition.type, value), tag)
 
 
 def _check_tag(definition: AttributeDef, tag: int | None) -> None:
@@ -238,10 +282,14 @@ class _Encoder:
     salt: Callable[[int], bytes] | None
 
     def attribute(self, avp: AVP) -> bytes:
-        d = avp.definition
+        d, value = avp.definition, avp.value
         if d.parents:
             raise EncodeError(f"{d.name} is a TLV sub-attribute; put it inside its parent")
-        payload = self.payload(avp)
+        plain = not (d.has_tag or d.encrypt or avp.tag is not None or isinstance(value, tuple))
+        if plain and d.type is not DataType.TLV:
+            payload = ENCODERS[d.type](value)  # most of them: what `payload` does, in one step
+        else:
+            payload = self.payload(avp)
         code = d.code
         if d.vendor_id:
             # https://www.rfc-editor.org/rfc/rfc2865#section-5.26 with the vendor's t,l format
@@ -321,10 +369,6 @@ def _ma_field(code: int, field: bytes, request_code: int | None) -> bytes:
     return field
 
 
-def _is_message_authenticator(d: AttributeDef) -> bool:
-    return d.code == MESSAGE_AUTHENTICATOR and not d.vendor_id and not d.parents
-
-
 def encode(
     pkt: Packet,
     secret: bytes,
@@ -363,20 +407,22 @@ def encode(
             raise EncodeError(f"{code.name} needs the 16-octet request_authenticator")
         field = request_authenticator
     encoder = _Encoder(secret, field, salt)
-    attributes = pkt.attributes
     parts: list[bytes] = []
+    ma_offsets: list[int] = []
     if message_authenticator:
         # BlastRADIUS (CVE-2024-3596) advice: Message-Authenticator first, before any attribute
         # an attacker may have chosen (a Proxy-State echoed back), so no MD5 collision prefix
-        # can precede it; RFC 3579 3.2 allows one only.
-        attributes = tuple(a for a in attributes if not _is_message_authenticator(a.definition))
-        parts.append(bytes([MESSAGE_AUTHENTICATOR, 18]) + _ZERO)
-    ma_offsets = [0] if parts else []
-    size = sum(map(len, parts))
-    for avp in attributes:
-        if _is_message_authenticator(avp.definition):
+        # can precede it; RFC 3579 3.2 allows one only (one in `pkt` is left out below).
+        parts.append(_UNSIGNED_MA)
+        ma_offsets.append(0)
+    size = len(parts) * len(_UNSIGNED_MA)
+    for avp in pkt.attributes:
+        d = avp.definition
+        if d.code == MESSAGE_AUTHENTICATOR and not d.vendor_id and not d.parents:
+            if message_authenticator:
+                continue  # the one put first stands for it
             ma_offsets.append(size)
-            chunk = bytes([MESSAGE_AUTHENTICATOR, 18]) + _ZERO
+            chunk = _UNSIGNED_MA
         else:
             chunk = encoder.attribute(avp)
         parts.append(chunk)
@@ -390,7 +436,7 @@ def encode(
         # https://www.rfc-editor.org/rfc/rfc3579#section-3.2, rfc5176#section-3.3: HMAC-MD5
         # over the packet with the field zeroed, before the Response Authenticator.
         ma_field = _ma_field(code, field, request_code)
-        mac = hmac.new(secret, header + ma_field + body, hashlib.md5).digest()
+        mac = hmac_md5(secret, header + ma_field + body)
         spliced = bytearray(body)
         for offset in ma_offsets:
             spliced[offset + 2 : offset + 18] = mac
@@ -410,14 +456,36 @@ class _Decoder:
     vector: bytes | None  # the authenticator that hides attributes; None: keep them raw
 
     def attributes(self, data: bytes, start: int, end: int) -> list[AVP]:
+        """The attributes in data[start:end], each decoded as its header is checked; the first
+        malformed header is the error, before any value that does not decode."""
         out: list[AVP] = []
-        for code, value_at, value_end in _walk(data, start, end, self._name):
-            if code == VENDOR_SPECIFIC:
-                out.extend(self._vsa(data, value_at, value_end))
-            else:
-                definition = self.dictionary.lookup(code)
-                out.append(self.avp(definition, data[value_at:value_end], value_at - 2))
-        return out
+        table = _table(self.dictionary)
+        definitions, decoders = table.definitions, table.decoders
+        at = start
+        while at < end:
+            length = data[at + 1] if end - at >= 2 else 0
+            next_at = at + length
+            if length < 2 or next_at > end:
+                _attribute_end(data, at, end, self._name)  # raises the error that says why
+            code = data[at]
+            decoder = decoders[code]
+            try:
+                if code == VENDOR_SPECIFIC:
+                    out.extend(self._vsa(data, at + 2, next_at))
+                elif decoder is None:
+                    out.append(self.avp(definitions[code], data[at + 2 : next_at], at))
+                else:  # a plain value: what `avp` does for it, in one step
+                    out.append(_avp(definitions[code], decoder(data[at + 2 : next_at])))
+            except DecodeError as exc:
+                failure = exc
+                if exc.offset is None and decoder is not None:
+                    failure = DecodeError(exc.message, at, definitions[code].name)
+                break
+            at = next_at
+        else:
+            return out
+        _walk(data, next_at, end, self._name)  # a malformed header further on comes first
+        raise failure
 
     def _name(self, code: int) -> str:
         return self.dictionary.lookup(code).name
@@ -493,6 +561,32 @@ class _Decoder:
         return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """What decoding needs of one dictionary, for each attribute number of the RFC space: its
+    definition (`Attr-N` when undefined) and, for a plain one (not tagged, hidden, a TLV or
+    Vendor-Specific), the decoder of its type; None sends it the general way."""
+
+    definitions: tuple[AttributeDef, ...]
+    decoders: tuple[Decoder | None, ...]
+
+
+@functools.lru_cache(maxsize=8)
+def _table(dictionary: Dictionary) -> _Table:
+    """The decoding table of `dictionary`, made once (a Dictionary never changes)."""
+    definitions = tuple(dictionary.lookup(code) for code in range(256))
+    decoders = tuple(
+        None
+        if d.has_tag
+        or d.encrypt
+        or d.type in (DataType.TLV, DataType.VSA)
+        or d.code == VENDOR_SPECIFIC
+        else DECODERS[d.type]
+        for d in definitions
+    )
+    return _Table(definitions, decoders)
+
+
 def _walk(
     data: bytes, start: int, end: int, name: Callable[[int], str]
 ) -> list[tuple[int, int, int]]:
@@ -500,16 +594,22 @@ def _walk(
     out = []
     at = start
     while at < end:
-        if end - at < 2:
-            raise DecodeError("truncated attribute header", at)
-        code, length = data[at], data[at + 1]
-        if length < 2:
-            raise DecodeError(f"attribute length {length} is less than 2", at, name(code))
-        if at + length > end:
-            raise DecodeError("attribute overruns the packet", at, name(code))
-        out.append((code, at + 2, at + length))
-        at += length
+        next_at = _attribute_end(data, at, end, name)
+        out.append((data[at], at + 2, next_at))
+        at = next_at
     return out
+
+
+def _attribute_end(data: bytes, at: int, end: int, name: Callable[[int], str]) -> int:
+    """Where the type-length-value at `at` ends; DecodeError when it does not fit data[:end]."""
+    if end - at < 2:
+        raise DecodeError("truncated attribute header", at)
+    length = data[at + 1]
+    if length < 2:
+        raise DecodeError(f"attribute length {length} is less than 2", at, name(data[at]))
+    if at + length > end:
+        raise DecodeError("attribute overruns the packet", at, name(data[at]))
+    return at + length
 
 
 def _split_vsa(
@@ -577,7 +677,7 @@ def decode(
         raise DecodeError("request_authenticator must be 16 octets")
     decoder = _Decoder(dictionary, secret, vector)
     attributes = decoder.attributes(data, MIN_PACKET, length)
-    return Packet(code, data[1], authenticator, tuple(attributes))
+    return _packet(code, data[1], authenticator, tuple(attributes))
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -629,10 +729,15 @@ def verify_message_authenticator(
     length = _length(data)
     if length is None:
         return False
-    try:
-        found = [at for code, at, _ in _walk(data, 20, length, str) if code == 80]
-    except DecodeError:
-        return False
+    found = []  # where each Message-Authenticator's value is
+    at = MIN_PACKET
+    while at < length:
+        size = data[at + 1] if length - at >= 2 else 0
+        if size < 2 or at + size > length:
+            return False  # malformed
+        if data[at] == MESSAGE_AUTHENTICATOR:
+            found.append(at + 2)
+        at += size
     if not found:
         return None
     value_at = found[0]
@@ -645,5 +750,5 @@ def verify_message_authenticator(
     else:
         field = _ma_field(data[0], request_authenticator, request_code)
     zeroed = data[:4] + field + data[20:value_at] + _ZERO + data[value_at + 16 : length]
-    expected = hmac.new(secret, zeroed, hashlib.md5).digest()
+    expected = hmac_md5(secret, zeroed)
     return hmac.compare_digest(expected, data[value_at : value_at + 16])

@@ -19,7 +19,7 @@ from userman.server import cache, coa, policy
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
-__all__ = ["Task", "bind_udp", "configure_logging", "run_server", "serve"]
+__all__ = ["LOOPS", "Task", "bind_udp", "configure_logging", "event_loop", "run_server", "serve"]
 
 # A coroutine the server runs beside the RADIUS ports until `stop` is set (the CLI's control
 # socket is one); it must return soon after `stop` is set.
@@ -172,6 +172,26 @@ def configure_logging() -> None:
     )
 
 
+# `serve --loop`: auto is uvloop when it can be imported (a dependency on Linux), else asyncio.
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def event_loop(choice: str) -> tuple[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The event loop `choice` (one of LOOPS) names, and what makes one; ValueError, saying
+    why in one line, for another name or a uvloop that cannot be imported."""
+    if choice not in LOOPS:
+        raise ValueError(f"--loop {choice}: no such event loop (one of {', '.join(LOOPS)})")
+    if choice != "asyncio":
+        try:
+            import uvloop  # noqa: PLC0415 - only when chosen, and it may be missing
+        except ImportError:
+            if choice == "uvloop":
+                raise ValueError("--loop uvloop: uvloop is not installed") from None
+        else:
+            return "uvloop", uvloop.new_event_loop
+    return "asyncio", asyncio.new_event_loop
+
+
 def run_server(
     app: Userman,
     *,
@@ -179,8 +199,14 @@ def run_server(
     sockets: tuple[socket.socket, socket.socket],
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
+    loop: str = "auto",
 ) -> None:
+    """`serve` on the event loop `loop` names (see `event_loop`), until it stops."""
+    name, factory = event_loop(loop)
     configure_logging()
-    asyncio.run(
-        serve(app, bind=bind, sockets=sockets, interim_interval=interim_interval, tasks=tasks)
-    )
+    log.info("event loop: %s", name)
+    # asyncio.Runner rather than asyncio.run, whose loop_factory is Python 3.12's.
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(
+            serve(app, bind=bind, sockets=sockets, interim_interval=interim_interval, tasks=tasks)
+        )
