@@ -38,8 +38,13 @@ def exchange(
     """One datagram through a fresh server; what it sent back."""
     server = RadiusServer(app, D, workers=2)
     transport = FakeTransport(app)
+
+    async def answer() -> None:
+        await server.handle(transport, data, source, acct)
+        await server.drain()  # and what it left to write (a dropped request's log entry)
+
     try:
-        asyncio.run(server.handle(transport, data, source, acct))
+        asyncio.run(answer())
     finally:
         server.close()
     return server, transport.sent

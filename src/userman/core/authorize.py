@@ -288,11 +288,11 @@ def _grant(
     running = selection.running
     limitations = [limitation for limitation, _ in facts.limits]
     tz = facts.time_zone
-    if limitations and outside_windows(limitations, now, tz):
+    now_applying = applicable(limitations, now, tz)
+    if not now_applying and limitations and outside_windows(limitations, now, tz):
         # A profile whose windows do not cover now refuses ("internet only 07:00-16:00").
         return Decision(False, RejectReason.OUTSIDE_TIME_WINDOW, profile_changes=selection.changed)
-    now_applying = applicable(limitations, now, tz)
-    left = _remaining(facts, now)
+    left = _remaining(facts, now, now_applying)
     ran_out = exhausted(left)
     if ran_out is not None:
         reason = LIMIT_REASONS[ran_out]
@@ -348,10 +348,18 @@ def _ends(
     return ends
 
 
-def _remaining(facts: UserFacts, now: dt.datetime) -> Remaining:
-    """What is left of the quotas of the running profile's limitations that apply now."""
-    now_applying = applicable([lim for lim, _ in facts.limits], now, facts.time_zone)
-    return strictest(remaining(lim, used) for lim, used in facts.limits if lim in now_applying)
+def _remaining(
+    facts: UserFacts,
+    now: dt.datetime,
+    now_applying: Sequence[LimitationFacts] | None = None,
+) -> Remaining:
+    """What is left of the quotas of the running profile's limitations that apply now
+    (`now_applying`, when the caller knows them already)."""
+    if now_applying is None:
+        now_applying = applicable([lim for lim, _ in facts.limits], now, facts.time_zone)
+    # By identity: `applicable` gives back the very facts it was given.
+    applying = {id(lim) for lim in now_applying}
+    return strictest(remaining(lim, used) for lim, used in facts.limits if id(lim) in applying)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,9 +405,10 @@ def _user_reply(facts: UserFacts) -> list[tuple[str | CustomAttribute, object]]:
     """The user's wireless keys (the manual's user properties), its IPv6 DNS server (RFC 6911
     3.2, DNS-Server-IPv6-Address) and the custom attributes."""
     reply: list[tuple[str | CustomAttribute, object]] = []
-    dns = ipaddress.IPv6Address(facts.ipv6_dns or "::")
-    if not dns.is_unspecified:
-        reply.append(("DNS-Server-IPv6-Address", dns))
+    if facts.ipv6_dns not in ("", "::"):
+        dns = ipaddress.IPv6Address(facts.ipv6_dns)
+        if not dns.is_unspecified:
+            reply.append(("DNS-Server-IPv6-Address", dns))
     if facts.wireless_enc_algo != "none":
         reply.append(("Mikrotik-Wireless-Enc-Algo", ENC_ALGO[facts.wireless_enc_algo]))
     if facts.wireless_enc_key:
@@ -421,10 +430,27 @@ LIMIT_REASONS = {
 }
 
 
+# The replies of the sets of limitations seen lately, by the identities of their facts (which
+# the memo holds, so no identity is reused while its entry lives): a server keeps one set of
+# facts per profile (core/policy.py), so most requests find theirs here.
+_REPLIES: dict[tuple[int, ...], tuple[tuple[LimitationFacts, ...], list[tuple[str, object]]]] = {}
+_REPLIES_HELD = 4096
+
+
 def _limitation_reply(limitations: Sequence[LimitationFacts]) -> list[tuple[str, object]]:
     """What the limitations that apply now tell the router (research notes 4.4): the rate
     (Mikrotik-Rate-Limit), the group, the address pool and the address list. Where several
     set a group, pool or list, the first one's is sent."""
+    key = tuple(map(id, limitations))
+    held = _REPLIES.get(key)
+    if held is None:
+        if len(_REPLIES) >= _REPLIES_HELD:
+            _REPLIES.clear()
+        held = _REPLIES[key] = (tuple(limitations), _limitation_reply_of(limitations))
+    return held[1]
+
+
+def _limitation_reply_of(limitations: Sequence[LimitationFacts]) -> list[tuple[str, object]]:
     reply: list[tuple[str, object]] = []
     rate = format_rate_limit(combine(limitations)) if limitations else None
     if rate is not None:

@@ -55,6 +55,9 @@ __all__ = ["RadiusProtocol", "RadiusServer"]
 
 log = logging.getLogger("userman.server")
 
+# What a request gets: a reply, None (dropped, counted), or the coroutine that makes either.
+Answer = bytes | Coroutine[Any, Any, bytes | None] | None
+
 # Which request codes each port answers (RFC 2865 3, RFC 2866 3, RFC 5997 2).
 AUTH_CODES = frozenset({Code.ACCESS_REQUEST, Code.STATUS_SERVER})
 ACCT_CODES = frozenset({Code.ACCOUNTING_REQUEST, Code.STATUS_SERVER})
@@ -109,7 +112,19 @@ class RadiusServer:
     def submit(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
     ) -> None:
-        self._spawn(self.handle(transport, data, addr, accounting))
+        """Answer a datagram: at once when it needs no wait (a decision from memory, a
+        Status-Server, a drop), else in a task of its own."""
+        work = self.receive(transport, data, addr, accounting)
+        if work is not None:
+            self._spawn(work)
+
+    async def handle(
+        self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
+    ) -> None:
+        """Answer a datagram, waiting for whatever that takes."""
+        work = self.receive(transport, data, addr, accounting)
+        if work is not None:
+            await work
 
     @functools.cached_property
     def duplicates(self) -> DuplicateCache:
@@ -152,55 +167,94 @@ class RadiusServer:
                 self.router_counters.update(counts)  # kept for the next flush
                 raise
 
-    async def router(self, address: str) -> RouterInfo | None:
-        """The router with this address: from the snapshot while it is fresh, else read."""
-        if self.routers.fresh(asyncio.get_running_loop().time()):
-            return self.routers.get(address)
-        found: RouterInfo | None = await self._call(self.app.find_router, address)
-        return found
+    def receive(
+        self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
+    ) -> Coroutine[Any, Any, None] | None:
+        """Answer what can be answered now; what must wait (a router to read while the
+        snapshot is not fresh, a decision to commit, accounting) is the coroutine returned."""
+        source = str(addr[0])
+        if not self.routers.fresh(asyncio.get_running_loop().time()):
+            return self._read_router(transport, data, addr, accounting)
+        return self._receive(self.routers.get(source), transport, data, addr, accounting)
 
-    async def handle(
+    async def _read_router(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
     ) -> None:
+        router: RouterInfo | None = await self._call(self.app.find_router, str(addr[0]))
+        work = self._receive(router, transport, data, addr, accounting)
+        if work is not None:
+            await work
+
+    def _receive(
+        self,
+        router: RouterInfo | None,
+        transport: asyncio.DatagramTransport,
+        data: bytes,
+        addr: Any,
+        accounting: bool,
+    ) -> Coroutine[Any, Any, None] | None:
         source = str(addr[0])
-        router = await self.router(source)
         if router is None or router.disabled:
             self.counters["unknown-requests"] += 1
             log.warning("dropped a request from %s: no router with that address", source)
-            return
-        loop = asyncio.get_running_loop()
+            return None
+        now = asyncio.get_running_loop().time()
         # https://www.rfc-editor.org/rfc/rfc5080#section-2.2.2: a retransmission is not decided
         # (nor accounted) again: it gets the reply sent, or nothing while the first is decided.
         key = request_key(data, source, int(addr[1]))
         if key is not None:
-            seen = self.duplicates.check(key, loop.time())
+            seen = self.duplicates.check(key, now)
             if seen.status is not Status.NEW:
                 self.count("duplicates", router.id)
                 if seen.reply is not None:
                     transport.sendto(seen.reply, addr)
-                return
+                return None
+        try:
+            answer = self._answer(router, data, source, accounting)
+        except Exception as error:
+            self._failed(router, error)
+            answer = None
+        if isinstance(answer, Coroutine):
+            return self._finish(answer, router, key, transport, addr)
+        self._send(answer, key, transport, addr)
+        return None
+
+    async def _finish(
+        self,
+        answer: Coroutine[Any, Any, bytes | None],
+        router: RouterInfo,
+        key: RequestKey | None,
+        transport: asyncio.DatagramTransport,
+        addr: Any,
+    ) -> None:
         reply: bytes | None = None
         try:
-            reply = await self._reply(router, data, source, accounting)
+            reply = await answer
+        except Exception as error:
+            self._failed(router, error)
         finally:
-            if key is not None:
-                self._remember(key, reply, loop.time())
+            self._send(reply, key, transport, addr)
+
+    def _send(
+        self,
+        reply: bytes | None,
+        key: RequestKey | None,
+        transport: asyncio.DatagramTransport,
+        addr: Any,
+    ) -> None:
+        if key is not None:
+            self._remember(key, reply, asyncio.get_running_loop().time())
         if reply is not None:
             transport.sendto(reply, addr)
 
-    async def _reply(
-        self, router: RouterInfo, data: bytes, source: str, accounting: bool
-    ) -> bytes | None:
-        """The reply to send, or None when the request is dropped (and counted)."""
-        try:
-            return await self._answer(router, data, source, accounting)
-        except DecodeError as error:
+    def _failed(self, router: RouterInfo, error: Exception) -> None:
+        """Count and log a request dropped because it could not be answered."""
+        if isinstance(error, DecodeError):
             self.count("broken-requests", router.id)
             log.warning("dropped a malformed request from router %s: %s", router.name, error)
-        except Exception:
+        else:
             self.count("failed-requests", router.id)
-            log.exception("could not answer a request from router %s", router.name)
-        return None
+            log.error("could not answer a request from router %s", router.name, exc_info=error)
 
     def _remember(self, key: RequestKey, reply: bytes | None, now: float) -> None:
         # A dropped request is forgotten: a later copy is checked afresh, and may be answered.
@@ -209,9 +263,7 @@ class RadiusServer:
         else:
             self.duplicates.finish(key, reply, now)
 
-    async def _answer(
-        self, router: RouterInfo, data: bytes, source: str, accounting: bool
-    ) -> bytes | None:
+    def _answer(self, router: RouterInfo, data: bytes, source: str, accounting: bool) -> Answer:
         secret = router.secret
         pkt = decode(data, self.dictionary, secret=secret)
         if pkt.code not in (ACCT_CODES if accounting else AUTH_CODES):
@@ -219,12 +271,12 @@ class RadiusServer:
         # RFC 3579 3.2: a wrong Message-Authenticator means a silent discard.
         signed = verify_message_authenticator(data, secret)
         if signed is False:
-            await self._drop(router, Drop.WRONG_MESSAGE_AUTHENTICATOR, pkt, source)
+            self._drop(router, Drop.WRONG_MESSAGE_AUTHENTICATOR, pkt, source)
             return None
         if signed is None:
             drop = _unsigned(router, pkt, must_sign=self._must_sign(router))
             if drop is not None:
-                await self._drop(router, drop, pkt, source)
+                self._drop(router, drop, pkt, source)
                 return None
         elif pkt.code is Code.ACCESS_REQUEST and router.learns and not self._must_sign(router):
             self._learn(router)
@@ -234,12 +286,37 @@ class RadiusServer:
             self.count("status-server", router.id)
             return self._encode(pkt.reply(answer, ()), secret, pkt, sign=True)
         if pkt.code is Code.ACCOUNTING_REQUEST:
-            return await self._account(router, pkt, data, source)
-        return await self._authenticate(router, pkt, source)
+            return self._account(router, pkt, data, source)
+        return self._authenticate(router, pkt, source)
 
-    async def _authenticate(self, router: RouterInfo, pkt: Packet, source: str) -> bytes:
+    def _authenticate(self, router: RouterInfo, pkt: Packet, source: str) -> Answer:
+        """The Access-Accept or -Reject, now when memory decides alone, else later."""
         request = requests.access_request(self.dictionary, pkt, source)
-        decision = await self._decide(router, request, utcnow())
+        now = utcnow()
+        found = self.app.decide(router, request, now)
+        if found is not None:
+            decision, user_id = found
+            if user_id is None or not durable(decision):
+                self.counters["decided-in-memory"] += 1
+                self._after(router, request, decision, user_id, now)
+                return self._grant(router, pkt, request, decision)
+        return self._authenticate_later(router, pkt, request, found, now)
+
+    async def _authenticate_later(
+        self,
+        router: RouterInfo,
+        pkt: Packet,
+        request: AccessRequest,
+        found: tuple[Decision, int | None] | None,
+        now: dt.datetime,
+    ) -> bytes:
+        decision = await self._decide(router, request, found, now)
+        return self._grant(router, pkt, request, decision)
+
+    def _grant(
+        self, router: RouterInfo, pkt: Packet, request: AccessRequest, decision: Decision
+    ) -> bytes:
+        """The reply that tells the router the decision."""
         self.count("access-requests", router.id)
         self.count("accepts" if decision.accept else "rejects", router.id)
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
@@ -256,17 +333,16 @@ class RadiusServer:
         return self._encode(pkt.reply(code, attributes), router.secret, pkt, sign=True)
 
     async def _decide(
-        self, router: RouterInfo, request: AccessRequest, now: dt.datetime
+        self,
+        router: RouterInfo,
+        request: AccessRequest,
+        found: tuple[Decision, int | None] | None,
+        now: dt.datetime,
     ) -> Decision:
-        """Decide from memory; commit first what the router will rely on; let the database
-        decide when memory cannot, or when a row changed under the decision."""
-        found = self.app.decide(router, request, now)
-        if found is not None:
+        """Commit first what the router will rely on of a decision from memory (`found`);
+        let the database decide when memory cannot, or when a row changed under it."""
+        if found is not None and found[1] is not None:
             decision, user_id = found
-            if user_id is None or not durable(decision):
-                self.counters["decided-in-memory"] += 1
-                self._after(router, request, decision, user_id, now)
-                return decision
             stored = await self._call(
                 self.app.store_effects, router, request, decision, user_id, now
             )
@@ -302,7 +378,7 @@ class RadiusServer:
     ) -> bytes | None:
         # RFC 2866 3: the Request Authenticator of an Accounting-Request proves the secret.
         if not verify_request_authenticator(data, router.secret):
-            await self._drop(router, Drop.WRONG_REQUEST_AUTHENTICATOR, pkt, source)
+            self._drop(router, Drop.WRONG_REQUEST_AUTHENTICATOR, pkt, source)
             return None
         record = requests.accounting_record(self.dictionary, pkt, source)
         if record is None:
@@ -353,7 +429,7 @@ class RadiusServer:
                 router.name,
             )
 
-    async def _drop(self, router: RouterInfo, drop: Drop, pkt: Packet, source: str) -> None:
+    def _drop(self, router: RouterInfo, drop: Drop, pkt: Packet, source: str) -> None:
         """Count a dropped request, and log it unless its router and reason were logged less
         than a minute ago (the next entry then says how many were not)."""
         self.count(drop.counter, router.id)
@@ -364,7 +440,7 @@ class RadiusServer:
             return
         kind = pkt.code.name.replace("_", "-").title()  # Access-Request, Status-Server, ...
         log.warning("dropped %s from %s: %s", kind, source, failure.describe(unwritten))
-        await self._write_failures([(failure, unwritten)])
+        self._spawn(self._write_failures([(failure, unwritten)]))
 
     async def _write_failures(self, failures: list[tuple[Failure, int]]) -> None:
         try:
