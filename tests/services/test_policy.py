@@ -101,7 +101,7 @@ def assert_same(app: Userman, moments: tuple[dt.datetime, ...] = MOMENTS) -> Non
     cache = app.policy
     with app.database.session() as db:
         users = db.scalars(select(models.User).order_by(models.User.id)).all()
-        assert len(cache.policy.users) == len(users)
+        assert len(cache.policy.by_id) == len(users)
         for user in users:
             state = cache.user(user.subscriber_id, user.username)
             assert state is not None, user.username

@@ -152,25 +152,39 @@ class Policy:
         self.bindings: dict[int, Binding] = {}
         self.groups: dict[int, GroupRecord] = {}
         self.attributes: dict[int, AttributeRecord] = {}
-        self.users: dict[tuple[int, str], UserState] = {}
-        self.user_keys: dict[int, tuple[int, str]] = {}
+        # Users by subscriber, then username (the record's own string: no key of its own to
+        # hold, which counts at a million users), and by id.
+        self.users: dict[int, dict[str, UserState]] = {}
+        self.by_id: dict[int, UserState] = {}
         # Derived from the rows above, made on first use, dropped whenever they change.
         self._limits: dict[int, tuple[LimitationFacts, ...]] = {}
         self._custom: dict[int, Mapping[str, CustomAttribute]] = {}
 
+    def user(self, subscriber_id: int, username: str) -> UserState | None:
+        found = self.users.get(subscriber_id)
+        return None if found is None else found.get(username)
+
     def put_user(self, state: UserState) -> None:
         user = state.user
-        key = (user.subscriber_id, user.username)
-        old = self.user_keys.get(user.id)
-        if old is not None and old != key and self.users.get(old, state).user.id == user.id:
-            del self.users[old]  # renamed or moved
-        self.users[key] = state
-        self.user_keys[user.id] = key
+        old = self.by_id.get(user.id)
+        if old is not None and (old.user.subscriber_id, old.user.username) != (
+            user.subscriber_id,
+            user.username,
+        ):
+            self._unlist(old)  # renamed or moved
+        self.users.setdefault(user.subscriber_id, {})[user.username] = state
+        self.by_id[user.id] = state
 
     def drop_user(self, user_id: int) -> None:
-        key = self.user_keys.pop(user_id, None)
-        if key is not None and key in self.users and self.users[key].user.id == user_id:
-            del self.users[key]
+        old = self.by_id.pop(user_id, None)
+        if old is not None:
+            self._unlist(old)
+
+    def _unlist(self, state: UserState) -> None:
+        named = self.users.get(state.user.subscriber_id, {})
+        held = named.get(state.user.username)
+        if held is not None and held.user.id == state.user.id:
+            del named[state.user.username]
 
     def rows_changed(self) -> None:
         """Forget what was derived from the rows (call after changing any but users)."""

@@ -113,7 +113,7 @@ async def _load_policy(app: Userman) -> None:
     held = app.policy.policy
     log.info(
         "policy in memory: %d users, %d profiles, %d limitations, read in %.1f s",
-        len(held.users),
+        len(held.by_id),
         len(held.profiles),
         len(held.limitations),
         time.monotonic() - began,

@@ -54,7 +54,7 @@ def decide(
     if not cache.loaded:
         return None
     policy = cache.policy
-    state = policy.users.get((router.subscriber_id, request.username))
+    state = policy.user(router.subscriber_id, request.username)
     if state is None:
         return authorize(request, None, now), None
     evict = router.evict_oldest

@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 CHUNK = 500  # ids per `IN (...)`
+CHUNK_ALL = 20_000  # users per part of a full load: what is held at once beside the policy
 
 # The tables whose rows the policy keeps by id (the users' own rows are read per user).
 CONFIG_TABLES: dict[str, Table] = {
@@ -98,13 +99,24 @@ class UserRows:
     sessions: list[Row[Any]] = field(default_factory=list)
 
 
-def user_rows(db: Session, ids: Collection[int] | None, since: dt.datetime) -> UserRows:
-    """The rows of the users with these ids (None: every user)."""
+def user_rows(
+    db: Session, ids: Collection[int] | None, since: dt.datetime, *, after: int = 0
+) -> UserRows:
+    """The rows of the users with these ids; with None, of the next CHUNK_ALL users by id
+    after `after` (a full load goes through every user that way, a part at a time)."""
     tables = models.Base.metadata.tables
     user, entry, session = tables["user"], tables["user_profile"], tables["session"]
     rows = UserRows()
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids) if ids is not None else [None]:
         users = select(*(user.c[name] for name in USER_COLUMNS))
+        if chunk is not None:
+            users = users.where(user.c.id.in_(chunk))
+        else:
+            users = users.where(user.c.id > after).order_by(user.c.id).limit(CHUNK_ALL)
+        found = db.execute(users).all()
+        rows.users.extend(found)
+        if not found:
+            continue
         entries = select(
             entry.c.id,
             entry.c.user_id,
@@ -128,10 +140,12 @@ def user_rows(db: Session, ids: Collection[int] | None, since: dt.datetime) -> U
             or_(session.c.active.is_(True), session.c.till_time >= since),
         )
         if chunk is not None:
-            users = users.where(user.c.id.in_(chunk))
             entries = entries.where(entry.c.user_id.in_(chunk))
             sessions = sessions.where(session.c.user_id.in_(chunk))
-        rows.users.extend(db.execute(users))
+        else:
+            first, last = found[0].id, found[-1].id
+            entries = entries.where(entry.c.user_id.between(first, last))
+            sessions = sessions.where(session.c.user_id.between(first, last))
         rows.entries.extend(db.execute(entries.order_by(entry.c.id)))
         rows.sessions.extend(db.execute(sessions))
     return rows
