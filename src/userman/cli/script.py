@@ -1,8 +1,8 @@
 r"""RouterOS scripts in and out: `userman import FILE.rsc` and `userman export`.
 
 Import parses the whole script first (menu header lines of both generations, `\` continuation,
-quotes and escapes, comments), then applies every command with one `execute_many`: all or
-nothing. Any failure is a `ScriptError` at a line and column: a syntax error where the parser
+quotes and escapes, comments), then applies every command with one `execute_script`: all or
+nothing, its many user and user-profile lines written in bulk. Any failure is a `ScriptError` at a line and column: a syntax error where the parser
 stopped, a service error at the word of the property it names (else column 1). A RouterOS
 setting that has no meaning here (`database set db-path=`) is left out with a one-line note.
 Export asks each menu's `export` verb, in dependency order, in one transaction. Knows nothing of
@@ -235,7 +235,7 @@ def import_script(app: Userman, actor: Actor, text: str, *, skip_foreign: bool =
     requests = [Request(c.path, c.verb, c.positional, dict(c.args)) for c in commands]
     lines = text.splitlines()
     try:
-        outcomes = app.execute_many(actor, requests)
+        outcomes = app.execute_script(actor, requests)
     except UsermanError as error:
         index = error.request_index or 0
         command = commands[index]
