@@ -49,9 +49,10 @@ __all__ = ["TAKEN", "Batch"]
 TAKEN = frozenset(
     {("user", "add"), ("user-profile", "add"), ("user", "create-and-activate-profile")}
 )
-TABLES = {"user": models.User.__table__, "user_profile": models.UserProfile.__table__}
+TABLES = models.Base.metadata.tables
 
 Replay = Callable[[Request, dt.datetime], object]
+FLUSH_EVERY = 10_000  # lines queued at most: the memory of an import stays bounded
 
 
 @dataclass(slots=True)
@@ -138,6 +139,8 @@ class Batch:
                 self._create_and_activate(request, index, now, action)
         else:
             self._add_user_profile(request, index, now, action)
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
         return True
 
     def _add_user(self, request: Request, index: int, now: dt.datetime, action: str) -> None:
@@ -269,7 +272,9 @@ class Batch:
         if row["state"] == ProfileState.RUNNING.value:
             self._running.add(row["user_id"])
         actor = self.actor
-        subscriber = actor.subscriber_id if actor.subscriber_id is not None else row["subscriber_id"]
+        subscriber = (
+            actor.subscriber_id if actor.subscriber_id is not None else row["subscriber_id"]
+        )
         self._pending.append(_Line(index, request, now, "user_profile", row, action, subscriber))
 
     # What lines name, looked up once.
@@ -321,6 +326,8 @@ class Batch:
             return _User(row.id, row.username, row.subscriber_id, row.customer_id)
         if found[0].id is None:
             self.flush()  # its id, for the rows that name it
+            if found[0].id is None:  # written one by one after all (_run_again)
+                return self._user(key, subscriber_id)
         return found[0]
 
     def _user_map(self) -> dict[str, list[_User]]:
@@ -367,7 +374,7 @@ class Batch:
         savepoint = db.begin_nested()
         try:
             entries = self._write(lines)
-        except IntegrityError:
+        except (IntegrityError, store.OrderError):
             savepoint.rollback()
             self._run_again(lines)
             return
@@ -379,36 +386,33 @@ class Batch:
 
     def _write(self, lines: list[_Line]) -> list[int]:
         """Insert the rows and their history entries; each line's new id."""
-        stored: dict[int, dict[str, Any]] = {}
         for table in dict.fromkeys(line.table for line in lines):
             mine = [line for line in lines if line.table == table]
             rows = store.insert_rows(self.db, TABLES[table], [line.row for line in mine])
             for line, row in zip(mine, rows, strict=True):
-                stored[id(line)] = dict(row)
+                line.row = dict(row)  # as the database holds it, with its id
         entries = []
-        ids = []
         for line in lines:
-            row = stored[id(line)]
-            ids.append(row["id"])
-            after = {name: encode_value(value) for name, value in row.items()}
-            change = {"table": line.table, "id": row["id"], "before": None, "after": after}
+            # As history.recording writes it: times and decimals encoded by encode_value.
+            change = {"table": line.table, "id": line.row["id"], "before": None, "after": line.row}
             entries.append(
                 {
                     "subscriber_id": line.subscriber_id,
                     "actor": self.actor.login,
                     "action": line.action,
-                    "changes": json.dumps([change]),
+                    "changes": json.dumps([change], default=encode_value),
                     "sub_changes": 1,
                     "state": "done",
                     "time": line.now,
                 }
             )
         store.insert_history(self.db, entries)
-        return ids
+        return [line.row["id"] for line in lines]
 
     def _run_again(self, lines: list[_Line]) -> None:
-        """The database refused what the checks let through: run the lines one by one, so
-        that the one it refuses fails with its own error and line."""
+        """The database refused what the checks let through (or gave rows back in an order
+        that cannot be trusted): run the lines one by one, so that the one it refuses fails
+        with its own error and line."""
         self._pending = []
         self.forget()
         for line in lines:

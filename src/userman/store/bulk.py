@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table, insert, select, update
+from sqlalchemy import RowMapping, Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from userman.core.profiles import ProfileState
 from userman.store import models
 
 __all__ = [
+    "OrderError",
     "discard_undone",
     "has_running_profile",
     "insert_history",
@@ -27,7 +28,7 @@ __all__ = [
     "users",
 ]
 
-CHUNK = 5_000  # rows per statement: a bounded memory for RETURNING on 100,000 rows
+CHUNK = 5_000  # rows per call (SQLAlchemy pages them further): bounded memory for RETURNING
 
 
 def _defaults(table: Table) -> dict[str, Any]:
@@ -49,19 +50,43 @@ def _defaults(table: Table) -> dict[str, Any]:
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
-def insert_rows(
-    db: Session, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> list[Mapping[str, Any]]:
-    """Insert `rows` into `table` in their order; each as stored, its id among its columns."""
+class OrderError(Exception):
+    """The rows a statement gave back do not line up with the rows given: the caller writes
+    them another way."""
+
+
+def insert_rows(db: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[RowMapping]:
+    """Insert `rows` into `table` in their order; each as stored, its id among its columns.
+
+    One multi-row INSERT ... RETURNING per page of rows. RETURNING's order is not promised
+    (SQLAlchemy's sort_by_parameter_order falls back to a statement per row on SQLite), but the
+    ids are given in the order of the VALUES, on SQLite (rowid) and PostgreSQL (the sequence)
+    alike: the rows back sorted by id are the rows given, in order. Each is checked against its
+    row's text and numbers all the same, and `OrderError` is raised when one differs (the
+    caller's savepoint then undoes them).
+    """
     base = _DEFAULTS.get(table.name)
     if base is None:
         base = _DEFAULTS[table.name] = _defaults(table)
-    stmt = insert(table).returning(*table.columns, sort_by_parameter_order=True)
-    stored: list[Mapping[str, Any]] = []
+    stmt = insert(table).returning(*table.columns)
+    stored: list[RowMapping] = []
     for start in range(0, len(rows), CHUNK):
-        chunk = [{**base, **row} for row in rows[start : start + CHUNK]]
-        stored.extend(db.execute(stmt, chunk).mappings())
+        given = rows[start : start + CHUNK]
+        back = sorted(db.execute(stmt, [{**base, **row} for row in given]).mappings(), key=_id)
+        if len(back) != len(given) or any(map(_differs, given, back)):
+            raise OrderError(table.name)
+        stored.extend(back)
     return stored
+
+
+def _id(row: RowMapping) -> int:
+    return int(row["id"])
+
+
+def _differs(given: Mapping[str, Any], back: RowMapping) -> bool:
+    """Whether a row given and a row stored differ in a text or a number (other values may
+    come back in another type: times, decimals)."""
+    return any(type(value) in (str, int) and back[name] != value for name, value in given.items())
 
 
 HISTORY: Table = models.HistoryEntry.__table__  # type: ignore[assignment]
@@ -103,6 +128,7 @@ def usernames(db: Session, subscriber_id: int) -> set[str]:
 
 def has_running_profile(db: Session, user_id: int) -> bool:
     stmt = select(models.UserProfile.id).where(
-        models.UserProfile.user_id == user_id, models.UserProfile.state == ProfileState.RUNNING.value
+        models.UserProfile.user_id == user_id,
+        models.UserProfile.state == ProfileState.RUNNING.value,
     )
     return db.scalar(stmt.limit(1)) is not None
