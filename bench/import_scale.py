@@ -5,14 +5,16 @@
 For each count, writes the script `userman export --show-sensitive` writes for that many users
 (a router, a profile, its limitation, and per user an `add` line under `user` and one under
 `user-profile` with its state and times), imports it into a fresh SQLite database with
-`userman import` in a process of its own, and prints the wall time, the time per line and the
-users per second. It measures; it asserts nothing. A run that outlasts `--limit` seconds is
+`userman import` in a process of its own, and prints the wall time, the CPU time of that
+process (on a shared machine, the part that is the import's own), the wall time per line and
+the users per second. It measures; it asserts nothing. A run that outlasts `--limit` seconds is
 stopped and printed as such.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,7 @@ ASSIGNED = '"dec/05/2026 21:04:11"'
 
 def export_lines(users: int) -> Iterator[str]:
     """The lines `userman export --show-sensitive` writes for `users` users, each with a
-    running profile (what tests/cli/test_script.py checks against a real export)."""
+    running profile (tests/bench/test_import_scale.py imports and exports it back)."""
     yield "/tool user-manager router\n"
     yield (
         f"add name=bench customer=admin ip-address={ROUTER_ADDRESS} "
@@ -54,9 +56,14 @@ def export_lines(users: int) -> Iterator[str]:
         )
 
 
-def import_seconds(folder: Path, users: int, limit: float) -> tuple[float, int, str | None]:
-    """(seconds, lines, None) for importing `users` users into a fresh database, or the
-    reason it did not finish."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def import_seconds(folder: Path, users: int, limit: float) -> tuple[float, float, int, str | None]:
+    """(wall seconds, CPU seconds, lines, None) for importing `users` users into a fresh
+    database, or the reason it did not finish in place of None."""
     script = folder / f"export-{users}.rsc"
     with script.open("w") as out:
         out.writelines(export_lines(users))
@@ -65,7 +72,7 @@ def import_seconds(folder: Path, users: int, limit: float) -> tuple[float, int, 
     command = [sys.executable, "-m", "userman", "--db", f"sqlite:///{database}"]
     # The schema and the default customer first, so that the figure is the import's own.
     subprocess.run([*command, "customer", "print", "count-only"], check=True, capture_output=True)
-    began = time.monotonic()
+    began, cpu = time.monotonic(), _children_cpu()
     try:
         done = subprocess.run(
             [*command, "import", str(script)],
@@ -75,11 +82,11 @@ def import_seconds(folder: Path, users: int, limit: float) -> tuple[float, int, 
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return time.monotonic() - began, lines, f"outlasted {limit:.0f} s"
-    seconds = time.monotonic() - began
+        return time.monotonic() - began, 0.0, lines, f"outlasted {limit:.0f} s"
+    seconds, cpu = time.monotonic() - began, _children_cpu() - cpu
     if done.returncode != 0:
-        return seconds, lines, done.stderr.strip().splitlines()[-1]
-    return seconds, lines, None
+        return seconds, cpu, lines, done.stderr.strip().splitlines()[-1]
+    return seconds, cpu, lines, None
 
 
 def main() -> None:
@@ -87,15 +94,19 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--limit", type=float, default=120.0, help="seconds per import")
     args = parser.parse_args()
-    print(f"{'users':>9} {'lines':>9} {'seconds':>9} {'ms/line':>8} {'users/s':>9}")
+    print(f"{'users':>9} {'lines':>9} {'seconds':>8} {'CPU s':>7} {'ms/line':>8} {'users/s':>8}")
     with tempfile.TemporaryDirectory() as folder:
         for users in args.users:
-            seconds, lines, failed = import_seconds(Path(folder), users, args.limit)
+            seconds, cpu, lines, failed = import_seconds(Path(folder), users, args.limit)
             if failed is not None:
-                print(f"{users:>9} {lines:>9} {seconds:>9.1f}  not done: {failed}")
+                print(f"{users:>9} {lines:>9} {seconds:>8.1f}  not done: {failed}", flush=True)
                 continue
             per_line = seconds * 1000 / lines
-            print(f"{users:>9} {lines:>9} {seconds:>9.1f} {per_line:>8.3f} {users / seconds:>9.0f}")
+            print(
+                f"{users:>9} {lines:>9} {seconds:>8.1f} {cpu:>7.1f} {per_line:>8.3f} "
+                f"{users / seconds:>8.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
