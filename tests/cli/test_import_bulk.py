@@ -293,12 +293,16 @@ def outcome(head: Path, path: Path, text: str, login: str | None = None) -> tupl
 
 
 @pytest.mark.usefixtures("clock")
+@pytest.mark.parametrize("load_after", [1, 1_000], ids=["maps", "queries"])
 @pytest.mark.parametrize("case", CASES)
 def test_errors_and_edge_cases_are_what_line_by_line_gives(
-    case: str, head: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    case: str, load_after: int, head: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each line of CASES, in the middle of a 60-user script: the same error at the same
-    line, column and words, nothing applied, or the same database, as line by line."""
+    line, column and words, nothing applied, or the same database, as line by line; with the
+    users read into maps at once, and asked of the database line by line (a short stretch
+    between other commands)."""
+    monkeypatch.setattr(bulk, "LOAD_AFTER", load_after)
     after, line, fails = CASES[case]
     text = with_line(big_script(60).removeprefix(HEAD), after, line)
     got = outcome(head, tmp_path / "bulk.db", text)

@@ -53,6 +53,10 @@ TABLES = models.Base.metadata.tables
 
 Replay = Callable[[Request, dt.datetime], object]
 FLUSH_EVERY = 10_000  # lines queued at most: the memory of an import stays bounded
+# Lines taken since the maps were last dropped before the users are read into them: a short
+# stretch between other commands asks the database per line, as those commands would, rather
+# than reading every user again each time.
+LOAD_AFTER = 64
 # json.dumps(changes) as history.recording writes it, times and decimals by encode_value; one
 # encoder for every entry rather than one made per call.
 _CHANGES = json.JSONEncoder(default=encode_value)
@@ -119,6 +123,8 @@ class Batch:
         self._profiles: dict[tuple[str, int | None], _Profile] = {}
         self._users: dict[str, list[_User]] | None = None  # by username, what find() sees
         self._names: dict[int, set[str]] = {}  # usernames taken, by subscriber
+        self._added: dict[int, set[str]] = {}  # usernames this batch took, by subscriber
+        self._stretch = 0  # lines taken since
         self._fresh: set[int] = set()  # users this batch made: no profile but what it queued
         self._running: set[int] = set()  # users known to have a running profile
 
@@ -134,6 +140,7 @@ class Batch:
         if request.verb == "add" and menu_name == "user" and "copy-from" in request.args:
             return False
         permissions.check_level(self.actor, menu_name, request.verb)
+        self._stretch += 1
         action = describe(name, request)
         if menu_name == "user":
             if request.verb == "add":
@@ -175,7 +182,9 @@ class Batch:
                 row[prop.column] = self._reference(prop, str(value), subscriber_id, needed=False)
         username = self._check_user(row)
         user = _User(None, username, subscriber_id, customer_id)
-        self._names[subscriber_id].add(username)
+        self._added.setdefault(subscriber_id, set()).add(username)
+        if subscriber_id in self._names:
+            self._names[subscriber_id].add(username)
         if self._users is not None:
             self._users.setdefault(username, []).append(user)
         subscriber = actor.subscriber_id if actor.subscriber_id is not None else subscriber_id
@@ -189,7 +198,7 @@ class Batch:
         username = row.get(menu.by_name[menu.key].column)
         if not username:
             raise InvalidValueError(menu.key, "required")
-        if username in self._taken(row["subscriber_id"]):
+        if self._taken(row["subscriber_id"], username):
             raise ConflictError(menu.key, f'an item named "{username}" already exists')
         for prop in menu.props:
             missing = prop.ref is not None and row.get(prop.column) is None
@@ -316,6 +325,10 @@ class Batch:
         """verbs.find(USER, key, subscriber_id), from the map of the users the actor sees; a
         `*ID`, a print number or a name it lacks asks the database (which raises as find
         does)."""
+        if self._users is None and self._stretch < LOAD_AFTER:
+            self.flush()
+            row = verbs.find(self.db, self.actor, USER, key, subscriber_id)
+            return _User(row.id, row.username, row.subscriber_id, row.customer_id)
         users = self._user_map()
         found = [] if key.startswith("*") else users.get(key, [])
         if subscriber_id is not None:
@@ -344,11 +357,18 @@ class Batch:
                 self._users.setdefault(username, []).append(user)
         return self._users
 
-    def _taken(self, subscriber_id: int) -> set[str]:
+    def _taken(self, subscriber_id: int, username: str) -> bool:
+        """Whether a user of the subscriber has that name already (verbs._check_key)."""
         names = self._names.get(subscriber_id)
-        if names is None:
-            names = self._names[subscriber_id] = store.usernames(self.db, subscriber_id)
-        return names
+        if names is not None:
+            return username in names
+        added = self._added.get(subscriber_id, set())
+        if username in added:
+            return True
+        if self._stretch < LOAD_AFTER:
+            return store.username_taken(self.db, subscriber_id, username)
+        names = self._names[subscriber_id] = store.usernames(self.db, subscriber_id) | added
+        return username in names
 
     def _has_running(self, user: _User) -> bool:
         assert user.id is not None

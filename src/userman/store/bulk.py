@@ -24,6 +24,7 @@ __all__ = [
     "has_running_profile",
     "insert_history",
     "insert_rows",
+    "username_taken",
     "usernames",
     "users",
 ]
@@ -124,6 +125,13 @@ def usernames(db: Session, subscriber_id: int) -> set[str]:
     """Every username of a subscriber (they are unique within it)."""
     stmt = select(models.User.username).where(models.User.subscriber_id == subscriber_id)
     return set(db.scalars(stmt))
+
+
+def username_taken(db: Session, subscriber_id: int, username: str) -> bool:
+    stmt = select(models.User.id).where(
+        models.User.subscriber_id == subscriber_id, models.User.username == username
+    )
+    return db.scalar(stmt.limit(1)) is not None
 
 
 def has_running_profile(db: Session, user_id: int) -> bool:
