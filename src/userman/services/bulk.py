@@ -10,9 +10,10 @@ names), but looks references up in maps it fills once and queues the row with it
 entry; `flush()` writes the queue with one executemany per table and one for history, in line
 order, so that ids, print order and history (one entry per line, as before) are what running
 the lines one by one gives. Any other command runs the ordinary way after a flush, and the maps
-are read again after it when it changed anything. A new user has no sessions, so the
-CoA/Disconnect hook of `add` has nothing to do here. Should the database still refuse a flush,
-its lines run again one by one, which names the line and the reason.
+are read again after it when it changed anything (once a stretch of lines is long enough to be
+worth it: a few lines between other commands ask the database per line). A new user has no
+sessions, so the CoA/Disconnect hook of `add` has nothing to do here. Should the database still
+refuse a flush, its lines run again one by one, which names the line and the reason.
 """
 
 from __future__ import annotations
