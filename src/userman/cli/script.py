@@ -35,6 +35,7 @@ __all__ = [
     "IGNORED",
     "Imported",
     "ScriptError",
+    "cycle_collector_off",
     "export_script",
     "import_script",
     "parse_rsc",
@@ -230,10 +231,11 @@ def _end(commands: Sequence[Command], index: int, lines: Sequence[str]) -> int:
 
 
 @contextmanager
-def _without_cycle_collector() -> Iterator[None]:
-    """Python's cycle collector off while a script is read and applied: its hundreds of
-    thousands of long-lived objects (words, commands, rows) made each full collection walk them
-    all again, a quarter of an import's time; what they leave is collected after."""
+def cycle_collector_off() -> Iterator[None]:
+    """Python's cycle collector off while a script is read and applied (`userman import`, a
+    process of its own): its hundreds of thousands of long-lived objects (words, commands,
+    rows) made each full collection walk them all again, a quarter of an import's time; what
+    they leave is collected after. Not for a process that serves others meanwhile."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -245,11 +247,6 @@ def _without_cycle_collector() -> Iterator[None]:
 
 def import_script(app: Userman, actor: Actor, text: str, *, skip_foreign: bool = False) -> Imported:
     """Apply a script as one transaction; raise `ScriptError` (nothing applied) on any error."""
-    with _without_cycle_collector():
-        return _import(app, actor, text, skip_foreign=skip_foreign)
-
-
-def _import(app: Userman, actor: Actor, text: str, *, skip_foreign: bool) -> Imported:
     imported = _parse(text, skip_foreign=skip_foreign)
     commands = imported.commands
     if not commands:
