@@ -94,9 +94,10 @@ class UserRows:
     """The rows of some users: theirs, their entries not used up (id order), and their
     sessions that are open or ended at or after a moment."""
 
-    users: list[Row[Any]] = field(default_factory=list)
-    entries: list[Row[Any]] = field(default_factory=list)
-    sessions: list[Row[Any]] = field(default_factory=list)
+    # Rows (named tuples) of USER_COLUMNS, of the entries' and the sessions' columns below.
+    users: list[Any] = field(default_factory=list)
+    entries: list[Any] = field(default_factory=list)
+    sessions: list[Any] = field(default_factory=list)
 
 
 def user_rows(
