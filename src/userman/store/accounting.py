@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from userman.core.accounting import CLOSE_ACKED, SessionState
@@ -239,12 +250,13 @@ def close_open_sessions(db: Session, router_id: int, now: dt.datetime, cause: st
         )
     )
     found = {user_id for user_id in user_ids if user_id is not None}
+    at = literal(now, SESSION.c.till_time.type)  # stored as the column stores its times
     connection.execute(
         update(SESSION)
         .where(SESSION.c.router_id == router_id, SESSION.c.active.is_(True))
         .values(
             active=False,
-            till_time=case((SESSION.c.till_time < now, now), else_=SESSION.c.till_time),
+            till_time=case((SESSION.c.till_time < at, at), else_=SESSION.c.till_time),
             terminate_cause=cause,
         )
     )
