@@ -215,3 +215,44 @@ def test_the_batch_names_the_users_whose_usage_or_sessions_changed(
     assert again.users == {ids["admin/u0"]}
     stop = app.account_batch([(r2, record(AcctStatus.STOP, "c", "u2"), now)])
     assert stop.users == {ids["isp2/u2"]}
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "no-returning"])
+def test_a_batch_on_a_coa_router_disconnects_the_session_it_opened_and_used_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool
+) -> None:
+    # The new sessions' ids come from INSERT ... RETURNING, or one INSERT each where the
+    # database has no RETURNING (SQLite before 3.35): the Disconnect names the right one.
+    app = Userman(f"sqlite:///{tmp_path / 'userman.db'}")
+    app.prepare()
+    settings = {"ip-address": "10.0.0.1", "shared-secret": "s", "use-coa": "yes"}
+    run(app, ROOT, "router add", name="r", **settings)
+    run(app, ROOT, "profile add", name="p", validity="1d", **{"starts-at": "now"})
+    run(app, ROOT, "profile limitation add", name="l", **{"download-limit": "1000"})
+    run(app, ROOT, "profile profile-limitation add", profile="p", limitation="l")
+    for username in ("full", "light"):
+        run(app, ROOT, "user add", username=username, password="pw")
+        run(app, ROOT, "user create-and-activate-profile", username, profile="p")
+    monkeypatch.setattr(app.database.engine.dialect, "insert_returning", returning)
+    [router] = [app.find_router("10.0.0.1")]
+    assert router is not None
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    start, interim = AcctStatus.START, AcctStatus.INTERIM_UPDATE
+    try:
+        app.account_many(
+            [
+                (router, AccountingRecord(start, "s0", "light"), now),
+                (router, AccountingRecord(start, "s1", "full"), now),
+                (router, AccountingRecord(interim, "s1", "full", download=1500), now),
+                (router, AccountingRecord(interim, "s0", "light", download=10), now),
+            ]
+        )
+        acct, coa = models.UserSession, models.CoaRequest
+        with app.database.begin() as db:
+            ids = dict(db.execute(select(acct.acct_session_id, acct.id)).all())
+            digests = dict(db.execute(select(acct.acct_session_id, acct.reply_digest)).all())
+            requests = db.execute(select(coa.session_id, coa.cause)).all()
+    finally:
+        app.close()
+    assert [tuple(r) for r in requests] == [(ids["s1"], "um-limits-reached")]
+    assert digests["s0"]  # the light user's session: what its Access-Accept said, noted

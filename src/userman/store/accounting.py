@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Connection,
     Select,
     Table,
     and_,
@@ -292,7 +293,14 @@ def _session_values(row: SessionRow) -> dict[str, Any]:
     }
 
 
-_INSERT_SESSIONS = insert(SESSION).returning(SESSION.c.id, sort_by_parameter_order=True)
+_INSERT = insert(SESSION)
+_INSERT_SESSIONS = _INSERT.returning(SESSION.c.id, sort_by_parameter_order=True)
+
+
+def _insert_one(connection: Connection, value: dict[str, Any]) -> int:
+    key = connection.execute(_INSERT, value).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def insert_sessions(db: Session, rows: Sequence[SessionRow]) -> None:
@@ -311,7 +319,11 @@ def insert_sessions(db: Session, rows: Sequence[SessionRow]) -> None:
         }
         for row in rows
     ]
-    ids = db.connection().scalars(_INSERT_SESSIONS, values)
+    connection = db.connection()
+    if connection.dialect.insert_returning:
+        ids = list(connection.scalars(_INSERT_SESSIONS, values))
+    else:  # SQLite before 3.35 has no RETURNING: one INSERT each
+        ids = [_insert_one(connection, value) for value in values]
     for row, new_id in zip(rows, ids, strict=True):
         row.id = new_id
 
