@@ -61,6 +61,11 @@ CHECKED = frozenset({AcctStatus.START, AcctStatus.INTERIM_UPDATE})
 NAS_REBOOT = "nas-reboot"  # Acct-Terminate-Cause NAS-Reboot (RFC 2866 5.10)
 STALE = "stale"  # terminate-cause of a session closed for want of updates
 
+# The request context of a new session row before its first record fills it in.
+EMPTY_CONTEXT: dict[str, Any] = {
+    column: getattr(RequestContext(), column) for column in RequestContext.COLUMNS
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Accounted:
@@ -283,11 +288,6 @@ class _Batch:
         rows.insert_log(db, self.log)
         if self.to_check:
             _end_used_up(db, self.to_check.values())
-
-
-EMPTY_CONTEXT: dict[str, Any] = {
-    column: getattr(RequestContext(), column) for column in RequestContext.COLUMNS
-}
 
 
 def _end_used_up(db: Session, sessions: Iterable[tuple[rows.SessionRow, int, dt.datetime]]) -> None:
