@@ -61,7 +61,7 @@ DESCRIPTIONS = {
     "userman": (
         "`userman serve` on a fresh SQLite database filled by `userman import`, RADIUS only "
         "(--http-port 0), the router requiring Message-Authenticator; accounting answered "
-        "once its batch commits, with the synchronous setting userman gives SQLite"
+        "once its batch commits, with SQLite at synchronous=FULL (userman's default)"
     ),
     "files": freeradius.FLAVORS["files"],
     "sql": freeradius.FLAVORS["sql"],

@@ -302,3 +302,32 @@ def test_closing_stores_what_is_queued_and_refuses_more(
     assert len(sessions(observer)) == 6
     with pytest.raises(RuntimeError, match="closed"):
         writer.submit((router, record("late", AcctStatus.START), NOW))
+
+
+def test_a_batch_wakes_the_event_loop_once_for_all_its_answers() -> None:
+    gate = Gate(lambda items: [item * 2 for item in items])
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(gate)
+    gate.ready = lambda _items: writer.pending >= 100  # the second batch: 100 records
+    wake_ups: list[Any] = []
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        first = asyncio.ensure_future(writer.write(0))
+        while not gate.entered.is_set():
+            await asyncio.sleep(0.001)
+        wake = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any) -> Any:
+            wake_ups.append(callback)
+            return wake(callback, *args)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        rest = [asyncio.ensure_future(writer.write(n)) for n in range(1, 101)]
+        return await asyncio.gather(first, *rest)
+
+    try:
+        assert asyncio.run(main()) == [2 * n for n in range(101)]
+    finally:
+        writer.close()
+    assert writer.counters["batches"] == gate.calls == 2
+    assert len(wake_ups) == 2  # one per batch, not one per record

@@ -1,10 +1,12 @@
 """Two server nodes add to one user's counters at once (PostgreSQL, where nodes share the
 database): each adds `column + what it counted`, so neither count is lost, as it would be by
-reading the counter, adding in Python and writing the sum back."""
+reading the counter, adding in Python and writing the sum back. The second node's batch waits
+for the first one's row lock, then adds to what the first one committed."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -38,11 +40,16 @@ def test_two_nodes_add_to_one_user_without_losing_a_count(app: Userman) -> None:
         )
 
     now = dt.datetime.now(dt.UTC)  # while the profile runs, so its counters count too
-    # Node one has read the user (its counters at 0) when node two stores and commits.
+    # Node one has stored its batch and not committed yet when node two stores its own.
     with app.database.begin() as first:
         store_records(first, [(router, record("a", 50, 5_000), now)])
-        with app.database.begin() as second:
-            store_records(second, [(router, record("b", 100, 10_000), now)])
+        second = threading.Thread(
+            target=app.account_many, args=([(router, record("b", 100, 10_000), now)],)
+        )
+        second.start()
+        second.join(0.5)
+        assert second.is_alive()  # it cannot finish while node one holds the user's row
+    second.join()
     user = app.execute(Actor.superuser(), ("user",), "get", ("test",)).items[0].json
     assert (user["uptime-used"], user["download-used"]) == ("2m30s", 15_000)
     [entry] = app.execute(Actor.superuser(), ("user-profile",), "print").items

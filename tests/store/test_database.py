@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib.resources import files
+from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, column, inspect, select, table
 
+from userman.core.errors import DatabaseError
 from userman.store import models
 from userman.store.database import SCHEMA_REVISION, Database
 
@@ -80,6 +83,32 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
     database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "level"),
+    [("", 2), ("?synchronous=normal", 1), ("?synchronous=FULL", 2), ("?synchronous=extra", 3)],
+)
+def test_sqlite_syncs_each_commit_unless_the_url_says_otherwise(
+    tmp_path: Path, query: str, level: int
+) -> None:
+    # FULL (2) by default: in WAL mode a commit, and so an acknowledged accounting record,
+    # survives a power cut; ?synchronous=normal (1) only a crash of the process.
+    database = Database(f"sqlite:///{tmp_path / 'sync.db'}{query}")
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert Path(database.engine.url.database or "") == tmp_path / "sync.db"
+    database.dispose()
+
+
+def test_an_unknown_synchronous_level_is_refused_with_the_known_ones(tmp_path: Path) -> None:
+    known = r"synchronous='sometimes' \(use off, normal, full, extra\)"
+    with pytest.raises(DatabaseError, match=known):
+        Database(f"sqlite:///{tmp_path / 'sync.db'}?synchronous=sometimes")
+    with pytest.raises(DatabaseError, match="is an SQLite setting"):
+        Database("postgresql://userman@127.0.0.1/userman?synchronous=full")
+    assert not (tmp_path / "sync.db").exists()
 
 
 def test_the_migrations_build_exactly_the_models(db_url: str) -> None:

@@ -166,7 +166,10 @@ def run_words(
     "db_url",
     default=lambda: os.environ.get("USERMAN_DB") or default_url(),
     show_default="sqlite:///userman-data/userman.db, or $USERMAN_DB",
-    help="Database URL: sqlite:///PATH or postgresql://USER@HOST/NAME.",
+    help=(
+        "Database URL: sqlite:///PATH or postgresql://USER@HOST/NAME. SQLite syncs every"
+        " commit to disk; add ?synchronous=normal to sync less (durable against a crash only)."
+    ),
 )
 @click.option("--json", "as_json", is_flag=True, help="print emits a JSON array of objects.")
 @click.option(

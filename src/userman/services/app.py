@@ -26,8 +26,8 @@ from userman.store.database import Database, default_url
 if TYPE_CHECKING:
     from userman.core.accounting import AccountingRecord, SessionState
     from userman.core.authorize import AccessRequest, Decision
-    from userman.services.aaa import AccountingItem
     from userman.services.access import LogItem
+    from userman.services.accounting import Accounted, AccountingItem
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
     from userman.services.listing import Listing, Query
@@ -444,20 +444,27 @@ class Userman:
         return coa.prune(self.database, now)
 
     def close_stale(self, older_than: dt.datetime, now: dt.datetime) -> int:
-        from userman.services import aaa  # noqa: PLC0415
+        from userman.services import accounting  # noqa: PLC0415
 
-        return aaa.close_stale(self.database, older_than, now)
+        return accounting.close_stale(self.database, older_than, now)
 
     def account(self, router: RouterInfo, record: AccountingRecord, now: dt.datetime) -> None:
-        from userman.services import aaa  # noqa: PLC0415
+        from userman.services import accounting  # noqa: PLC0415
 
-        aaa.account(self.database, router, record, now)
+        accounting.account(self.database, router, record, now)
 
     def account_many(self, items: Sequence[AccountingItem]) -> list[SessionState | None]:
         """Store several accounting records in one transaction, in their order (group commit)."""
-        from userman.services import aaa  # noqa: PLC0415
+        from userman.services import accounting  # noqa: PLC0415
 
-        return aaa.account_many(self.database, items)
+        return accounting.account_many(self.database, items)
+
+    def account_batch(self, items: Sequence[AccountingItem]) -> Accounted:
+        """`account_many`, with the ids of the users whose usage or open sessions the batch
+        changed (services/accounting.py), for a copy of the policy in memory to read again."""
+        from userman.services import accounting  # noqa: PLC0415
+
+        return accounting.account_batch(self.database, items)
 
     def enforce(self, now: dt.datetime) -> dt.datetime | None:
         """Recheck the open sessions of use-coa routers, queueing CoA/Disconnect-Requests where

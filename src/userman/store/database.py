@@ -1,5 +1,10 @@
 """Engines for SQLite (the default, in WAL mode) and PostgreSQL, and schema migration.
 
+SQLite runs with synchronous=FULL unless the URL says otherwise (`?synchronous=normal`): in WAL
+mode FULL syncs the log at every commit, so a committed (and acknowledged) accounting record
+survives a power cut, not only a killed process; the group-commit writer makes that one sync
+per batch. NORMAL syncs only at checkpoints: faster, and durable against a crash of the process.
+
 This module opens connections and brings the schema to the newest Alembic revision; it never
 begins or commits a unit of work for the callers (they do that with `with Session.begin():`).
 A URL it cannot use (another kind of database, malformed, an SQLite file in a folder that does
@@ -8,6 +13,7 @@ not exist) and a database it cannot reach are a `DatabaseError` that says which 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +38,9 @@ DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder m
 SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
 DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("psycopg",)}  # after normalize_url
 CONNECT_TIMEOUT = 5  # seconds for PostgreSQL to answer; a connect_timeout in the URL wins
+# SQLite's PRAGMA synchronous levels, and the one used unless the URL's ?synchronous= says.
+SYNCHRONOUS = ("off", "normal", "full", "extra")
+DEFAULT_SYNCHRONOUS = "full"
 
 
 def default_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
@@ -85,12 +94,24 @@ def _sqlite_folder(path: str | None) -> None:
         )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _synchronous(parsed: URL, given: str) -> str:
+    """The SQLite synchronous level the URL asks for (`?synchronous=`), or the default."""
+    value = parsed.query.get("synchronous", DEFAULT_SYNCHRONOUS)
+    level = value.lower() if isinstance(value, str) else ""
+    if level not in SYNCHRONOUS:
+        raise DatabaseError(
+            f'malformed database URL "{_shown(given)}": synchronous={value!r} '
+            f"(use {', '.join(SYNCHRONOUS)})"
+        )
+    return level
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers (the server) go on while the CLI writes; NORMAL is durable in WAL mode
-    # against process crashes, which is what an acknowledged accounting record needs.
+    # WAL lets readers (the server) go on while the CLI writes; `synchronous` says whether a
+    # commit waits for the disk (FULL) or only for the operating system (NORMAL).
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
@@ -104,9 +125,18 @@ class Database:
         parsed = _parse(self.url, url)
         if parsed.get_backend_name() == "sqlite":
             _sqlite_folder(parsed.database)
-            self.engine: Engine = create_engine(self.url)
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.synchronous: str | None = _synchronous(parsed, url)
+            # The level is userman's, not the driver's: the engine gets the URL without it.
+            self.engine: Engine = create_engine(parsed.difference_update_query(["synchronous"]))
+            pragmas = functools.partial(_sqlite_pragmas, synchronous=self.synchronous)
+            event.listen(self.engine, "connect", pragmas)
         else:
+            if "synchronous" in parsed.query:
+                raise DatabaseError(
+                    f'"?synchronous=" is an SQLite setting, not for "{_shown(url)}" (a '
+                    "PostgreSQL server's own synchronous_commit decides when a commit is durable)"
+                )
+            self.synchronous = None
             timeout = (
                 {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
             )
