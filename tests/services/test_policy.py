@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from support import NOW, run
 from userman.core.accounting import AccountingRecord, AcctStatus
 from userman.core.authorize import AccessRequest, PapCredentials
+from userman.core.context import RequestContext
 from userman.core.policy import user_facts as memory_facts
 from userman.services import Actor, Userman, policy
 from userman.services.access import decide
@@ -244,3 +245,34 @@ def test_decisions_from_memory_match_the_database(loaded: Userman) -> None:
         assert decision.accept == stored.accept, username
         assert decision.reason == stored.reason, username
         assert decision.reply == stored.reply, username
+
+
+def test_a_profile_start_another_node_made_first_is_not_made_twice(loaded: Userman) -> None:
+    """u2's profile waits for its first log-on. This node decides to start it; another node
+    started it in the meantime: nothing is stored, and the database decides instead."""
+    request = AccessRequest("u2", PapCredentials(b"p2"))
+    found = decide(loaded.policy, router(loaded), request, NOW)
+    assert found is not None
+    decision, user_id = found
+    assert decision.accept
+    assert decision.profile_changes
+    assert user_id is not None
+    with loaded.database.engine.begin() as connection:  # the other node, first
+        connection.execute(text("UPDATE user_profile SET state = 'running' WHERE user_id = 2"))
+    stored = loaded.store_effects(router(loaded), request, decision, user_id, NOW)
+    assert not stored
+    assert loaded.authenticate(router(loaded), request, NOW).accept
+
+
+def test_a_caller_id_bound_by_another_node_first_is_kept(loaded: Userman) -> None:
+    run(loaded, ROOT, "user create-and-activate-profile", "u4", profile="day")
+    request = AccessRequest("u4", PapCredentials(b"p4"), RequestContext(calling_station_id="aa"))
+    found = decide(loaded.policy, router(loaded), request, NOW)
+    assert found is not None
+    decision, user_id = found
+    assert decision.bind_caller_id == "aa"
+    assert user_id is not None
+    with loaded.database.engine.begin() as connection:
+        connection.execute(text("UPDATE \"user\" SET caller_id = 'bb' WHERE username = 'u4'"))
+    assert not loaded.store_effects(router(loaded), request, decision, user_id, NOW)
+    assert not loaded.authenticate(router(loaded), request, NOW).accept  # bb is bound
