@@ -24,7 +24,7 @@ from userman.core.limits import Usage
 from userman.services import coa, snapshot
 from userman.services.enforce import remember
 from userman.services.facts import user_facts
-from userman.services.profiles import store_slots
+from userman.services.queue import store_slots
 from userman.services.routers import ROUTER_FAILURE, Failure, Requirement, RouterInfo
 from userman.store import models, queries
 from userman.store.database import Database
