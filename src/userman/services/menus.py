@@ -50,6 +50,7 @@ from userman.services.fields import (
     VALIDITY,
     Kind,
     choice,
+    enum_of,
     mapped,
     set_of,
 )
@@ -574,7 +575,7 @@ def _running_active(db: Session, row: Any) -> object:
     if state is not ProfileState.RUNNING:
         return state.value
     sessions = _active_sessions(db, db.get(models.User, row.user_id))
-    return "running-active" if sessions else "running"
+    return "running-active" if sessions else ProfileState.RUNNING.value
 
 
 # `user-profile add user= profile=` queues and starts a profile as create-and-activate-profile
@@ -593,7 +594,7 @@ USER_PROFILE = Menu(
         Prop(
             "state",
             "state",
-            choice(tuple(state.value for state in ProfileState)),
+            enum_of(ProfileState),
             compute=_running_active,
         ),
         Prop("assigned", "assigned_at", DATETIME),
