@@ -156,7 +156,7 @@ def queue(site: Site, username: str) -> list[tuple[str, str]]:
             .order_by(models.UserProfile.id)
             .all()
         )
-        return [(profile.name, entry.state) for entry, profile in rows]
+        return [(profile.name, entry.state.value) for entry, profile in rows]
 
 
 def test_the_user_logs_in_and_sees_the_remaining_time(tab: object) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from userman.core.errors import ConflictError, PermissionDeniedError, UsermanError
+from userman.core.profiles import ProfileState
 from userman.services import Actor, Userman, verbs
 from userman.services.request import Outcome, Request
 from userman.store import models
@@ -233,8 +234,8 @@ def test_actions_and_sub_changes_read_like_the_manual(app: Userman) -> None:
     restored = snapshot(app)
     assert [u["username"] for u in restored["user"]] == ["user1", "user2"]
     assert [(p["state"], p["profile_id"]) for p in restored["user_profile"]] == [
-        ("running", restored["profile"][0]["id"]),
-        ("waiting", restored["profile"][0]["id"]),
+        (ProfileState.RUNNING, restored["profile"][0]["id"]),
+        (ProfileState.WAITING, restored["profile"][0]["id"]),
     ]
     redo(app)
     assert snapshot(app) == before

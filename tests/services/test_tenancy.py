@@ -34,7 +34,7 @@ from userman.core.errors import (
 from userman.services import MENUS, Actor, Outcome, Request, Userman
 from userman.services import commands as commands_module
 from userman.services.actor import LEVELS
-from userman.services.permissions import DEFAULT_WRITE_LEVEL, WRITE_LEVEL
+from userman.services.permissions import write_level
 from userman.store import models
 
 ROOT = Actor.superuser()
@@ -363,7 +363,7 @@ def test_where_and_show_sensitive_never_reach_the_other_subscriber(
 
 
 def level_refuses(actor: Actor, menu: str) -> bool:
-    needed = WRITE_LEVEL.get(menu, DEFAULT_WRITE_LEVEL)
+    needed = write_level(menu)
     return not actor.is_superuser and actor.level < LEVELS[needed]
 
 

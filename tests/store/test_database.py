@@ -10,8 +10,10 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, column, inspect, select, table
+from sqlalchemy.exc import StatementError
 
 from userman.core.errors import DatabaseError
+from userman.core.profiles import ProfileState
 from userman.store import models
 from userman.store.database import SCHEMA_REVISION, Database
 
@@ -74,6 +76,34 @@ def test_times_come_back_aware_and_utc(db_url: str) -> None:
     assert stored == moment
     assert stored is not None
     assert stored.tzinfo == dt.UTC
+    database.dispose()
+
+
+def test_a_profile_state_is_a_member_of_profile_state_stored_as_its_text(db_url: str) -> None:
+    """user_profile.state holds 'waiting', 'running' or 'used' as it always did (no schema
+    change); the ORM and Core statements give ProfileState members and refuse other text."""
+    database = Database(db_url)
+    database.migrate()
+    moment = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+    with database.begin() as db:
+        customer = models.Customer(login="c", public_id="p1")
+        db.add(customer)
+        db.flush()
+        user = models.User(subscriber_id=customer.id, customer_id=customer.id, username="u")
+        profile = models.Profile(subscriber_id=customer.id, owner_id=customer.id, name="p")
+        db.add_all([user, profile])
+        db.flush()
+        entry = {"subscriber_id": customer.id, "user_id": user.id, "profile_id": profile.id}
+        db.add(models.UserProfile(**entry, state=ProfileState.RUNNING, assigned_at=moment))
+    with database.begin() as db:
+        assert db.scalar(select(models.UserProfile.state)) is ProfileState.RUNNING
+        stored = db.scalar(select(column("state")).select_from(table("user_profile")))
+        assert stored == "running"
+        wrong = models.UserProfile(**entry, state="runing", assigned_at=moment)
+        db.add(wrong)
+        with pytest.raises(StatementError, match="runing"):
+            db.flush()
+        db.rollback()
     database.dispose()
 
 

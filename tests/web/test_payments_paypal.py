@@ -106,7 +106,7 @@ def queue(world: Userman, username: str) -> list[tuple[str, str]]:
             .filter(models.UserProfile.user_id == user.id)
             .all()
         )
-        return [(profile.name, entry.state) for entry, profile in rows]
+        return [(profile.name, entry.state.value) for entry, profile in rows]
 
 
 def buy(browser: TestClient, world: Userman, token: str, method: str = "paypal") -> str:

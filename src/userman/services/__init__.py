@@ -5,7 +5,7 @@ from __future__ import annotations
 from userman.services.actor import Actor
 from userman.services.app import Userman, default_url
 from userman.services.commands import MENU_PATHS, SPECIAL, verbs_of
-from userman.services.menus import MENU_ALIASES, MENUS, Menu, Prop
+from userman.services.menus import MENU_ALIASES, MENUS, Menu, Prop, Scope
 from userman.services.permissions import may_change
 from userman.services.request import Outcome, Request
 from userman.services.routers import RouterInfo
@@ -24,6 +24,7 @@ __all__ = [
     "Prop",
     "Request",
     "RouterInfo",
+    "Scope",
     "Userman",
     "default_url",
     "may_change",

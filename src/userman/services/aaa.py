@@ -25,7 +25,7 @@ from userman.services.accounting import (
     store_records,
 )
 from userman.services.facts import user_facts
-from userman.services.profiles import store_slots
+from userman.services.queue import store_slots
 from userman.services.routers import ROUTER_FAILURE, Failure, Requirement, RouterInfo
 from userman.store import models, queries
 from userman.store.database import Database

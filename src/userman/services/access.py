@@ -105,10 +105,8 @@ def store_effects(
             for slot in decision.profile_changes:
                 result = db.execute(
                     update(entries)
-                    .where(entries.id == slot.id, entries.state == BEFORE[slot.state].value)
-                    .values(
-                        state=slot.state.value, start_time=slot.start_time, end_time=slot.end_time
-                    )
+                    .where(entries.id == slot.id, entries.state == BEFORE[slot.state])
+                    .values(state=slot.state, start_time=slot.start_time, end_time=slot.end_time)
                     .execution_options(synchronize_session=False)
                 )
                 if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -257,7 +257,7 @@ class Batch:
             "subscriber_id": user.subscriber_id,
             "user_id": user.id,
             "profile_id": profile.id,
-            "state": ProfileState.WAITING.value,
+            "state": ProfileState.WAITING,
             "assigned_at": now,
         }
 
@@ -274,7 +274,7 @@ class Batch:
         the user has none running."""
         row = self._entry(user, profile, now)
         if profile.starts_at == "now" and not self._has_running(user):
-            row["state"] = ProfileState.RUNNING.value
+            row["state"] = ProfileState.RUNNING
             row["start_time"] = now
             row["end_time"] = end_time_for(now, profile.validity)
         self._queue_entry(row, request, index, now, action)
@@ -282,7 +282,8 @@ class Batch:
     def _queue_entry(
         self, row: dict[str, Any], request: Request, index: int, now: dt.datetime, action: str
     ) -> None:
-        if row["state"] == ProfileState.RUNNING.value:
+        row["state"] = ProfileState(row["state"])  # `state=` as given is text
+        if row["state"] is ProfileState.RUNNING:
             self._running.add(row["user_id"])
         actor = self.actor
         subscriber = (

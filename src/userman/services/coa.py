@@ -17,7 +17,7 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,9 @@ from sqlalchemy.orm import Session
 from userman.core.accounting import CLOSE_ACKED
 from userman.store import models
 from userman.store.database import Database
+
+if TYPE_CHECKING:
+    from userman.services.menus import Menu
 
 __all__ = [
     "ADMIN_REQUEST",
@@ -220,38 +223,39 @@ def disconnect_user(db: Session, user: models.User, cause: str, now: dt.datetime
 
 
 def after_set(
-    db: Session, menu: str, rows: Iterable[Any], changed: Collection[str], now: dt.datetime
+    db: Session, menu: Menu, rows: Iterable[Any], changed: Collection[str], now: dt.datetime
 ) -> None:
-    """After `set`, `enable` or `disable`: a user disabled now loses its sessions, and so do
-    the users of a customer disabled now (the logon refuses them too); the open sessions whose
-    limits the change touched are asked again (services/enforce.py: CoA or Disconnect)."""
+    """After `add`, `set`, `enable` or `disable`: the users of an item disabled now (a user, a
+    customer: `Menu.disabled_cause`) lose their sessions, as the logon refuses them too; the
+    open sessions whose limits the change touched (`Menu.affects`) are asked again
+    (services/enforce.py: CoA or Disconnect)."""
     from userman.services import enforce  # noqa: PLC0415 - enforce builds on this module
 
     rows = list(rows)
-    if "disabled" in changed and menu == "user":
-        for user in rows:
-            if user.disabled:
-                disconnect_user(db, user, USER_DISABLED, now)
-    elif "disabled" in changed and menu == "customer":
-        for customer in rows:
-            if customer.disabled:
-                users = db.scalars(
-                    select(models.User).where(models.User.customer_id == customer.id)
-                ).all()
-                for user in users:
-                    disconnect_user(db, user, CUSTOMER_DISABLED, now)
+    if menu.disabled_cause and "disabled" in changed:
+        disabled = [row for row in rows if row.disabled]
+        _disconnect_users(db, enforce.users_of(db, menu, disabled), menu.disabled_cause, now)
     enforce.after_change(db, menu, rows, now)
 
 
-def before_remove(db: Session, menu: str, row: Any, now: dt.datetime) -> set[int]:
-    """Before `remove` (which unlinks the user's sessions): a removed user loses them. The
-    users whose limits the removal may change, for `after_remove`."""
+def before_remove(db: Session, menu: Menu, row: Any, now: dt.datetime) -> set[int]:
+    """Before `remove` (which unlinks the user's sessions): the users of an item whose removal
+    ends their sessions (a user: `Menu.removed_cause`) lose them. Otherwise the users whose
+    limits the removal may change, for `after_remove`."""
     from userman.services import enforce  # noqa: PLC0415 - enforce builds on this module
 
-    if menu == "user":
-        disconnect_user(db, row, USER_DELETED, now)
+    users = enforce.users_of(db, menu, [row])
+    if menu.removed_cause:
+        _disconnect_users(db, users, menu.removed_cause, now)
         return set()
-    return enforce.users_of(db, menu, [row])
+    return users
+
+
+def _disconnect_users(db: Session, user_ids: set[int], cause: str, now: dt.datetime) -> None:
+    for user_id in sorted(user_ids):
+        user = db.get(models.User, user_id)
+        if user is not None:
+            disconnect_user(db, user, cause, now)
 
 
 def after_remove(db: Session, users: set[int], now: dt.datetime) -> None:

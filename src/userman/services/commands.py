@@ -35,7 +35,7 @@ from userman.services import (
     verbs,
 )
 from userman.services.actor import Actor
-from userman.services.menus import MENU_ALIASES, MENUS, Menu, menu_for
+from userman.services.menus import CUSTOMER, HISTORY, MENU_ALIASES, MENUS, Menu, menu_for
 from userman.services.request import Context, Handler, Outcome, Request
 from userman.services.verbs import Condition
 
@@ -47,7 +47,7 @@ READ_VERBS = frozenset({"print", "find", "get", "export", "monitor"})
 # Every menu path a command may start with, the v7 names included.
 MENU_PATHS: tuple[tuple[str, ...], ...] = tuple(
     sorted(
-        {tuple(name.split()) for name in [*MENUS, *MENU_ALIASES, "database", "settings"]},
+        {tuple(name.split()) for name in [*MENUS, *MENU_ALIASES, *permissions.AREA_LEVEL]},
         key=len,
         reverse=True,
     )
@@ -145,13 +145,13 @@ def _add(ctx: Context, menu: Menu, request: Request) -> Outcome:
     if request.positional:
         raise InvalidValueError(request.positional[0], "add takes only name=value pairs")
     row = verbs.add(ctx.db, ctx.actor, menu, request.args)
-    coa.after_set(ctx.db, menu.name, [row], request.args.keys(), ctx.now)
+    coa.after_set(ctx.db, menu, [row], request.args.keys(), ctx.now)
     return Outcome(menu, (verbs.render(ctx.db, menu, row, show_sensitive=False),))
 
 
 def _set(ctx: Context, menu: Menu, request: Request) -> Outcome:
     rows = verbs.set_(ctx.db, ctx.actor, menu, request.positional, request.args)
-    coa.after_set(ctx.db, menu.name, rows, request.args.keys(), ctx.now)
+    coa.after_set(ctx.db, menu, rows, request.args.keys(), ctx.now)
     return Outcome(menu)
 
 
@@ -162,7 +162,7 @@ def _toggle(disabled: str) -> Handler:
         rows = verbs.set_(
             ctx.db, ctx.actor, menu, request.positional, {"disabled": disabled}, request.verb
         )
-        coa.after_set(ctx.db, menu.name, rows, ("disabled",), ctx.now)
+        coa.after_set(ctx.db, menu, rows, ("disabled",), ctx.now)
         return Outcome(menu)
 
     return handler
@@ -174,7 +174,7 @@ def _remove(ctx: Context, menu: Menu, request: Request) -> Outcome:
     touched: set[int] = set()  # users whose open sessions the removal may change
 
     def before(row: object) -> None:
-        touched.update(coa.before_remove(ctx.db, menu.name, row, ctx.now))
+        touched.update(coa.before_remove(ctx.db, menu, row, ctx.now))
 
     count = verbs.remove(ctx.db, ctx.actor, menu, request.positional, before=before)
     coa.after_remove(ctx.db, touched, ctx.now)
@@ -193,7 +193,8 @@ GENERIC: dict[str, Handler] = {
     "remove": _remove,
 }
 
-# (menu, verb) -> the handler of a verb only that menu has.
+# (menu, verb) -> the handler of a verb only that menu has (each declared in the menu's
+# `verbs`), or of a verb of what is not a menu (permissions.AREA_LEVEL: database, settings).
 SPECIAL: dict[tuple[str, str], Handler] = {
     ("user", "create-and-activate-profile"): profiles.create_and_activate_profile,
     ("user-profile", "add"): profiles.add_user_profile,
@@ -211,15 +212,30 @@ SPECIAL: dict[tuple[str, str], Handler] = {
 }
 
 
+def _check_special() -> None:
+    """Every handler is for a verb its menu declares, and every declared verb has one: a
+    misspelt menu or verb name stops the import, instead of a verb that silently is not."""
+    declared = {(menu.name, verb.name) for menu in MENUS.values() for verb in menu.verbs}
+    areas = {(menu, verb) for menu, verb in SPECIAL if menu in permissions.AREA_LEVEL}
+    if set(SPECIAL) - areas != declared:
+        raise RuntimeError(
+            f"menus' verbs without a handler: {sorted(declared - set(SPECIAL))}; handlers"
+            f" of no declared verb: {sorted(set(SPECIAL) - areas - declared)}"
+        )
+
+
+_check_special()
+
+
 def verbs_of(name: str) -> tuple[str, ...]:
     """The verbs of a menu (by any of its names), in the order help lists them: the generic
     ones it takes, then its own. The one answer to "which commands does it have", for running
     a command, for help and for completion alike."""
     canonical = MENU_ALIASES.get(name, name)
-    own = [verb for menu_name, verb in SPECIAL if menu_name == canonical]
     menu = MENUS.get(canonical)
     if menu is None:
-        return tuple(own)
+        return tuple(verb for area, verb in SPECIAL if area == canonical)
+    own = [verb.name for verb in menu.verbs]
     toggles = "disabled" in menu.by_name
     generic = {
         "add": menu.addable,
@@ -253,20 +269,20 @@ def run(
     if request.verb not in known:
         raise UnknownCommandError(request.verb, name, known)
     handler = SPECIAL.get((MENU_ALIASES.get(name, name), request.verb)) or GENERIC[request.verb]
-    assert menu is not None or name in ("database", "settings")
+    assert menu is not None or name in permissions.AREA_LEVEL
     ctx = Context(db, actor, now, progress)
     if backup_dir is not None:
         ctx = replace(ctx, backup_dir=backup_dir)
-    target = menu if menu is not None else MENUS["history"]
+    target = menu if menu is not None else HISTORY
     if request.verb in READ_VERBS:
         return handler(ctx, target, request)
-    if name in ("history", "database", "settings"):
+    if menu is None or not menu.recorded:
         # Undo, redo and loading a backup are not themselves recorded, to be undone; settings
         # record their own entry.
-        permissions.check_level(actor, name, request.verb)
+        permissions.check_level(actor, menu or name, request.verb)
         return handler(ctx, target, request)
-    if target.name != "customer":  # a customer may change some of its own details
-        permissions.check_level(actor, target.name, request.verb)
+    if menu is not CUSTOMER:  # a customer may change some of its own details
+        permissions.check_level(actor, menu, request.verb)
     with history.recording(db, actor, describe(name, request), now) as recorder:
         outcome = handler(ctx, target, request)
         recorder.outcome = outcome

@@ -16,7 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,9 +25,12 @@ from userman.core.authorize import RejectReason, UserFacts, reauthorize
 from userman.core.enforce import coa_reply, fingerprint, next_change
 from userman.services import coa
 from userman.services.facts import user_facts
-from userman.services.profiles import store_slots
+from userman.services.queue import store_slots
 from userman.store import models
 from userman.store.database import Database
+
+if TYPE_CHECKING:
+    from userman.services.menus import Menu
 
 __all__ = ["CAUSES", "after_change", "recheck", "recheck_users", "remember", "sweep", "users_of"]
 
@@ -127,40 +130,14 @@ def sweep(database: Database, now: dt.datetime) -> dt.datetime | None:
     return soonest
 
 
-def users_of(db: Session, menu: str, rows: Sequence[Any]) -> set[int]:
-    """The users whose decision an edit of `rows` of `menu` may change."""
-    ids = [row.id for row in rows]
-    if not ids:
+def users_of(db: Session, menu: Menu, rows: Sequence[Any]) -> set[int]:
+    """The users whose decision an edit of `rows` of `menu` may change (`Menu.affects`)."""
+    if not rows or menu.affects is None:
         return set()
-    entry = models.UserProfile
-    profiles: list[int] = []
-    if menu == "user":
-        return set(ids)
-    if menu == "user-profile":
-        return {row.user_id for row in rows}
-    if menu == "user group":
-        return set(db.scalars(select(models.User.id).where(models.User.group_id.in_(ids))))
-    if menu == "customer":  # its time zone
-        return set(db.scalars(select(models.User.id).where(models.User.customer_id.in_(ids))))
-    if menu == "profile":
-        profiles = ids
-    elif menu == "profile profile-limitation":
-        profiles = [row.profile_id for row in rows]
-    elif menu == "profile limitation":
-        binding = models.ProfileLimitation
-        profiles = list(
-            db.scalars(select(binding.profile_id).where(binding.limitation_id.in_(ids)))
-        )
-    if not profiles:
-        return set()
-    return set(
-        db.scalars(
-            select(entry.user_id).where(entry.profile_id.in_(profiles), entry.state != "used")
-        )
-    )
+    return menu.affects(db, rows)
 
 
-def after_change(db: Session, menu: str, rows: Sequence[Any], now: dt.datetime) -> None:
+def after_change(db: Session, menu: Menu, rows: Sequence[Any], now: dt.datetime) -> None:
     """After an edit of `rows` of `menu` (inside its transaction): recheck the open sessions of
     the users whose limits it may change."""
     recheck_users(db, users_of(db, menu, rows), now)

@@ -25,7 +25,7 @@ from userman.core.limits import (
 from userman.core.profiles import ProfileSlot, ProfileState, select_profile
 from userman.core.windows import Window, parse_time_zone, parse_weekdays
 from userman.services.actor import Actor
-from userman.services.profiles import profile_queue
+from userman.services.queue import profile_queue
 from userman.store import models, queries
 
 __all__ = ["actor_time_zone", "time_zone", "user_facts", "zone"]
@@ -120,7 +120,7 @@ def _counters(db: Session, running: ProfileSlot) -> Usage:
     """What accounting counted on the running entry (services/aaa.py); 0 for one that starts
     now, which never ran."""
     entry = db.get(models.UserProfile, running.id)  # profile_queue loaded it
-    if entry is None or entry.state != ProfileState.RUNNING.value:
+    if entry is None or entry.state is not ProfileState.RUNNING:
         return Usage()
     return Usage(entry.uptime_used, entry.download_used, entry.upload_used)
 

@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 
 from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError
@@ -41,6 +42,7 @@ __all__ = [
     "JsonValue",
     "Kind",
     "choice",
+    "enum_of",
     "mapped",
     "port",
     "set_of",
@@ -292,6 +294,23 @@ def choice(options: Sequence[str]) -> Kind:
         return text
 
     return Kind(" | ".join(options), parse, _text, _text, tuple(options))
+
+
+def enum_of(kind: type[Enum]) -> Kind:
+    """A choice whose values are an Enum's (a column of that Enum type): parsed to its member,
+    shown as its value."""
+    options = tuple(str(member.value) for member in kind)
+
+    def parse(text: str, prop: str) -> Enum:
+        try:
+            return kind(text)
+        except ValueError:
+            raise InvalidValueError(prop, f'"{text}" is not one of: {", ".join(options)}') from None
+
+    def show(value: object) -> str:
+        return str(value.value) if isinstance(value, Enum) else _text(value)
+
+    return Kind(" | ".join(options), parse, show, show, options)
 
 
 def set_of(options: Sequence[str]) -> Kind:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, event, select, update
@@ -61,6 +62,8 @@ def encode_value(value: object) -> object:
         return {"datetime": value.isoformat()}
     if isinstance(value, Decimal):
         return {"decimal": str(value)}
+    if isinstance(value, Enum):  # a user-profile's state: recorded as the column holds it
+        return value.value
     return value
 
 
@@ -88,6 +91,8 @@ def _decode(column: Column[Any], value: object) -> object:
         return dt.datetime.fromisoformat(value)
     if kind is bool and isinstance(value, int):
         return bool(value)
+    if issubclass(kind, Enum):
+        return kind(value)
     return value
 
 
@@ -352,7 +357,7 @@ def _replay(ctx: Context, menu: Menu, request: Request, *, backwards: bool) -> O
     if request.positional or request.args:
         word = request.positional[0] if request.positional else next(iter(request.args))
         raise InvalidValueError(word, f"{verb} takes no values")
-    permissions.check_level(ctx.actor, "history", verb)
+    permissions.check_level(ctx.actor, menu, verb)
     db = ctx.db
     db.flush()
     entry = _newest(db, ctx.actor, menu, "done" if backwards else "undone")

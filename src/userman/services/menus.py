@@ -1,21 +1,34 @@
-"""One declarative definition per menu: its properties, their kinds and defaults, its flags.
+"""One declarative definition per menu: its properties, their kinds and defaults, its flags,
+who may see and change its items, its own verbs, and which users a change of an item touches.
 
-The CLI, and later the REST API and the web pages, all read these; the generic verbs in
-`services.verbs` do the work. Property names and defaults are the manual's
-(../shared/mikrotik-user-manager.txt), with the v7 names as aliases. A property with `ref` names
-an item of another menu (by login, name or *ID) and is stored as its id; `sensitive` ones print
-only with `show-sensitive`; `hidden` ones (v7 spellings) are accepted but never printed.
+The CLI, the REST API and the web pages all read these; the generic verbs in `services.verbs`
+do the work. What used to be found by comparing menu names is declared here once and read by
+every module that needs it: `visibility` and `write_level` by services/permissions.py, `verbs`
+by services/commands.py (which holds their handlers, and refuses at import a handler no menu
+declares) and web/api.py (its routes), `affects`, `disabled_cause` and `removed_cause` by
+services/coa.py and services/enforce.py (CoA and Disconnect for the users a change touches).
+The policy in memory needs nothing from here: the database's triggers (migration 0014) note
+every changed row of the tables a decision reads, whichever menu or verb changed it.
+
+Property names and defaults are the manual's (../shared/mikrotik-user-manager.txt), with the v7
+names as aliases. A property with `ref` names an item of another menu (by login, name or *ID)
+and is stored as its id; `sensitive` ones print only with `show-sensitive`; `hidden` ones (v7
+spellings) are accepted but never printed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from userman.core.profiles import ProfileState
+from userman.services.actor import LEVELS
+from userman.services.coa import CUSTOMER_DISABLED, USER_DELETED, USER_DISABLED
 from userman.services.fields import (
     ATTRIBUTES,
     BOOL,
@@ -37,12 +50,27 @@ from userman.services.fields import (
     VALIDITY,
     Kind,
     choice,
+    enum_of,
     mapped,
     set_of,
 )
 from userman.store import models
 
-__all__ = ["MENUS", "MENU_ALIASES", "Menu", "Prop", "menu_for"]
+__all__ = [
+    "CUSTOMER",
+    "HISTORY",
+    "MENUS",
+    "MENU_ALIASES",
+    "PROFILE",
+    "USER",
+    "Affects",
+    "Menu",
+    "Prop",
+    "Scope",
+    "Verb",
+    "Visibility",
+    "menu_for",
+]
 
 ACCESS_FLAGS = (
     "own-routers",
@@ -87,6 +115,37 @@ class Prop:
 
 Flag = tuple[str, str, Callable[[Any], bool]]  # (letter, meaning, test)
 
+# Which users' decisions a change of these items (of one menu, inside the change's transaction,
+# before a removal) may change: their ids.
+Affects = Callable[[Session, Sequence[Any]], set[int]]
+
+
+class Visibility(Enum):
+    """Which items of a menu a customer that is not an owner sees (services/permissions.py)."""
+
+    # Those of the customers its access flags reach for the menu's `area`: by the item's own
+    # customer (or owner) property, else by the item that its `owner` property names.
+    REACH = "reach"
+    TREE = "tree"  # the customer itself and the customers below it (the customer menu)
+    ACTOR = "actor"  # what it did itself (history)
+
+
+class Scope(Enum):
+    """What a menu's own verb acts on, which is how the REST API offers it (web/api.py)."""
+
+    ITEM = "item"  # POST /api/v1/MENU/{item}/VERB
+    READ_ITEM = "read-item"  # GET /api/v1/MENU/{item}/VERB: it changes nothing
+    MENU = "menu"  # POST /api/v1/MENU/VERB
+    ADD = "add"  # the menu's own `add`: POST /api/v1/MENU
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    """A verb only this menu has; its handler is in services/commands.py's SPECIAL."""
+
+    name: str
+    scope: Scope
+
 
 @dataclass(frozen=True, slots=True)
 class Menu:
@@ -98,12 +157,27 @@ class Menu:
     owner: str = "customer"  # the ref property whose item decides the subscriber
     addable: bool = True
     area: str = ""  # the access flag family: routers, users, profiles, limits
+    visibility: Visibility = Visibility.REACH
+    write_level: str = "read-write"  # the permission level its changes need (actor.LEVELS)
+    verbs: tuple[Verb, ...] = ()  # its own verbs, beside the generic ones
+    recorded: bool = True  # whether its changes are history entries (undo, redo are not)
+    # The users whose decision a change of its items may change (CoA/Disconnect for their open
+    # sessions); None only for a menu whose table no decision reads (a test holds that).
+    affects: Affects | None = None
+    disabled_cause: str = ""  # disabling an item ends its users' sessions with this cause
+    removed_cause: str = ""  # removing an item ends its users' sessions with this cause
     by_name: dict[str, Prop] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = {p.name: p for p in self.props}
         names.update({alias: p for p in self.props for alias in p.aliases})
         object.__setattr__(self, "by_name", names)
+        if self.write_level not in LEVELS:
+            raise ValueError(f"menu {self.name}: write level {self.write_level!r} is no level")
+        if self.owner and (self.owner not in names or names[self.owner].ref is None):
+            raise ValueError(f"menu {self.name}: owner {self.owner!r} is no reference")
+        if (self.disabled_cause or self.removed_cause) and self.affects is None:
+            raise ValueError(f"menu {self.name}: ends sessions but names no users")
 
     @property
     def shown(self) -> tuple[Prop, ...]:
@@ -115,6 +189,65 @@ def _disabled(row: Any) -> bool:
 
 
 DISABLED: Flag = ("X", "disabled", _disabled)
+
+
+# Which users a change touches (`Menu.affects`), by what the decision reads of the items.
+
+
+def _themselves(db: Session, rows: Sequence[Any]) -> set[int]:
+    return {row.id for row in rows}
+
+
+def _their_user(db: Session, rows: Sequence[Any]) -> set[int]:
+    """Rows of one user (its queue entries, its sessions, whose usage counts against limits)."""
+    return {row.user_id for row in rows if row.user_id is not None}
+
+
+def _of_customers(db: Session, rows: Sequence[Any]) -> set[int]:
+    """A customer's users: its time zone sets their windows, its `disabled` refuses them."""
+    ids = [row.id for row in rows]
+    return set(db.scalars(select(models.User.id).where(models.User.customer_id.in_(ids))))
+
+
+def _of_groups(db: Session, rows: Sequence[Any]) -> set[int]:
+    ids = [row.id for row in rows]
+    return set(db.scalars(select(models.User.id).where(models.User.group_id.in_(ids))))
+
+
+def _queueing(db: Session, profiles: Sequence[int]) -> set[int]:
+    """The users with one of these profiles waiting or running."""
+    if not profiles:
+        return set()
+    entry = models.UserProfile
+    return set(
+        db.scalars(
+            select(entry.user_id).where(
+                entry.profile_id.in_(profiles), entry.state != ProfileState.USED
+            )
+        )
+    )
+
+
+def _of_profiles(db: Session, rows: Sequence[Any]) -> set[int]:
+    return _queueing(db, [row.id for row in rows])
+
+
+def _of_bindings(db: Session, rows: Sequence[Any]) -> set[int]:
+    """A profile-limitation's: its profile's users (its windows, its limitation)."""
+    return _queueing(db, [row.profile_id for row in rows])
+
+
+def _of_limitations(db: Session, rows: Sequence[Any]) -> set[int]:
+    binding = models.ProfileLimitation
+    ids = [row.id for row in rows]
+    profiles = db.scalars(select(binding.profile_id).where(binding.limitation_id.in_(ids)))
+    return _queueing(db, list(profiles))
+
+
+def _nobody(db: Session, rows: Sequence[Any]) -> set[int]:
+    """An attribute's definition says how a reply encodes a name (its vendor and type), not
+    which names and values a session has: no session's limits change with it."""
+    return set()
 
 
 def _active_sessions(db: Session, row: Any) -> object:
@@ -129,7 +262,9 @@ def _actual_profile(db: Session, row: Any) -> object:
     name = db.scalar(
         select(models.Profile.name)
         .join(models.UserProfile, models.UserProfile.profile_id == models.Profile.id)
-        .where(models.UserProfile.user_id == row.id, models.UserProfile.state == "running")
+        .where(
+            models.UserProfile.user_id == row.id, models.UserProfile.state == ProfileState.RUNNING
+        )
         .limit(1)
     )
     return name or ""
@@ -150,6 +285,10 @@ CUSTOMER = Menu(
     key="login",
     owner="parent",
     flags=(DISABLED,),
+    visibility=Visibility.TREE,
+    write_level="owner",
+    affects=_of_customers,
+    disabled_cause=CUSTOMER_DISABLED,
     props=(
         Prop("login", "login"),
         Prop("password", "password_hash", hashed=True, sensitive=True),
@@ -197,6 +336,8 @@ ROUTER = Menu(
     key="name",
     flags=(DISABLED,),
     area="routers",
+    write_level="full",
+    verbs=(Verb("monitor", Scope.READ_ITEM), Verb("reset-counters", Scope.ITEM)),
     props=(
         Prop("name", "name"),
         Prop("customer", "customer_id", ref="customer"),
@@ -233,6 +374,8 @@ PROFILE = Menu(
     key="name",
     owner="owner",
     area="profiles",
+    write_level="full",
+    affects=_of_profiles,
     props=(
         Prop("name", "name"),
         Prop("owner", "owner_id", ref="customer"),
@@ -267,6 +410,8 @@ LIMITATION = Menu(
     key="name",
     owner="owner",
     area="limits",
+    write_level="full",
+    affects=_of_limitations,
     props=(
         Prop("name", "name"),
         Prop("owner", "owner_id", ref="customer"),
@@ -316,6 +461,8 @@ PROFILE_LIMITATION = Menu(
     key=None,
     owner="profile",
     area="profiles",
+    write_level="full",
+    affects=_of_bindings,
     props=(
         Prop("profile", "profile_id", ref="profile", required=True),
         Prop("limitation", "limitation_id", ref="profile limitation", required=True),
@@ -332,6 +479,8 @@ USER_GROUP = Menu(
     key="name",
     owner="owner",
     area="users",
+    write_level="full",
+    affects=_of_groups,
     props=(
         Prop("name", "name"),
         Prop("owner", "owner_id", ref="customer"),
@@ -348,6 +497,8 @@ ATTRIBUTE = Menu(
     key="name",
     owner="owner",
     area="profiles",
+    write_level="full",
+    affects=_nobody,
     props=(
         Prop("name", "name"),
         Prop("owner", "owner_id", ref="customer"),
@@ -370,6 +521,13 @@ USER = Menu(
     key="username",
     flags=(DISABLED,),
     area="users",
+    verbs=(
+        Verb("create-and-activate-profile", Scope.ITEM),
+        Verb("add-batch-users", Scope.MENU),
+    ),
+    affects=_themselves,
+    disabled_cause=USER_DISABLED,
+    removed_cause=USER_DELETED,
     props=(
         Prop("username", "username", aliases=("name",)),
         Prop("customer", "customer_id", ref="customer"),
@@ -413,10 +571,11 @@ USER = Menu(
 
 def _running_active(db: Session, row: Any) -> object:
     """v7's state: running-active when a running profile's user has an active session."""
-    if row.state != "running":
-        return row.state
+    state = ProfileState(row.state)  # a value just given (`set state=`) is still text
+    if state is not ProfileState.RUNNING:
+        return state.value
     sessions = _active_sessions(db, db.get(models.User, row.user_id))
-    return "running-active" if sessions else "running"
+    return "running-active" if sessions else ProfileState.RUNNING.value
 
 
 # `user-profile add user= profile=` queues and starts a profile as create-and-activate-profile
@@ -427,10 +586,17 @@ USER_PROFILE = Menu(
     key=None,
     owner="user",
     area="users",
+    verbs=(Verb("add", Scope.ADD),),
+    affects=_their_user,
     props=(
         Prop("user", "user_id", ref="user", required=True),
         Prop("profile", "profile_id", ref="profile", required=True),
-        Prop("state", "state", choice(("waiting", "running", "used")), compute=_running_active),
+        Prop(
+            "state",
+            "state",
+            enum_of(ProfileState),
+            compute=_running_active,
+        ),
         Prop("assigned", "assigned_at", DATETIME),
         Prop("start-time", "start_time", DATETIME),
         Prop("end-time", "end_time", DATETIME),
@@ -464,6 +630,8 @@ SESSION = Menu(
     addable=False,
     area="users",
     flags=(("A", "active", _active),),
+    verbs=(Verb("close-session", Scope.ITEM),),
+    affects=_their_user,
     props=(
         Prop("customer", "customer_id", ref="customer", writable=False),
         Prop("user", "username", writable=False),
@@ -485,6 +653,7 @@ LOG = Menu(
     key=None,
     addable=False,
     area="routers",
+    write_level="full",
     props=(
         Prop("customer", "customer_id", ref="customer", writable=False),
         Prop("user-orig", "user_orig", writable=False),
@@ -539,6 +708,11 @@ HISTORY = Menu(
         ("R", "redoable", _redoable),
         ("F", "failed", _failed),
     ),
+    owner="",
+    visibility=Visibility.ACTOR,
+    write_level="owner",
+    verbs=(Verb("undo", Scope.MENU), Verb("redo", Scope.MENU)),
+    recorded=False,
     props=(
         Prop("action", "action", writable=False),
         Prop("sub-changes", "sub_changes", INT, writable=False),
@@ -573,6 +747,17 @@ MENU_ALIASES: dict[str, str] = {
     "profile-limitation": "profile profile-limitation",
     "user-group": "user group",
 }
+
+
+def _check_references() -> None:
+    """Every reference names a menu: a misspelt `ref` stops the import."""
+    for menu in MENUS.values():
+        for prop in menu.props:
+            if prop.ref is not None and prop.ref not in MENUS:
+                raise ValueError(f"menu {menu.name}: {prop.name} names no menu {prop.ref!r}")
+
+
+_check_references()
 
 
 def menu_for(path: str) -> Menu | None:

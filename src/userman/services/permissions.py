@@ -25,17 +25,15 @@ The local superuser passes every check. Every refusal names what is missing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, false, inspect, select
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
 from userman.services.actor import LEVELS, Actor
+from userman.services.menus import CUSTOMER, Menu, Visibility, menu_for
 from userman.store import models
-
-if TYPE_CHECKING:
-    from userman.services.menus import Menu
 
 __all__ = [
     "check_change",
@@ -47,70 +45,77 @@ __all__ = [
     "make_actor",
     "may_change",
     "visible",
+    "write_level",
 ]
 
 FAMILIES = ("routers", "users", "profiles", "limits")
 
-# The level each menu's changes need.
-WRITE_LEVEL = {
-    "customer": "owner",
-    "history": "owner",
-    "database": "owner",
-    "router": "full",
-    "log": "full",
-    "profile": "full",
-    "profile limitation": "full",
-    "profile profile-limitation": "full",
-    "attribute": "full",
-    "user group": "full",
+# The level changes of what is not a menu need (a menu's is its `write_level`).
+AREA_LEVEL = {
+    "database": "owner",  # save, load (services/backup.py)
     "settings": "full",  # services/subscriber_settings.py
 }
-DEFAULT_WRITE_LEVEL = "read-write"
+
+
+def write_level(target: Menu | str) -> str:
+    """The level changes of a menu (or one named by any of its names), the database or the
+    settings need. A name that is none of these is an error, never a default level."""
+    if isinstance(target, str):
+        menu = menu_for(target)
+        if menu is None:
+            if target not in AREA_LEVEL:
+                raise KeyError(f"no menu or area named {target!r}")
+            return AREA_LEVEL[target]
+        target = menu
+    return target.write_level
 
 
 def _customer_column(menu: Menu) -> Any:
-    """The column naming the customer whose item this is, for menus that have one."""
-    for name in ("customer", "owner"):
-        prop = menu.by_name.get(name)
-        if prop is not None and prop.ref == "customer":
-            return getattr(menu.model, prop.column)
-    return None
+    """The column naming the customer whose item this is, for menus whose owner property is a
+    customer (a customer's own `parent` is not: customers are seen by their tree)."""
+    owner = menu.by_name.get(menu.owner)
+    if menu is CUSTOMER or owner is None or owner.ref != CUSTOMER.name:
+        return None
+    return getattr(menu.model, owner.column)
 
 
 def visible(actor: Actor, menu: Menu, stmt: Select[Any]) -> Select[Any]:
-    """Narrow `stmt` (already within the actor's subscriber) to what the actor may see."""
+    """Narrow `stmt` (already within the actor's subscriber) to what the actor may see, as the
+    menu's `visibility` says."""
     if actor.sees_everything:
         return stmt
-    if menu.name == "customer":
-        return stmt.where(models.Customer.id.in_(actor.tree))
-    if menu.name == "history":
+    if menu.visibility is Visibility.TREE:
+        return stmt.where(menu.model.id.in_(actor.tree))  # type: ignore[attr-defined]
+    if menu.visibility is Visibility.ACTOR:
         return stmt.where(models.HistoryEntry.actor == actor.login)
     reach = actor.reach.get(menu.area, frozenset())
     column = _customer_column(menu)
     if column is not None:
         return stmt.where(column.in_(reach))
-    if menu.name == "profile profile-limitation":
-        owned = select(models.Profile.id).where(models.Profile.owner_id.in_(reach))
-        return stmt.where(models.ProfileLimitation.profile_id.in_(owned))
-    if menu.name == "user-profile":
-        owned = select(models.User.id).where(models.User.customer_id.in_(reach))
-        return stmt.where(models.UserProfile.user_id.in_(owned))
-    return stmt.where(false())  # a menu without a rule shows nothing rather than too much
+    # No customer of its own: reached through the item its owner property names (a
+    # profile-limitation through its profile, a user-profile entry through its user).
+    owner = menu.by_name.get(menu.owner)
+    above = menu_for(owner.ref) if owner is not None and owner.ref else None
+    above_column = _customer_column(above) if above is not None else None
+    if owner is None or above is None or above_column is None:
+        return stmt.where(false())  # a menu without a rule shows nothing rather than too much
+    owned = select(above.model.id).where(above_column.in_(reach))  # type: ignore[attr-defined]
+    return stmt.where(getattr(menu.model, owner.column).in_(owned))
 
 
-def may_change(actor: Actor, menu_name: str) -> bool:
+def may_change(actor: Actor, target: Menu | str) -> bool:
     """Whether the actor's level lets it change items of the menu at all (the web pages show
     the buttons that change things only then; each change is still checked)."""
-    needed = WRITE_LEVEL.get(menu_name, DEFAULT_WRITE_LEVEL)
-    return actor.is_superuser or actor.level >= LEVELS[needed]
+    return actor.is_superuser or actor.level >= LEVELS[write_level(target)]
 
 
-def check_level(actor: Actor, menu_name: str, verb: str) -> None:
+def check_level(actor: Actor, target: Menu | str, verb: str) -> None:
     """Refuse a changing verb to an actor whose level is below what the menu needs."""
-    needed = WRITE_LEVEL.get(menu_name, DEFAULT_WRITE_LEVEL)
+    needed = write_level(target)
     if not actor.is_superuser and actor.level < LEVELS[needed]:
+        name = target if isinstance(target, str) else target.name
         raise PermissionDeniedError(
-            f"{needed} permissions", f"{actor.login} has {actor.permissions} for {menu_name} {verb}"
+            f"{needed} permissions", f"{actor.login} has {actor.permissions} for {name} {verb}"
         )
 
 
@@ -128,10 +133,10 @@ def check_change(  # noqa: PLR0917 - the change is these six things
     if row.subscriber_id != actor.subscriber_id:
         # find() never hands out another subscriber's item; this is the second lock.
         raise NotFoundError(menu.name, f"*{row.id:X}" if row.id is not None else "(new)")
-    if menu.name == "customer":
+    if menu is CUSTOMER:
         _check_customer_change(actor, row, verb, props)
         return
-    check_level(actor, menu.name, verb)
+    check_level(actor, menu, verb)
     if actor.sees_everything:
         return
     column = _customer_column(menu)
@@ -158,7 +163,7 @@ def _check_customer_change(actor: Actor, row: Any, verb: str, props: frozenset[s
         if actor.permissions != "owner":
             (denied, *_) = sorted(props - SELF_SERVICE)
             raise PermissionDeniedError("owner permissions", f"to change its own {denied}")
-    check_level(actor, "customer", verb)
+    check_level(actor, CUSTOMER, verb)
     if row.id is not None and row.id == row.subscriber_id and row.id != actor.customer_id:
         # The subscriber's own account is the key to the whole domain: only it (and the local
         # superuser) may change or remove it, not the owners below it.
@@ -186,14 +191,14 @@ def check_kept(actor: Actor, row: models.Customer, verb: str) -> None:
 def check_unseen(db: Session, actor: Actor, menu: Menu, key: str, verb: str) -> None:
     """A change to a customer the actor does not see (`find` said "no such item") but knows,
     its parent (its own `parent=`), is refused by the permission it lacks."""
-    if menu.name != "customer" or actor.sees_everything or actor.customer_id is None:
+    if menu is not CUSTOMER or actor.sees_everything or actor.customer_id is None:
         return
     own = db.get(models.Customer, actor.customer_id)
     if own is None or own.parent_id is None or own.parent_id == own.id:
         return
     parent = db.get(models.Customer, own.parent_id)
     if parent is not None and _names(key, parent):
-        check_level(actor, "customer", verb)
+        check_level(actor, CUSTOMER, verb)
 
 
 def _names(key: str, customer: models.Customer) -> bool:
@@ -210,7 +215,7 @@ def check_sensitive(actor: Actor, menu: Menu) -> None:
     """Secrets (shared secrets, user passwords, wireless keys) show only to who may change
     them: `show-sensitive`, `export show-sensitive` and `where` on a secret need the level of
     the menu's changes."""
-    check_level(actor, menu.name, "show-sensitive")
+    check_level(actor, menu, "show-sensitive")
 
 
 def _access_for(db: Session, actor: Actor, menu: Menu, owner_id: int) -> str:

@@ -44,7 +44,6 @@ from userman.core.policy import (
     UserRecord,
     UserState,
 )
-from userman.core.profiles import ProfileState
 from userman.core.windows import Window, parse_weekdays
 from userman.services.facts import LIMITATION_COLUMNS, zone
 from userman.store import policy as store
@@ -110,7 +109,6 @@ TABLES: dict[str, tuple[str, Any]] = {
 assert set(TABLES) == set(store.CONFIG_TABLES)
 
 
-STATES = {state.value: state for state in ProfileState}
 NOTHING_USED = Usage()
 # The user's columns (store.USER_COLUMNS positions) that most users share a value of: one
 # string object per value, not one per user (caller-id, addresses, wireless, attributes).
@@ -123,7 +121,7 @@ def _states(rows: store.UserRows, since: dt.datetime) -> list[UserState]:
     entries: dict[int, list[Entry]] = defaultdict(list)
     for entry_id, user_id, profile_id, state, start, end, uptime, down, up in rows.entries:
         used = Usage(uptime, down, up) if uptime or down or up else NOTHING_USED
-        entries[user_id].append(Entry(entry_id, profile_id, STATES[state], start, end, used))
+        entries[user_id].append(Entry(entry_id, profile_id, state, start, end, used))
     sessions: dict[int, list[SessionUsage]] = defaultdict(list)
     for user_id, till_time, active, uptime, down, up in rows.sessions:
         used = Usage(uptime, down, up) if uptime or down or up else NOTHING_USED

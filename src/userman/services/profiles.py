@@ -1,26 +1,25 @@
-"""Assigning profiles to users: `user create-and-activate-profile` and reading a user's queue."""
+"""Assigning profiles to users: `user create-and-activate-profile` and `user-profile add`.
+
+The queue as the AAA path reads and writes it is services/queue.py's (no menus there).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, UnknownPropertyError
-from userman.core.profiles import ProfileSlot, ProfileState, end_time_for
+from userman.core.profiles import ProfileState, end_time_for
 from userman.services import permissions
 from userman.services.menus import PROFILE, USER, Menu
+from userman.services.queue import validity
 from userman.services.request import Context, Outcome, Request
 from userman.services.verbs import find, resolve_customer
 from userman.store import models
 
-__all__ = ["create_and_activate_profile", "profile_queue", "store_slots"]
-
-
-def _validity(profile: models.Profile) -> dt.timedelta | None:
-    return dt.timedelta(seconds=profile.validity) if profile.validity else None
+__all__ = ["activate", "add_user_profile", "create_and_activate_profile"]
 
 
 def create_and_activate_profile(ctx: Context, menu: Menu, request: Request) -> Outcome:
@@ -72,7 +71,7 @@ def add_user_profile(ctx: Context, menu: Menu, request: Request) -> Outcome:
             subscriber_id=user.subscriber_id,
             user_id=user.id,
             profile_id=profile.id,
-            **{"state": ProfileState.WAITING.value, "assigned_at": ctx.now, **stored},
+            **{"state": ProfileState.WAITING, "assigned_at": ctx.now, **stored},
         )
     )
     ctx.db.flush()
@@ -85,53 +84,18 @@ def activate(db: Session, user: models.User, profile: models.Profile, now: dt.da
         subscriber_id=user.subscriber_id,
         user_id=user.id,
         profile_id=profile.id,
-        state=ProfileState.WAITING.value,
+        state=ProfileState.WAITING,
         assigned_at=now,
     )
     running = db.scalar(
         select(models.UserProfile.id).where(
             models.UserProfile.user_id == user.id,
-            models.UserProfile.state == ProfileState.RUNNING.value,
+            models.UserProfile.state == ProfileState.RUNNING,
         )
     )
     if profile.starts_at == "now" and running is None:
-        entry.state = ProfileState.RUNNING.value
+        entry.state = ProfileState.RUNNING
         entry.start_time = now
-        entry.end_time = end_time_for(now, _validity(profile))
+        entry.end_time = end_time_for(now, validity(profile))
     db.add(entry)
     db.flush()
-
-
-def profile_queue(db: Session, user_id: int) -> tuple[ProfileSlot, ...]:
-    """The user's profiles that are not used up, oldest assignment first."""
-    rows = db.execute(
-        select(models.UserProfile, models.Profile)
-        .join(models.Profile, models.Profile.id == models.UserProfile.profile_id)
-        .where(
-            models.UserProfile.user_id == user_id,
-            models.UserProfile.state != ProfileState.USED.value,
-        )
-        .order_by(models.UserProfile.id)
-    ).all()
-    return tuple(
-        ProfileSlot(
-            entry.id,
-            profile.name,
-            ProfileState(entry.state),
-            _validity(profile),
-            entry.start_time,
-            entry.end_time,
-            profile.override_shared_users,
-            profile.id,
-        )
-        for entry, profile in rows
-    )
-
-
-def store_slots(db: Session, slots: Sequence[ProfileSlot]) -> None:
-    for slot in slots:
-        entry = db.get(models.UserProfile, slot.id)
-        if entry is not None:
-            entry.state = slot.state.value
-            entry.start_time = slot.start_time
-            entry.end_time = slot.end_time

@@ -26,7 +26,7 @@ from userman.services import history
 from userman.services.actor import Actor
 from userman.services.facts import user_facts
 from userman.services.permissions import make_actor
-from userman.services.profiles import profile_queue
+from userman.services.queue import profile_queue
 from userman.store import models, queries
 from userman.store.database import Database
 

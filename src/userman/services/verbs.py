@@ -30,7 +30,7 @@ from userman.radius.dictionary import default_dictionary
 from userman.services import permissions
 from userman.services.actor import Actor
 from userman.services.fields import BOOL, JsonValue
-from userman.services.menus import MENUS, Menu, Prop
+from userman.services.menus import CUSTOMER, MENUS, USER, Menu, Prop
 from userman.store import models
 
 __all__ = [
@@ -148,7 +148,7 @@ def resolve_customer(db: Session, actor: Actor, login: str | None) -> models.Cus
     The local superuser with no customer given gets the only subscriber, when there is one.
     """
     if login:
-        customer: models.Customer = find(db, actor, MENUS["customer"], login)
+        customer: models.Customer = find(db, actor, CUSTOMER, login)
         return customer
     if actor.customer_id is not None:
         own = db.get(models.Customer, actor.customer_id)
@@ -182,7 +182,7 @@ def parse_values(menu: Menu, args: Mapping[str, str]) -> dict[Prop, object]:
     """Every value parsed before anything is written, so a bad value changes nothing."""
     args = dict(args)
     # The manual's user property random-password: "Randomly generates password for a user."
-    wanted = menu.name == "user" and "random-password" in args
+    wanted = menu is USER and "random-password" in args
     if wanted and BOOL.parse(args.pop("random-password"), "random-password"):
         if "password" in args:
             raise InvalidValueError("random-password", "conflicts with password=")
@@ -224,7 +224,7 @@ def _apply(db: Session, actor: Actor, menu: Menu, row: Any, parsed: dict[Prop, o
             continue  # add() placed the new item already
         elif prop.name == menu.owner or prop.ref == "customer":
             target = resolve(db, actor, prop, str(value), row.subscriber_id)
-            if menu.name == "customer":
+            if menu is CUSTOMER:
                 _check_no_loop(db, row, target)
             setattr(row, prop.column, target.id)
         else:
@@ -283,7 +283,7 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
         missing = prop.ref is not None and getattr(row, prop.column, 0) is None
         needed = prop.required or prop.name == menu.owner
         # A customer without a parent is a new subscriber; add() makes it its own parent.
-        if missing and prop.writable and needed and menu.name != "customer":
+        if missing and prop.writable and needed and menu is not CUSTOMER:
             raise InvalidValueError(prop.name, "required")
     if isinstance(row, models.Router):
         if not row.ip_address:
@@ -333,7 +333,7 @@ def _place(db: Session, actor: Actor, menu: Menu, row: Any, args: Mapping[str, s
     """Put a new item in its subscriber: the one of the item its owner property names."""
     owner = menu.by_name[menu.owner]
     text = args.get(owner.name) or next((args[a] for a in owner.aliases if a in args), "")
-    if menu.name == "customer":
+    if menu is CUSTOMER:
         if text or not actor.is_superuser:
             parent = resolve_customer(db, actor, text or None)
             row.parent_id = parent.id

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError
+from userman.core.profiles import ProfileState
 from userman.core.values import format_duration, format_size
 from userman.services import permissions, subscriber_settings, verbs
 from userman.services.actor import Actor
@@ -46,10 +47,10 @@ def _profile(db: Session, user: models.User) -> models.Profile | None:
     rows = db.execute(
         select(models.UserProfile.state, models.Profile)
         .join(models.Profile, models.Profile.id == models.UserProfile.profile_id)
-        .where(models.UserProfile.user_id == user.id, models.UserProfile.state != "used")
+        .where(models.UserProfile.user_id == user.id, models.UserProfile.state != ProfileState.USED)
         .order_by(models.UserProfile.id)
     ).all()
-    running = [profile for state, profile in rows if state == "running"]
+    running = [profile for state, profile in rows if state is ProfileState.RUNNING]
     return running[0] if running else (rows[0][1] if rows else None)
 
 

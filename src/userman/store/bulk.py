@@ -137,6 +137,6 @@ def username_taken(db: Session, subscriber_id: int, username: str) -> bool:
 def has_running_profile(db: Session, user_id: int) -> bool:
     stmt = select(models.UserProfile.id).where(
         models.UserProfile.user_id == user_id,
-        models.UserProfile.state == ProfileState.RUNNING.value,
+        models.UserProfile.state == ProfileState.RUNNING,
     )
     return db.scalar(stmt.limit(1)) is not None

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from userman.core.profiles import ProfileState
 
 __all__ = [
     "Attribute",
@@ -224,7 +227,19 @@ class UserProfile(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     profile_id: Mapped[int] = mapped_column(ForeignKey("profile.id"))
-    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    # Stored as its value ('waiting', 'running', 'used') in a VARCHAR(16), as before the type was
+    # an enum (no schema change, no CHECK): the ORM and Core statements take and give members.
+    state: Mapped[ProfileState] = mapped_column(
+        Enum(
+            ProfileState,
+            native_enum=False,
+            create_constraint=False,
+            length=16,
+            validate_strings=True,
+            values_callable=lambda states: [state.value for state in states],
+        ),
+        default=ProfileState.WAITING,
+    )
     assigned_at: Mapped[dt.datetime]
     start_time: Mapped[dt.datetime | None] = mapped_column(default=None)
     end_time: Mapped[dt.datetime | None] = mapped_column(default=None)  # None: unlimited

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Row, Table, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from userman.core.profiles import ProfileState
 from userman.store import models
 
 __all__ = [
@@ -128,7 +129,7 @@ def user_rows(
             entry.c.uptime_used,
             entry.c.download_used,
             entry.c.upload_used,
-        ).where(entry.c.state != "used")
+        ).where(entry.c.state != ProfileState.USED)
         sessions = select(
             session.c.user_id,
             session.c.till_time,

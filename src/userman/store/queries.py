@@ -7,6 +7,7 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from userman.core.profiles import ProfileState
 from userman.store.models import Customer, Router, User, UserProfile, UserSession
 
 __all__ = [
@@ -88,7 +89,7 @@ def running_entries(db: Session, user_ids: Collection[int]) -> dict[int, UserPro
     """The running user-profile entry of each of these users, by user id, in one query."""
     rows = db.scalars(
         select(UserProfile)
-        .where(UserProfile.user_id.in_(user_ids), UserProfile.state == "running")
+        .where(UserProfile.user_id.in_(user_ids), UserProfile.state == ProfileState.RUNNING)
         .order_by(UserProfile.id)
     )
     found: dict[int, UserProfile] = {}

@@ -29,14 +29,11 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from userman.core.errors import InvalidValueError, NotFoundError
-from userman.services import MENU_ALIASES, MENUS, Actor, Menu, Outcome
+from userman.services import MENU_ALIASES, MENUS, Actor, Menu, Outcome, Scope, verbs_of
 from userman.web.auth import api_actor
 from userman.web.pages import userman_of
 
 __all__ = [
-    "ITEM_VERBS",
-    "MENU_VERBS",
-    "READ_ITEM_VERBS",
     "Result",
     "api_router",
     "special_verbs",
@@ -45,19 +42,6 @@ __all__ = [
 
 Scalar = str | int | float | bool
 Value = Scalar | list[Scalar] | None
-
-# The menus' own verbs (services.SPECIAL), by whether they act on one item or on the menu.
-ITEM_VERBS: dict[str, tuple[str, ...]] = {
-    "user": ("create-and-activate-profile",),
-    "session": ("close-session",),
-    "router": ("reset-counters",),
-}
-READ_ITEM_VERBS: dict[str, tuple[str, ...]] = {"router": ("monitor",)}
-MENU_VERBS: dict[str, tuple[str, ...]] = {
-    "user": ("add-batch-users",),
-    "history": ("undo", "redo"),
-    "database": ("save", "load"),
-}
 
 _URL_NAMES = {menu: alias for alias, menu in MENU_ALIASES.items()}
 
@@ -251,16 +235,15 @@ def _add_collection(router: APIRouter, menu: Menu) -> None:
         for verb in ("enable", "disable"):
             _add_toggle(router, base, tag, menu, verb, execute, get_item, id_to_change)
 
-    for verb in ITEM_VERBS.get(menu.name, ()):
-        _add_item_verb(router, base, tag, verb, execute)
-    for verb in READ_ITEM_VERBS.get(menu.name, ()):
-
-        @router.get(base + "/{item}/" + verb, tags=[tag], summary=f"{menu.name} {verb}")
-        def read_verb(request: Request, actor: ActorDep, item: str, verb: str = verb) -> Result:
-            return _result(execute(request, actor, verb, [item]))
-
-    for verb in MENU_VERBS.get(menu.name, ()):
-        _add_menu_verb(router, base, tag, path, verb)
+    # The menu's own verbs, as its definition declares them (Menu.verbs); its own `add` is
+    # the collection's POST above.
+    for own in menu.verbs:
+        if own.scope is Scope.ITEM:
+            _add_item_verb(router, base, tag, own.name, execute)
+        elif own.scope is Scope.READ_ITEM:
+            _add_read_verb(router, base, tag, own.name, execute)
+        elif own.scope is Scope.MENU:
+            _add_menu_verb(router, base, tag, path, own.name)
 
 
 Execute = Callable[..., Outcome]
@@ -292,6 +275,12 @@ def _add_item_verb(router: APIRouter, base: str, tag: str, verb: str, execute: E
         body: Annotated[dict[str, Value] | None, Body()] = None,
     ) -> Result:
         return _result(execute(request, actor, verb, [item], _args(body)))
+
+
+def _add_read_verb(router: APIRouter, base: str, tag: str, verb: str, execute: Execute) -> None:
+    @router.get(base + "/{item}/" + verb, tags=[tag], summary=f"{tag} {verb}")
+    def read_verb(request: Request, actor: ActorDep, item: str) -> Result:
+        return _result(execute(request, actor, verb, [item]))
 
 
 def _add_menu_verb(
@@ -350,7 +339,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for menu in MENUS.values():
         _add_collection(router, menu)
-    for verb in MENU_VERBS["database"]:
+    for verb in verbs_of("database"):
         _add_menu_verb(router, "/database", "database", ("database",), verb)
     _add_tokens(router)
     return router
@@ -359,8 +348,8 @@ def api_router() -> APIRouter:
 def special_verbs() -> set[tuple[str, str]]:
     """The (menu, verb) pairs the API offers beside the generic ones, for a test to compare
     with services.SPECIAL."""
-    tables = (ITEM_VERBS, READ_ITEM_VERBS, MENU_VERBS)
-    pairs = {(menu, verb) for table in tables for menu, verbs in table.items() for verb in verbs}
-    # user-profile's add is the collection's POST; the settings are GET/PATCH /api/v1/settings.
+    pairs = {(menu.name, verb.name) for menu in MENUS.values() for verb in menu.verbs}
+    database = {("database", verb) for verb in verbs_of("database")}
+    # The settings are GET/PATCH /api/v1/settings (web/settings.py).
     settings = {("settings", "print"), ("settings", "set"), ("settings", "export")}
-    return pairs | {("user-profile", "add")} | settings
+    return pairs | database | settings
