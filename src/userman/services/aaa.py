@@ -1,7 +1,11 @@
-"""The AAA use cases: load the facts, let core decide, store the outcome; one transaction each.
+"""The AAA use cases on the database: load the facts, let core decide, store the outcome; one
+transaction each.
 
-Accounting lives in services/accounting.py (its names are imported here too). The server calls
-these from worker threads, never on its event loop. `RouterInfo` is a plain
+The server decides from its policy in memory (services/access.py); `authenticate` here is the
+decision the database makes when memory cannot (no policy loaded, a counting period older than
+the sessions held, a row changed under a decision from memory), and the reference that memory is
+tested against. Accounting lives in services/accounting.py (its names are imported here too).
+The server calls these from worker threads, never on its event loop. `RouterInfo` is a plain
 value (no ORM objects leave this module), so the server can hold it in a cache.
 """
 
@@ -37,8 +41,10 @@ __all__ = [
     "account_many",
     "authenticate",
     "close_stale",
+    "evict_oldest",
     "find_router",
     "log_failures",
+    "log_row",
     "note_signed",
     "store_records",
 ]
@@ -50,7 +56,7 @@ def find_router(database: Database, address: str) -> RouterInfo | None:
         return None if row is None else snapshot.info(row)
 
 
-def _log(
+def log_row(
     db: Session,
     router: RouterInfo,
     *,
@@ -79,7 +85,7 @@ def log_failures(database: Database, failures: Sequence[tuple[Failure, int]]) ->
     each with how many like it the server left unwritten before (server/failures.py)."""
     with database.begin() as db:
         for failure, dropped_since in failures:
-            _log(
+            log_row(
                 db,
                 failure.router,
                 username=failure.username,
@@ -130,14 +136,14 @@ def authenticate(
             if decision.bind_caller_id:
                 user.caller_id = decision.bind_caller_id
             if decision.evict:
-                _evict_oldest(db, user, decision.evict, now)
+                evict_oldest(db, user, decision.evict, now)
         if decision.reason is not None:
             wanted, status = "auth-fail", "authorization-failure"
             description = decision.reason.describe(request.username)
         else:
             wanted, status, description = "auth-ok", "authorization-ok", ""
         if wanted in router.log:  # the router's `log` flags choose what is written
-            _log(
+            log_row(
                 db,
                 router,
                 username=request.username,
@@ -158,7 +164,7 @@ def _subscriber_evicts(db: Session, subscriber_id: int) -> bool:
     return subscriber is not None and subscriber.on_shared_users_limit == "disconnect-oldest"
 
 
-def _evict_oldest(db: Session, user: models.User, count: int, now: dt.datetime) -> None:
+def evict_oldest(db: Session, user: models.User, count: int, now: dt.datetime) -> None:
     """End the user's `count` oldest open sessions to make room for a new one (v7): closed here
     at once, and a Disconnect-Request queued to their routers that use CoA."""
     acct = models.UserSession

@@ -29,7 +29,7 @@ from userman.core.authorize import AccessRequest, Decision, authorize
 from userman.core.context import RequestContext
 from userman.core.policy import user_facts
 from userman.core.profiles import ProfileState
-from userman.services.aaa import _evict_oldest, _log
+from userman.services.aaa import evict_oldest, log_row
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
 from userman.store import models
@@ -121,10 +121,10 @@ def store_effects(
                         raise _Changed
                     user.caller_id = decision.bind_caller_id
                 if decision.evict:
-                    _evict_oldest(db, user, decision.evict, now)
+                    evict_oldest(db, user, decision.evict, now)
             wanted, status, description = _outcome(decision, request.username)
             if wanted in router.log:
-                _log(
+                log_row(
                     db,
                     router,
                     username=request.username,
@@ -164,7 +164,7 @@ def log_decisions(database: Database, items: Sequence[LogItem]) -> list[None]:
     """Write decisions' log rows in one transaction (the server's batch writer)."""
     with database.begin() as db:
         for item in items:
-            _log(
+            log_row(
                 db,
                 item.router,
                 username=item.username,
