@@ -276,3 +276,17 @@ def test_a_caller_id_bound_by_another_node_first_is_kept(loaded: Userman) -> Non
         connection.execute(text("UPDATE \"user\" SET caller_id = 'bb' WHERE username = 'u4'"))
     assert not loaded.store_effects(router(loaded), request, decision, user_id, NOW)
     assert not loaded.authenticate(router(loaded), request, NOW).accept  # bb is bound
+
+
+def test_a_commit_does_not_wait_long_for_a_read_in_progress(loaded: Userman) -> None:
+    """While another thread reads the policy (a full load takes seconds at a million users),
+    a commit of this process leaves its changes to that read or the watcher's next one."""
+    lock = loaded.policy._lock  # what a read in progress holds
+    with lock:
+        assert loaded.policy.refresh(wait=0.01) == 0
+        run(loaded, ROOT, "user set", "u1", password="later")  # its commit does not block
+    assert loaded.policy.counters["refreshes-left-to-the-next"] == 2
+    loaded.policy.refresh()
+    state = loaded.policy.user(1, "u1")
+    assert state is not None
+    assert state.user.password == "later"

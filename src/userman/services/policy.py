@@ -49,13 +49,14 @@ from userman.services.facts import LIMITATION_COLUMNS, zone
 from userman.store import policy as store
 from userman.store.database import Database
 
-__all__ = ["KEEP", "PolicyCache"]
+__all__ = ["COMMIT_WAIT", "KEEP", "PolicyCache"]
 
 log = logging.getLogger("userman.policy")
 
 CHANGE_LIMIT = 20_000  # more changes than this at once: read everything again
 KEEP = dt.timedelta(minutes=10)  # how long the change log keeps a change (`prune`)
 STALE_AFTER = 300.0  # seconds without a good read after which a reader reads everything again
+COMMIT_WAIT = 1.0  # seconds a commit of this process waits for another read of the policy
 
 
 def utcnow() -> dt.datetime:
@@ -197,35 +198,47 @@ class PolicyCache:
         """A unit of work of its own: not `Database.begin`, whose commit refreshes."""
         return self.database.session()
 
-    def refresh(self) -> int:
+    def refresh(self, wait: float | None = None) -> int:
         """Take in what was committed since the last read; how many changes (-1: everything
-        was read again)."""
-        with self._lock:
-            began = time.monotonic()
-            cursor = self._cursor
-            if cursor is None or self.refreshed is None or began - self.refreshed > STALE_AFTER:
-                self._load()
-                return -1
-            cursor = copy.deepcopy(cursor)  # moved only once the changes are in
-            with self._read() as db:
-                changes = store.read_changes(db, cursor, CHANGE_LIMIT)
-                if changes is not None and changes:
-                    changes_taken = self._apply(db, changes)
-                else:
-                    changes_taken = changes is not None
-            if not changes_taken:
-                self._load()
-                return -1
-            self._cursor, self.refreshed = cursor, began
-            if changes:
-                self.counters["changes"] += len(changes)
-            return len(changes or ())
+        was read again). With `wait`, give up after that many seconds if another read holds
+        the policy (a full load takes seconds at a million users) and return 0: that read or
+        the watcher's next one takes the changes in."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            self.counters["refreshes-left-to-the-next"] += 1
+            return 0
+        try:
+            return self._refresh()
+        finally:
+            self._lock.release()
+
+    def _refresh(self) -> int:
+        began = time.monotonic()
+        cursor = self._cursor
+        if cursor is None or self.refreshed is None or began - self.refreshed > STALE_AFTER:
+            self._load()
+            return -1
+        cursor = copy.deepcopy(cursor)  # moved only once the changes are in
+        with self._read() as db:
+            changes = store.read_changes(db, cursor, CHANGE_LIMIT)
+            if changes is not None and changes:
+                changes_taken = self._apply(db, changes)
+            else:
+                changes_taken = changes is not None
+        if not changes_taken:
+            self._load()
+            return -1
+        self._cursor, self.refreshed = cursor, began
+        if changes:
+            self.counters["changes"] += len(changes)
+        return len(changes or ())
 
     def refresh_quietly(self) -> None:
-        """`refresh` after a commit of this process: an error is logged, never raised (the
-        commit stands; the server's watcher reads the change again)."""
+        """`refresh` after a commit of this process (waiting at most COMMIT_WAIT for another
+        read, so that an accounting batch is not answered seconds late while everything is
+        read again): an error is logged, never raised (the commit stands; the server's watcher
+        reads the change again)."""
         try:
-            self.refresh()
+            self.refresh(wait=COMMIT_WAIT)
         except Exception:
             self.counters["failed-refreshes"] += 1
             log.exception("could not read the policy's changes")
