@@ -58,6 +58,9 @@ async def serve(
     transports: list[asyncio.DatagramTransport] = []
     sender: coa.CoaSender | None = None
     try:
+        # The policy first: no request is answered before it is in memory (the ports queue
+        # what arrives meanwhile; routers retransmit), none by the database for want of it.
+        await _load_policy(app)
         for sock, accounting in zip(sockets, (False, True), strict=True):
             transport, _ = await loop.create_datagram_endpoint(
                 functools.partial(RadiusProtocol, server, accounting=accounting), sock=sock
@@ -65,7 +68,6 @@ async def serve(
             transports.append(transport)
         # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
         sender = await coa.start_sender(server, bind)
-        await _load_policy(app)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
