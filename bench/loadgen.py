@@ -286,7 +286,7 @@ def status_server(address: tuple[str, int], *, wait: float) -> bool:
         ident = 0
         while _clock() < deadline:
             ident = (ident + 1) % 256
-            authenticator = bytes(range(ident, ident + 16))
+            authenticator = bytes((ident + i) % 256 for i in range(16))
             pkt = build(D, Code.STATUS_SERVER, ident, authenticator, [("NAS-Identifier", "bench")])
             try:
                 sock.send(encode(pkt, SECRET, message_authenticator=True))
