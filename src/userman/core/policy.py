@@ -34,6 +34,7 @@ __all__ = [
     "SessionUsage",
     "UserRecord",
     "UserState",
+    "attribute_pairs",
     "user_facts",
 ]
 
@@ -317,7 +318,12 @@ def _attributes(policy: Policy, user: UserRecord, running: ProfileSlot | None) -
     texts.append(user.attributes)
     if not any(texts):
         return ()
-    custom = policy.custom_of(user.subscriber_id)
+    return attribute_pairs(texts, policy.custom_of(user.subscriber_id))
+
+
+def attribute_pairs(texts: list[str], custom: Mapping[str, CustomAttribute]) -> tuple[Pair, ...]:
+    """`Name:value,Name:value` texts as the attributes property stores them, in order; a name
+    of the attribute menu becomes its definition, any other is a dictionary's name."""
     pairs: list[Pair] = []
     for text in texts:
         for item in filter(None, text.split(",")):

@@ -46,6 +46,7 @@ __all__ = [
     "log_failures",
     "log_row",
     "note_signed",
+    "outcome",
     "store_records",
 ]
 
@@ -137,11 +138,7 @@ def authenticate(
                 user.caller_id = decision.bind_caller_id
             if decision.evict:
                 evict_oldest(db, user, decision.evict, now)
-        if decision.reason is not None:
-            wanted, status = "auth-fail", "authorization-failure"
-            description = decision.reason.describe(request.username)
-        else:
-            wanted, status, description = "auth-ok", "authorization-ok", ""
+        wanted, status, description = outcome(decision, request.username)
         if wanted in router.log:  # the router's `log` flags choose what is written
             log_row(
                 db,
@@ -153,6 +150,13 @@ def authenticate(
                 now=now,
             )
         return decision
+
+
+def outcome(decision: Decision, username: str) -> tuple[str, str, str]:
+    """The router `log` flag a decision falls under, its log status and description."""
+    if decision.reason is not None:
+        return "auth-fail", "authorization-failure", decision.reason.describe(username)
+    return "auth-ok", "authorization-ok", ""
 
 
 SIMULTANEOUS = "um-simultaneous-sessions"  # v7's terminate-cause

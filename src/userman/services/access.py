@@ -29,7 +29,7 @@ from userman.core.authorize import AccessRequest, Decision, authorize
 from userman.core.context import RequestContext
 from userman.core.policy import user_facts
 from userman.core.profiles import ProfileState
-from userman.services.aaa import evict_oldest, log_row
+from userman.services.aaa import evict_oldest, log_row, outcome
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
 from userman.store import models
@@ -81,13 +81,6 @@ class _Changed(Exception):
     """A row the decision relied on is not as it was: nothing is stored."""
 
 
-def _outcome(decision: Decision, username: str) -> tuple[str, str, str]:
-    """The router `log` flag a decision falls under, its log status and description."""
-    if decision.reason is not None:
-        return "auth-fail", "authorization-failure", decision.reason.describe(username)
-    return "auth-ok", "authorization-ok", ""
-
-
 def store_effects(
     database: Database,
     router: RouterInfo,
@@ -122,7 +115,7 @@ def store_effects(
                     user.caller_id = decision.bind_caller_id
                 if decision.evict:
                     evict_oldest(db, user, decision.evict, now)
-            wanted, status, description = _outcome(decision, request.username)
+            wanted, status, description = outcome(decision, request.username)
             if wanted in router.log:
                 log_row(
                     db,
@@ -154,7 +147,7 @@ def log_item(
     router: RouterInfo, request: AccessRequest, decision: Decision, now: dt.datetime
 ) -> LogItem | None:
     """The log row the router's `log` flags want for this decision; None: none."""
-    wanted, status, description = _outcome(decision, request.username)
+    wanted, status, description = outcome(decision, request.username)
     if wanted not in router.log:
         return None
     return LogItem(router, request.username, request.context, status, description, now)

@@ -22,6 +22,7 @@ from userman.core.limits import (
     counting_period_start,
     parse_reset_interval,
 )
+from userman.core.policy import Pair, attribute_pairs
 from userman.core.profiles import ProfileSlot, ProfileState, select_profile
 from userman.core.windows import Window, parse_time_zone, parse_weekdays
 from userman.services.actor import Actor
@@ -170,19 +171,6 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
     )
 
 
-Pair = tuple[str | CustomAttribute, str]
-
-
-def _pairs(text: str, custom: dict[str, CustomAttribute]) -> list[Pair]:
-    """`Name:value,Name:value` as the attributes property stores it; a name of the attribute
-    menu becomes its definition, any other is a dictionary's name."""
-    pairs: list[Pair] = []
-    for item in filter(None, text.split(",")):
-        name, _, value = item.partition(":")
-        pairs.append((custom.get(name, name), value))
-    return pairs
-
-
 def _attributes(db: Session, user: models.User, running: ProfileSlot | None) -> tuple[Pair, ...]:
     texts = []
     if running is not None:
@@ -200,4 +188,4 @@ def _attributes(db: Session, user: models.User, running: ProfileSlot | None) -> 
     custom = {
         a.name: CustomAttribute(a.name, a.vendor_id, a.type_id, a.value_type) for a in defined
     }
-    return tuple(pair for text in texts for pair in _pairs(text, custom))
+    return attribute_pairs(texts, custom)
