@@ -104,3 +104,35 @@ def test_acct_interim_interval_when_configured(app: Userman) -> None:
     # RFC 2869 5.16; `userman serve --interim-interval` (default 5m).
     assert logon(app, interim=300)[0].get("Acct-Interim-Interval") == 300
     assert logon(app, interim=0)[0].get("Acct-Interim-Interval") is None
+
+
+def test_replies_keep_plain_attributes_in_wire_form_and_make_the_rest_each_time() -> None:
+    """server/requests.Replies: a rate limit or a Class is made once and kept; a value that
+    differs in every reply (MS-CHAP2-Success) or is hidden with the request's authenticator
+    (an MPPE key) is made each time; a value that does not fit is left out with the reason."""
+    from userman.core.authorize import CustomAttribute, Decision
+    from userman.server.requests import Replies
+
+    replies = Replies(D, limit=3)
+    bad = CustomAttribute("Bad-Ip", 0, 250, "ip-address")
+    decision = Decision(
+        True,
+        None,
+        (
+            ("Mikrotik-Rate-Limit", "1M/2M"),
+            ("Class", b"userman:1"),
+            ("MS-CHAP2-Success", b"\x01S=00"),
+            ("MS-MPPE-Recv-Key", bytes(16)),
+            (bad, "not an address"),
+        ),
+    )
+    chunks, problems = replies.chunks(decision, "test", b"s3cret", bytes(range(16)))
+    assert len(chunks) == 4
+    assert len(problems) == 1
+    assert set(replies._kept) == {("Mikrotik-Rate-Limit", "1M/2M"), ("Class", b"userman:1")}
+    again, _ = replies.chunks(decision, "test", b"s3cret", bytes(range(16)))
+    assert again[:3] == chunks[:3]
+    assert again[3] != chunks[3]  # salt-encrypted with a fresh salt
+    for n in range(3):  # past the limit, what was kept is forgotten, then kept afresh
+        replies.chunk("Session-Timeout", n)
+    assert len(replies._kept) <= 3

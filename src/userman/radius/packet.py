@@ -56,6 +56,8 @@ __all__ = [
     "build",
     "decode",
     "encode",
+    "encode_attribute",
+    "encode_response",
     "make_avp",
     "verify_message_authenticator",
     "verify_request_authenticator",
@@ -147,6 +149,14 @@ class Packet:
             if avp.definition.folded == key:
                 return avp.value
         return None
+
+    def first_values(self) -> dict[str, Value]:
+        """The value of each attribute's first occurrence, by its folded name: `get` for many
+        names at the cost of one pass."""
+        out: dict[str, Value] = {}
+        for avp in reversed(self.attributes):
+            out[avp.definition.folded] = avp.value
+        return out
 
     def get_all(self, name: str) -> list[Value]:
         """The values of every attribute called `name`, in packet order."""
@@ -428,10 +438,84 @@ def encode(
         parts.append(chunk)
         size += len(chunk)
     body = b"".join(parts)
+    return _seal(
+        code,
+        pkt.identifier,
+        field,
+        body,
+        ma_offsets=ma_offsets,
+        secret=secret,
+        request_code=request_code,
+    )
+
+
+def encode_response(
+    code: Code,
+    identifier: int,
+    request_authenticator: bytes,
+    chunks: Iterable[bytes],
+    secret: bytes,
+    *,
+    message_authenticator: bool = False,
+    request_code: Code | None = None,
+) -> bytes:
+    """A response whose attributes are already in wire form (`encode_attribute`, perhaps made
+    once and kept), with its Response Authenticator and, when asked, a Message-Authenticator
+    first: what `encode` makes of the same attributes. `chunks` hold no Message-Authenticator.
+    https://www.rfc-editor.org/rfc/rfc2865#section-3 (Response Authenticator)"""
+    if code in _RANDOM_AUTHENTICATOR or code in _COMPUTED_AUTHENTICATOR:
+        raise EncodeError(f"{code.name} is not a response")
+    if len(request_authenticator) != 16:
+        raise EncodeError(f"{code.name} needs the 16-octet request_authenticator")
+    body = b"".join(chunks)
+    if message_authenticator:
+        body = _UNSIGNED_MA + body
+    offsets = [0] if message_authenticator else []
+    return _seal(
+        code,
+        identifier,
+        request_authenticator,
+        body,
+        ma_offsets=offsets,
+        secret=secret,
+        request_code=request_code,
+    )
+
+
+def encode_attribute(
+    avp: AVP,
+    *,
+    secret: bytes = b"",
+    vector: bytes | None = None,
+    salt: Callable[[int], bytes] | None = None,
+) -> bytes:
+    """The wire form of one attribute, as `encode` puts it in a packet. A hidden one
+    (User-Password, Tunnel-Password, salt-encrypted) needs the packet's `vector` (a response's:
+    the Request Authenticator) and `secret`, and `salt` for salt-encryption; any other is the
+    same in every packet."""
+    if avp.definition.encrypt is not Encrypt.NONE and vector is None:
+        raise EncodeError(f"{avp.name} is hidden with the packet's authenticator")
+    return _Encoder(secret, vector or _ZERO, salt).attribute(avp)
+
+
+def _seal(
+    code: int,
+    identifier: int,
+    field: bytes,
+    body: bytes,
+    *,
+    ma_offsets: list[int],
+    secret: bytes,
+    request_code: int | None,
+) -> bytes:
+    """Header, authenticator and body: the Message-Authenticators at `ma_offsets` of `body`
+    signed, the Response or Request Authenticator computed where the code wants one."""
     length = MIN_PACKET + len(body)
     if length > MAX_PACKET:
         raise EncodeError(f"packet of {length} octets exceeds {MAX_PACKET}")
-    header = bytes([code, pkt.identifier]) + length.to_bytes(2)
+    if not 0 <= identifier <= 255:
+        raise EncodeError(f"identifier {identifier} out of range 0..255")
+    header = bytes([code, identifier]) + length.to_bytes(2)
     if ma_offsets:
         # https://www.rfc-editor.org/rfc/rfc3579#section-3.2, rfc5176#section-3.3: HMAC-MD5
         # over the packet with the field zeroed, before the Response Authenticator.

@@ -34,7 +34,8 @@ from userman.radius.packet import (
     Packet,
     decode,
     encode,
-    make_avp,
+    encode_attribute,
+    encode_response,
     verify_message_authenticator,
     verify_request_authenticator,
 )
@@ -90,6 +91,8 @@ class RadiusServer:
             app.account_many, limit=batch_limit
         )
         # Decisions' log rows, written after the replies, in batches (services/access.py).
+        # Reply attributes in wire form, kept (server/requests.py).
+        self.replies = requests.Replies(dictionary)
         self.decisions: GroupCommitWriter[LogItem, None] = GroupCommitWriter(
             app.log_decisions, limit=batch_limit, name="userman-decisions"
         )
@@ -320,17 +323,21 @@ class RadiusServer:
         self.count("access-requests", router.id)
         self.count("accepts" if decision.accept else "rejects", router.id)
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
-        attributes, problems = requests.reply_attributes(
-            self.dictionary, decision, request.username
+        secret = router.secret
+        chunks, problems = self.replies.chunks(
+            decision, request.username, secret, pkt.authenticator
         )
         for problem in problems:
             self.counters["attributes-left-out"] += 1
             log.warning("left an attribute out of the reply to %s: %s", request.username, problem)
         if decision.accept and self.interim_interval:
             # RFC 2869 5.16: how often the router sends Interim-Updates (limits hold in-session).
-            interim = make_avp(self.dictionary, "Acct-Interim-Interval", self.interim_interval)
-            attributes = (*attributes, interim)
-        return self._encode(pkt.reply(code, attributes), router.secret, pkt, sign=True)
+            chunks.append(self.replies.chunk("Acct-Interim-Interval", self.interim_interval))
+        # https://www.rfc-editor.org/rfc/rfc2865#section-5.33: Proxy-State echoed, in order.
+        chunks.extend(encode_attribute(avp) for avp in requests.proxy_state(pkt))
+        return encode_response(
+            code, pkt.identifier, pkt.authenticator, chunks, secret, message_authenticator=True
+        )
 
     async def _decide(
         self,

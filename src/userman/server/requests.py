@@ -7,7 +7,9 @@ Access-Accept or -Reject carries, Proxy-State (RFC 2865 5.33) in every reply.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 
 from userman.core.accounting import AccountingRecord, AcctStatus, octets
 from userman.core.authorize import (
@@ -22,96 +24,120 @@ from userman.core.authorize import (
     user_of_class,
 )
 from userman.core.context import RequestContext
-from userman.radius.dictionary import AttributeDef, DataType, Dictionary
+from userman.radius.dictionary import AttributeDef, DataType, Dictionary, Encrypt
 from userman.radius.errors import EncodeError
-from userman.radius.packet import AVP, Packet, make_avp
+from userman.radius.packet import (
+    AVP,
+    MESSAGE_AUTHENTICATOR,
+    Packet,
+    Value,
+    encode_attribute,
+    make_avp,
+)
 from userman.radius.values import coerce_value
 
-__all__ = ["access_request", "accounting_record", "context", "proxy_state", "reply_attributes"]
+__all__ = [
+    "Replies",
+    "access_request",
+    "accounting_record",
+    "context",
+    "proxy_state",
+    "reply_attributes",
+]
 
 PROXY_STATE = 33  # https://www.rfc-editor.org/rfc/rfc2865#section-5.33
 
 
-def _text(pkt: Packet, name: str) -> str:
-    value = pkt.get(name)
+# A request's attributes as read: each one's first value by its folded name (first_values).
+Values = dict[str, Value]
+
+
+def _text(values: Values, name: str) -> str:
+    value = values.get(name)
     return "" if value is None else str(value)
 
 
-def _octets(pkt: Packet, name: str) -> bytes | None:
-    value = pkt.get(name)
+def _octets(values: Values, name: str) -> bytes | None:
+    value = values.get(name)
     return value if isinstance(value, bytes) else None
 
 
-def _int(pkt: Packet, name: str) -> int | None:
-    value = pkt.get(name)
+def _int(values: Values, name: str) -> int | None:
+    value = values.get(name)
     return value if isinstance(value, int) else None
 
 
-def _named(dictionary: Dictionary, pkt: Packet, name: str) -> str:
+def _named(dictionary: Dictionary, values: Values, name: str) -> str:
     """An enumerated integer as its VALUE name in lower case (e.g. nas-port-type=ethernet)."""
-    value = _int(pkt, name)
+    value = _int(values, name.casefold())
     if value is None:
         return ""
     return (dictionary.attribute(name).value_name(value) or str(value)).lower()
 
 
-def credentials(pkt: Packet) -> Credentials | None:
-    password = pkt.get("User-Password")
+def credentials(pkt: Packet, values: Values | None = None) -> Credentials | None:
+    if values is None:
+        values = pkt.first_values()
+    password = values.get("user-password")
     if isinstance(password, bytes | str):
         # RFC 2865 5.2: revealed by the codec with the router's secret.
         return PapCredentials(password.encode() if isinstance(password, str) else password)
-    chap_password = _octets(pkt, "CHAP-Password")
+    chap_password = _octets(values, "chap-password")
     if chap_password is not None:
         # RFC 2865 5.3: the challenge is CHAP-Challenge, or else the Request Authenticator.
-        challenge = _octets(pkt, "CHAP-Challenge") or pkt.authenticator
+        challenge = _octets(values, "chap-challenge") or pkt.authenticator
         return ChapCredentials(chap_password, challenge)
-    ms_challenge = _octets(pkt, "MS-CHAP-Challenge")
+    ms_challenge = _octets(values, "ms-chap-challenge")
     if ms_challenge is not None:
-        v2 = _octets(pkt, "MS-CHAP2-Response")
+        v2 = _octets(values, "ms-chap2-response")
         if v2 is not None:
             return MschapV2Credentials(ms_challenge, v2)
-        v1 = _octets(pkt, "MS-CHAP-Response")
+        v1 = _octets(values, "ms-chap-response")
         if v1 is not None:
             return MschapV1Credentials(ms_challenge, v1)
     return None
 
 
 def access_request(dictionary: Dictionary, pkt: Packet, source: str) -> AccessRequest:
+    values = pkt.first_values()
     return AccessRequest(
-        _text(pkt, "User-Name"), credentials(pkt), context(dictionary, pkt, source)
+        _text(values, "user-name"),
+        credentials(pkt, values),
+        context(dictionary, values, source),
     )
 
 
-def context(dictionary: Dictionary, pkt: Packet, source: str) -> RequestContext:
+def context(dictionary: Dictionary, values: Values, source: str) -> RequestContext:
     return RequestContext(
-        nas_port=_int(pkt, "NAS-Port"),
-        nas_port_type=_named(dictionary, pkt, "NAS-Port-Type"),
-        nas_port_id=_text(pkt, "NAS-Port-Id"),
-        calling_station_id=_text(pkt, "Calling-Station-Id"),
-        user_ip=_text(pkt, "Framed-IP-Address"),
-        host_ip=_text(pkt, "NAS-IP-Address") or source,
-        acct_session_id=_text(pkt, "Acct-Session-Id"),
+        nas_port=_int(values, "nas-port"),
+        nas_port_type=_named(dictionary, values, "NAS-Port-Type"),
+        nas_port_id=_text(values, "nas-port-id"),
+        calling_station_id=_text(values, "calling-station-id"),
+        user_ip=_text(values, "framed-ip-address"),
+        host_ip=_text(values, "nas-ip-address") or source,
+        acct_session_id=_text(values, "acct-session-id"),
     )
 
 
 def accounting_record(dictionary: Dictionary, pkt: Packet, source: str) -> AccountingRecord | None:
     """The record an Accounting-Request carries; None when its Acct-Status-Type is unknown."""
+    values = pkt.first_values()
     try:
-        status = AcctStatus(_int(pkt, "Acct-Status-Type"))
+        status = AcctStatus(_int(values, "acct-status-type"))
     except ValueError:
         return None
-    where = context(dictionary, pkt, source)
+    where = context(dictionary, values, source)
     return AccountingRecord(
         status=status,
         acct_session_id=where.acct_session_id,
-        username=_text(pkt, "User-Name"),
-        session_time=_int(pkt, "Acct-Session-Time") or 0,
-        upload=octets(_int(pkt, "Acct-Input-Octets"), _int(pkt, "Acct-Input-Gigawords")),
-        download=octets(_int(pkt, "Acct-Output-Octets"), _int(pkt, "Acct-Output-Gigawords")),
-        terminate_cause=_named(dictionary, pkt, "Acct-Terminate-Cause"),
+        username=_text(values, "user-name"),
+        session_time=_int(values, "acct-session-time") or 0,
+        upload=octets(_int(values, "acct-input-octets"), _int(values, "acct-input-gigawords")),
+        download=octets(_int(values, "acct-output-octets"), _int(values, "acct-output-gigawords")),
+        terminate_cause=_named(dictionary, values, "Acct-Terminate-Cause"),
         context=where,
-        delay=_int(pkt, "Acct-Delay-Time") or 0,
-        event_time=_time(pkt, "Event-Timestamp"),
+        delay=_int(values, "acct-delay-time") or 0,
+        event_time=_time(values, "event-timestamp"),
         user_id=next(filter(None, map(user_of_class, _all_octets(pkt, "Class"))), None),
     )
 
@@ -120,8 +146,8 @@ def _all_octets(pkt: Packet, name: str) -> list[bytes]:
     return [value for value in pkt.get_all(name) if isinstance(value, bytes)]
 
 
-def _time(pkt: Packet, name: str) -> dt.datetime | None:
-    value = pkt.get(name)
+def _time(values: Values, name: str) -> dt.datetime | None:
+    value = values.get(name)
     return value if isinstance(value, dt.datetime) else None
 
 
@@ -150,22 +176,89 @@ def _avp(dictionary: Dictionary, name: str | CustomAttribute, value: object) -> 
     return AVP(definition, coerce_value(data_type, value))
 
 
+def _pairs(decision: Decision, username: str) -> list[tuple[str | CustomAttribute, object]]:
+    """What the reply says: the decision's attributes, and a rejection's reason."""
+    pairs = list(decision.reply)
+    if decision.reason is not None:
+        pairs.append(("Reply-Message", decision.reason.describe(username)))
+    return pairs
+
+
 def reply_attributes(
     dictionary: Dictionary, decision: Decision, username: str
 ) -> tuple[tuple[AVP, ...], list[str]]:
     """The reply's attributes, and why any could not be made (a custom attribute whose value
     does not fit its type): those are left out rather than failing the whole reply."""
-    pairs = list(decision.reply)
-    if decision.reason is not None:
-        pairs.append(("Reply-Message", decision.reason.describe(username)))
     avps: list[AVP] = []
     problems: list[str] = []
-    for name, value in pairs:
+    for name, value in _pairs(decision, username):
         try:
             avps.append(_avp(dictionary, name, value))
         except EncodeError as error:
             problems.append(str(error))
     return tuple(avps), problems
+
+
+# Attributes whose value differs in every reply (or names the user): made each time, not kept.
+UNKEPT = frozenset({"MS-CHAP2-Success", "Reply-Message"})
+KEPT = 100_000  # (name, value) pairs kept in wire form; all forgotten when more are made
+
+
+class Replies:
+    """Reply attributes in wire form (`reply_attributes`, encoded): each (name, value) made
+    once and kept, since replies repeat the same few (a profile's rate limit, a user's Class).
+    Hidden ones (the MPPE keys) depend on the request and are made each time."""
+
+    def __init__(self, dictionary: Dictionary, limit: int = KEPT) -> None:
+        self.dictionary = dictionary
+        self.limit = limit
+        self._kept: dict[tuple[str | CustomAttribute, object], bytes] = {}
+
+    def chunks(
+        self, decision: Decision, username: str, secret: bytes, authenticator: bytes
+    ) -> tuple[list[bytes], list[str]]:
+        """The reply's attributes in wire form, and why any was left out (see
+        `reply_attributes`); `authenticator`: the request's, which hides what is hidden."""
+        out: list[bytes] = []
+        problems: list[str] = []
+        kept = self._kept
+        for pair in _pairs(decision, username):
+            try:
+                chunk = kept.get(pair)
+            except TypeError:  # a value that cannot be a key: made each time
+                chunk = None
+            if chunk is None:
+                try:
+                    chunk = self._make(pair, secret, authenticator)
+                except EncodeError as error:
+                    problems.append(str(error))
+                    continue
+            if chunk:
+                out.append(chunk)
+        return out, problems
+
+    def chunk(self, name: str, value: object) -> bytes:
+        """One plain attribute in wire form, kept."""
+        pair = (name, value)
+        found = self._kept.get(pair)
+        return found if found is not None else self._make(pair, b"", bytes(16))
+
+    def _make(
+        self, pair: tuple[str | CustomAttribute, object], secret: bytes, authenticator: bytes
+    ) -> bytes:
+        name, value = pair
+        avp = _avp(self.dictionary, name, value)
+        d = avp.definition
+        if d.code == MESSAGE_AUTHENTICATOR and not d.vendor_id:
+            return b""  # the server puts the one Message-Authenticator first (encode)
+        hidden = d.encrypt is not Encrypt.NONE
+        chunk = encode_attribute(avp, secret=secret, vector=authenticator, salt=os.urandom)
+        if not hidden and d.name not in UNKEPT:
+            if len(self._kept) >= self.limit:
+                self._kept.clear()
+            with contextlib.suppress(TypeError):  # a value that cannot be a key: not kept
+                self._kept[pair] = chunk
+        return chunk
 
 
 def proxy_state(pkt: Packet) -> tuple[AVP, ...]:
