@@ -90,6 +90,8 @@ class AccessRequest:
     username: str
     credentials: Credentials | None
     context: RequestContext = field(default_factory=RequestContext)
+    # False: the User-Name was not UTF-8 (`username` shows its octets escaped): no user's.
+    readable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,7 @@ class RejectReason(Enum):
 
     NO_CREDENTIALS = "no supported credentials in request from user <{user}>"
     UNKNOWN_USER = "unknown user <{user}>"
+    UNREADABLE_NAME = "user name <{user}> is not UTF-8"
     WRONG_PASSWORD = "wrong password for user <{user}>"
     USER_DISABLED = "user <{user}> is disabled"
     CUSTOMER_DISABLED = "the customer of user <{user}> is disabled"
@@ -202,6 +205,7 @@ def _check_password(
 
 
 CLASS_PREFIX = b"userman:"
+CLASS_DIGITS = 18  # any row id fits: a 64-bit signed integer has 19 digits
 
 
 def class_for(user_id: int) -> bytes:
@@ -214,7 +218,9 @@ def user_of_class(value: bytes | None) -> int | None:
     if value is None or not value.startswith(CLASS_PREFIX):
         return None
     digits = value[len(CLASS_PREFIX) :]
-    return int(digits) if digits.isdigit() and digits.isascii() else None
+    if not (digits.isdigit() and digits.isascii()) or len(digits) > CLASS_DIGITS:
+        return None  # not one of ours: a router cannot name an id beyond any row's
+    return int(digits)
 
 
 def same_caller(allowed: str, calling: str) -> bool:
@@ -241,6 +247,8 @@ def shared_users_limit(facts: UserFacts, running: ProfileSlot) -> int | None:
 def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime) -> Decision:
     """Accept or reject `request`; the order of checks follows User Manager's: the password,
     the user and its customer, the caller-id, the profile, then the sessions at once."""
+    if not request.readable:
+        return Decision(False, RejectReason.UNREADABLE_NAME)
     if request.credentials is None:
         return Decision(False, RejectReason.NO_CREDENTIALS)
     if facts is None:

@@ -317,6 +317,8 @@ def strictest(remainings: Iterable[Remaining]) -> Remaining:
     """All applicable limitations must hold (research 5): the least of each quota; none: all
     unlimited."""
     items = tuple(remainings)
+    if len(items) == 1:
+        return items[0]  # the common case: one limitation applies
     return Remaining(
         uptime=_least(r.uptime for r in items),
         download=_least(r.download for r in items),

@@ -37,6 +37,9 @@ class RequestKey:
     Identifier and Request Authenticator, and the Code besides. A client picks a new random
     Request Authenticator for each new Access-Request (RFC 2865 3); that of an
     Accounting-Request is an MD5 over the packet (RFC 2866 3), so it tells requests apart too.
+    `accounting`: which of the server's ports it reached. One cache serves both: a
+    Status-Server to the accounting port is another request than the same to the
+    authentication port, and gets its own reply (RFC 5997 3).
     """
 
     address: str
@@ -44,13 +47,17 @@ class RequestKey:
     code: int
     identifier: int
     authenticator: bytes
+    accounting: bool = False
 
 
-def request_key(data: bytes, address: str, port: int) -> RequestKey | None:
-    """The key of the request in `data` from `address`:`port`; None when it has no header."""
+def request_key(
+    data: bytes, address: str, port: int, *, accounting: bool = False
+) -> RequestKey | None:
+    """The key of the request in `data` from `address`:`port` to the authentication port
+    (`accounting`: the accounting port); None when it has no header."""
     if len(data) < _HEADER:
         return None
-    return RequestKey(address, port, data[0], data[1], bytes(data[4:_HEADER]))
+    return RequestKey(address, port, data[0], data[1], bytes(data[4:_HEADER]), accounting)
 
 
 class Status(Enum):

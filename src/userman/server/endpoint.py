@@ -41,7 +41,7 @@ from userman.radius.packet import (
 )
 from userman.server import requests
 from userman.server.cache import RouterCache
-from userman.server.failures import FailureLog
+from userman.server.failures import FailureLog, Throttle
 from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
 from userman.services import RouterInfo, Userman
 from userman.services.access import LogItem, durable, log_item
@@ -103,8 +103,10 @@ class RadiusServer:
         # Routers by address, kept current by `cache.watch` (server/main.py runs it); until it
         # has checked, and whenever its check is late, each request reads its router.
         self.routers = RouterCache()
-        # Which dropped requests reach the log: one per router and reason a minute.
+        # Which dropped requests reach the log: one per router and reason a minute, and of
+        # those no router is charged with, one per source (or router) and reason a minute.
         self.failures = FailureLog()
+        self.quiet = Throttle()
         # require-message-authenticator=auto routers seen sending a signed Access-Request:
         # strict at once, while the database is told (once) and until the snapshot shows it.
         self._signed: dict[int, _Learned] = {}
@@ -197,14 +199,20 @@ class RadiusServer:
         accounting: bool,
     ) -> Coroutine[Any, Any, None] | None:
         source = str(addr[0])
+        now = asyncio.get_running_loop().time()
         if router is None or router.disabled:
             self.counters["unknown-requests"] += 1
-            log.warning("dropped a request from %s: no router with that address", source)
+            unwritten = self.quiet.note((source, "unknown"), now)
+            if unwritten is not None:
+                log.warning(
+                    "dropped a request from %s: no router with that address%s",
+                    source,
+                    _since(unwritten),
+                )
             return None
-        now = asyncio.get_running_loop().time()
         # https://www.rfc-editor.org/rfc/rfc5080#section-2.2.2: a retransmission is not decided
         # (nor accounted) again: it gets the reply sent, or nothing while the first is decided.
-        key = request_key(data, source, int(addr[1]))
+        key = request_key(data, source, int(addr[1]), accounting=accounting)
         if key is not None:
             seen = self.duplicates.check(key, now)
             if seen.status is not Status.NEW:
@@ -254,7 +262,15 @@ class RadiusServer:
         """Count and log a request dropped because it could not be answered."""
         if isinstance(error, DecodeError):
             self.count("broken-requests", router.id)
-            log.warning("dropped a malformed request from router %s: %s", router.name, error)
+            now = asyncio.get_running_loop().time()
+            unwritten = self.quiet.note((router.id, "malformed"), now)
+            if unwritten is not None:
+                log.warning(
+                    "dropped a malformed request from router %s: %s%s",
+                    router.name,
+                    error,
+                    _since(unwritten),
+                )
         else:
             self.count("failed-requests", router.id)
             log.error("could not answer a request from router %s", router.name, exc_info=error)
@@ -484,6 +500,11 @@ class RadiusServer:
         self.writer.close()
         self.decisions.close()
         self.pool.shutdown(wait=True)
+
+
+def _since(unwritten: int) -> str:
+    """What a log line adds about the like drops it stood for since the one before."""
+    return f" ({unwritten} more since the last such entry)" if unwritten else ""
 
 
 def _unsigned(router: RouterInfo, pkt: Packet, *, must_sign: bool) -> Drop | None:

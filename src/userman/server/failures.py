@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from userman.services.routers import Drop, Failure
 
-__all__ = ["WINDOW", "FailureLog"]
+__all__ = ["KEYS", "WINDOW", "FailureLog", "Throttle"]
 
 WINDOW = 60.0  # seconds between two entries of one router and reason
 
@@ -56,3 +56,41 @@ class FailureLog:
             else:
                 del self._entries[key]
         return owed
+
+
+KEYS = 10_000  # (source, reason) pairs followed at once; past it, all others share one
+
+
+class Throttle:
+    """At most one log line per key (a source address and a reason, say) per WINDOW: the
+    first at once, the others counted and reported by the next line that is written. For the
+    drops that no router can be charged with (an unknown address, a malformed datagram); a
+    flood of spoofed addresses is followed by at most KEYS keys, the rest under one."""
+
+    def __init__(self, window: float = WINDOW, keys: int = KEYS) -> None:
+        self.window = window
+        self.keys = keys
+        self._entries: dict[object, _Entry] = {}
+
+    def note(self, key: object, now: float) -> int | None:
+        """None: only count this one; else write it now, saying this many were not written."""
+        entry = self._entries.get(key)
+        if entry is None and len(self._entries) >= self.keys:
+            self._forget(now)
+            if len(self._entries) >= self.keys:
+                key = _OTHERS
+                entry = self._entries.get(key)
+        if entry is not None and now - entry.written < self.window:
+            entry.unwritten += 1
+            return None
+        self._entries[key] = _Entry(now)
+        return entry.unwritten if entry is not None else 0
+
+    def _forget(self, now: float) -> None:
+        """Drop the keys whose window has passed with nothing left unwritten."""
+        for key, entry in list(self._entries.items()):
+            if now - entry.written >= self.window and not entry.unwritten:
+                del self._entries[key]
+
+
+_OTHERS = object()  # the key of every drop past the KEYS followed

@@ -25,7 +25,7 @@ from userman.core.authorize import (
 )
 from userman.core.context import RequestContext
 from userman.radius.dictionary import AttributeDef, DataType, Dictionary, Encrypt
-from userman.radius.errors import EncodeError
+from userman.radius.errors import DecodeError, EncodeError
 from userman.radius.packet import (
     AVP,
     MESSAGE_AUTHENTICATOR,
@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 PROXY_STATE = 33  # https://www.rfc-editor.org/rfc/rfc2865#section-5.33
+# The most octets one accounting record may report each way: 64 PiB, a month at 200 Gbit/s.
+MAX_OCTETS = 1 << 56
 
 
 # A request's attributes as read: each one's first value by its folded name (first_values).
@@ -54,7 +56,28 @@ Values = dict[str, Value]
 
 def _text(values: Values, name: str) -> str:
     value = values.get(name)
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value if value.isascii() else escaped(value)
+    return str(value)
+
+
+def escaped(text: str) -> str:
+    """A text attribute's value as stored and shown: itself when it is UTF-8, else with each
+    octet that is not (the codec keeps them as surrogates) written as \\xNN."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
+def readable(values: Values, name: str) -> bool:
+    """Whether the attribute, if there, is UTF-8 text (the octets of a string attribute the
+    codec could not read as UTF-8 are kept as surrogates: radius/values.py)."""
+    value = values.get(name)
+    return not isinstance(value, str) or value.isascii() or escaped(value) is value
 
 
 def _octets(values: Values, name: str) -> bytes | None:
@@ -80,8 +103,11 @@ def credentials(pkt: Packet, values: Values | None = None) -> Credentials | None
         values = pkt.first_values()
     password = values.get("user-password")
     if isinstance(password, bytes | str):
-        # RFC 2865 5.2: revealed by the codec with the router's secret.
-        return PapCredentials(password.encode() if isinstance(password, str) else password)
+        # RFC 2865 5.2: revealed by the codec with the router's secret; its octets as sent,
+        # UTF-8 or not.
+        if isinstance(password, str):
+            password = password.encode("utf-8", "surrogateescape")
+        return PapCredentials(password)
     chap_password = _octets(values, "chap-password")
     if chap_password is not None:
         # RFC 2865 5.3: the challenge is CHAP-Challenge, or else the Request Authenticator.
@@ -104,6 +130,7 @@ def access_request(dictionary: Dictionary, pkt: Packet, source: str) -> AccessRe
         _text(values, "user-name"),
         credentials(pkt, values),
         context(dictionary, values, source),
+        readable=readable(values, "user-name"),
     )
 
 
@@ -127,13 +154,18 @@ def accounting_record(dictionary: Dictionary, pkt: Packet, source: str) -> Accou
     except ValueError:
         return None
     where = context(dictionary, values, source)
+    upload = octets(_int(values, "acct-input-octets"), _int(values, "acct-input-gigawords"))
+    download = octets(_int(values, "acct-output-octets"), _int(values, "acct-output-gigawords"))
+    if max(upload, download) > MAX_OCTETS:
+        # No session moves that much: a broken or hostile count would poison the user's usage.
+        raise DecodeError(f"octet counters beyond {MAX_OCTETS} (2^56)", offset=20)
     return AccountingRecord(
         status=status,
         acct_session_id=where.acct_session_id,
         username=_text(values, "user-name"),
         session_time=_int(values, "acct-session-time") or 0,
-        upload=octets(_int(values, "acct-input-octets"), _int(values, "acct-input-gigawords")),
-        download=octets(_int(values, "acct-output-octets"), _int(values, "acct-output-gigawords")),
+        upload=upload,
+        download=download,
         terminate_cause=_named(dictionary, values, "Acct-Terminate-Cause"),
         context=where,
         delay=_int(values, "acct-delay-time") or 0,
