@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -29,8 +30,7 @@ DEFAULT_CAPACITY = 65536
 _HEADER = 20  # RFC 2865 section 3: Code, Identifier, Length, Authenticator
 
 
-@dataclass(frozen=True, slots=True)
-class RequestKey:
+class RequestKey(NamedTuple):
     """What identifies one request, and every retransmission of it.
 
     https://www.rfc-editor.org/rfc/rfc5080#section-2.2.2: source address, source port,
@@ -76,6 +76,10 @@ class Seen:
     reply: bytes | None = None
 
 
+_NEW = Seen(Status.NEW)
+_IN_PROGRESS = Seen(Status.IN_PROGRESS)
+
+
 @dataclass(slots=True)
 class _Entry:
     expires: float
@@ -117,15 +121,21 @@ class DuplicateCache:
         entry = self._entries.get(key)
         if entry is not None:
             if entry.reply is None:
-                return Seen(Status.IN_PROGRESS)
+                return _IN_PROGRESS
             return Seen(Status.ANSWERED, entry.reply)
         self._store(key, None, now)
-        return Seen(Status.NEW)
+        return _NEW
 
     def finish(self, key: RequestKey, reply: bytes, now: float) -> None:
         """Remember the `reply` sent to `key`, to send it again to a retransmission."""
         self.expire(now)
-        self._store(key, reply, now)
+        entry = self._entries.get(key)
+        if entry is None:
+            self._store(key, reply, now)
+        else:  # the usual case: the entry `check` made, kept and moved to the end
+            entry.expires = now + self.lifetime
+            entry.reply = reply
+            self._entries.move_to_end(key)
 
     def forget(self, key: RequestKey, now: float) -> None:
         """Drop what is known of `key` (a request answered with nothing)."""
@@ -136,13 +146,13 @@ class DuplicateCache:
         """Drop the entries whose time is up."""
         entries = self._entries
         while entries:
-            key, entry = next(iter(entries.items()))
-            if entry.expires > now:
+            key = next(iter(entries))
+            if entries[key].expires > now:
                 return
             del entries[key]
 
     def _store(self, key: RequestKey, reply: bytes | None, now: float) -> None:
+        """Add `key`, which the cache does not hold: at the end, the last to expire."""
         self._entries[key] = _Entry(now + self.lifetime, reply)
-        self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
