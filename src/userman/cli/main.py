@@ -188,6 +188,8 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     A menu command is `userman MENU VERB [ITEMS] [name=value ...]`, as in the manual:
     userman user add customer=admin username=test password=test
     The options above may also follow the command (userman user print --json).
+    print where PROP~REGEX searches what print shows with an RE2 pattern (no backreferences
+    or lookaround, at most 1000 characters): userman user print where username~^a
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_url
