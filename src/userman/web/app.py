@@ -32,6 +32,7 @@ from userman.web import customer, payments, reports, sections, settings, signup,
 from userman.web.api import api_router
 from userman.web.auth import Guard
 from userman.web.headers import SecurityHeaders
+from userman.web.limits import BodyLimit, WebLimits
 from userman.web.pages import render
 
 __all__ = ["STATIC", "create_app", "status_of"]
@@ -67,7 +68,14 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api")
 
 
-TITLES = {401: "Log in first", 403: "Not allowed", 404: "Not found", 429: "Too many tries"}
+TITLES = {
+    401: "Log in first",
+    403: "Not allowed",
+    404: "Not found",
+    408: "Too slow",
+    413: "Too large",
+    429: "Too many tries",
+}
 
 
 def _error_page(
@@ -85,7 +93,10 @@ def _error_page(
     return response
 
 
-def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
+def create_app(
+    userman: Userman, *, guard: Guard | None = None, limits: WebLimits | None = None
+) -> FastAPI:
+    limits = limits or WebLimits()
     app = FastAPI(
         title="userman",
         version=__version__,
@@ -96,7 +107,8 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     )
     app.state.userman = userman
     app.state.guard = guard or Guard()
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_body=limits.max_body, timeout=limits.timeout)
+    app.add_middleware(SecurityHeaders)  # the outer one: on BodyLimit's answers too
     app.include_router(api_router())
     app.include_router(customer.router)
     app.include_router(vouchers.router)  # before the users' pages: /userman/users/batch
