@@ -359,7 +359,11 @@ def serve(  # noqa: PLR0917 - click passes every option
             _listening("accounting", "udp", bind, acct_port, bind_udp),
         )
         if http_port:
-            from userman.web.serve import bind_http, web_server  # noqa: PLC0415 - the web's
+            from userman.web.serve import (  # noqa: PLC0415 - the web's
+                WebLimits,
+                bind_http,
+                web_server,
+            )
 
             web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
     except BaseException:
@@ -370,8 +374,6 @@ def serve(  # noqa: PLR0917 - click passes every option
     with contextlib.ExitStack() as running:
         tasks = []
         if web is not None:  # its own thread and event loop: it never delays RADIUS
-            from userman.web.limits import WebLimits  # noqa: PLC0415 - the web's
-
             limits = WebLimits(
                 max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
             )

@@ -28,7 +28,7 @@ from userman.web.app import create_app
 from userman.web.limits import WebLimits
 from userman.web.protocol import with_header_timeout
 
-__all__ = ["Task", "WebThread", "bind_http", "warn_if_open", "web_server"]
+__all__ = ["Task", "WebLimits", "WebThread", "bind_http", "warn_if_open", "web_server"]
 
 log = logging.getLogger("userman.server")
 
