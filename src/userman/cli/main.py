@@ -27,7 +27,7 @@ from userman.cli.remote import ENV, ProgressBar, database_key
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
-from userman.core.values import parse_duration
+from userman.core.values import parse_duration, parse_size
 from userman.services import MENU_PATHS, Userman, default_url, verbs_of
 
 __all__ = ["main"]
@@ -263,6 +263,30 @@ def _listening(
     help="Private key (PEM) of --tls-cert.",
 )
 @click.option(
+    "--http-max-body",
+    default="1M",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest request body the web port reads (512k, 1M, ...): a larger one is refused "
+    "with 413 before it is read.",
+)
+@click.option(
+    "--http-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a web client may take to send a request's headers, or pause in its body, "
+    "before its connection is closed (slow clients hold no connection longer).",
+)
+@click.option(
+    "--http-max-connections",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Web connections open at once; a request beyond them is answered 503.",
+)
+@click.option(
     "--loop",
     default="auto",
     show_default=True,
@@ -280,6 +304,9 @@ def serve(  # noqa: PLR0917 - click passes every option
     http_bind: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    http_max_body: str,
+    http_timeout: float,
+    http_max_connections: int,
     loop: str,
 ) -> None:
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
@@ -300,8 +327,11 @@ def serve(  # noqa: PLR0917 - click passes every option
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
+        max_body = parse_size(http_max_body, "http-max-body")
     except UsermanError as error:
         raise click.BadParameter(str(error)) from None
+    if max_body < 1:
+        raise click.BadParameter("--http-max-body must be at least 1 byte (forms need one)")
     try:
         event_loop(loop)  # an unknown or missing loop, said before anything is bound
     except ValueError as error:
@@ -331,7 +361,11 @@ def serve(  # noqa: PLR0917 - click passes every option
             _listening("accounting", "udp", bind, acct_port, bind_udp),
         )
         if http_port:
-            from userman.web.serve import bind_http, web_server  # noqa: PLC0415 - the web's
+            from userman.web.serve import (  # noqa: PLC0415 - the web's
+                WebLimits,
+                bind_http,
+                web_server,
+            )
 
             web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
     except BaseException:
@@ -342,7 +376,10 @@ def serve(  # noqa: PLR0917 - click passes every option
     with contextlib.ExitStack() as running:
         tasks = []
         if web is not None:  # its own thread and event loop: it never delays RADIUS
-            serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key)
+            limits = WebLimits(
+                max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
+            )
+            serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key, limits=limits)
             try:
                 tasks.append(running.enter_context(serving))
             except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
