@@ -287,6 +287,22 @@ def _listening(
     help="Web connections open at once; a request beyond them is answered 503.",
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The server's log on stderr: text lines with times, or one JSON object a line.",
+)
+@click.option(
+    "--syslog",
+    default=None,
+    metavar="URL",
+    help=(
+        "Also send the server's log and every row of the log menu to a syslog collector, as "
+        "RFC 5424: udp://HOST[:514] or tcp://HOST[:601], ?facility=local0 (default daemon)."
+    ),
+)
+@click.option(
     "--loop",
     default="auto",
     show_default=True,
@@ -307,6 +323,8 @@ def serve(  # noqa: PLR0917 - click passes every option
     http_max_body: str,
     http_timeout: float,
     http_max_connections: int,
+    log_format: str,
+    syslog: str | None,
     loop: str,
 ) -> None:
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
@@ -323,12 +341,15 @@ def serve(  # noqa: PLR0917 - click passes every option
         configure_logging,
         event_loop,
         run_server,
+        syslog_target,
     )
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
         max_body = parse_size(http_max_body, "http-max-body")
-    except UsermanError as error:
+        if syslog:
+            syslog_target(syslog)  # a wrong URL is said before anything is bound
+    except (UsermanError, ValueError) as error:
         raise click.BadParameter(str(error)) from None
     if max_body < 1:
         raise click.BadParameter("--http-max-body must be at least 1 byte (forms need one)")
@@ -372,7 +393,8 @@ def serve(  # noqa: PLR0917 - click passes every option
         if isinstance(control, Control):
             control.close()
         raise
-    configure_logging()  # every port is bound: now the lines that say so
+    # Every port is bound: now the lines that say so.
+    configure_logging(json_lines=log_format == "json", syslog=syslog)
     with contextlib.ExitStack() as running:
         tasks = []
         if web is not None:  # its own thread and event loop: it never delays RADIUS

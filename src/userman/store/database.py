@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from userman.core.errors import DatabaseError
+from userman.store import logbook  # noqa: F401 - every log row committed, to `userman.log`
 
 __all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url"]
 
