@@ -595,6 +595,8 @@ class Findings:
     def add(self, data: bytes, error: BaseException) -> None:
         self.count += 1
         frames = traceback.extract_tb(error.__traceback__)
+        if isinstance(error, Broken):  # where the read-back was checked, not `expect` itself
+            frames = frames[:-1]
         inner = frames[-1] if frames else None
         place = f"{type(error).__name__} at {inner.filename}:{inner.lineno}" if inner else "?"
         seen = self.places.get(place)
