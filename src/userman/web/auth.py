@@ -22,7 +22,7 @@ from fastapi.security import (
     HTTPBearer,
 )
 
-from userman.core.errors import PermissionDeniedError
+from userman.core.errors import BusyError, PermissionDeniedError
 from userman.services import Actor
 from userman.web.pages import userman_of
 
@@ -79,7 +79,8 @@ CHALLENGE = {"WWW-Authenticate": 'Basic realm="userman"'}
 
 
 def guarded(request: Request, login: str, check: Callable[[], T]) -> T:
-    """Run a log-in check, counted by the app's Guard: HTTPException 401 or 429 on failure."""
+    """Run a log-in check, counted by the app's Guard: HTTPException 401 or 429 on failure,
+    503 when the password checks are all busy (services/passwords.py)."""
     guard: Guard = request.app.state.guard
     client = request.client.host if request.client else "?"
     keys = (f"address:{client}", f"login:{login}")
@@ -92,6 +93,10 @@ def guarded(request: Request, login: str, check: Callable[[], T]) -> T:
         )
     try:
         return check()
+    except BusyError as error:  # not a failed log-in: nothing counts against anyone
+        raise HTTPException(
+            503, detail=f"failure: {error}", headers={"Retry-After": str(error.retry_after)}
+        ) from None
     except PermissionDeniedError as error:
         guard.failed(*keys)
         raise HTTPException(401, detail=f"failure: {error}", headers=CHALLENGE) from None
