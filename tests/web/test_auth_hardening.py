@@ -5,7 +5,12 @@ ends a session on the server."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
+import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -138,3 +143,100 @@ def test_a_change_from_the_same_site_goes_through(client: TestClient) -> None:
         client.post("/api/v1/profile", json={"name": "same-site"}, headers=same).status_code == 201
     )
     assert client.delete("/api/v1/profile/same-site", headers=same).status_code == 204
+
+
+def _csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def _browser(userman: Userman, address: str = "198.51.100.7") -> TestClient:
+    return TestClient(
+        create_app(userman),
+        follow_redirects=False,
+        client=(address, 40000),
+        headers={"User-Agent": f"TestBrowser/{address}"},
+    )
+
+
+def _log_in(browser: TestClient, login: str, password: str) -> str:
+    """Log in through the form; the session's CSRF token."""
+    form = browser.get("/userman/login")
+    data = {"login": login, "password": password, "csrf": _csrf_of(form.text), "next": "/userman"}
+    assert browser.post("/userman/login", data=data).status_code == 303
+    return _csrf_of(browser.get("/userman/status").text)
+
+
+def test_log_out_ends_every_copy_of_the_cookie(userman: Userman) -> None:
+    with _browser(userman) as browser, _browser(userman, "203.0.113.9") as thief:
+        csrf = _log_in(browser, "admin", "")
+        thief.cookies.set("userman_session", browser.cookies["userman_session"])
+        assert thief.get("/userman/status").status_code == 200
+        assert browser.post("/userman/logout", data={"csrf": csrf}).status_code == 303
+        assert thief.get("/userman/status").status_code == 303
+        assert browser.get("/userman/status").status_code == 303
+
+
+def test_a_customer_lists_and_revokes_its_sessions(userman: Userman) -> None:
+    userman.execute(ROOT, ["customer"], "add", (), {"login": "many", "password": "many-pw"})
+    userman.execute(ROOT, ["customer"], "add", (), {"login": "nosy", "password": "nosy-pw"})
+    with (
+        _browser(userman, "198.51.100.1") as one,
+        _browser(userman, "198.51.100.2") as two,
+        _browser(userman, "198.51.100.3") as three,
+        TestClient(create_app(userman)) as api,
+    ):
+        for browser in (one, two, three):
+            _log_in(browser, "many", "many-pw")
+        listed = api.get("/api/v1/web-session", auth=("many", "many-pw")).json()
+        assert [entry["address"] for entry in listed] == [
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+        ]
+        assert {entry["login"] for entry in listed} == {"many"}
+        assert listed[1]["agent"] == "TestBrowser/198.51.100.2"
+        assert "last-used" in listed[0]
+        # Another customer neither sees them nor ends them.
+        assert api.get("/api/v1/web-session", auth=("nosy", "nosy-pw")).json() == []
+        foreign = api.delete(f"/api/v1/web-session/{listed[0]['id']}", auth=("nosy", "nosy-pw"))
+        assert foreign.status_code == 404
+        assert api.delete("/api/v1/web-session", auth=("nosy", "nosy-pw")).json()["count"] == 0
+        assert one.get("/userman/status").status_code == 200
+        # Its owner ends one, then the rest.
+        ended = api.delete(f"/api/v1/web-session/{listed[0]['id']}", auth=("many", "many-pw"))
+        assert ended.status_code == 204
+        assert one.get("/userman/status").status_code == 303
+        assert two.get("/userman/status").status_code == 200
+        rest = api.delete("/api/v1/web-session", auth=("many", "many-pw"))
+        assert rest.json()["count"] == 2
+        assert two.get("/userman/status").status_code == 303
+        assert three.get("/userman/status").status_code == 303
+        assert api.get("/api/v1/web-session", auth=("many", "many-pw")).json() == []
+
+
+def test_a_new_password_takes_its_sessions_off_the_list(userman: Userman) -> None:
+    userman.execute(ROOT, ["customer"], "add", (), {"login": "changer", "password": "old-pw"})
+    with _browser(userman) as browser, TestClient(create_app(userman)) as api:
+        _log_in(browser, "changer", "old-pw")
+        assert len(api.get("/api/v1/web-session", auth=("changer", "old-pw")).json()) == 1
+        userman.execute(ROOT, ["customer"], "set", ["changer"], {"password": "new-pw"})
+        assert browser.get("/userman/status").status_code == 303
+        assert api.get("/api/v1/web-session", auth=("changer", "new-pw")).json() == []
+
+
+def test_a_cookie_from_before_the_server_kept_sessions_is_no_session(userman: Userman) -> None:
+    """A cookie signed with the right key but without a session id (as cookies were before the
+    server recorded sessions) is no session: log in again."""
+    with _browser(userman) as browser:
+        _log_in(browser, "admin", "")
+        payload, _, _signature = browser.cookies["userman_session"].partition(".")
+        fields = json.loads(base64.urlsafe_b64decode(payload))
+        del fields["sid"]
+        old = base64.urlsafe_b64encode(json.dumps(fields).encode())
+        key = userman.secret("web-session")
+        signature = base64.urlsafe_b64encode(hmac.new(key, old, hashlib.sha256).digest())
+        browser.cookies.clear()
+        browser.cookies.set("userman_session", f"{old.decode()}.{signature.decode()}")
+        assert browser.get("/userman/status").status_code == 303

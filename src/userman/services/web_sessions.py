@@ -124,7 +124,7 @@ def _live(
         query = query.where(models.WebSession.customer_id == actor.customer_id)
     return [
         (row, customer)
-        for row, customer in db.execute(query).tuples()
+        for row, customer in db.execute(query)
         if row.fingerprint == fingerprint(customer)
     ]
 
