@@ -240,3 +240,16 @@ def test_a_cookie_from_before_the_server_kept_sessions_is_no_session(userman: Us
         browser.cookies.clear()
         browser.cookies.set("userman_session", f"{old.decode()}.{signature.decode()}")
         assert browser.get("/userman/status").status_code == 303
+
+
+def test_loading_a_backup_brings_back_no_session(userman: Userman) -> None:
+    admin = userman.actor("admin")
+    with _browser(userman) as browser, _browser(userman, "203.0.113.9") as thief:
+        csrf = _log_in(browser, "admin", "")
+        thief.cookies.set("userman_session", browser.cookies["userman_session"])
+        userman.execute(
+            admin, ["database"], "save", (), {"name": "with-session", "overwrite": "yes"}
+        )
+        assert browser.post("/userman/logout", data={"csrf": csrf}).status_code == 303
+        userman.execute(admin, ["database"], "load", (), {"name": "with-session"})
+        assert thief.get("/userman/status").status_code == 303
