@@ -52,6 +52,12 @@ def test_busy_password_checks_are_refused_not_queued(
             assert busy.status_code == 503
             assert busy.headers["Retry-After"] == str(passwords.RETRY_AFTER)
             assert "try again" in busy.json()["error"]
+        with _browser(userman) as browser:
+            form = browser.get("/userman/login")
+            data = {"login": "busy-one", "password": "right", "csrf": _csrf_of(form.text)}
+            page = browser.post("/userman/login", data=data)
+            assert page.status_code == 503
+            assert "try again" in page.text
     assert anonymous.get("/api/v1/user", auth=("busy-one", "right")).status_code == 200
 
 
