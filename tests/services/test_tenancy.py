@@ -95,7 +95,14 @@ def build_subscriber(app: Userman, s: str, number: int) -> None:
     owner = app.actor(s)
     run(app, owner, "customer add", login=f"{s}-boss", permissions="owner")
     run(app, owner, "customer add", login=f"{s}-clerk", permissions="full", access=ALL_ACCESS)
-    run(app, owner, "customer add", login="helper", parent=f"{s}-clerk", permissions="read-only")
+    run(
+        app,
+        owner,
+        "customer add",
+        login=f"{s}-helper",
+        parent=f"{s}-clerk",
+        permissions="read-only",
+    )
     for name, ip, customer in ((f"{s}-router", 1, s), (f"{s}-clerk-router", 2, f"{s}-clerk")):
         run(
             app,
@@ -397,7 +404,7 @@ def their_addresses(world: World, actor: Actor, menu: str, target: str) -> list[
             names = db.scalars(
                 select(column).where(spec.model.subscriber_id == world.subscriber_ids[target])  # type: ignore[attr-defined]
             ).all()
-        addresses += [str(name) for name in names if name not in ("shared", "basic", "helper")]
+        addresses += [str(name) for name in names if name not in ("shared", "basic")]
     own = read(world.app, actor, menu, "count-only").count
     assert own is not None
     addresses += [str(own), str(own + 1), f"{own},0"]
@@ -579,14 +586,53 @@ def test_the_same_names_live_in_both_subscribers_independently(
         assert [p.subscriber_id for p in profiles] == [world.subscriber_ids[other(subscriber)]]
         db.rollback()
     assert snapshot(app) == before
-    # Each "helper" login is its own subscriber's; the superuser must say which by *ID.
-    logins = [i.json["login"] for i in run(app, actor, "customer print").items]
-    assert logins.count("helper") == 1
-    with pytest.raises(ConflictError, match="several"):
-        app.actor("helper")
+    # The superuser must say which user by *ID.
     with pytest.raises(ConflictError, match="several"):
         run(app, ROOT, "user set", "shared", comment="x")
     assert snapshot(app) == before
+
+
+OWNERS = [(s, login) for s, login in ATTACKERS if not login.endswith("-clerk")]
+
+
+@pytest.mark.parametrize(("subscriber", "login"), OWNERS)
+def test_a_login_of_the_other_subscriber_cannot_be_used_and_is_not_said_whose(
+    world: World, subscriber: str, login: str
+) -> None:
+    # Log-in finds a customer by its login alone: a login is the installation's, not only the
+    # subscriber's. Neither adding nor renaming a customer takes another subscriber's, and the
+    # refusal is the same as for a login that no subscriber may use.
+    app, actor, theirs = world.app, world.actors[login], other(subscriber)
+    with unchanged(app):
+        for taken in (theirs, f"{theirs}-helper"):
+            with pytest.raises(ConflictError) as added:
+                run(app, actor, "customer add", login=taken, permissions="read-only")
+            assert str(added.value) == f'login: login "{taken}" cannot be used'
+            with pytest.raises(ConflictError) as renamed:
+                run(app, actor, "customer set", f"{subscriber}-helper", login=taken)
+            assert str(renamed.value) == f'login: login "{taken}" cannot be used'
+        with pytest.raises(ConflictError, match="already exists"):  # its own: said as before
+            run(app, actor, "customer add", login=f"{subscriber}-clerk")
+
+
+@pytest.mark.parametrize(("subscriber", "login"), ATTACKERS)
+def test_a_router_address_of_the_other_subscriber_cannot_be_used_and_is_not_said_whose(
+    world: World, subscriber: str, login: str
+) -> None:
+    app, actor = world.app, world.actors[login]
+    number = 1 + SUBSCRIBERS.index(subscriber)
+    theirs = f"10.0.{3 - number}.1"
+    with unchanged(app):
+        with pytest.raises(ConflictError) as added:
+            run(app, actor, "router add", name="x", **{"ip-address": theirs})
+        assert str(added.value) == f"ip-address: address {theirs} cannot be used"
+        router = f"{subscriber}-clerk-router"
+        with pytest.raises(ConflictError) as changed:
+            run(app, actor, "router set", router, **{"ip-address": theirs})
+        assert str(changed.value) == f"ip-address: address {theirs} cannot be used"
+        with pytest.raises(ConflictError) as own:
+            run(app, actor, "router set", router, **{"ip-address": f"10.0.{number}.1"})
+        assert str(own.value) == f"ip-address: a router with address 10.0.{number}.1 exists"
 
 
 # --- backups ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from userman.core.errors import (
+    ConflictError,
     InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
@@ -323,6 +324,33 @@ def test_backups_need_backup_allowed_and_stay_within_a_subscriber(
     (tmp_path / "junk.umb").write_text("{}")
     with pytest.raises(InvalidValueError, match="not a userman backup"):
         run(app, "database load", name=str(tmp_path / "junk"))
+
+
+def test_a_backup_whose_login_another_subscriber_took_since_does_not_load(
+    app: Userman, tmp_path: Path
+) -> None:
+    # A login is the installation's: a customer of the backup whose login another subscriber
+    # has taken since it was saved stops the load, which changes nothing and says not whose.
+    app.backup_dir = tmp_path
+    run(app, "customer add", login="isp2", password="x")
+    run(app, "customer add", login="bob", parent="admin", permissions="read-only")
+    admin = app.actor("admin")
+    app.execute(admin, ("database",), "save", (), {"name": "before"})
+    run(app, "customer set", "bob", login="robert")
+    run(app, "customer add", login="bob", parent="isp2", permissions="read-only")
+    customers = shown(app, "customer")
+    with pytest.raises(ConflictError) as refused:
+        app.execute(admin, ("database",), "load", (), {"name": "before"})
+    assert str(refused.value) == 'login: login "bob" cannot be used; the backup was not loaded'
+    assert shown(app, "customer") == customers
+    run(app, "customer set", "bob", login="bobby")
+    app.execute(admin, ("database",), "load", (), {"name": "before"})
+    assert sorted(str(c["login"]) for c in shown(app, "customer")) == [
+        "admin",
+        "bob",
+        "bobby",
+        "isp2",
+    ]
 
 
 def test_random_password_generates_one(app: Userman) -> None:

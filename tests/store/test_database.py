@@ -10,7 +10,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, column, inspect, select, table
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from userman.core.errors import DatabaseError
 from userman.core.profiles import ProfileState
@@ -410,4 +410,46 @@ def test_0012_goes_back_without_stopping_a_router_that_answered(db_url: str) -> 
         "auto": False,
         "signed": True,
     }
+    database.dispose()
+
+
+def test_0016_stops_without_a_change_while_two_customers_share_a_login(db_url: str) -> None:
+    # Logins became unique across the installation: where two subscribers each have a `bob`,
+    # the upgrade (here from 0014, through 0015) names them and leaves the database as it was;
+    # once one is renamed, it goes through.
+    database = at_revision(db_url, "0014")
+    with database.engine.begin() as connection:
+        for row_id, subscriber_id, login in ((1, 1, "admin"), (2, 2, "acme"), (3, 1, "bob")):
+            insert_as_of(
+                connection,
+                models.Customer,
+                id=row_id,
+                subscriber_id=subscriber_id,
+                parent_id=subscriber_id,
+                login=login,
+                public_id=f"p{row_id}",
+            )
+        insert_as_of(
+            connection,
+            models.Customer,
+            id=4,
+            subscriber_id=2,
+            parent_id=2,
+            login="bob",
+            public_id="p4",
+        )
+    with pytest.raises(DatabaseError) as stopped:
+        database.migrate()
+    message = str(stopped.value)
+    assert '"bob": customers id 3 (subscriber admin), id 4 (subscriber acme)' in message
+    assert "WHERE id = 4" in message
+    assert "nothing was changed" in message
+    assert database.revision() == "0014"
+    assert "web_session" not in inspect(database.engine).get_table_names()
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE customer SET login = 'bob2' WHERE id = 4")
+    database.migrate()
+    assert database.revision() == SCHEMA_REVISION
+    with database.engine.begin() as connection, pytest.raises(IntegrityError):
+        connection.exec_driver_sql("UPDATE customer SET login = 'bob' WHERE id = 4")
     database.dispose()

@@ -19,7 +19,12 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
+from userman.core.errors import (
+    ConflictError,
+    InvalidValueError,
+    PermissionDeniedError,
+    UnknownPropertyError,
+)
 from userman.services.actor import Actor
 from userman.services.history import decode_value, encode_value
 from userman.services.menus import Menu
@@ -168,6 +173,18 @@ def _insert(db: Session, tables: dict[str, list[dict[str, Any]]]) -> int:
     return count
 
 
+def _check_logins(db: Session, tables: dict[str, list[dict[str, Any]]]) -> None:
+    """A login is unique across the installation (services/verbs.py): a customer in the file
+    whose login another subscriber's customer has taken since is refused, without saying whose.
+    Called once the replaced subscribers' rows are gone."""
+    logins = [str(row.get("login")) for row in tables.get("customer", [])]
+    taken = db.scalar(
+        select(models.Customer.login).where(models.Customer.login.in_(logins)).limit(1)
+    )
+    if taken is not None:
+        raise ConflictError("login", f'login "{taken}" cannot be used; the backup was not loaded')
+
+
 def load(ctx: Context, menu: Menu, request: Request) -> Outcome:
     """Replace the data the backup holds: every subscriber for a superuser's full backup, else
     the subscriber with the backup's public-id. History from before cannot be undone after."""
@@ -193,6 +210,7 @@ def load(ctx: Context, menu: Menu, request: Request) -> Outcome:
             ctx.db.scalars(select(customer.id).where(customer.public_id.in_(public_ids)))
         )
     _clear(ctx.db, replaced)
+    _check_logins(ctx.db, tables)
     count = _insert(ctx.db, tables)
     # The entries' sub-changes name rows by their old ids: they can no longer be undone.
     history = models.Base.metadata.tables["history"]

@@ -1,9 +1,9 @@
 """Logging in as a customer, for the web pages and the REST API.
 
 A customer logs in with its login and password (the default `admin` with an empty password
-until one is set, as the manual says). Logins are unique within a subscriber, so the same login
-may exist under two subscribers: the password then decides, and a login that two customers
-share with the same password is refused rather than guessed.
+until one is set, as the manual says). A login is unique across the installation (the
+database's index on customer.login, migration 0016), so it names one customer of one
+subscriber; it is compared exactly, as it is stored.
 
 argon2 is slow on purpose, which an API client sending HTTP basic credentials with every
 request would pay every time: a successful check is remembered, keyed by the stored hash and a
@@ -58,10 +58,10 @@ DEFAULT_LOGIN = "admin"  # the customer made on first start, with an empty passw
 def without_password(db: Session) -> list[str]:
     """Whether the default customer `admin` still logs in with an empty password: its login,
     or nothing. (Only it is checked: an argon2 check per customer would not scale.)"""
-    hashes = db.scalars(
+    stored = db.scalar(
         select(models.Customer.password_hash).where(models.Customer.login == DEFAULT_LOGIN)
     )
-    return [DEFAULT_LOGIN] if any(password_matches(h, "") for h in hashes) else []
+    return [DEFAULT_LOGIN] if stored is not None and password_matches(stored, "") else []
 
 
 def fingerprint(customer: models.Customer) -> str:
@@ -82,11 +82,10 @@ def resume(db: Session, customer_id: int, seen: str) -> Actor:
 def log_in(db: Session, login: str, password: str) -> Actor:
     """The actor of the customer with this login and password; refused the same way whether
     the login or the password is wrong, so that a refusal does not tell which."""
-    customers = db.scalars(select(models.Customer).where(models.Customer.login == login)).all()
-    if not customers:
+    customer = db.scalar(select(models.Customer).where(models.Customer.login == login))
+    if customer is None:
         password_matches(passwords.DECOY, password)
         raise PermissionDeniedError(BAD_LOGIN)
-    matching = [c for c in customers if password_matches(c.password_hash, password)]
-    if len(matching) != 1:
+    if not password_matches(customer.password_hash, password):
         raise PermissionDeniedError(BAD_LOGIN)
-    return make_actor(db, matching[0])
+    return make_actor(db, customer)

@@ -283,18 +283,45 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
         if missing and prop.writable and needed and menu is not CUSTOMER:
             raise InvalidValueError(prop.name, "required")
     if isinstance(row, models.Router):
-        if not row.ip_address:
-            raise InvalidValueError("ip-address", "required: requests are matched by it")
-        stmt = select(models.Router.id).where(models.Router.ip_address == row.ip_address)
-        if row.id is not None:
-            stmt = stmt.where(models.Router.id != row.id)
-        if db.scalar(stmt.limit(1)) is not None:
-            raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
+        _check_router_address(db, row)
     if isinstance(row, models.Customer):
+        _check_login(db, row)
         permissions.check_customer(db, row)
         _check_subscriber_choice(db, row)
     if getattr(row, "attributes", ""):
         check_attribute_names(db, row)
+
+
+def _holder(db: Session, model: Any, column: Any, row: Any) -> int | None:
+    """The subscriber of another row of `model` whose `column` has `row`'s value, if any."""
+    value = getattr(row, column.key)
+    stmt = select(model.subscriber_id).where(column == value)
+    if row.id is not None:
+        stmt = stmt.where(model.id != row.id)
+    holder: int | None = db.scalar(stmt.limit(1))
+    return holder
+
+
+def _check_router_address(db: Session, row: models.Router) -> None:
+    """Requests are matched to routers by their source address, so an address is unique across
+    the installation. Only the subscriber whose router has it is told so; any other learns that
+    the address cannot be used, not whose it is."""
+    if not row.ip_address:
+        raise InvalidValueError("ip-address", "required: requests are matched by it")
+    holder = _holder(db, models.Router, models.Router.ip_address, row)
+    if holder is None:
+        return
+    if holder == row.subscriber_id:
+        raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
+    raise ConflictError("ip-address", f"address {row.ip_address} cannot be used")
+
+
+def _check_login(db: Session, row: models.Customer) -> None:
+    """Log-in finds a customer by its login alone (services/login.py), so a login is unique
+    across the installation (exactly, as log-in compares it). A login of another subscriber's
+    customer is refused without saying whose it is (its own are found by _check_key)."""
+    if _holder(db, models.Customer, models.Customer.login, row) is not None:
+        raise ConflictError("login", f'login "{row.login}" cannot be used')
 
 
 def _check_subscriber_choice(db: Session, row: models.Customer) -> None:

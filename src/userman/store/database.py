@@ -33,7 +33,7 @@ __all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url"]
 
 # The newest Alembic revision in migrations/versions (a test checks that they agree). Knowing it
 # lets every CLI command skip loading Alembic when the schema is already current.
-SCHEMA_REVISION = "0015"
+SCHEMA_REVISION = "0016"
 
 DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
 SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
@@ -198,7 +198,8 @@ class Database:
             return None if found is None else str(found)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (creating it on an empty database)."""
+        """Bring the schema to the newest revision (creating it on an empty database), in one
+        transaction: a migration that stops (a DatabaseError saying why) leaves it as it was."""
         if self.revision() == SCHEMA_REVISION:
             return
         from alembic import command  # noqa: PLC0415 - only loaded when the schema must change
@@ -207,6 +208,10 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(files("userman.store") / "migrations"))
         with self.engine.begin() as connection:
+            if self.is_sqlite:
+                # Python's sqlite3 opens a transaction only before a row is written, so every
+                # CREATE or ALTER before that would be committed on its own: begin it now.
+                connection.exec_driver_sql("BEGIN")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

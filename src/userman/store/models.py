@@ -96,7 +96,13 @@ class Customer(Base):
     """Who manages the service: a tree of customers under each subscriber."""
 
     __tablename__ = "customer"
-    __table_args__ = (UniqueConstraint("subscriber_id", "login", name="uq_customer_login"),)
+    # Log-in finds a customer by its login alone, so a login is unique across the installation
+    # (migration 0016); the older per-subscriber constraint, implied by it, stays because SQLite
+    # cannot drop it without copying the table that every other one refers to.
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "login", name="uq_customer_login"),
+        Index("ix_customer_login", "login", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # A subscriber's own row points at itself; NULL only inside the transaction that creates it.
