@@ -44,6 +44,12 @@ def run(app: Userman, actor: Actor, command: str, *positional: str, **args: str)
     return app.execute(actor, tuple(path), verb, positional, args)
 
 
+def allow_private_destinations(app: Userman) -> None:
+    """The test SMTP server and the PayPal stand-in listen on 127.0.0.1, which a subscriber's
+    settings may name only once the superuser allows private destinations."""
+    run(app, Actor.superuser(), "database set", **{"allow-private-destinations": "yes"})
+
+
 def dry_run(app: Userman, actor: Actor, request: Request) -> Outcome:
     """Run a command as it would run, then roll it back."""
     with app.database.session() as db:

@@ -12,6 +12,7 @@ from browser.conftest import screenshot
 from browser.test_customer_flow import log_in
 from served import Server
 from smtpbox import Mailbox, smtp_server
+from support import allow_private_destinations
 from userman.services import Actor, Userman
 
 pytestmark = pytest.mark.e2e
@@ -23,6 +24,7 @@ def mailbox(web_server: Server) -> Iterator[Mailbox]:
     """The served database's admin allows sign-up and mails through a test SMTP server."""
     with smtp_server() as box:
         userman = Userman(web_server.db_url)
+        allow_private_destinations(userman)
         userman.execute(
             ROOT,
             ["customer"],

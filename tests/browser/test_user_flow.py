@@ -20,6 +20,7 @@ import pytest
 from browser.conftest import blocked_by_policy, screenshot
 from paypal_standin import BUSINESS, CLIENT_ID, SECRET, WEBHOOK_ID, PayPal, running_paypal
 from served import start_server, stop_server
+from support import allow_private_destinations
 from userman.services import Actor, Userman
 from userman.store import models
 
@@ -103,6 +104,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app = Userman(db_url)
     app.prepare()
     _world(app)
+    allow_private_destinations(app)
     with running_paypal() as paypal:
         app.change_settings(Actor.superuser(), {
             "paypal-client-id": CLIENT_ID, "paypal-secret": SECRET,

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paypal_standin import BUSINESS, CLIENT_ID, SECRET, WEBHOOK_ID, PayPal, running_paypal
+from support import allow_private_destinations
 from userman.services import Actor, Userman
 from userman.services.payments import Report, Status
 from userman.store import models
@@ -39,6 +40,7 @@ def paypal() -> Iterator[PayPal]:
 def world(module_db_url: str, paypal: PayPal) -> Iterator[Userman]:
     app = Userman(module_db_url)
     app.prepare()
+    allow_private_destinations(app)
     app.change_settings(Actor.superuser(), {
         "paypal-client-id": CLIENT_ID, "paypal-secret": SECRET, "paypal-webhook-id": WEBHOOK_ID,
         "paypal-api-url": paypal.api_base, "paypal-ipn-url": paypal.ipn_url,

@@ -129,14 +129,14 @@ def paypal() -> Iterator[PayPal]:
 
 
 def test_the_token_is_kept_until_it_expires(paypal: PayPal) -> None:
-    settings = PayPalSettings(CLIENT_ID, SECRET, paypal.api_base, paypal.ipn_url, WEBHOOK_ID)
+    settings = PayPalSettings(CLIENT_ID, SECRET, paypal.api_base, paypal.ipn_url, WEBHOOK_ID, True)
     first = PayPalClient(settings).token()
     assert PayPalClient(settings).token() == first
     assert paypal.requests.count("POST /v1/oauth2/token") == 1
 
 
 def test_a_refused_client(paypal: PayPal) -> None:
-    settings = PayPalSettings(CLIENT_ID, "wrong", paypal.api_base, paypal.ipn_url, WEBHOOK_ID)
+    settings = PayPalSettings(CLIENT_ID, "wrong", paypal.api_base, paypal.ipn_url, WEBHOOK_ID, True)
     with pytest.raises(PayPalError) as refused:
         PayPalClient(settings).token()
     assert refused.value.status == 401
@@ -145,12 +145,13 @@ def test_a_refused_client(paypal: PayPal) -> None:
 
 
 def test_an_unreachable_paypal() -> None:
-    settings = PayPalSettings(CLIENT_ID, SECRET, f"http://127.0.0.1:{free_tcp_port()}")
+    url = f"http://127.0.0.1:{free_tcp_port()}"
+    settings = PayPalSettings(CLIENT_ID, SECRET, url, allow_private=True)
     with pytest.raises(PayPalError, match="unreachable"):
         PayPalClient(settings).token()
 
 
 def test_a_bad_order_id_never_reaches_a_url(paypal: PayPal) -> None:
-    settings = PayPalSettings(CLIENT_ID, SECRET, paypal.api_base, paypal.ipn_url, WEBHOOK_ID)
+    settings = PayPalSettings(CLIENT_ID, SECRET, paypal.api_base, paypal.ipn_url, WEBHOOK_ID, True)
     with pytest.raises(PayPalError, match="not an order id"):
         PayPalClient(settings).capture("../../v1/oauth2/token")

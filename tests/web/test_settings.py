@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from smtpbox import smtp_server
+from support import allow_private_destinations
 from userman.services import Actor, Userman
 from userman.services.backup import TABLES
 from userman.web.app import create_app
@@ -30,6 +31,7 @@ def customers(userman: Userman) -> None:
             {"login": login, "password": "pw", "parent": "admin", "permissions": level},
         )
     userman.execute(ROOT, ["customer"], "add", (), {"login": "other", "password": "pw"})
+    allow_private_destinations(userman)  # the test mail goes to 127.0.0.1
 
 
 @pytest.fixture

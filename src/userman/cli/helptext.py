@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from userman.core.patterns import MAX_LENGTH
 from userman.services import MENU_ALIASES, MENU_PATHS, MENUS, Menu, Prop, verbs_of
+from userman.services.settings import INSTALLATION
 from userman.services.subscriber_settings import SETTINGS, Setting
 
 __all__ = ["MENU_NAMES", "menu_help", "menus_overview", "submenus"]
@@ -124,5 +125,14 @@ def menu_help(path: Sequence[str]) -> str:
         lines.append("Properties (name=value; subscriber=LOGIN says whose, for the superuser):")
         lines.extend(_table([(s.name, _setting_notes(s)) for s in SETTINGS]))
     elif canonical == "database":
-        lines.append("Both take name=NAME, the backup file NAME.umb.")
+        lines.append("save and load take name=NAME, the backup file NAME.umb.")
+        lines.append("set and print: the installation's settings, the superuser's alone:")
+        lines.extend(
+            _table(
+                [
+                    (s.name, f"{s.kind.name}; default {s.default}; {s.help}")
+                    for s in INSTALLATION.values()
+                ]
+            )
+        )
     return "\n".join(lines)

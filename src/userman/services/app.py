@@ -67,7 +67,7 @@ class Userman:
         self.database.dispose()
 
     def actor(self, login: str | None) -> Actor:
-        """The actor for `--as LOGIN` (a login, or *ID when logins repeat); None: superuser."""
+        """The actor for `--as LOGIN` (a login, or its *ID); None: superuser."""
         if login is None:
             return Actor.superuser()
         with self.database.begin() as db:
@@ -262,7 +262,7 @@ class Userman:
 
     def send_test_mail(self, actor: Actor, to: str) -> None:
         """Send a short mail through the subscriber's SMTP settings (MailError if it fails)."""
-        from userman.services import mail, subscriber_settings  # noqa: PLC0415
+        from userman.services import mail, settings, subscriber_settings  # noqa: PLC0415
 
         with self.database.begin() as db:
             subscriber_settings.check_read(actor)
@@ -270,7 +270,9 @@ class Userman:
             customer = db.get(models.Customer, actor.customer_id or subscriber_id)
             sender = customer.email if customer is not None else ""
             config = mail.SmtpConfig.from_settings(
-                subscriber_settings.read(db, subscriber_id), fallback_sender=sender
+                subscriber_settings.read(db, subscriber_id),
+                fallback_sender=sender,
+                allow_private=settings.allow_private_destinations(db),
             )
         body = "This is a test mail from userman: the SMTP settings work.\n"
         mail.send(config, mail.message(config, to, "userman test mail", body))

@@ -31,6 +31,7 @@ from userman.services import (
     permissions,
     profiles,
     sessions,
+    settings,
     subscriber_settings,
     verbs,
 )
@@ -206,6 +207,8 @@ SPECIAL: dict[tuple[str, str], Handler] = {
     ("router", "reset-counters"): counters.reset_counters,
     ("database", "save"): backup.save,
     ("database", "load"): backup.load,
+    ("database", "set"): settings.set_command,  # the installation's, for the superuser
+    ("database", "print"): settings.print_command,
     ("settings", "print"): subscriber_settings.print_command,
     ("settings", "set"): subscriber_settings.set_command,
     ("settings", "export"): subscriber_settings.export_command,

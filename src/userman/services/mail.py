@@ -5,7 +5,9 @@ loop (the web pages' handlers are plain functions, which FastAPI runs in its thr
 Security `tls` opens a TLS connection (SMTPS, port 465), `starttls` upgrades a plain one (port
 587 or 25) and refuses to go on without it, `none` sends in clear. Certificates are checked
 against the system's authorities unless the caller passes its own SSL context (the tests).
-Any failure becomes MailError, whose text says what went wrong without the password.
+Any failure becomes MailError, whose text says what went wrong without the password. The SMTP
+server must be at a public address unless the superuser allows private ones
+(services/destinations.py): the connection goes to the address that was checked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
+
+from userman.services.destinations import DestinationError, connect
 
 __all__ = ["MailError", "SmtpConfig", "message", "send"]
 
@@ -34,9 +39,14 @@ class SmtpConfig:
     user: str = ""
     password: str = ""
     sender: str = ""  # the From address
+    # Whether the server may be at a loopback, private or other non-public address (the
+    # superuser's allow-private-destinations).
+    allow_private: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, object], fallback_sender: str = "") -> SmtpConfig:
+    def from_settings(
+        cls, settings: Mapping[str, object], fallback_sender: str = "", *, allow_private: bool
+    ) -> SmtpConfig:
         port = settings.get("smtp-port")
         return cls(
             server=str(settings.get("smtp-server") or ""),
@@ -45,7 +55,31 @@ class SmtpConfig:
             user=str(settings.get("smtp-user") or ""),
             password=str(settings.get("smtp-password") or ""),
             sender=str(settings.get("smtp-from") or "") or fallback_sender,
+            allow_private=allow_private,
         )
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib's client, connecting only to a checked address (STARTTLS still checks the
+    certificate against the host name, which smtplib keeps)."""
+
+    def __init__(self, host: str, port: int, *, allow_private: bool, **kwargs: Any) -> None:
+        self.allow_private = allow_private  # before connect(), which the constructor calls
+        super().__init__(host, port, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        if timeout is not None and not timeout:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        source: Any = self.source_address
+        return connect(host, port, timeout, source, allow_private=self.allow_private)
+
+
+class _SMTPSSL(smtplib.SMTP_SSL, _SMTP):
+    """SMTP_SSL's, whose _get_socket wraps what _SMTP's connected to for the host name."""
+
+    def __init__(self, host: str, port: int, *, allow_private: bool, **kwargs: Any) -> None:
+        self.allow_private = allow_private
+        smtplib.SMTP_SSL.__init__(self, host, port, **kwargs)
 
 
 def message(
@@ -80,10 +114,13 @@ def send(
     context = context or ssl.create_default_context()
     try:
         client: smtplib.SMTP
+        guard = config.allow_private
         if config.security == "tls":
-            client = smtplib.SMTP_SSL(config.server, config.port, timeout=timeout, context=context)
+            client = _SMTPSSL(
+                config.server, config.port, timeout=timeout, context=context, allow_private=guard
+            )
         else:
-            client = smtplib.SMTP(config.server, config.port, timeout=timeout)
+            client = _SMTP(config.server, config.port, timeout=timeout, allow_private=guard)
         with client:
             if config.security == "starttls":
                 client.starttls(context=context)  # SMTPNotSupportedError: the server has none
@@ -98,6 +135,8 @@ def send(
         raise MailError(f"the SMTP server does not offer it: {error}") from None
     except smtplib.SMTPException as error:
         raise MailError(f"the SMTP server refused the mail: {error}") from None
+    except DestinationError as error:
+        raise MailError(f"cannot send to the SMTP server: {error}") from None
     except ssl.SSLError as error:
         raise MailError(f"TLS with {config.server}:{config.port} failed: {error.reason}") from None
     except OSError as error:

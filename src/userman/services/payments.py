@@ -96,6 +96,9 @@ class PayPalSettings:
     api_base: str = DEFAULT_API_BASE
     ipn_url: str = DEFAULT_IPN_URL
     webhook_id: str = ""
+    # Whether the URLs may be at non-public addresses (the superuser's
+    # allow-private-destinations; services/destinations.py).
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,7 @@ def paypal_settings(db: Session, subscriber_id: int) -> PayPalSettings:
         api_base=str(found["paypal-api-url"]),
         ipn_url=str(found["paypal-ipn-url"]),
         webhook_id=str(found["paypal-webhook-id"]),
+        allow_private=settings.allow_private_destinations(db),
     )
 
 

@@ -32,6 +32,7 @@ from userman.services.actor import Actor
 from userman.services.mail import MailError, SmtpConfig, message
 from userman.services.menus import USER
 from userman.services.permissions import make_actor
+from userman.services.settings import allow_private_destinations
 from userman.store import models
 
 __all__ = [
@@ -128,7 +129,9 @@ def prepare(db: Session, subs: str | None, form: SignUpForm, link_base: str) -> 
     settings = subscriber_settings.read(db, customer.subscriber_id)
     subscriber = db.get(models.Customer, customer.subscriber_id)
     sender = customer.email or (subscriber.email if subscriber is not None else "")
-    smtp = SmtpConfig.from_settings(settings, fallback_sender=sender)
+    smtp = SmtpConfig.from_settings(
+        settings, fallback_sender=sender, allow_private=allow_private_destinations(db)
+    )
     if not smtp.server or not smtp.sender:
         raise MailError("sign-up needs the settings smtp-server and smtp-from (or an e-mail)")
     key = secrets.token_urlsafe(24)

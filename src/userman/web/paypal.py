@@ -219,7 +219,7 @@ def _ipn(request: Request, raw: bytes) -> None:
         payment_id = payments.payment_of(fields.get("custom", ""))
         checkout = payments.checkout(payment_id)
         settings = paypal_settings(request, checkout.subscriber_id)
-        answer = post_back_ipn(settings.ipn_url, raw)
+        answer = post_back_ipn(settings.ipn_url, raw, allow_private=settings.allow_private)
     except (PayPalError, NotFoundError) as error:
         log.warning("IPN %s: %s", fields.get("txn_id", "?"), error)
         return

@@ -12,6 +12,8 @@ worker threads, never on the event loop that also answers RADIUS.
 - IPN (developer.paypal.com/api/nvp-soap/ipn/IPNImplementation): the message is posted back
   unchanged, prefixed with `cmd=_notify-validate`; PayPal answers VERIFIED or INVALID.
 
+Every request goes through services/destinations.py: to a public address only, unless the
+superuser allows private ones (the settings' `allow_private`), and to http or https URLs only.
 The functions at the bottom turn what PayPal said into a services `Report`.
 """
 
@@ -29,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
+from userman.services.destinations import DestinationError, opener
 from userman.services.payments import Checkout, PayPalSettings, Report, Status
 
 __all__ = [
@@ -65,16 +68,19 @@ class PayPalError(Exception):
 
 
 def _send(
-    method: str, url: str, body: bytes | None, headers: Mapping[str, str]
+    method: str, url: str, body: bytes | None, headers: Mapping[str, str], allow_private: bool
 ) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+        with opener(allow_private=allow_private).open(request, timeout=TIMEOUT) as answer:
             return int(answer.status), bytes(answer.read())
     except urllib.error.HTTPError as error:
         return int(error.code), bytes(error.read())
     except (urllib.error.URLError, OSError) as error:
-        raise PayPalError(0, "unreachable", str(getattr(error, "reason", error))) from None
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, DestinationError):
+            raise PayPalError(0, "destination not allowed", str(reason)) from None
+        raise PayPalError(0, "unreachable", str(reason)) from None
 
 
 def _json(status: int, data: bytes) -> dict[str, Any]:
@@ -121,6 +127,7 @@ class PayPalClient:
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/json",
             },
+            self.settings.allow_private,
         )
         answer = _json(status, data)
         token = str(answer.get("access_token", ""))
@@ -142,7 +149,8 @@ class PayPalClient:
         if request_id:
             headers["PayPal-Request-Id"] = request_id
         data = None if body is None else json.dumps(body).encode()
-        return _json(*_send(method, f"{self.base}{path}", data, headers))
+        url = f"{self.base}{path}"
+        return _json(*_send(method, url, data, headers, self.settings.allow_private))
 
     def create_order(self, checkout: Checkout, return_url: str, cancel_url: str) -> tuple[str, str]:
         """An order for the payment; its id and the URL where the payer approves it."""
@@ -219,7 +227,7 @@ def _safe_id(order_id: str) -> str:
     return order_id
 
 
-def post_back_ipn(ipn_url: str, raw: bytes) -> str:
+def post_back_ipn(ipn_url: str, raw: bytes, *, allow_private: bool) -> str:
     """Send an IPN message back to PayPal unchanged, prefixed with cmd=_notify-validate; its
     answer: VERIFIED or INVALID (anything else is an error)."""
     status, data = _send(
@@ -227,6 +235,7 @@ def post_back_ipn(ipn_url: str, raw: bytes) -> str:
         ipn_url,
         b"cmd=_notify-validate&" + raw,
         {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "userman-ipn"},
+        allow_private,
     )
     if status != 200:
         raise PayPalError(status, "IPN post-back refused")
