@@ -109,7 +109,7 @@ def menu_help(path: Sequence[str]) -> str:
     verbs = verbs_of(name)
     if verbs:
         lines.extend(_wrapped("Verbs:", ", ".join(verbs), 8))
-    if "print" in verbs:
+    if "print" in verbs and canonical in MENUS:  # settings and database print take no where
         lines.extend(_wrapped("Where:", WHERE, 8))
     deeper = submenus(tuple(path))
     if deeper:
