@@ -266,8 +266,27 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
 }
 
 
+# The installation's settings (services/settings.py): the local superuser's alone, whatever a
+# customer's level.
+SUPERUSER_ONLY = {
+    ("database", "set"): {"allow-private-destinations": "yes"},
+    ("database", "print"): {},
+}
+
+
 def test_every_special_verb_has_a_level() -> None:
-    assert set(SPECIALS) == set(commands_module.SPECIAL)
+    assert set(SPECIALS) | set(SUPERUSER_ONLY) == set(commands_module.SPECIAL)
+
+
+@pytest.mark.parametrize("login", LEVEL_ACTORS)
+@pytest.mark.parametrize("special", sorted(SUPERUSER_ONLY), ids=" ".join)
+def test_the_installations_settings_are_the_superusers_alone(
+    world: World, special: tuple[str, str], login: str
+) -> None:
+    menu, verb = special
+    with unchanged(world.app), pytest.raises(PermissionDeniedError) as raised:
+        world.app.execute(world.actors[login], (menu,), verb, (), SUPERUSER_ONLY[special])
+    assert raised.value.permission in {"the superuser", "owner permissions"}
 
 
 @pytest.mark.parametrize("login", LEVEL_ACTORS)
