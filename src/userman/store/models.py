@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from userman.core.profiles import ProfileState
+from userman.store.secrets import Sealed
 
 __all__ = [
     "Attribute",
@@ -141,7 +142,7 @@ class Router(Base):
     name: Mapped[str] = mapped_column(String(64))
     # Requests are matched to routers by source address, so it is unique across subscribers.
     ip_address: Mapped[str] = mapped_column(String(45), unique=True)
-    shared_secret: Mapped[str] = mapped_column(default="")
+    shared_secret: Mapped[str] = mapped_column(Sealed("router.shared_secret"), default="")
     log: Mapped[str] = mapped_column(default="auth-fail")
     use_coa: Mapped[bool] = mapped_column(default=False)
     coa_port: Mapped[int] = mapped_column(default=1700)
@@ -188,8 +189,8 @@ class User(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     username: Mapped[str] = mapped_column(String(253))
-    # Kept recoverable: CHAP and MS-CHAP need the clear password.
-    password: Mapped[str] = mapped_column(default="")
+    # Kept recoverable: CHAP and MS-CHAP need the clear password; sealed at rest (secrets.py).
+    password: Mapped[str] = mapped_column(Sealed("user.password"), default="")
     disabled: Mapped[bool] = mapped_column(default=False)
     shared_users: Mapped[int | None] = mapped_column(default=None)  # None is unlimited
     caller_id: Mapped[str] = mapped_column(default="")
