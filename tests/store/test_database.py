@@ -411,3 +411,33 @@ def test_0012_goes_back_without_stopping_a_router_that_answered(db_url: str) -> 
         "signed": True,
     }
     database.dispose()
+
+
+def test_0015_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) -> None:
+    from userman.store.secrets import attach
+
+    database = at_revision(f"sqlite:///{tmp_path / 'old.db'}", "0014")
+    attach(database.engine, None)  # written as revision 0014 wrote them: clear
+    with database.begin() as db:
+        customer = models.Customer(login="admin", public_id="p")
+        db.add(customer)
+        db.flush()
+        customer.subscriber_id = customer.id
+        ids = {"subscriber_id": customer.id, "customer_id": customer.id}
+        db.add(models.User(**ids, username="u", password="old password"))
+        db.add(models.Router(**ids, name="r", ip_address="10.0.0.1", shared_secret="old secret"))
+    attach(database.engine, database.keyring)
+    database.migrate()
+    with database.engine.connect() as connection:
+        raw = connection.exec_driver_sql("SELECT password FROM user").scalar()
+        secret = connection.exec_driver_sql("SELECT shared_secret FROM router").scalar()
+    assert raw.startswith("enc1:")
+    assert secret.startswith("enc1:")
+    with database.begin() as db:
+        assert db.scalars(select(models.User.password)).one() == "old password"
+        assert db.scalars(select(models.Router.shared_secret)).one() == "old secret"
+    with database.engine.begin() as connection:  # SQL typed by hand: clear, and read so
+        connection.exec_driver_sql("UPDATE user SET password = 'typed'")
+    with database.begin() as db:
+        assert db.scalars(select(models.User.password)).one() == "typed"
+    database.dispose()

@@ -8,11 +8,16 @@ schema. An owner may save and load only its own subscriber's backup, and only wh
 `backup-allowed` is yes (the manual: "Allow to manage backups"), and by a bare file name
 that lands in its own folder (`<backup dir>/<public-id>/NAME.umb`); the local superuser's bare
 names land in the backup folder itself, and it may give a path.
+
+A backup holds user passwords and shared secrets sealed, as the database stores them
+(store/secrets.py): it loads where the key file holds their key, else the load is refused with
+the key's id. The file is made with mode 0600, its folders 0700.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,8 @@ from userman.services.history import decode_value, encode_value
 from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
-from userman.store.database import SCHEMA_REVISION
+from userman.store.database import PRIVATE, SCHEMA_REVISION, private_dir
+from userman.store.secrets import stored_columns, unreadable
 
 __all__ = ["load", "save"]
 
@@ -78,7 +84,7 @@ def _check(db: Session, actor: Actor) -> None:
 
 
 def _rows(db: Session, table: Table, subscriber_id: int | None) -> list[dict[str, Any]]:
-    stmt = select(table).order_by(table.c.id)
+    stmt = select(*stored_columns(table)).order_by(table.c.id)
     if subscriber_id is not None:
         stmt = stmt.where(table.c.subscriber_id == subscriber_id)
     return [dict(row._mapping) for row in db.execute(stmt)]
@@ -96,9 +102,12 @@ def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
     }
     scope = "all" if ctx.actor.is_superuser else "subscriber"
     document = {"format": FORMAT, "schema": SCHEMA_REVISION, "scope": scope, "tables": tables}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temporary = path.with_name(path.name + ".part")
-    temporary.write_text(json.dumps(document))
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    with os.fdopen(fd, "w") as file:
+        os.fchmod(file.fileno(), PRIVATE)  # os.open's mode passes through the umask
+        file.write(json.dumps(document))
     temporary.replace(path)
     count = sum(len(rows) for rows in tables.values())
     return Outcome(None, count=count, message=f"saved {count} rows to {path}")
@@ -190,6 +199,11 @@ def load(ctx: Context, menu: Menu, request: Request) -> Outcome:
         replaced = set(
             ctx.db.scalars(select(customer.id).where(customer.public_id.in_(public_ids)))
         )
+    dialect = ctx.db.get_bind().dialect
+    for table in TABLES:
+        for row in tables.get(table.name, []):
+            for why in unreadable(dialect, table, row):
+                raise InvalidValueError("name", f"cannot load {path}: {why}")
     _clear(ctx.db, replaced)
     count = _insert(ctx.db, tables)
     # The entries' sub-changes name rows by their old ids: they can no longer be undone.

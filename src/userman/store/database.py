@@ -38,7 +38,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from userman.core.errors import DatabaseError
 from userman.store.secrets import Keyring, attach
 
-__all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url", "private_file"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "Database",
+    "default_url",
+    "normalize_url",
+    "private_dir",
+    "private_file",
+]
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import base64
 import binascii
 import logging
 import os
+import re
 import secrets as random
 import weakref
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, Engine, String, Table, type_coerce
+from sqlalchemy import Column, Engine, String, Table, bindparam, select, type_coerce, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
@@ -39,13 +40,16 @@ __all__ = [
     "SecretsError",
     "attach",
     "keyring_of",
+    "rotate",
     "sealed_columns",
     "stored_columns",
+    "unreadable",
 ]
 
 log = logging.getLogger(__name__)
 
 PREFIX = "enc1:"
+SHAPE = re.compile(r"enc1:[0-9a-f]+:[A-Za-z0-9+/]+={0,2}")  # what `seal` writes
 NONCE = 12
 KEY_BYTES = 32  # AES-256
 
@@ -251,7 +255,9 @@ class Sealed(TypeDecorator[str]):
     """Text sealed with the engine's keys when written and opened when read.
 
     A value already sealed with one of the keys for this column is written as it is (history
-    undo and backups put back what they read with `stored_columns`). Without keys (a database
+    undo and backups put back what they read with `stored_columns`); one in that form that does
+    not open is refused (`unreadable` finds them first, for a clear error), never sealed again
+    as if it were clear text. Without keys (a database
     server with no key file given) values are written clear and sealed ones cannot be read.
     """
 
@@ -266,7 +272,9 @@ class Sealed(TypeDecorator[str]):
         keyring = _KEYRINGS.get(dialect)
         if value is None or keyring is None:
             return value
-        if value.startswith(PREFIX) and keyring.opens(value, self.purpose):
+        if SHAPE.fullmatch(value):
+            if not keyring.opens(value, self.purpose):
+                keyring.open(value, self.purpose)  # raises the SecretsError that says why
             return value
         return keyring.seal(value, self.purpose)
 
@@ -282,6 +290,26 @@ class Sealed(TypeDecorator[str]):
         return keyring.open(value, self.purpose)
 
 
+def unreadable(dialect: Dialect, table: Table, values: dict[str, Any]) -> list[str]:
+    """Why the sealed values among `values` (as stored) cannot be written back: each a
+    SecretsError's text (a key since forgotten, a backup from another database)."""
+    found: list[str] = []
+    for column in sealed_columns(table):
+        value = values.get(column.name)
+        if not isinstance(value, str) or not SHAPE.fullmatch(value):
+            continue
+        keyring = _KEYRINGS.get(dialect)
+        purpose = column.type.purpose  # type: ignore[attr-defined]
+        try:
+            if keyring is None:
+                Sealed(purpose).process_result_value(value, dialect)
+            else:
+                keyring.open(value, purpose)
+        except SecretsError as error:
+            found.append(str(error))
+    return found
+
+
 def sealed_columns(table: Table) -> list[Column[Any]]:
     return [column for column in table.c if isinstance(column.type, Sealed)]
 
@@ -294,3 +322,55 @@ def stored_columns(table: Table) -> list[ColumnElement[Any]]:
         else column
         for column in table.c
     ]
+
+
+CHUNK = 10_000  # rows re-sealed per statement
+
+
+def _reseal(engine: Engine, tables: Sequence[Table], keep: str) -> int:
+    """Seal again, with the current key, every value not sealed with `keep` (clear ones too)."""
+    count = 0
+    for table in tables:
+        for column in sealed_columns(table):
+            raw = type_coerce(column, String)
+            change = (
+                update(table)
+                .where(table.c.id == bindparam("row"))
+                .values({column.name: bindparam("clear")})
+            )
+            after = 0
+            while True:
+                with engine.begin() as connection:
+                    rows = connection.execute(
+                        select(table.c.id, column)
+                        .where(table.c.id > after, raw != "", raw.not_like(f"{PREFIX}{keep}:%"))
+                        .order_by(table.c.id)
+                        .limit(CHUNK)
+                    ).all()
+                    if not rows:
+                        break
+                    after = rows[-1][0]
+                    connection.execute(change, [{"row": i, "clear": v} for i, v in rows])
+                    count += len(rows)
+    return count
+
+
+def rotate(engine: Engine, tables: Sequence[Table], *, keep_old: bool = False) -> tuple[str, int]:
+    """A new key in the key file that seals from now on; every sealed (and clear) value of
+    these tables sealed again with it; then, unless `keep_old`, the old keys forgotten. The old
+    keys open values until the end, also for other processes (they read the key file again when
+    it changes). The new key's id and how many values were sealed again."""
+    keyring = _KEYRINGS.get(engine.dialect)
+    if keyring is None:
+        raise SecretsError(
+            "no key file is configured for this database (?key_file=PATH in the database URL, "
+            "or $USERMAN_KEY_FILE)"
+        )
+    key_id = keyring.add_current()
+    count = _reseal(engine, tables, key_id)
+    # A value written by another process before it saw the new key: sealed again too.
+    count += _reseal(engine, tables, key_id)
+    if not keep_old:
+        keyring.keep_only(key_id)
+    log.warning("key %s now seals; %d values sealed again", key_id, count)
+    return key_id, count
