@@ -153,7 +153,7 @@ class Keyring:
             file.write(f"{line}\n")
             file.flush()
             os.fsync(file.fileno())
-        log.warning("made the key file %s: keep it with the database's backups", self.path)
+        log.info("made the key file %s: keep a copy of it apart from the backups", self.path)
         self._seen = None
         self._load()
 
