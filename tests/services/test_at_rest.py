@@ -118,3 +118,11 @@ def test_key_rotate_keeps_the_server_answering(app: Userman) -> None:
     _, data = inmemory.access_request("test", "test")
     _, sent = inmemory.exchange(app, data)
     assert decode(sent[0][0], inmemory.D).code is Code.ACCESS_ACCEPT
+
+
+def test_a_password_or_secret_too_long_to_seal_is_refused(app: Userman) -> None:
+    with pytest.raises(InvalidValueError, match="at most 152 bytes"):
+        run(app, ROOT, "user set", "test", password="é" * 77)
+    with pytest.raises(InvalidValueError, match="at most 152 bytes"):
+        run(app, ROOT, "router set", "r", **{"shared-secret": "s" * 153})
+    run(app, ROOT, "user set", "test", password="p" * 152)

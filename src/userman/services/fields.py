@@ -36,6 +36,7 @@ __all__ = [
     "PORT",
     "PRIORITY",
     "RATE",
+    "SEALED_TEXT",
     "TEXT",
     "TIME_OF_DAY",
     "VALIDITY",
@@ -73,6 +74,19 @@ def _parse_text(text: str, prop: str) -> str:
 
 
 TEXT = Kind("string", _parse_text, _text, _text)
+
+# A password or shared secret is stored sealed (store/secrets.py) in a column of 255 characters:
+# 152 bytes of clear text fit (RADIUS's User-Password is at most 128 bytes, RFC 2865 5.2).
+SEALED_BYTES = 152
+
+
+def _parse_sealed(text: str, prop: str) -> str:
+    if len(text.encode("utf-8", "surrogateescape")) > SEALED_BYTES:
+        raise InvalidValueError(prop, f"at most {SEALED_BYTES} bytes")
+    return _parse_text(text, prop)
+
+
+SEALED_TEXT = Kind("string", _parse_sealed, _text, _text)
 
 
 def _parse_int(text: str, prop: str) -> int:

@@ -45,6 +45,7 @@ from userman.services.fields import (
     PORT,
     PRIORITY,
     RATE,
+    SEALED_TEXT,
     TEXT,
     TIME_OF_DAY,
     VALIDITY,
@@ -342,7 +343,7 @@ ROUTER = Menu(
         Prop("name", "name"),
         Prop("customer", "customer_id", ref="customer"),
         Prop("ip-address", "ip_address", IP, aliases=("address",)),
-        Prop("shared-secret", "shared_secret", sensitive=True),
+        Prop("shared-secret", "shared_secret", SEALED_TEXT, sensitive=True),
         Prop("log", "log", set_of(LOG_FLAGS), default="auth-fail"),
         Prop("use-coa", "use_coa", BOOL, default="no"),
         Prop("coa-port", "coa_port", PORT, default="1700"),
@@ -531,7 +532,7 @@ USER = Menu(
     props=(
         Prop("username", "username", aliases=("name",)),
         Prop("customer", "customer_id", ref="customer"),
-        Prop("password", "password", sensitive=True),
+        Prop("password", "password", SEALED_TEXT, sensitive=True),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("shared-users", "shared_users", COUNT, default="unlimited"),
         # v7 puts every user in a group, `default` unless told otherwise; here a user without

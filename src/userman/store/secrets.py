@@ -381,5 +381,5 @@ def rotate(engine: Engine, tables: Sequence[Table], *, keep_old: bool = False) -
     count += _reseal(engine, tables, key_id)
     if not keep_old:
         keyring.keep_only(key_id)
-    log.warning("key %s now seals; %d values sealed again", key_id, count)
+    log.info("key %s now seals; %d values sealed again", key_id, count)
     return key_id, count
