@@ -50,6 +50,19 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def blocked_by_policy(page: object) -> list[str]:
+    """What the page's Content-Security-Policy blocks (web/headers.py), as chromium reports it
+    on the console, from now on: a list that a test expects to stay empty."""
+    blocked: list[str] = []
+    page.on(  # type: ignore[attr-defined]
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return blocked
+
+
 @pytest.fixture
 def page(browser: object, web_server: Server) -> Iterator[object]:
     """A new browser page (its own cookies) whose relative URLs go to the web server."""
@@ -65,9 +78,11 @@ def page(browser: object, web_server: Server) -> Iterator[object]:
             None if request.url.startswith(web_server.http_url) else outside.append(request.url)
         ),
     )
+    blocked = blocked_by_policy(page)
     yield page
     context.close()
     assert outside == [], f"pages asked other hosts: {outside}"
+    assert blocked == [], f"the pages did what their policy blocks: {blocked}"
 
 
 @pytest.fixture(scope="session")

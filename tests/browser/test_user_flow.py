@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from browser.conftest import screenshot
+from browser.conftest import blocked_by_policy, screenshot
 from paypal_standin import BUSINESS, CLIENT_ID, SECRET, WEBHOOK_ID, PayPal, running_paypal
 from served import start_server, stop_server
 from userman.services import Actor, Userman
@@ -134,9 +134,11 @@ def tab(browser: object, site: Site) -> Iterator[object]:
         "request",
         lambda request: None if request.url.startswith(allowed) else outside.append(request.url),
     )
+    blocked = blocked_by_policy(page)
     yield page
     context.close()
     assert outside == [], f"pages asked other hosts: {outside}"
+    assert blocked == [], f"the pages did what their policy blocks: {blocked}"
 
 
 def user_log_in(page: object, username: str, password: str) -> None:

@@ -75,6 +75,18 @@ def test_a_bad_value_is_a_failure_that_changes_nothing(run) -> None:  # type: ig
     assert unknown.stderr.strip() == "failure: colour: unknown property of user"
 
 
+def test_a_pattern_that_needs_backtracking_is_a_failure(run) -> None:  # type: ignore[no-untyped-def]
+    run("user add username=a comment=aaaa")
+    result = run(r"user print where comment~^(a)\1", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("failure: comment: not a regular expression ~ can use: ")
+    assert "a backreference" in result.stderr
+    lookahead = run("user print where username~a(?!b)", ok=False)
+    assert lookahead.stderr.startswith("failure: username: ")
+    assert "lookahead" in lookahead.stderr
+    assert 'username="a"' in run("user print where comment~^(a+)+$").stdout
+
+
 def test_an_unknown_menu_or_verb_is_refused(run) -> None:  # type: ignore[no-untyped-def]
     assert run("nothing print", ok=False).exit_code == 2
     result = run("user fly", ok=False)

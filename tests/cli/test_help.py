@@ -49,6 +49,18 @@ def test_menu_help_lists_its_verbs_and_properties(path: tuple[str, ...]) -> None
     assert invoke("help", *path)[1] in out
 
 
+def test_menus_that_print_say_what_where_takes() -> None:
+    out = invoke("user", "--help")[1]
+    where = re.search(r"^Where:\s+(.*?)\n(?=\S)", out, re.S | re.M)
+    assert where, out
+    text = " ".join(where.group(1).split())
+    assert "where PROP~REGEX" in text
+    assert "RE2 syntax" in text
+    assert "no backreferences or lookaround" in text
+    assert "at most 1000 characters" in text
+    assert "Where:" not in invoke("database", "--help")[1]  # no print there
+
+
 def test_properties_show_their_kind_and_default() -> None:
     out = invoke("user", "--help")[1]
     assert re.search(r"^  shared-users +number \| unlimited; default unlimited$", out, re.M)

@@ -69,9 +69,10 @@ class Load:
     acked: list[tuple[str, int]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    prefix: str = ""  # of the session names: each load its own sessions
 
     def client(self, number: int) -> None:
-        names = [f"c{number:02d}s{n:02d}-{os.getpid()}" for n in range(SESSIONS)]
+        names = [f"{self.prefix}c{number:02d}s{n:02d}-{os.getpid()}" for n in range(SESSIONS)]
         deadline = time.monotonic() + LOAD_SECONDS
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.1", 0))
@@ -177,3 +178,68 @@ def test_every_acknowledged_record_survives_the_server(
     assert again.process.returncode == 0
     uptime, upload, download = counters(ROUNDS)
     assert stored(db_url)[name][1:] == (uptime, upload, download)
+
+
+KILLS = 20  # servers killed in turn on one database
+KILL_AFTER = 40  # accounting answers each server gives before it is killed
+
+
+def logons(port: int, stop: threading.Event, answers: list[Code]) -> None:
+    """PAP Access-Requests one after the other until `stop`, each answer noted."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(WAIT)
+        while not stop.is_set():
+            attributes = [("User-Name", "test"), ("User-Password", "test")]
+            pkt = build(D, Code.ACCESS_REQUEST, len(answers) % 256, os.urandom(16), attributes)
+            data = encode(pkt, SECRET, message_authenticator=True)
+            sock.sendto(data, ("127.0.0.1", port))
+            try:
+                answer = sock.recv(4096)
+            except (TimeoutError, ConnectionRefusedError):
+                continue
+            if verify_response_authenticator(answer, SECRET, data[4:20]):
+                answers.append(decode(answer, D).code)
+
+
+def test_twenty_kills_under_mixed_load_lose_no_acknowledged_record(tmp_path: Path) -> None:
+    """Issue 11: SIGKILL after SIGKILL while log-ons and accounting go on, each server on the
+    database the one before left: every acknowledged record is there at the end."""
+    db_url = f"sqlite:///{tmp_path / 'kills.db'}"
+    configure(db_url)
+    userman(db_url, "profile", "add", "name=p", "starts-at=now")
+    userman(db_url, "user", "create-and-activate-profile", "test", "profile=p")
+    acked: list[tuple[str, int]] = []
+    answers: list[Code] = []
+    for kill in range(KILLS):
+        server = start_server(db_url, tmp_path / f"serve-{kill}.log")
+        load = Load(server.acct_port, prefix=f"k{kill:02d}")
+        threads = [threading.Thread(target=load.client, args=(n,)) for n in range(4)]
+        threads.append(threading.Thread(target=logons, args=(server.auth_port, load.stop, answers)))
+        try:
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + LOAD_SECONDS
+            while load.answered() < KILL_AFTER and time.monotonic() < deadline:
+                time.sleep(0.005)
+            server.process.send_signal(signal.SIGKILL)  # by its PID, in the middle of the load
+            server.process.wait(timeout=30)
+        finally:
+            load.stop.set()
+            for thread in threads:
+                thread.join(LOAD_SECONDS)
+            if server.process.poll() is None:
+                server.process.kill()
+                server.process.wait()
+        acked += load.acked
+    assert len(acked) >= KILLS * KILL_AFTER // 2, "the servers answered too little to tell"
+    assert Code.ACCESS_ACCEPT in answers
+    sessions = stored(db_url)
+    missing = []
+    for name, round_ in acked:
+        status, *values = sessions.get(name, ("", -1, -1, -1))
+        if not status or any(
+            have < want for have, want in zip(values, counters(round_), strict=True)
+        ):
+            missing.append((name, round_, status, *values))
+    assert missing == [], f"{len(missing)} of {len(acked)} acknowledged records were lost"

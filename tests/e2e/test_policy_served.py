@@ -77,3 +77,14 @@ def test_a_change_through_the_control_socket_is_in_effect_at_once(
     server.cli("profile", "set", "profile1", "validity=1s")
     server.cli("user", "remove", "test")
     assert answer(radclient, server, "next") == "Access-Reject"
+
+
+def test_the_policy_is_in_memory_before_any_port_is_open(
+    radclient: str, server: Server, tmp_path: Path
+) -> None:
+    """No request is decided by the database for want of the policy: serve reads it before
+    it opens its ports (server/main.py), and says so in that order."""
+    log = (tmp_path / "serve.log").read_text()
+    assert "policy in memory: 1 users" in log
+    assert log.index("policy in memory") < log.index("listening on")
+    assert answer(radclient, server, "test") == "Access-Accept"

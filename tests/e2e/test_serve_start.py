@@ -173,6 +173,22 @@ def test_a_port_out_of_range(db_url: str, option: str, value: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--http-max-body", "lots"),
+        ("--http-max-body", "0"),
+        ("--http-timeout", "0"),
+        ("--http-max-connections", "0"),
+    ],
+)
+def test_a_web_limit_out_of_range(db_url: str, option: str, value: str) -> None:
+    result = serve(db_url, *ports(), option, value)
+    assert result.returncode == 2
+    assert "Invalid value" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # The CLI in a process where uvloop cannot be imported, as where it is not installed.
 NO_UVLOOP = ("-c", "import sys; sys.modules['uvloop'] = None; from userman.cli import main; main()")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import urllib.error
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
@@ -50,3 +51,21 @@ def test_https_with_a_certificate(tmp_path: Path) -> None:
     finally:
         stop_server(server)
     assert server.process.returncode == 0
+
+
+def test_the_web_limits_are_the_operators(tmp_path: Path) -> None:
+    # --http-max-body: a POST announcing more is refused before it is read (web/limits.py).
+    db_url = f"sqlite:///{tmp_path / 'userman.db'}"
+    server = start_server(db_url, tmp_path / "serve.log", "--http-max-body", "1k")
+    try:
+        request = urllib.request.Request(
+            f"{server.http_url}/api/v1/user", data=b"x" * 1025, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 413
+        assert json.load(refused.value) == {
+            "error": "failure: request body too large (the limit is 1024 bytes)"
+        }
+    finally:
+        stop_server(server)

@@ -4,7 +4,10 @@ database save and load. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +50,55 @@ def test_print_where_count_only_and_find(app: Userman) -> None:
         app.execute(ROOT, ("profile",), "print", ("where",), {"colour": "red"})
     with pytest.raises(InvalidValueError, match="regular expression"):
         app.execute(ROOT, ("profile",), "print", ("where", "name~("))
+
+
+# `print where PROP~REGEX` runs a tenant's pattern on tenant-written text: with a backtracking
+# matcher, `^(a+)+$` on a 26-character comment froze the process (RADIUS too) for 4.3 s.
+PATHOLOGICAL = {"^(a+)+$": 0, "(a|aa)+$": 0, "(.*a){20}": 1, "^a{1000}": 1}
+LONG_COMMENTS = ("a" * 3000 + "!", "b" * 3000)
+
+
+def test_where_patterns_answer_in_linear_time(app: Userman, db_url: str) -> None:
+    """The verb's own matching, in a child process so that a regression fails, not hangs."""
+    for number, comment in enumerate(LONG_COMMENTS):
+        run(app, "user add", username=f"long{number}", comment=comment)
+    script = (
+        "import json, sys\n"
+        "from userman.services import Actor, Userman\n"
+        "app = Userman(sys.argv[1])\n"
+        "counts = {p: app.execute(Actor.superuser(), ('user',), 'print',\n"
+        "          ('count-only', 'where', f'comment~{p}')).count for p in sys.argv[2:]}\n"
+        "app.close()\n"
+        "print(json.dumps(counts))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, db_url, *PATHOLOGICAL],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == PATHOLOGICAL
+
+
+@pytest.mark.parametrize(
+    ("condition", "why"),
+    [
+        (r"comment~^(a)\1$", "a backreference"),
+        ("username~a(?=b)", "lookahead and lookbehind"),
+        ("username~(?<!a)b", "lookahead and lookbehind"),
+        ("comment~" + "a" * 1001, "at most 1000 characters"),
+    ],
+)
+def test_where_refuses_what_needs_backtracking_naming_the_property(
+    app: Userman, condition: str, why: str
+) -> None:
+    for verb in ("print", "find"):
+        with pytest.raises(InvalidValueError) as refused:
+            app.execute(ROOT, ("user",), verb, ("where", condition))
+        assert refused.value.prop == condition.partition("~")[0]
+        assert why in refused.value.reason
 
 
 def test_items_by_number_and_lists_of_numbers(app: Userman) -> None:

@@ -319,7 +319,8 @@ def test_customers_tree_and_their_access_flags(
     logins = re.findall(r'<a href="/userman/customers/[0-9A-F]+">([^<]+)</a>', tree)
     assert logins.index("admin") < logins.index("reseller") < logins.index("shop")
     assert re.search(
-        r'padding-left: 3\.25rem">\s*<span class="branch">└</span>\s*<a [^>]+>shop', tree
+        r'<td>\s*(?:<span class="indent"></span>){2}<span class="branch">└</span>\s*<a [^>]+>shop',
+        tree,
     )
     ident = item_id(world, "customer", "reseller")
     form = http.get(f"/userman/customers/{ident}").text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
+from userman.core.patterns import MAX_LENGTH
 from userman.services import MENU_ALIASES, MENU_PATHS, MENUS, Menu, Prop, verbs_of
 from userman.services.subscriber_settings import SETTINGS, Setting
 
@@ -18,6 +19,11 @@ __all__ = ["MENU_NAMES", "menu_help", "menus_overview", "submenus"]
 MENU_NAMES: tuple[str, ...] = (*MENUS, "settings", "database")
 WIDTH = 100
 SHORT_DEFAULT = 30  # longer defaults (the mail and voucher templates) are not shown
+WHERE = (
+    "print and find take `where PROP=VALUE` (equal to what print shows) and `where PROP~REGEX`"
+    " (found anywhere in it; RE2 syntax, matched in time linear in the text: no backreferences"
+    f" or lookaround; at most {MAX_LENGTH} characters)"
+)
 
 
 def submenus(path: Sequence[str]) -> list[str]:
@@ -102,6 +108,8 @@ def menu_help(path: Sequence[str]) -> str:
     verbs = verbs_of(name)
     if verbs:
         lines.extend(_wrapped("Verbs:", ", ".join(verbs), 8))
+    if "print" in verbs:
+        lines.extend(_wrapped("Where:", WHERE, 8))
     deeper = submenus(tuple(path))
     if deeper:
         lines.extend(_wrapped("Menus:", ", ".join(f"{name} {word}" for word in deeper), 8))

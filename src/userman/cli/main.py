@@ -27,7 +27,7 @@ from userman.cli.remote import ENV, ProgressBar, database_key
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
-from userman.core.values import parse_duration
+from userman.core.values import parse_duration, parse_size
 from userman.services import MENU_PATHS, Userman, default_url, verbs_of
 
 __all__ = ["main"]
@@ -188,6 +188,8 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     A menu command is `userman MENU VERB [ITEMS] [name=value ...]`, as in the manual:
     userman user add customer=admin username=test password=test
     The options above may also follow the command (userman user print --json).
+    print where PROP~REGEX searches what print shows with an RE2 pattern (no backreferences
+    or lookaround, at most 1000 characters): userman user print where username~^a
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_url
@@ -261,6 +263,46 @@ def _listening(
     help="Private key (PEM) of --tls-cert.",
 )
 @click.option(
+    "--http-max-body",
+    default="1M",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest request body the web port reads (512k, 1M, ...): a larger one is refused "
+    "with 413 before it is read.",
+)
+@click.option(
+    "--http-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a web client may take to send a request's headers, or pause in its body, "
+    "before its connection is closed (slow clients hold no connection longer).",
+)
+@click.option(
+    "--http-max-connections",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Web connections open at once; a request beyond them is answered 503.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The server's log on stderr: text lines with times, or one JSON object a line.",
+)
+@click.option(
+    "--syslog",
+    default=None,
+    metavar="URL",
+    help=(
+        "Also send the server's log and every row of the log menu to a syslog collector, as "
+        "RFC 5424: udp://HOST[:514] or tcp://HOST[:601], ?facility=local0 (default daemon)."
+    ),
+)
+@click.option(
     "--loop",
     default="auto",
     show_default=True,
@@ -278,6 +320,11 @@ def serve(  # noqa: PLR0917 - click passes every option
     http_bind: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    http_max_body: str,
+    http_timeout: float,
+    http_max_connections: int,
+    log_format: str,
+    syslog: str | None,
     loop: str,
 ) -> None:
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
@@ -294,12 +341,18 @@ def serve(  # noqa: PLR0917 - click passes every option
         configure_logging,
         event_loop,
         run_server,
+        syslog_target,
     )
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
-    except UsermanError as error:
+        max_body = parse_size(http_max_body, "http-max-body")
+        if syslog:
+            syslog_target(syslog)  # a wrong URL is said before anything is bound
+    except (UsermanError, ValueError) as error:
         raise click.BadParameter(str(error)) from None
+    if max_body < 1:
+        raise click.BadParameter("--http-max-body must be at least 1 byte (forms need one)")
     try:
         event_loop(loop)  # an unknown or missing loop, said before anything is bound
     except ValueError as error:
@@ -329,18 +382,26 @@ def serve(  # noqa: PLR0917 - click passes every option
             _listening("accounting", "udp", bind, acct_port, bind_udp),
         )
         if http_port:
-            from userman.web.serve import bind_http, web_server  # noqa: PLC0415 - the web's
+            from userman.web.serve import (  # noqa: PLC0415 - the web's
+                WebLimits,
+                bind_http,
+                web_server,
+            )
 
             web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
     except BaseException:
         if isinstance(control, Control):
             control.close()
         raise
-    configure_logging()  # every port is bound: now the lines that say so
+    # Every port is bound: now the lines that say so.
+    configure_logging(json_lines=log_format == "json", syslog=syslog)
     with contextlib.ExitStack() as running:
         tasks = []
         if web is not None:  # its own thread and event loop: it never delays RADIUS
-            serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key)
+            limits = WebLimits(
+                max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
+            )
+            serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key, limits=limits)
             try:
                 tasks.append(running.enter_context(serving))
             except OSError as error:  # ssl.SSLError: the web did not start, nothing listens

@@ -150,6 +150,13 @@ class _Scanner:
         self.single_line = single_line
         self.pos = 0
         self.line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+        if not text.isascii():
+            # A console line or argv read in a C locale keeps undecodable octets as lone
+            # surrogates: refused here, as the word they would be in could not be stored.
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:
+                raise self.error("an octet that is not UTF-8 text", exc.start) from None
 
     def error(self, message: str, pos: int) -> CommandSyntaxError:
         line, column = self.where(pos)

@@ -9,7 +9,6 @@ every value parses; the caller's transaction makes a failed verb change nothing 
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from userman.core.errors import (
     NotFoundError,
     UnknownPropertyError,
 )
+from userman.core.patterns import Pattern, compile_pattern
 from userman.radius.dictionary import default_dictionary
 from userman.services import permissions
 from userman.services.actor import Actor
@@ -482,36 +482,36 @@ def render(db: Session, menu: Menu, row: Any, *, show_sensitive: bool) -> Item:
     return Item(item_id(row), flags, tuple(fields), json)
 
 
-def _matches(item: Item, conditions: Sequence[Condition]) -> bool:
+def _matches(item: Item, conditions: Sequence[tuple[Condition, Pattern | None]]) -> bool:
     shown = dict(item.fields)
-    for condition in conditions:
+    for condition, pattern in conditions:
         text = shown.get(condition.prop)
         if text is None:
             return False
         if condition.op == "=" and text != condition.value:
             return False
-        if condition.op == "~" and re.search(condition.value, text) is None:
+        if pattern is not None and not pattern.search(text):
             return False
     return True
 
 
-def _check_conditions(menu: Menu, conditions: Sequence[Condition]) -> list[Condition]:
-    checked: list[Condition] = []
+def _check_conditions(
+    menu: Menu, conditions: Sequence[Condition]
+) -> list[tuple[Condition, Pattern | None]]:
+    """The conditions by the properties' own names, each `~` with its compiled pattern."""
+    checked: list[tuple[Condition, Pattern | None]] = []
     for condition in conditions:
         prop = menu.by_name.get(condition.prop)
         if prop is None or prop.hidden or prop.hashed:
             raise UnknownPropertyError(condition.prop, menu.name)
         value = condition.value
+        pattern = None
         if condition.op == "~":
-            try:
-                re.compile(value)
-            except re.error as error:
-                reason = f"not a regular expression: {error}"
-                raise InvalidValueError(condition.prop, reason) from None
+            pattern = compile_pattern(value, condition.prop)  # linear-time matching, RE2
         elif prop.ref is None and prop.compute is None and value != "":
             # Compare as print shows it: `where shared-users=01` matches 1.
             value = prop.kind.show(prop.kind.parse(value, prop.name))
-        checked.append(Condition(prop.name, condition.op, value))
+        checked.append((Condition(prop.name, condition.op, value), pattern))
     return checked
 
 
@@ -526,7 +526,7 @@ def select_rows(
     """(print number, row, item) of every visible item that meets all the conditions."""
     checked = _check_conditions(menu, conditions)
     secret = {p.name for p in menu.shown if p.sensitive}
-    if secret and (show_sensitive or any(c.prop in secret for c in checked)):
+    if secret and (show_sensitive or any(c.prop in secret for c, _ in checked)):
         permissions.check_sensitive(actor, menu)
     found = []
     for number, row in enumerate(db.scalars(scope(actor, menu))):

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from userman.core.accounting import CLOSE_ACKED, SessionState
 from userman.core.context import RequestContext
-from userman.store import models
+from userman.store import logbook, models
 
 __all__ = [
     "EntryRow",
@@ -389,3 +389,4 @@ def insert_log(db: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert log rows (each with every column of the log's accounting rows): one INSERT."""
     if rows:
         db.connection().execute(_INSERT_LOG, list(rows))
+        logbook.note(db, rows)

@@ -36,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from userman.core.errors import DatabaseError
+from userman.store import logbook  # noqa: F401 - every log row committed, to `userman.log`
 from userman.store.secrets import Keyring, attach
 
 __all__ = [

@@ -29,6 +29,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from userman.core.errors import InvalidValueError, NotFoundError
+from userman.core.patterns import MAX_LENGTH
 from userman.services import MENU_ALIASES, MENUS, Actor, Menu, Outcome, Scope, verbs_of
 from userman.web.auth import api_actor
 from userman.web.pages import userman_of
@@ -44,6 +45,10 @@ Scalar = str | int | float | bool
 Value = Scalar | list[Scalar] | None
 
 _URL_NAMES = {menu: alias for alias, menu in MENU_ALIASES.items()}
+WHERE = (
+    "PROP=VALUE, or PROP~REGEX: an RE2 pattern (no backreferences or lookaround, at most"
+    f" {MAX_LENGTH} characters) searched for in the value as print shows it"
+)
 
 
 def url_name(menu_name: str) -> str:
@@ -187,7 +192,7 @@ def _add_collection(router: APIRouter, menu: Menu) -> None:
     def print_items(
         request: Request,
         actor: ActorDep,
-        where: Annotated[list[str], Query(description="PROP=VALUE or PROP~REGEX")] = [],  # noqa: B006
+        where: Annotated[list[str], Query(description=WHERE)] = [],  # noqa: B006
         show_sensitive: Annotated[bool, Query(alias="show-sensitive")] = False,
     ) -> list[dict[str, Any]]:
         words, args = _conditions(where)

@@ -13,8 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -32,6 +31,7 @@ from userman.web import customer, payments, reports, sections, settings, signup,
 from userman.web.api import api_router
 from userman.web.auth import Guard
 from userman.web.headers import SecurityHeaders
+from userman.web.limits import BodyLimit, WebLimits
 from userman.web.pages import render
 
 __all__ = ["STATIC", "create_app", "status_of"]
@@ -67,7 +67,14 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api")
 
 
-TITLES = {401: "Log in first", 403: "Not allowed", 404: "Not found", 429: "Too many tries"}
+TITLES = {
+    401: "Log in first",
+    403: "Not allowed",
+    404: "Not found",
+    408: "Too slow",
+    413: "Too large",
+    429: "Too many tries",
+}
 
 
 def _error_page(
@@ -85,7 +92,10 @@ def _error_page(
     return response
 
 
-def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
+def create_app(
+    userman: Userman, *, guard: Guard | None = None, limits: WebLimits | None = None
+) -> FastAPI:
+    limits = limits or WebLimits()
     app = FastAPI(
         title="userman",
         version=__version__,
@@ -96,7 +106,8 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     )
     app.state.userman = userman
     app.state.guard = guard or Guard()
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_body=limits.max_body, timeout=limits.timeout)
+    app.add_middleware(SecurityHeaders)  # the outer one: on BodyLimit's answers too
     app.include_router(api_router())
     app.include_router(customer.router)
     app.include_router(vouchers.router)  # before the users' pages: /userman/users/batch
@@ -116,18 +127,10 @@ def create_app(userman: Userman, *, guard: Guard | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        """The interactive API documentation (Swagger UI, vendored)."""
-        swagger = "/static/vendor/swagger-ui"
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="userman API",
-            swagger_js_url=f"{swagger}/swagger-ui-bundle.js",
-            swagger_css_url=f"{swagger}/swagger-ui.css",
-            swagger_favicon_url=f"{swagger}/favicon-32x32.png",
-            # No validator badge: it would ask validator.swagger.io about our document.
-            swagger_ui_parameters={"validatorUrl": None},
-        )
+    def docs(request: Request) -> Response:
+        """The interactive API documentation (Swagger UI, vendored, started by
+        static/api-docs.js: no inline script)."""
+        return render(request, "api_docs.html")
 
     @app.exception_handler(UsermanError)
     def services_error(request: Request, error: UsermanError) -> Response:

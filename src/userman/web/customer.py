@@ -22,6 +22,7 @@ from userman.web import clock
 from userman.web import session as sessions
 from userman.web.auth import guarded
 from userman.web.pages import render, render_public_form, userman_of
+from userman.web.returnto import same_site
 
 __all__ = ["CustomerPage", "LoginRequired", "customer_page", "router"]
 
@@ -72,7 +73,7 @@ Change = Annotated[CustomerPage, Depends(changing)]
 
 def _safe_next(path: str) -> str:
     """Only a path of these pages, never another site, after logging in."""
-    return path if path.startswith("/userman") and not path.startswith("//") else "/userman"
+    return same_site(path, "/userman")
 
 
 def _login_page(request: Request, next_path: str, error: str = "", status: int = 200) -> Response:

@@ -38,6 +38,7 @@ from userman.web.clock import zone_of
 from userman.web.customer import Change, CustomerPage, Page
 from userman.web.forms import arguments, fields_of, form_props, label, required, shown
 from userman.web.pages import human_bytes, render, templates, userman_of
+from userman.web.returnto import same_site
 
 __all__ = [
     "MenuPage",
@@ -51,7 +52,6 @@ __all__ = [
     "item_values",
     "list_page",
     "run",
-    "safe_back",
     "url_id",
     "userman_of",
 ]
@@ -148,11 +148,6 @@ def cell(prop: Prop, item: Item, tz: dt.tzinfo = dt.UTC) -> str:
     if prop.kind is BYTES:
         return human_bytes(value) if value else "–"
     return shown(prop, dict(item.fields).get(prop.name, ""), tz)
-
-
-def safe_back(value: object, default: str) -> str:
-    text = str(value or "")
-    return text if text.startswith("/userman") and not text.startswith("//") else default
 
 
 def form_error(error: UsermanError) -> tuple[int, str, str]:
@@ -367,7 +362,7 @@ def form_page(  # noqa: PLR0917 - what a form page shows
         "saved": request.query_params.get("saved", ""),
         "url_id": url_id,
         "section": view.slug,
-        "back": request.query_params.get("back", ""),
+        "back": same_site(request.query_params.get("back"), ""),
     }
     if item is not None and view.item_context is not None:
         context.update(view.item_context(request, page, item))
@@ -415,7 +410,7 @@ async def _add(request: Request, page: CustomerPage, view: MenuPage) -> Response
         values = {**defaults, **sent}
         return await run_in_threadpool(form_page, request, page, view, values, None, status)
     item = outcome.items[0]
-    target = safe_back(form.get("back"), f"/userman/{view.slug}/{url_id(item)}?saved=added")
+    target = same_site(form.get("back"), f"/userman/{view.slug}/{url_id(item)}?saved=added")
     return RedirectResponse(target, status_code=303)
 
 
@@ -438,7 +433,7 @@ async def _set(request: Request, page: CustomerPage, view: MenuPage, key: str) -
         values = {**current, **sent}
         return await run_in_threadpool(form_page, request, page, view, values, item, status)
     default = f"/userman/{view.slug}/{url_id(item)}?saved=saved"
-    return RedirectResponse(safe_back(form.get("back"), default), status_code=303)
+    return RedirectResponse(same_site(form.get("back"), default), status_code=303)
 
 
 async def _bulk(request: Request, page: CustomerPage, view: MenuPage) -> Response:
@@ -448,7 +443,7 @@ async def _bulk(request: Request, page: CustomerPage, view: MenuPage) -> Respons
         raise HTTPException(400, detail=f"failure: action: not one of {', '.join(view.bulk)}")
     _check_may_change(page, view.menu)
     keys = [item_key(str(ident)) for ident in form.getlist("id")]
-    back = safe_back(form.get("back"), f"/userman/{view.slug}")
+    back = same_site(form.get("back"), f"/userman/{view.slug}")
     if not keys:
         return RedirectResponse(back, status_code=303)
     if len(keys) == 1:  # one item: history names it
@@ -545,4 +540,4 @@ def install(router: APIRouter, view: MenuPage) -> None:
             return await run_in_threadpool(
                 lambda: form_page(request, page, view, values, item, status=status, refusal=refusal)
             )
-        return RedirectResponse(safe_back(form.get("back"), f"/userman/{view.slug}"), 303)
+        return RedirectResponse(same_site(form.get("back"), f"/userman/{view.slug}"), 303)

@@ -25,8 +25,10 @@ import uvicorn
 
 from userman.services import Userman
 from userman.web.app import create_app
+from userman.web.limits import WebLimits
+from userman.web.protocol import with_header_timeout
 
-__all__ = ["Task", "WebThread", "bind_http", "warn_if_open", "web_server"]
+__all__ = ["Task", "WebLimits", "WebThread", "bind_http", "warn_if_open", "web_server"]
 
 log = logging.getLogger("userman.server")
 
@@ -156,18 +158,27 @@ def web_server(
     *,
     certfile: str | None = None,
     keyfile: str | None = None,
+    limits: WebLimits | None = None,
 ) -> Iterator[Task]:
     """Serve the web port `sock` (bind_http's) from its own thread for as long as the block
     runs. It gives the task that stops the web server when `serve` stops, for `serve` to run
     beside the RADIUS ports; leaving the block stops it too (when `serve` failed early)."""
+    limits = limits or WebLimits()
     config = uvicorn.Config(
-        create_app(app),
+        create_app(app, limits=limits),
         log_config=None,
         access_log=False,
         lifespan="off",
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
         timeout_graceful_shutdown=GRACE_SECONDS,
+        # Against clients that hold connections open (web/limits.py, web/protocol.py): h11
+        # always (httptools, when installed, has no header timeout of ours), headers late or
+        # too long, idle kept-alive connections, and too many connections at once.
+        http=with_header_timeout(limits.timeout),
+        h11_max_incomplete_event_size=limits.max_header,
+        timeout_keep_alive=limits.keep_alive,
+        limit_concurrency=limits.max_connections,
     )
     scheme = "https" if certfile else "http"
     host, bound = sock.getsockname()[:2]
