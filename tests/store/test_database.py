@@ -413,11 +413,11 @@ def test_0012_goes_back_without_stopping_a_router_that_answered(db_url: str) -> 
     database.dispose()
 
 
-def test_0015_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) -> None:
+def test_0016_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) -> None:
     from userman.store.secrets import attach
 
-    database = at_revision(f"sqlite:///{tmp_path / 'old.db'}", "0014")
-    attach(database.engine, None)  # written as revision 0014 wrote them: clear
+    database = at_revision(f"sqlite:///{tmp_path / 'old.db'}", "0015")
+    attach(database.engine, None)  # written as revision 0015 wrote them: clear
     with database.begin() as db:
         customer = models.Customer(login="admin", public_id="p")
         db.add(customer)

@@ -39,12 +39,14 @@ FORMAT = "userman-backup"
 SUFFIX = ".umb"
 # Every table that belongs to a subscriber, parents before children; not the CoA requests on
 # their way to the routers nor the routers' counters, which are the servers' state, not data
-# (the database drops them with their subscriber, router or session), nor the API tokens,
-# which are credentials: loading an old backup must not bring back a revoked token.
+# (the database drops them with their subscriber, router or session), nor the API tokens and
+# web sessions, which are credentials: loading an old backup must not bring back a revoked token
+# or a session that was logged out.
+NOT_DATA = ("coa_request", "router_counter", "api_token", "web_session")
 TABLES = [
     t
     for t in models.Base.metadata.sorted_tables
-    if "subscriber_id" in t.c and t.name not in ("coa_request", "router_counter", "api_token")
+    if "subscriber_id" in t.c and t.name not in NOT_DATA
 ]
 
 

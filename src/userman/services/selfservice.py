@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from userman.core.authorize import standing
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
 from userman.core.limits import Remaining
-from userman.services import history
+from userman.services import history, web_sessions
 from userman.services.actor import Actor
 from userman.services.facts import user_facts
 from userman.services.permissions import make_actor
@@ -212,10 +212,12 @@ class SelfService:
                 return ""
             return customer.company
 
-    def resume(self, user_id: int, seen: str) -> None:
-        """Refuse a web session whose user is gone or whose password changed since."""
+    def resume(self, user_id: int, seen: str, sid: str, now: dt.datetime) -> None:
+        """Refuse a web session whose user is gone or whose password changed since, or that
+        has ended on the server (logged out)."""
         with self.database.begin() as db:
             user_in(db, user_id, seen)
+            web_sessions.check(db, web_sessions.Who.USER, user_id, sid, seen, now=now)
 
     def status(self, user_id: int, seen: str, now: dt.datetime) -> UserStatus:
         """The user's status page: actual profile, its end, what is used and left, sessions."""

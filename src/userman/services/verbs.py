@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,7 +26,7 @@ from userman.core.errors import (
 )
 from userman.core.patterns import Pattern, compile_pattern
 from userman.radius.dictionary import default_dictionary
-from userman.services import permissions
+from userman.services import passwords, permissions
 from userman.services.actor import Actor
 from userman.services.fields import BOOL, JsonValue
 from userman.services.menus import CUSTOMER, MENUS, USER, Menu, Prop
@@ -53,11 +52,9 @@ __all__ = [
     "set_",
 ]
 
-_hasher = PasswordHasher()
-
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return passwords.hash_password(password)
 
 
 @dataclass(frozen=True, slots=True)

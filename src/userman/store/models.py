@@ -51,6 +51,7 @@ __all__ = [
     "UserGroup",
     "UserProfile",
     "UserSession",
+    "WebSession",
 ]
 
 
@@ -503,6 +504,32 @@ class ApiToken(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime]
     last_used: Mapped[dt.datetime | None]
+
+
+class WebSession(Base):
+    """A log-in to the web pages: a customer's (on /userman) or a user's (on /user). The cookie
+    carries a random id whose SHA-256 digest is kept here, with the fingerprint of the password
+    it logged in with; a cookie whose row is gone (log-out, revoked, expired) is no session."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    created: Mapped[dt.datetime]
+    last_used: Mapped[dt.datetime]
+    expires: Mapped[dt.datetime] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(45))
+    agent: Mapped[str] = mapped_column(String(200))
 
 
 class SubscriberSetting(Base):

@@ -5,8 +5,8 @@ database's key (store/secrets.py), the key file being made beside an SQLite data
 A database server with no key file configured keeps them clear; `userman key rotate` seals them
 once it has one. Downgrading opens them again (it needs the key file).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 01:00:00.000000
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from userman.store.secrets import PREFIX, keyring_of
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
