@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from importlib.resources import files
 from pathlib import Path
 
@@ -426,6 +427,15 @@ def test_0016_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) ->
         ids = {"subscriber_id": customer.id, "customer_id": customer.id}
         db.add(models.User(**ids, username="u", password="old password"))
         db.add(models.Router(**ids, name="r", ip_address="10.0.0.1", shared_secret="old secret"))
+        kept = [{"table": "user", "id": 1, "before": {"password": "older"}, "after": None}]
+        db.add(
+            models.HistoryEntry(
+                actor="admin",
+                action="user set",
+                changes=json.dumps(kept),
+                time=dt.datetime.now(dt.UTC),
+            )
+        )
     attach(database.engine, database.keyring)
     database.migrate()
     with database.engine.connect() as connection:
@@ -436,6 +446,10 @@ def test_0016_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) ->
     with database.begin() as db:
         assert db.scalars(select(models.User.password)).one() == "old password"
         assert db.scalars(select(models.Router.shared_secret)).one() == "old secret"
+        [entry] = json.loads(db.scalars(select(models.HistoryEntry.changes)).one())
+        assert entry["before"]["password"].startswith("enc1:")
+        assert database.keyring is not None
+        assert database.keyring.open(entry["before"]["password"], "user.password") == "older"
     with database.engine.begin() as connection:  # SQL typed by hand: clear, and read so
         connection.exec_driver_sql("UPDATE user SET password = 'typed'")
     with database.begin() as db:

@@ -1,7 +1,9 @@
 """user passwords and router shared secrets sealed at rest
 
 No change of schema: the clear values that earlier revisions stored are sealed with the
-database's key (store/secrets.py), the key file being made beside an SQLite database on the way.
+database's key (store/secrets.py), the key file being made beside an SQLite database on the way;
+so are the values of those columns that history entries kept. An entry that changed a password
+can then no longer be undone (the row is no longer as the entry left it: sealed anew).
 A database server with no key file configured keeps them clear; `userman key rotate` seals them
 once it has one. Downgrading opens them again (it needs the key file).
 
@@ -11,6 +13,8 @@ Create Date: 2026-12-06 01:00:00.000000
 """
 
 from __future__ import annotations
+
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -59,9 +63,53 @@ def _each(sealed: bool) -> None:
             bind.execute(change, [{"row": i, "stored": convert(v, purpose)} for i, v in rows])
 
 
+def _history(sealed: bool) -> None:
+    """The values history entries kept of those columns (before and after a change), too."""
+    bind = op.get_bind()
+    keyring = keyring_of(bind.dialect)
+    if keyring is None:
+        return
+    convert = keyring.open if sealed else keyring.seal
+    table = sa.table("history", sa.column("id", sa.Integer), sa.column("changes", sa.Text))
+    change = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("row"))
+        .values(changes=sa.bindparam("text"))
+    )
+    after = 0
+    while True:
+        rows = bind.execute(
+            sa.select(table.c.id, table.c.changes)
+            .where(table.c.id > after)
+            .order_by(table.c.id)
+            .limit(CHUNK)
+        ).all()
+        if not rows:
+            break
+        after = rows[-1][0]
+        params = []
+        for row_id, text in rows:
+            changes = json.loads(text)
+            touched = False
+            for sub in changes:
+                column, purpose = SEALED.get(sub.get("table"), ("", ""))
+                for side in ("before", "after"):
+                    values = sub.get(side) or {}
+                    value = values.get(column)
+                    if isinstance(value, str) and value and value.startswith(PREFIX) == sealed:
+                        values[column] = convert(value, purpose)
+                        touched = True
+            if touched:
+                params.append({"row": row_id, "text": json.dumps(changes)})
+        if params:
+            bind.execute(change, params)
+
+
 def upgrade() -> None:
     _each(sealed=False)
+    _history(sealed=False)
 
 
 def downgrade() -> None:
     _each(sealed=True)
+    _history(sealed=True)
