@@ -131,7 +131,8 @@ def find(db: Session, actor: Actor, menu: Menu, key: str, subscriber_id: int | N
     return rows[0]
 
 
-MAX_ROW_ID = 2**63 - 1  # ids are BIGINT at most: a larger *ID or number names nothing there is
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER: a larger *ID names no row there can be
+MAX_NUMBER = 2**63 - 1  # an OFFSET is BIGINT at most
 
 
 def _row_id(menu: Menu, key: str) -> int:
@@ -147,7 +148,7 @@ def _row_id(menu: Menu, key: str) -> int:
 
 
 def _print_number(key: str) -> int:
-    if len(key) > 19 or int(key) > MAX_ROW_ID:
+    if len(key) > 19 or int(key) > MAX_NUMBER:
         raise InvalidValueError("numbers", f'"{key[:40]}" is not a print number')
     return int(key)
 

@@ -76,9 +76,9 @@ def _said(status: Status) -> str:
     }[status]
 
 
-# A row id in a query or a form: beyond BIGINT it names nothing, and is refused (400) before the
+# A row id in a query or a form: beyond INTEGER it names nothing, and is refused (400) before the
 # database would fail on it.
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
 PaymentId = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
