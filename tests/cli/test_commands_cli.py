@@ -131,3 +131,24 @@ def test_json_print_carries_the_flags_print_shows(run) -> None:  # type: ignore[
     [user] = json.loads(run("--json user print").stdout)
     assert user["disabled"] is True
     assert "X" in run("user print").stdout.splitlines()[1]
+
+
+def test_a_value_the_rules_refuse_is_a_failure_naming_the_property(run) -> None:  # type: ignore[no-untyped-def]
+    """docs/security.md, "Input validation": the same rules as the API and the web forms."""
+    for line, prop in (
+        ("user add username=*5", "username"),
+        ("user add username=a,b", "username"),
+        ("user add username=a shared-users=0", "shared-users"),
+        ("profile add name=12", "name"),
+        ("profile add name=p price=1e400", "price"),
+        ("customer set admin time-zone=Mars/Base", "time-zone"),
+        ("customer set admin time-zone=+99:00", "time-zone"),
+        ("user set *99999999999999999999999 comment=x", "numbers"),
+    ):
+        result = run(line, ok=False)
+        assert result.exit_code == 1, line
+        assert result.stderr.startswith(f"failure: {prop}: "), (line, result.stderr)
+    assert run("--json user print").stdout.strip() == "[]"
+    assert run("--json profile print").stdout.strip() == "[]"
+    [admin] = json.loads(run("--json customer print").stdout)
+    assert admin["time-zone"] == "-00:00"

@@ -521,3 +521,37 @@ def test_the_users_list_leads_to_a_batch(
 ) -> None:
     assert 'href="/userman/users/batch"' in admin[0].get("/userman/users").text
     assert 'href="/userman/users/batch"' not in viewer[0].get("/userman/users").text
+
+
+def test_a_value_the_rules_refuse_shows_next_to_its_field(
+    admin: tuple[TestClient, str], world: Userman
+) -> None:
+    http, csrf = admin
+    bad = http.post(
+        "/userman/profiles/new",
+        data={"csrf": csrf, "name": "dear", "owner": "admin", "price": "1e400"},
+    )
+    assert bad.status_code == 400
+    assert re.search(r'<small class="error">price: [^<]+</small>', bad.text), bad.text
+    assert world.execute(ROOT, ["profile"], "print", ["where", "name~^dear$"]).items == ()
+    ident = item_id(world, "router", "r1")
+    spoof = http.post(
+        f"/userman/routers/{ident}",
+        data={"csrf": csrf, "name": "r1\u202e", "ip-address": "127.0.0.1"},
+    )
+    assert spoof.status_code == 400
+    assert "name: must not contain bidirectional control characters" in spoof.text
+    assert world.execute(ROOT, ["router"], "get", ["r1"]).items[0].json["name"] == "r1"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["page=99999999999999999999999", "page=-5", "page=0", "page=x", "per=999999999999999999999"],
+)
+def test_a_page_number_that_is_no_page_is_400_naming_it(
+    admin: tuple[TestClient, str], query: str
+) -> None:
+    http, _csrf = admin
+    answer = http.get(f"/userman/routers?{query}")
+    assert answer.status_code == 400
+    assert f"{query.split('=', maxsplit=1)[0]}: " in answer.text

@@ -101,6 +101,7 @@ class Kind:
     # Text: the most characters a value has (menus.py checks it fits the column); a `where`
     # condition compares such a value as given, so a stored one from before a rule is found.
     limit: int | None = None
+    unit: str = "characters"  # what `limit` counts: characters, or bytes of UTF-8
 
 
 def _text(value: object) -> str:
@@ -179,7 +180,8 @@ def item_name(
             raise InvalidValueError(prop, f'"{value}" would read as a print number')
         return value
 
-    return Kind("string", parse, _text, _text, limit=limit)
+    unit = "bytes" if utf8 else "characters"
+    return Kind("string", parse, _text, _text, limit=limit, unit=unit)
 
 
 _SEPARATES = {",": "it separates items in a list", ":": "it separates a name from its value"}
@@ -199,7 +201,7 @@ def secret(limit: int = TEXT_LIMIT) -> Kind:
             raise InvalidValueError(prop, f"is {size} bytes long (at most {limit})")
         return value
 
-    return Kind("string", parse, _text, _text, limit=limit)
+    return Kind("string", parse, _text, _text, limit=limit, unit="bytes")
 
 
 SECRET = secret()
