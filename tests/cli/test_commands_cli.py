@@ -152,3 +152,27 @@ def test_a_value_the_rules_refuse_is_a_failure_naming_the_property(run) -> None:
     assert run("--json profile print").stdout.strip() == "[]"
     [admin] = json.loads(run("--json customer print").stdout)
     assert admin["time-zone"] == "-00:00"
+
+
+def test_an_import_is_refused_by_the_same_rules(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`userman import` writes users in bulk (services/bulk.py) and other lines one by one: both
+    refuse what the verbs refuse, at its line, and apply nothing."""
+    for bad, prop in (
+        ('/tool user-manager user\nadd username=ok\nadd username="a\u202eb"', "username"),
+        ("/tool user-manager user\nadd username=ok attributes=Session-Timeout:x", "attributes"),
+        ("/tool user-manager profile\nadd name=ok\nadd name=p2 price=NaN", "price"),
+        ("/tool user-manager customer\nset admin time-zone=+15:00", "time-zone"),
+    ):
+        script = tmp_path / "bad.rsc"
+        script.write_text(bad + "\n")
+        result = run(f"import {script}", ok=False)
+        assert result.exit_code != 0
+        assert f"{prop}: " in result.stderr, (bad, result.stderr)
+    assert run("--json user print").stdout.strip() == "[]"
+    assert run("--json profile print").stdout.strip() == "[]"
+
+
+def test_batch_users_refuse_a_prefix_no_username_may_start_with(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("user add-batch-users number-of-users=2 username-prefix=*", ok=False)
+    assert result.stderr.startswith("failure: username-prefix: ")
+    assert run("--json user print").stdout.strip() == "[]"
