@@ -88,7 +88,9 @@ def test_text_has_a_limit_and_no_control_characters() -> None:
     assert "256 characters long (at most 255)" in refused(TEXT, "x" * 256, "email")
     assert COMMENT.parse("y" * 1000, "comment") == "y" * 1000
     assert "at most 1000" in refused(COMMENT, "y" * 1001, "comment")
-    assert "control" in refused(COMMENT, "line\nbreak", "comment")
+    assert "U+001B" in refused(COMMENT, "red \x1b[31m", "comment")  # a terminal's escape
+    assert COMMENT.parse("two\r\nlines\tand a tab", "comment") == "two\r\nlines\tand a tab"
+    assert "control" in refused(label(), "two\nlines", "email")
     # Free text may be right-to-left text with its marks; a name may not.
     assert COMMENT.parse("שלום\u200f!", "comment") == "שלום\u200f!"
 

@@ -8,7 +8,8 @@ gives the value for `--json` (booleans and numbers as JSON types, everything els
 `userman import`); what is already stored is read without it, so a value from before a rule
 still prints. The limits (docs/security.md, "Input validation"):
 - text: at most `limit` characters (names 64, comments 1000, other text 255, as its column),
-  never a control character (U+0000-U+001F, U+007F-U+009F);
+  never a control character (U+0000-U+001F, U+007F-U+009F) but, in free text, tab and line
+  breaks;
 - names and identifiers (`label`, `name`): no Unicode bidirectional controls either (U+200E/F,
   U+202A-U+202E, U+2066-U+2069), which make a name read as another; an item's name has no `,`
   (lists of items), does not start with `*` (an item's *ID) and, but for a username, is not all
@@ -126,10 +127,16 @@ def _check_length(text: str, prop: str, limit: int) -> None:
         raise InvalidValueError(prop, f"is {len(text)} characters long (at most {limit})")
 
 
-def check_characters(text: str, prop: str, *, bidi: bool) -> None:
-    """No control character in `text`; no bidirectional control either unless `bidi`."""
+# The control characters free text may hold, as RouterOS's `\t`, `\n` and `\r` escapes write
+# them (a comment of several lines); never ESC, NUL or the others, which a terminal would obey.
+LAYOUT = frozenset("\t\n\r")
+
+
+def check_characters(text: str, prop: str, *, bidi: bool, layout: bool = False) -> None:
+    """No control character in `text` (but tab and line breaks when `layout`); no
+    bidirectional control either unless `bidi`."""
     for char in text:
-        if unicodedata.category(char) == "Cc":
+        if unicodedata.category(char) == "Cc" and not (layout and char in LAYOUT):
             reason = f"must not contain control characters (U+{ord(char):04X})"
             raise InvalidValueError(prop, reason)
         if not bidi and char in BIDI_CONTROLS:
@@ -137,20 +144,21 @@ def check_characters(text: str, prop: str, *, bidi: bool) -> None:
             raise InvalidValueError(prop, reason)
 
 
-def free_text(limit: int = TEXT_LIMIT, *, bidi: bool = True) -> Kind:
-    """Free text of at most `limit` characters, no control characters; `bidi=False`: nor
-    bidirectional controls (an identifier: an e-mail address, a pool's name, a caller-id)."""
+def free_text(limit: int = TEXT_LIMIT, *, identifier: bool = False) -> Kind:
+    """Text of at most `limit` characters: free text (a comment, a first name) may hold tabs,
+    line breaks and bidirectional marks (right-to-left writing), but no other control
+    character; an `identifier` (an e-mail address, a pool's name, a caller-id) none of them."""
 
     def parse(value: str, prop: str) -> str:
         _check_length(value, prop, limit)
-        check_characters(value, prop, bidi=bidi)
+        check_characters(value, prop, bidi=not identifier, layout=not identifier)
         return value
 
     return Kind("string", parse, _text, _text, limit=limit)
 
 
 def label(limit: int = TEXT_LIMIT) -> Kind:
-    return free_text(limit, bidi=False)
+    return free_text(limit, identifier=True)
 
 
 TEXT = free_text()
