@@ -98,6 +98,8 @@ def test_an_id_or_number_beyond_any_row_is_a_bad_value_naming_what_took_it(app: 
         run(app, "user get", "*7FFFFFFF")  # the largest *ID (ids are INTEGER): no such row
     with pytest.raises(NotFoundError):
         run(app, "user get", "9223372036854775807")  # the largest print number
+    with pytest.raises(NotFoundError):
+        run(app, "user get", "ann\x00")  # PostgreSQL would refuse the NUL in its query
     error = refused(app, "user set", "ann", group="*FFFFFFFFFFFFFFFFFFFF")
     assert (error.prop, "not an item's *ID" in error.reason) == ("group", True)
     assert run(app, "user get", "ann").items[0].json["comment"] == ""

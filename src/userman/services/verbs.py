@@ -115,6 +115,8 @@ def find(db: Session, actor: Actor, menu: Menu, key: str, subscriber_id: int | N
     stmt = scope(actor, menu)
     if subscriber_id is not None:
         stmt = stmt.where(menu.model.subscriber_id == subscriber_id)  # type: ignore[attr-defined]
+    if "\x00" in key:  # no item's name has one (and PostgreSQL refuses it in a query)
+        raise NotFoundError(menu.name, key[:40])
     if key.startswith("*"):
         rows = db.scalars(stmt.where(menu.model.id == _row_id(menu, key))).all()  # type: ignore[attr-defined]
     else:

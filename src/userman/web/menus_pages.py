@@ -31,7 +31,7 @@ from userman.core.errors import (
 )
 from userman.core.windows import time_zone_name
 from userman.services import MENUS, Item, Menu, Outcome, Prop, may_change
-from userman.services.fields import BOOL, BYTES, DATETIME, integer
+from userman.services.fields import BOOL, BYTES, DATETIME, check_characters, integer
 from userman.services.listing import Query, searchable, sortable
 from userman.services.permissions import SELF_SERVICE
 from userman.web.clock import zone_of
@@ -205,8 +205,10 @@ def _listing_query(view: MenuPage, params: Mapping[str, str]) -> tuple[Query, Co
     equal = tuple(
         (name, params[f"f-{name}"]) for name in view.filters if params.get(f"f-{name}", "")
     )
+    search = params.get("q", "").strip()
+    check_characters(search, "q", bidi=True)  # a NUL PostgreSQL would refuse, say
     query = Query(
-        search=params.get("q", "").strip(),
+        search=search,
         field=field_name,
         order=order,
         equal=equal,
