@@ -265,3 +265,10 @@ def test_a_value_the_rules_refuse_is_400_naming_it_and_changes_nothing(
     assert answer.json()["error"].startswith(f"failure: {prop}: ")
     after = {m: client.get(f"/api/v1/{m}").json() for m in ("customer", "profile", "user")}
     assert after == before
+
+
+def test_the_api_documents_each_text_propertys_limit(client: TestClient) -> None:
+    schema = client.get("/api/openapi.json").json()["components"]["schemas"]
+    user = schema["UserProperties"]["properties"]
+    assert "at most 253 bytes" in user["username"]["description"]
+    assert "at most 1000 characters" in user["comment"]["description"]
