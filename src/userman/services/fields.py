@@ -64,6 +64,8 @@ __all__ = [
     "RATE",
     "SECRET",
     "TEXT",
+    "TEMPLATE",
+    "TEMPLATE_LIMIT",
     "TEXT_LIMIT",
     "TIME_OF_DAY",
     "TIME_ZONE",
@@ -161,8 +163,10 @@ def label(limit: int = TEXT_LIMIT) -> Kind:
     return free_text(limit, identifier=True)
 
 
+TEMPLATE_LIMIT = 20_000
 TEXT = free_text()
 COMMENT = free_text(COMMENT_LIMIT)
+TEMPLATE = free_text(TEMPLATE_LIMIT)  # a setting's text: a mail's body, a voucher's HTML
 
 
 def item_name(
