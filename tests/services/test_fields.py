@@ -219,3 +219,13 @@ def test_every_text_kind_fits_its_column() -> None:
             if prop.writable and prop.kind.limit is not None and not prop.hashed:
                 length = getattr(columns[prop.column].type, "length", None)
                 assert length is None or prop.kind.limit <= length, (menu.name, prop.name)
+
+
+def test_every_settings_default_passes_its_kind() -> None:
+    from userman.services.subscriber_settings import SETTINGS  # noqa: PLC0415
+
+    for setting in SETTINGS:
+        setting.kind.parse(setting.default or "", setting.name)
+    body = next(s for s in SETTINGS if s.name == "signup-body")
+    assert len(body.default or "") > 255  # a template is longer than a line of text
+    assert "U+001B" in refused(body.kind, "\x1b[2J", "signup-body")
