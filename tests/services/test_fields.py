@@ -32,6 +32,7 @@ from userman.services.fields import (
     Kind,
     label,
 )
+from userman.services.subscriber_settings import SETTINGS
 
 
 def refused(kind: Kind, text: str, prop: str = "prop") -> str:
@@ -222,8 +223,6 @@ def test_every_text_kind_fits_its_column() -> None:
 
 
 def test_every_settings_default_passes_its_kind() -> None:
-    from userman.services.subscriber_settings import SETTINGS  # noqa: PLC0415
-
     for setting in SETTINGS:
         setting.kind.parse(setting.default or "", setting.name)
     body = next(s for s in SETTINGS if s.name == "signup-body")
