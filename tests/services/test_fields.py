@@ -68,7 +68,7 @@ def test_a_name_with_a_bidirectional_control_is_refused(char: str) -> None:
 
 
 def test_names_that_are_fine() -> None:
-    for text in ("ann", "Ann Lee", "profile-1", "5a", "a*", "Zürich", "x" * 64):
+    for text in ("ann", "Ann Lee", "profile-1", "5a", "a*", "Zürich", "x" * 64, "١٢"):
         assert NAME.parse(text, "name") == text
 
 

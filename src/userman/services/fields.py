@@ -188,7 +188,7 @@ def item_name(
         for char in forbidden:
             if char in value:
                 raise InvalidValueError(prop, f"must not contain `{char}` ({_SEPARATES[char]})")
-        if not digits and value.isdigit():
+        if not digits and value.isascii() and value.isdigit():  # as commands read numbers
             raise InvalidValueError(prop, f'"{value}" would read as a print number')
         return value
 
