@@ -7,7 +7,8 @@ rows get new ids (references are rewritten), so a backup loads into any database
 schema. An owner may save and load only its own subscriber's backup, and only when its
 `backup-allowed` is yes (the manual: "Allow to manage backups"), and by a bare file name
 that lands in its own folder (`<backup dir>/<public-id>/NAME.umb`); the local superuser's bare
-names land in the backup folder itself, and it may give a path.
+names land in the backup folder itself, and it may give a path. A name has at most 100
+characters (a path 1024), none of them a control or bidirectional control character.
 
 A backup holds user passwords and shared secrets sealed, as the database stores them
 (store/secrets.py): it loads where the key file holds their key, else the load is refused with
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
 from userman.services.actor import Actor
+from userman.services.fields import check_characters
 from userman.services.history import decode_value, encode_value
 from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
@@ -50,6 +52,16 @@ TABLES = [
 ]
 
 
+NAME_LIMIT = 100  # a bare name's characters: well within any file system's 255 bytes
+PATH_LIMIT = 1024  # a superuser's path
+
+
+def _check_name(name: str, limit: int) -> None:
+    if len(name) > limit:
+        raise InvalidValueError("name", f"is {len(name)} characters long (at most {limit})")
+    check_characters(name, "name", bidi=False)
+
+
 def _path(ctx: Context, request: Request) -> Path:
     """The backup file `name=` names: in the subscriber's own folder below the backup folder.
 
@@ -62,6 +74,7 @@ def _path(ctx: Context, request: Request) -> Path:
     if not name:
         raise InvalidValueError("name", "required: the backup file's name")
     bare = "/" not in name and "\\" not in name and not name.startswith(".")
+    _check_name(name, NAME_LIMIT if bare else PATH_LIMIT)
     if not bare and not ctx.actor.is_superuser:
         raise PermissionDeniedError("the superuser", "to name a backup by its path")
     if not bare:
@@ -95,7 +108,11 @@ def _rows(db: Session, table: Table, subscriber_id: int | None) -> list[dict[str
 def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
     _check(ctx.db, ctx.actor)
     path = _path(ctx, request)
-    if path.exists() and request.args.get("overwrite", "no") != "yes":
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise InvalidValueError("name", f"cannot use {path}: {error.strerror}") from None
+    if exists and request.args.get("overwrite", "no") != "yes":
         raise InvalidValueError("name", f"{path} exists (overwrite=yes replaces it)")
     tables = {
         t.name: [{k: encode_value(v) for k, v in row.items()} for row in _rows(ctx.db, t, sid)]
@@ -104,13 +121,16 @@ def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
     }
     scope = "all" if ctx.actor.is_superuser else "subscriber"
     document = {"format": FORMAT, "schema": SCHEMA_REVISION, "scope": scope, "tables": tables}
-    private_dir(path.parent)
     temporary = path.with_name(path.name + ".part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
-    with os.fdopen(fd, "w") as file:
-        os.fchmod(file.fileno(), PRIVATE)  # os.open's mode passes through the umask
-        file.write(json.dumps(document))
-    temporary.replace(path)
+    try:
+        private_dir(path.parent)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+        with os.fdopen(fd, "w") as file:
+            os.fchmod(file.fileno(), PRIVATE)  # os.open's mode passes through the umask
+            file.write(json.dumps(document))
+        temporary.replace(path)
+    except OSError as error:
+        raise InvalidValueError("name", f"cannot write {path}: {error.strerror}") from None
     count = sum(len(rows) for rows in tables.values())
     return Outcome(None, count=count, message=f"saved {count} rows to {path}")
 

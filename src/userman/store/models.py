@@ -110,7 +110,7 @@ class Customer(Base):
     backup_allowed: Mapped[bool] = mapped_column(default=True)
     disabled: Mapped[bool] = mapped_column(default=False)
     currency: Mapped[str] = mapped_column(String(8), default="USD")
-    time_zone: Mapped[str] = mapped_column(String(16), default="-00:00")
+    time_zone: Mapped[str] = mapped_column(String(64), default="-00:00")
     date_format: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(default="")
     company: Mapped[str] = mapped_column(default="")
