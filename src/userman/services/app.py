@@ -66,6 +66,19 @@ class Userman:
     def close(self) -> None:
         self.database.dispose()
 
+    def rotate_key(self, *, keep_old: bool = False) -> tuple[str, int]:
+        """`userman key rotate`: a new key seals every user password and shared secret again;
+        the old keys are forgotten unless `keep_old` (docs/security.md). The new key's id and
+        how many values were sealed again."""
+        from userman.store.secrets import rotate  # noqa: PLC0415 - only this command's
+
+        return rotate(self.database.engine, models.Base.metadata.sorted_tables, keep_old=keep_old)
+
+    @property
+    def key_file(self) -> Path | None:
+        """The key file of the database (None: a database server with none configured)."""
+        return self.database.key_file
+
     def actor(self, login: str | None) -> Actor:
         """The actor for `--as LOGIN` (a login, or its *ID); None: superuser."""
         if login is None:

@@ -25,6 +25,7 @@ from userman.core.limits import Remaining
 from userman.services import history, web_sessions
 from userman.services.actor import Actor
 from userman.services.facts import user_facts
+from userman.services.menus import USER
 from userman.services.permissions import make_actor
 from userman.services.queue import profile_queue
 from userman.store import models, queries
@@ -316,8 +317,9 @@ class SelfService:
         user's other sessions end)."""
         if not new:
             raise InvalidValueError("password", "the new password must not be empty")
-        if len(new) > 128 or any(ord(c) < 32 for c in new):
-            raise InvalidValueError("password", "at most 128 printable characters")
+        if any(ord(c) < 32 for c in new):
+            raise InvalidValueError("password", "must not contain control characters")
+        USER.by_name["password"].kind.parse(new, "password")  # the property's own rules
         with self.database.begin() as db:
             user = user_in(db, user_id, seen)
             if not hmac.compare_digest(user.password.encode(), old.encode()):
@@ -333,8 +335,10 @@ class SelfService:
         for name, value in details.items():
             if name not in DETAILS:
                 raise InvalidValueError(name.replace("_", "-"), "not a detail a user may change")
-            if len(value) > 255 or any(ord(c) < 32 for c in value):
-                raise InvalidValueError(name.replace("_", "-"), "at most 255 printable characters")
+            prop = name.replace("_", "-")
+            if any(ord(c) < 32 for c in value):  # one line each, on the user's page
+                raise InvalidValueError(prop, "must not contain control characters")
+            USER.by_name[prop].kind.parse(value.strip(), prop)  # the property's own rules
         email = details.get("email", "")
         if email and ("@" not in email or " " in email):
             raise InvalidValueError("email", "not an e-mail address")

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from userman.core.profiles import ProfileState
+from userman.store.secrets import Sealed
 
 __all__ = [
     "Attribute",
@@ -97,7 +98,7 @@ class Customer(Base):
 
     __tablename__ = "customer"
     # Log-in finds a customer by its login alone, so a login is unique across the installation
-    # (migration 0016); the older per-subscriber constraint, implied by it, stays because SQLite
+    # (migration 0018); the older per-subscriber constraint, implied by it, stays because SQLite
     # cannot drop it without copying the table that every other one refers to.
     __table_args__ = (
         UniqueConstraint("subscriber_id", "login", name="uq_customer_login"),
@@ -115,7 +116,7 @@ class Customer(Base):
     backup_allowed: Mapped[bool] = mapped_column(default=True)
     disabled: Mapped[bool] = mapped_column(default=False)
     currency: Mapped[str] = mapped_column(String(8), default="USD")
-    time_zone: Mapped[str] = mapped_column(String(16), default="-00:00")
+    time_zone: Mapped[str] = mapped_column(String(64), default="-00:00")
     date_format: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(default="")
     company: Mapped[str] = mapped_column(default="")
@@ -148,7 +149,7 @@ class Router(Base):
     name: Mapped[str] = mapped_column(String(64))
     # Requests are matched to routers by source address, so it is unique across subscribers.
     ip_address: Mapped[str] = mapped_column(String(45), unique=True)
-    shared_secret: Mapped[str] = mapped_column(default="")
+    shared_secret: Mapped[str] = mapped_column(Sealed("router.shared_secret"), default="")
     log: Mapped[str] = mapped_column(default="auth-fail")
     use_coa: Mapped[bool] = mapped_column(default=False)
     coa_port: Mapped[int] = mapped_column(default=1700)
@@ -195,8 +196,8 @@ class User(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     username: Mapped[str] = mapped_column(String(253))
-    # Kept recoverable: CHAP and MS-CHAP need the clear password.
-    password: Mapped[str] = mapped_column(default="")
+    # Kept recoverable: CHAP and MS-CHAP need the clear password; sealed at rest (secrets.py).
+    password: Mapped[str] = mapped_column(Sealed("user.password"), default="")
     disabled: Mapped[bool] = mapped_column(default=False)
     shared_users: Mapped[int | None] = mapped_column(default=None)  # None is unlimited
     caller_id: Mapped[str] = mapped_column(default="")

@@ -116,6 +116,8 @@ def _body_model(menu: Menu) -> type[BaseModel]:
         if not prop.writable or prop.hidden or prop.compute is not None:
             continue
         about = f"{prop.kind.name}" + (f", default {prop.default}" if prop.default else "")
+        if prop.kind.limit is not None:
+            about += f", at most {prop.kind.limit} {prop.kind.unit}"
         if prop.ref:
             about = f"the {prop.ref} (by name or *ID)"
         field_name = prop.name.replace("-", "_")
