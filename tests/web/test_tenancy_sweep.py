@@ -597,6 +597,53 @@ def test_every_page(
     try_all(sweep, page_attempts(sweep, method, path), answer)
 
 
+# --- values no two subscribers share -------------------------------------------------------------
+
+# (menu, property) whose column is unique in its table, across subscribers: a router's address,
+# a customer's public-id. Taking isp2's value is refused as taken, whose not said.
+EVERYWHERE_UNIQUE = [
+    (name, prop.name)
+    for name, spec in MENUS.items()
+    for prop in spec.props
+    if prop.writable and prop.column and getattr(spec.model.__table__.c, prop.column).unique  # type: ignore[attr-defined]
+]
+
+
+def test_the_unique_values_are_found(sweep: Sweep) -> None:
+    assert ("router", "ip-address") in EVERYWHERE_UNIQUE
+    assert ("customer", "public-id") in EVERYWHERE_UNIQUE
+
+
+@pytest.mark.parametrize(
+    ("menu", "prop"), EVERYWHERE_UNIQUE, ids=[f"{m} {p}" for m, p in EVERYWHERE_UNIQUE]
+)
+def test_a_value_isp2_holds_is_refused_as_taken_and_changes_nothing(
+    sweep: Sweep, api_clients: dict[str, AsyncClient], menu: str, prop: str
+) -> None:
+    """It was an IntegrityError from the database for a customer's public-id (a 500 on the
+    API), and a router's address answered that "a router with address ... exists"."""
+    spec = MENUS[menu]
+    column = spec.by_name[prop].column
+    model: Any = spec.model
+    with sweep.app.database.begin() as db:
+        theirs = db.scalars(
+            select(getattr(model, column)).where(
+                model.subscriber_id == sweep.world.subscriber_ids[THEM]
+            )
+        ).first()
+    assert theirs
+    mine = sweep.ours[menu]
+    url = f"/api/v1/{url_name(menu)}/{quote(mine, safe='')}"
+    for login in ATTACKERS:
+        with pytest.raises(UsermanError) as refused:
+            sweep.app.execute(sweep.actor(login), menu.split(), "set", (mine,), {prop: theirs})
+        assert THEM not in str(refused.value)
+        answer = asyncio.run(api_clients[login].patch(url, json={prop: theirs}))
+        assert answer.status_code in {403, 404, 409}, answer.text
+        assert THEM not in answer.text
+    assert sweep.b_rows() == sweep.before
+
+
 def test_isp2_is_byte_identical_after_the_sweep(sweep: Sweep) -> None:
     """isp2's rows, dumped before the first attempt, are the same."""
     assert sweep.b_rows() == sweep.before

@@ -285,19 +285,32 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
         # A customer without a parent is a new subscriber; add() makes it its own parent.
         if missing and prop.writable and needed and menu is not CUSTOMER:
             raise InvalidValueError(prop.name, "required")
-    if isinstance(row, models.Router):
-        if not row.ip_address:
-            raise InvalidValueError("ip-address", "required: requests are matched by it")
-        stmt = select(models.Router.id).where(models.Router.ip_address == row.ip_address)
-        if row.id is not None:
-            stmt = stmt.where(models.Router.id != row.id)
-        if db.scalar(stmt.limit(1)) is not None:
-            raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
+    if isinstance(row, models.Router) and not row.ip_address:
+        raise InvalidValueError("ip-address", "required: requests are matched by it")
+    _check_taken(db, menu, row)
     if isinstance(row, models.Customer):
         permissions.check_customer(db, row)
         _check_subscriber_choice(db, row)
     if getattr(row, "attributes", ""):
         check_attribute_names(db, row)
+
+
+def _check_taken(db: Session, menu: Menu, row: Any) -> None:
+    """A value no two items of any subscriber share (the column is unique in its table: a
+    router's address, by which requests are matched; a customer's public-id, in its sign-up
+    links) is refused as taken, without saying whose, before the database's constraint would
+    refuse it with an error of its own."""
+    table = menu.model.__table__
+    for prop in menu.props:
+        column = table.c.get(prop.column) if prop.column else None
+        value = getattr(row, prop.column) if column is not None else None
+        if column is None or not column.unique or value in (None, ""):
+            continue
+        stmt = select(table.c.id).where(column == value)
+        if row.id is not None:
+            stmt = stmt.where(table.c.id != row.id)
+        if db.scalar(stmt.limit(1)) is not None:
+            raise ConflictError(prop.name, f'"{value}" is taken: no two items may share it')
 
 
 def _check_subscriber_choice(db: Session, row: models.Customer) -> None:
