@@ -143,3 +143,48 @@ def test_json_print_carries_the_flags_print_shows(run) -> None:  # type: ignore[
     [user] = json.loads(run("--json user print").stdout)
     assert user["disabled"] is True
     assert "X" in run("user print").stdout.splitlines()[1]
+
+
+def test_a_value_the_rules_refuse_is_a_failure_naming_the_property(run) -> None:  # type: ignore[no-untyped-def]
+    """docs/security.md, "Input validation": the same rules as the API and the web forms."""
+    for line, prop in (
+        ("user add username=*5", "username"),
+        ("user add username=a,b", "username"),
+        ("user add username=a shared-users=0", "shared-users"),
+        ("profile add name=12", "name"),
+        ("profile add name=p price=1e400", "price"),
+        ("customer set admin time-zone=Mars/Base", "time-zone"),
+        ("customer set admin time-zone=+99:00", "time-zone"),
+        ("user set *99999999999999999999999 comment=x", "numbers"),
+    ):
+        result = run(line, ok=False)
+        assert result.exit_code == 1, line
+        assert result.stderr.startswith(f"failure: {prop}: "), (line, result.stderr)
+    assert run("--json user print").stdout.strip() == "[]"
+    assert run("--json profile print").stdout.strip() == "[]"
+    [admin] = json.loads(run("--json customer print").stdout)
+    assert admin["time-zone"] == "-00:00"
+
+
+def test_an_import_is_refused_by_the_same_rules(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`userman import` writes users in bulk (services/bulk.py) and other lines one by one: both
+    refuse what the verbs refuse, at its line, and apply nothing."""
+    for bad, prop in (
+        ('/tool user-manager user\nadd username=ok\nadd username="a\u202eb"', "username"),
+        ("/tool user-manager user\nadd username=ok attributes=Session-Timeout:x", "attributes"),
+        ("/tool user-manager profile\nadd name=ok\nadd name=p2 price=NaN", "price"),
+        ("/tool user-manager customer\nset admin time-zone=+15:00", "time-zone"),
+    ):
+        script = tmp_path / "bad.rsc"
+        script.write_text(bad + "\n")
+        result = run(f"import {script}", ok=False)
+        assert result.exit_code != 0
+        assert f"{prop}: " in result.stderr, (bad, result.stderr)
+    assert run("--json user print").stdout.strip() == "[]"
+    assert run("--json profile print").stdout.strip() == "[]"
+
+
+def test_batch_users_refuse_a_prefix_no_username_may_start_with(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("user add-batch-users number-of-users=2 username-prefix=*", ok=False)
+    assert result.stderr.startswith("failure: username-prefix: ")
+    assert run("--json user print").stdout.strip() == "[]"

@@ -64,7 +64,10 @@ def test_menus_that_print_say_what_where_takes() -> None:
 def test_properties_show_their_kind_and_default() -> None:
     out = invoke("user", "--help")[1]
     assert re.search(r"^  shared-users +number \| unlimited; default unlimited$", out, re.M)
-    assert re.search(r"^  password +string; shown with show-sensitive$", out, re.M)
+    assert re.search(
+        r"^  password +string; at most 128 bytes; shown with show-sensitive$", out, re.M
+    )
+    assert re.search(r"^  comment +string; at most 1000 characters$", out, re.M)
     assert re.search(r"^  uptime-used +time; read-only$", out, re.M)
     assert re.search(r"^  customer +a customer \(login or \*ID\)$", out, re.M)
     limitation = invoke("profile", "limitation", "--help")[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from importlib.resources import files
 from pathlib import Path
 
@@ -410,4 +411,47 @@ def test_0012_goes_back_without_stopping_a_router_that_answered(db_url: str) -> 
         "auto": False,
         "signed": True,
     }
+    database.dispose()
+
+
+def test_0016_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) -> None:
+    from userman.store.secrets import attach
+
+    database = at_revision(f"sqlite:///{tmp_path / 'old.db'}", "0015")
+    attach(database.engine, None)  # written as revision 0015 wrote them: clear
+    with database.begin() as db:
+        customer = models.Customer(login="admin", public_id="p")
+        db.add(customer)
+        db.flush()
+        customer.subscriber_id = customer.id
+        ids = {"subscriber_id": customer.id, "customer_id": customer.id}
+        db.add(models.User(**ids, username="u", password="old password"))
+        db.add(models.Router(**ids, name="r", ip_address="10.0.0.1", shared_secret="old secret"))
+        kept = [{"table": "user", "id": 1, "before": {"password": "older"}, "after": None}]
+        db.add(
+            models.HistoryEntry(
+                actor="admin",
+                action="user set",
+                changes=json.dumps(kept),
+                time=dt.datetime.now(dt.UTC),
+            )
+        )
+    attach(database.engine, database.keyring)
+    database.migrate()
+    with database.engine.connect() as connection:
+        raw = connection.exec_driver_sql("SELECT password FROM user").scalar()
+        secret = connection.exec_driver_sql("SELECT shared_secret FROM router").scalar()
+    assert raw.startswith("enc1:")
+    assert secret.startswith("enc1:")
+    with database.begin() as db:
+        assert db.scalars(select(models.User.password)).one() == "old password"
+        assert db.scalars(select(models.Router.shared_secret)).one() == "old secret"
+        [entry] = json.loads(db.scalars(select(models.HistoryEntry.changes)).one())
+        assert entry["before"]["password"].startswith("enc1:")
+        assert database.keyring is not None
+        assert database.keyring.open(entry["before"]["password"], "user.password") == "older"
+    with database.engine.begin() as connection:  # SQL typed by hand: clear, and read so
+        connection.exec_driver_sql("UPDATE user SET password = 'typed'")
+    with database.begin() as db:
+        assert db.scalars(select(models.User.password)).one() == "typed"
     database.dispose()

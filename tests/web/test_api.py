@@ -252,3 +252,46 @@ def test_a_token_acts_as_its_customer_until_revoked(client: TestClient, userman:
         assert client.delete("/api/v1/token/monitoring").status_code == 204
         assert bearer.get("/api/v1/user", headers=headers).status_code == 401
     assert client.delete("/api/v1/token/monitoring").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "prop"),
+    [
+        ("patch", "/api/v1/customer/admin", {"time-zone": "Mars/Base"}, "time-zone"),
+        ("patch", "/api/v1/customer/admin", {"time-zone": "+99:00"}, "time-zone"),
+        ("post", "/api/v1/profile", {"name": "v1", "price": "1e400"}, "price"),
+        ("post", "/api/v1/profile", {"name": "v1", "price": "NaN"}, "price"),
+        ("post", "/api/v1/profile", {"name": "v1", "price": -1}, "price"),
+        ("post", "/api/v1/user", {"username": "*5"}, "username"),
+        ("post", "/api/v1/user", {"username": "v\u202eexe.txt"}, "username"),
+        ("post", "/api/v1/user", {"username": "v1", "shared-users": 0}, "shared-users"),
+        ("post", "/api/v1/user", {"username": "v1", "comment": "c" * 1001}, "comment"),
+        (
+            "post",
+            "/api/v1/user",
+            {"username": "v1", "attributes": "Framed-IP-Address:1.2.3.999"},
+            "attributes",
+        ),
+        ("get", "/api/v1/user/*99999999999999999999999", None, "numbers"),
+        ("patch", "/api/v1/user/*99999999999999999999999", {"comment": "x"}, "numbers"),
+        ("delete", "/api/v1/user/99999999999999999999999", None, "numbers"),
+        ("post", "/api/v1/database/save", {"name": "b" * 300}, "name"),
+        ("post", "/api/v1/database/save", {"name": "b\u0000c"}, "name"),
+    ],
+)
+def test_a_value_the_rules_refuse_is_400_naming_it_and_changes_nothing(
+    client: TestClient, method: str, url: str, body: object, prop: str
+) -> None:
+    before = {m: client.get(f"/api/v1/{m}").json() for m in ("customer", "profile", "user")}
+    answer = client.request(method.upper(), url, json=body)
+    assert (answer.status_code, answer.json().get("property")) == (400, prop), answer.text
+    assert answer.json()["error"].startswith(f"failure: {prop}: ")
+    after = {m: client.get(f"/api/v1/{m}").json() for m in ("customer", "profile", "user")}
+    assert after == before
+
+
+def test_the_api_documents_each_text_propertys_limit(client: TestClient) -> None:
+    schema = client.get("/api/openapi.json").json()["components"]["schemas"]
+    user = schema["UserProperties"]["properties"]
+    assert "at most 253 bytes" in user["username"]["description"]
+    assert "at most 1000 characters" in user["comment"]["description"]

@@ -522,3 +522,48 @@ def test_the_users_list_leads_to_a_batch(
 ) -> None:
     assert 'href="/userman/users/batch"' in admin[0].get("/userman/users").text
     assert 'href="/userman/users/batch"' not in viewer[0].get("/userman/users").text
+
+
+def test_a_value_the_rules_refuse_shows_next_to_its_field(
+    admin: tuple[TestClient, str], world: Userman
+) -> None:
+    http, csrf = admin
+    bad = http.post(
+        "/userman/profiles/new",
+        data={"csrf": csrf, "name": "dear", "owner": "admin", "price": "1e400"},
+    )
+    assert bad.status_code == 400
+    assert re.search(r'<small class="error">price: [^<]+</small>', bad.text), bad.text
+    assert world.execute(ROOT, ["profile"], "print", ["where", "name~^dear$"]).items == ()
+    ident = item_id(world, "router", "r1")
+    spoof = http.post(
+        f"/userman/routers/{ident}",
+        data={"csrf": csrf, "name": "r1\u202e", "ip-address": "127.0.0.1"},
+    )
+    assert spoof.status_code == 400
+    assert "name: must not contain bidirectional control characters" in spoof.text
+    assert world.execute(ROOT, ["router"], "get", ["r1"]).items[0].json["name"] == "r1"
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/userman/routers?page=99999999999999999999999", "page"),
+        ("/userman/routers?page=-5", "page"),
+        ("/userman/routers?page=0", "page"),
+        ("/userman/routers?page=x", "page"),
+        ("/userman/routers?per=999999999999999999999", "per"),
+        ("/userman/routers?q=a%00b", "q"),
+        ("/userman/reports?last=9999-12-31", "last"),
+        ("/userman/reports?first=0001-01-01", "first"),
+        ("/userman/payments?user=a%00b", "user"),
+        ("/userman/routers/FFFFFFFFFFFFFFFF", "numbers"),
+    ],
+)
+def test_a_query_parameter_that_is_no_value_is_400_naming_it(
+    admin: tuple[TestClient, str], url: str, name: str
+) -> None:
+    http, _csrf = admin
+    answer = http.get(url)
+    assert answer.status_code == 400
+    assert f"{name}: " in answer.text

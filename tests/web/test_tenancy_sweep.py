@@ -35,8 +35,7 @@ from sqlalchemy import select
 from support import NOW
 from tenancy import LEVEL_ROLES, SHARED_NAMES, World, build_world, rows_of
 from userman.core.errors import UsermanError
-from userman.services import MENUS, SPECIAL, Actor, Scope, Userman, verbs_of
-from userman.services import verbs as generic_verbs
+from userman.services import MENUS, SPECIAL, Actor, Scope, Userman, passwords, verbs_of
 from userman.services.menus import menu_for
 from userman.services.permissions import AREA_LEVEL
 from userman.store import models
@@ -80,6 +79,7 @@ class Sweep:
     theirs: dict[str, list[tuple[int, str | None]]]  # menu -> isp2's (id, name), some
     ours: dict[str, str]  # menu -> an item of admin's, by name or *ID
     before: dict[str, list[tuple[Any, ...]]]  # isp2's rows before the sweep
+    web_session: int  # the id of a web log-in of isp2's
 
     @property
     def app(self) -> Userman:
@@ -120,7 +120,7 @@ def cheap_hashes() -> Iterator[None]:
     passwords, and a hash at the full cost takes a loaded machine half a second."""
     with pytest.MonkeyPatch.context() as patch:
         cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        patch.setattr(generic_verbs, "_hasher", cheap)
+        patch.setattr(passwords, "_hasher", cheap)
         yield
 
 
@@ -148,7 +148,16 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
                 else:  # by name: admin's *ID may be one of isp2's items' of another menu
                     row_id, own = max(rows)
                     ours[name] = own if own and own not in SHARED_NAMES else f"*{row_id:X}"
-    found = Sweep(world, theirs, ours, {})
+    with TestClient(create_app(app), follow_redirects=False) as browser:
+        log_in(browser, THEM, "pw")  # a web log-in of isp2's
+    with app.database.begin() as db:
+        web = db.scalar(
+            select(models.WebSession.id).where(
+                models.WebSession.subscriber_id == world.subscriber_ids[THEM]
+            )
+        )
+    assert web is not None
+    found = Sweep(world, theirs, ours, {}, web)
     found.before = found.b_rows()
     yield found
     app.close()
@@ -393,6 +402,12 @@ API_ROUTES = [(m, p) for (m, p), _ in ROUTES if p.startswith("/api/v1/")]
 # Routes that name nothing of a subscriber's, and why they are not tried.
 API_UNTRIED = {
     ("POST", "/api/v1/token"): "makes a token of the actor's own; its name names no item",
+    ("DELETE", "/api/v1/web-session"): "ends the actor's own web log-ins (the sweep's pages')",
+}
+# What is not a menu but is addressed in a route: isp2's (item, ghost).
+NOT_MENUS: dict[str, Callable[[Sweep], tuple[str, str]]] = {
+    "token": lambda sweep: (f"{THEM}-token", f"{GHOST_NAME}-token"),
+    "web-session": lambda sweep: (str(sweep.web_session), str(GHOST_ID)),
 }
 
 
@@ -402,16 +417,16 @@ def api_verb(method: str, path: str) -> tuple[str, str]:
     menu = URL_MENUS.get(collection, collection)
     if not rest:
         return menu, {"GET": "print", "POST": "add", "PATCH": "set"}[method]
-    if rest in (["{item}"], ["{name}"]):
+    if len(rest) == 1 and rest[0].startswith("{"):  # {item}, a token's {name}, {session_id}
         return menu, {"GET": "get", "PATCH": "set", "DELETE": "remove"}[method]
     return menu, rest[-1]
 
 
 def api_attempts(sweep: Sweep, method: str, path: str) -> list[Attempt]:
     menu, verb = api_verb(method, path)
-    if menu == "token":
-        if "{name}" in path:
-            return [attempt(menu, verb, (MARK,), {}, (f"{THEM}-token", f"{GHOST_NAME}-token"))]
+    if menu in NOT_MENUS:  # an API token by its name, a web log-in by its number
+        if "{" in path:
+            return [attempt(menu, verb, (MARK,), {}, NOT_MENUS[menu](sweep))]
         return [attempt(menu, verb, (), {})]
     found = []
     for att in cli_attempts(sweep, menu, verb, wide=False):
@@ -430,7 +445,7 @@ async def api_request(http: AsyncClient, method: str, path: str, att: Attempt, v
     params: list[tuple[str, str]] = []
     body: dict[str, str] | None = None
     if "{item}" in path or "{name}" in path:
-        url = re.sub(r"\{(item|name)\}", quote(words[0], safe=""), path)
+        url = re.sub(r"\{\w+\}", quote(words[0], safe=""), path)
     if method == "GET":
         params = [("show-sensitive", "true")] if "show-sensitive" in words else []
         params += [("where", w) for w in words if "~" in w]
@@ -642,6 +657,13 @@ def test_a_value_isp2_holds_is_refused_as_taken_and_changes_nothing(
         assert answer.status_code in {403, 404, 409}, answer.text
         assert THEM not in answer.text
     assert sweep.b_rows() == sweep.before
+
+
+def test_the_pages_were_swept_logged_in(page_clients: dict[str, tuple[AsyncClient, str]]) -> None:
+    """Had a page (or the API) ended the sweep's log-ins, every page would have answered with
+    the log-in page, alike for isp2's item and a ghost."""
+    for http, _ in page_clients.values():
+        assert asyncio.run(http.get("/userman/status")).status_code == 200
 
 
 def test_isp2_is_byte_identical_after_the_sweep(sweep: Sweep) -> None:

@@ -298,11 +298,15 @@ def test_a_new_password_ends_the_other_sessions(world: Userman) -> None:
     assert dave.json["password"] == "dave-new"  # what RADIUS checks from now on
 
 
-def test_log_out(browser: TestClient) -> None:
+def test_log_out(browser: TestClient, world: Userman) -> None:
     token = log_in(browser, "bob", "bob-pass")
-    answer = browser.post("/user/logout", data={"csrf": token})
-    assert answer.status_code == 303
-    assert browser.get("/user/settings").status_code == 303
+    with TestClient(create_app(world), follow_redirects=False) as thief:
+        thief.cookies.set("userman_user_session", browser.cookies["userman_user_session"])
+        assert thief.get("/user/settings").status_code == 200  # a copy of the cookie works ...
+        answer = browser.post("/user/logout", data={"csrf": token})
+        assert answer.status_code == 303
+        assert browser.get("/user/settings").status_code == 303
+        assert thief.get("/user/settings").status_code == 303  # ... until the log-out
 
 
 def test_failed_log_ins_are_braked(world: Userman) -> None:

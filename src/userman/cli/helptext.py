@@ -69,6 +69,8 @@ def _notes(menu: Menu, prop: Prop) -> str:
         notes = [f"comma-separated, of: {', '.join(prop.kind.options)}"]
     else:
         notes = [prop.kind.name]
+    if prop.kind.limit is not None and prop.writable and prop.ref is None:
+        notes.append(f"at most {prop.kind.limit} {prop.kind.unit}")
     if prop.default:
         notes.append(f"default {prop.default}")
     if prop.hashed:

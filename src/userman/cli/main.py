@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import socket
 import sys
@@ -507,6 +508,93 @@ def export(ctx: click.Context, show_sensitive: bool, path: str | None) -> None:
     else:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text + "\n")
+
+
+@cli.group(name="web-session")
+def web_session() -> None:
+    """Customers' log-ins to the web pages: print them, remove (log out) one or all.
+
+    \b
+    userman web-session print                 every customer's (--as LOGIN: its own)
+    userman web-session remove 12             log out session 12, wherever its cookie is
+    userman web-session remove all --as LOGIN log out every session of LOGIN
+    """
+
+
+@web_session.command(name="print")
+@click.pass_context
+def web_session_print(ctx: click.Context) -> None:
+    """The live web sessions: id, customer, from where, since when, last used, browser."""
+    app = _open(ctx)
+    try:
+        found = app.web_sessions(app.actor(ctx.obj["as"]))
+    except UsermanError as error:
+        raise Failure(str(error)) from None
+    if ctx.obj["json"]:
+        rows = [
+            {
+                "id": info.id,
+                "login": info.login,
+                "address": info.address,
+                "created": info.created.isoformat(),
+                "last-used": info.last_used.isoformat(),
+                "expires": info.expires.isoformat(),
+                "agent": info.agent,
+            }
+            for info in found
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for info in found:
+        when = f"{info.created:%Y-%m-%d %H:%M:%S} .. {info.last_used:%Y-%m-%d %H:%M:%S}"
+        click.echo(f"{info.id:>4} {info.login} {info.address or '-'} {when} UTC {info.agent}")
+
+
+@web_session.command(name="remove")
+@click.argument("which")
+@click.pass_context
+def web_session_remove(ctx: click.Context, which: str) -> None:
+    """Log out web session WHICH (its id, as print shows it), or `all` of them."""
+    if which != "all" and not which.isdigit():
+        raise click.BadParameter("a session id (as print shows it) or `all`", param_hint="WHICH")
+    app = _open(ctx)
+    try:
+        ended = app.revoke_web_session(
+            app.actor(ctx.obj["as"]), None if which == "all" else int(which)
+        )
+    except UsermanError as error:
+        raise Failure(str(error)) from None
+    click.echo(f"{ended} web session{'' if ended == 1 else 's'} ended")
+
+
+@cli.group(name="key")
+def key() -> None:
+    """The key file that seals user passwords and shared secrets at rest (docs/security.md).
+
+    \b
+    It is <database file>.key beside an SQLite database, made on first use with mode 0600;
+    ?key_file=PATH in the --db URL or $USERMAN_KEY_FILE puts it elsewhere (a PostgreSQL
+    database needs one of them, the same file on every node). Keep it out of the database's
+    backups, and keep a copy of it: without it the passwords cannot be read."""
+
+
+@key.command(name="rotate")
+@click.option(
+    "--keep-old",
+    is_flag=True,
+    help="Keep the old keys in the key file (for backups made with them).",
+)
+@click.pass_context
+def key_rotate(ctx: click.Context, keep_old: bool) -> None:
+    """Seal every user password and shared secret again with a new key, then forget the old
+    keys. Running servers read the changed key file by themselves."""
+    app = _open(ctx)
+    try:
+        key_id, count = app.rotate_key(keep_old=keep_old)
+    except UsermanError as error:
+        raise Failure(str(error)) from None
+    kept = ", the old keys kept" if keep_old else ""
+    click.echo(f"key {key_id} in {app.key_file}: {count} values sealed again{kept}")
 
 
 @cli.command(name="help", context_settings={"ignore_unknown_options": True})

@@ -7,6 +7,7 @@
     │   └── UnknownCommandError     a verb the menu does not have (says which it has)
     ├── ConflictError               an item that already exists, or is still in use
     ├── PermissionDeniedError       the actor lacks the permission the verb needs
+    ├── BusyError                   a bounded resource (password checks) is full: try again
     └── DatabaseError               the database cannot be used: a URL of another kind or
                                     malformed, a server that refuses, a file that cannot open
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BusyError",
     "ConflictError",
     "DatabaseError",
     "InvalidValueError",
@@ -83,6 +85,16 @@ class PermissionDeniedError(UsermanError):
         text = f"not permitted: needs {permission}"
         super().__init__(f"{text} ({reason})" if reason else text)
         self.permission = permission
+
+
+class BusyError(UsermanError):
+    """`what` is at its bound right now; `retry_after` says in how many seconds to try again.
+    Nothing was changed."""
+
+    def __init__(self, what: str, retry_after: int) -> None:
+        super().__init__(f"busy: too many {what} at once; try again in {retry_after} s")
+        self.what = what
+        self.retry_after = retry_after
 
 
 class DatabaseError(UsermanError):

@@ -20,6 +20,7 @@ Rules (manual "Profile limitations", research 1.5, 2.7 and 5 "Limitations, windo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterable, Iterator
@@ -33,6 +34,7 @@ __all__ = [
     "DAY_SECONDS",
     "Weekday",
     "Window",
+    "check_time_zone",
     "contains",
     "ends_at",
     "format_weekdays",
@@ -126,6 +128,35 @@ def parse_time_zone(text: str, prop: str = "time-zone") -> dt.tzinfo:
         raise InvalidValueError(
             prop, f'"{raw}" is not a time zone (examples: +02:00, -05:30, Europe/Riga)'
         ) from None
+
+
+# The widest offsets in use (UTC-12:00 to UTC+14:00, Kiribati's), with room on the west.
+MAX_OFFSET = dt.timedelta(hours=14)
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_time_zone(text: str, prop: str = "time-zone") -> str:
+    """A `time-zone` as it may be written: an offset within ±14:00 or an IANA name that
+    zoneinfo knows (`parse_time_zone`, which reads it, is wider: a zone stored before this rule
+    still reads). Empty is UTC. Returns the text without surrounding blanks."""
+    raw = text.strip()
+    if not raw:
+        return raw
+    match = _OFFSET_RE.fullmatch(raw)
+    if match is not None:
+        offset = dt.timedelta(hours=int(match["h"]), minutes=int(match["m"]))
+        if int(match["m"]) >= 60 or offset > MAX_OFFSET:
+            raise InvalidValueError(prop, f'"{raw}" is not a UTC offset (-14:00 to +14:00)')
+        return raw
+    if raw not in _zone_names():
+        raise InvalidValueError(
+            prop, f'"{raw}" is not a time zone (examples: +02:00, -05:30, Europe/Riga, UTC)'
+        )
+    return raw
 
 
 def time_zone_name(tz: dt.tzinfo) -> str:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from userman.services.tokens import TokenInfo
     from userman.services.usage import Day
     from userman.services.vouchers import Voucher
+    from userman.services.web_sessions import SessionInfo
 
 __all__ = ["Userman", "default_url"]
 
@@ -64,6 +65,19 @@ class Userman:
 
     def close(self) -> None:
         self.database.dispose()
+
+    def rotate_key(self, *, keep_old: bool = False) -> tuple[str, int]:
+        """`userman key rotate`: a new key seals every user password and shared secret again;
+        the old keys are forgotten unless `keep_old` (docs/security.md). The new key's id and
+        how many values were sealed again."""
+        from userman.store.secrets import rotate  # noqa: PLC0415 - only this command's
+
+        return rotate(self.database.engine, models.Base.metadata.sorted_tables, keep_old=keep_old)
+
+    @property
+    def key_file(self) -> Path | None:
+        """The key file of the database (None: a database server with none configured)."""
+        return self.database.key_file
 
     def actor(self, login: str | None) -> Actor:
         """The actor for `--as LOGIN` (a login, or *ID when logins repeat); None: superuser."""
@@ -101,12 +115,57 @@ class Userman:
         with self.database.begin() as db:
             return logins.without_password(db)
 
-    def resume_session(self, customer_id: int, fingerprint: str) -> Actor:
-        """The actor of a web session, refused when its customer's password changed since."""
+    def resume_session(self, customer_id: int, fingerprint: str, sid: str) -> Actor:
+        """The actor of a web session, refused when its customer's password changed since, or
+        when the session has ended on the server (logged out, revoked)."""
         from userman.services import login as logins  # noqa: PLC0415
+        from userman.services import web_sessions  # noqa: PLC0415
 
         with self.database.begin() as db:
-            return logins.resume(db, customer_id, fingerprint)
+            actor = logins.resume(db, customer_id, fingerprint)
+            who = web_sessions.Who.CUSTOMER
+            web_sessions.check(db, who, customer_id, sid, fingerprint, now=utcnow())
+            return actor
+
+    def start_web_session(  # noqa: PLR0917 - what a session row holds
+        self,
+        kind: str,
+        subject: int,
+        fingerprint: str,
+        expires: dt.datetime,
+        address: str,
+        agent: str,
+    ) -> str:
+        """Record a log-in to the web pages (`kind` "customer" or "user"): the session's id,
+        for its cookie."""
+        from userman.services import web_sessions  # noqa: PLC0415
+
+        who = web_sessions.Who(kind)
+        with self.database.begin() as db:
+            return web_sessions.start(
+                db, who, subject, fingerprint, expires, address, agent, utcnow()
+            )
+
+    def end_web_session(self, sid: str) -> None:
+        """Log out: the web session with this id ends on the server."""
+        from userman.services import web_sessions  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            web_sessions.end(db, sid)
+
+    def web_sessions(self, actor: Actor) -> list[SessionInfo]:
+        """The customer's live web sessions (the superuser: every customer's)."""
+        from userman.services import web_sessions  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return web_sessions.sessions(db, actor, utcnow())
+
+    def revoke_web_session(self, actor: Actor, session_id: int | None) -> int:
+        """End one of the customer's web sessions, or all of them (None): how many ended."""
+        from userman.services import web_sessions  # noqa: PLC0415
+
+        with self.database.begin() as db:
+            return web_sessions.revoke(db, actor, session_id, utcnow())
 
     def dashboard(self, actor: Actor) -> Dashboard:
         """The customer's status page: sessions, users, failures, today's traffic."""

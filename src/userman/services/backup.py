@@ -7,12 +7,18 @@ rows get new ids (references are rewritten), so a backup loads into any database
 schema. An owner may save and load only its own subscriber's backup, and only when its
 `backup-allowed` is yes (the manual: "Allow to manage backups"), and by a bare file name
 that lands in its own folder (`<backup dir>/<public-id>/NAME.umb`); the local superuser's bare
-names land in the backup folder itself, and it may give a path.
+names land in the backup folder itself, and it may give a path. A name has at most 100
+characters (a path 1024), none of them a control or bidirectional control character.
+
+A backup holds user passwords and shared secrets sealed, as the database stores them
+(store/secrets.py): it loads where the key file holds their key, else the load is refused with
+the key's id. The file is made with mode 0600, its folders 0700.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +27,13 @@ from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
 from userman.services.actor import Actor
+from userman.services.fields import check_characters
 from userman.services.history import decode_value, encode_value
 from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
-from userman.store.database import SCHEMA_REVISION
+from userman.store.database import PRIVATE, SCHEMA_REVISION, private_dir
+from userman.store.secrets import stored_columns, unreadable
 
 __all__ = ["load", "save"]
 
@@ -33,13 +41,25 @@ FORMAT = "userman-backup"
 SUFFIX = ".umb"
 # Every table that belongs to a subscriber, parents before children; not the CoA requests on
 # their way to the routers nor the routers' counters, which are the servers' state, not data
-# (the database drops them with their subscriber, router or session), nor the API tokens,
-# which are credentials: loading an old backup must not bring back a revoked token.
+# (the database drops them with their subscriber, router or session), nor the API tokens and
+# web sessions, which are credentials: loading an old backup must not bring back a revoked token
+# or a session that was logged out.
+NOT_DATA = ("coa_request", "router_counter", "api_token", "web_session")
 TABLES = [
     t
     for t in models.Base.metadata.sorted_tables
-    if "subscriber_id" in t.c and t.name not in ("coa_request", "router_counter", "api_token")
+    if "subscriber_id" in t.c and t.name not in NOT_DATA
 ]
+
+
+NAME_LIMIT = 100  # a bare name's characters: well within any file system's 255 bytes
+PATH_LIMIT = 1024  # a superuser's path
+
+
+def _check_name(name: str, limit: int) -> None:
+    if len(name) > limit:
+        raise InvalidValueError("name", f"is {len(name)} characters long (at most {limit})")
+    check_characters(name, "name", bidi=False)
 
 
 def _path(ctx: Context, request: Request) -> Path:
@@ -54,6 +74,7 @@ def _path(ctx: Context, request: Request) -> Path:
     if not name:
         raise InvalidValueError("name", "required: the backup file's name")
     bare = "/" not in name and "\\" not in name and not name.startswith(".")
+    _check_name(name, NAME_LIMIT if bare else PATH_LIMIT)
     if not bare and not ctx.actor.is_superuser:
         raise PermissionDeniedError("the superuser", "to name a backup by its path")
     if not bare:
@@ -78,7 +99,7 @@ def _check(db: Session, actor: Actor) -> None:
 
 
 def _rows(db: Session, table: Table, subscriber_id: int | None) -> list[dict[str, Any]]:
-    stmt = select(table).order_by(table.c.id)
+    stmt = select(*stored_columns(table)).order_by(table.c.id)
     if subscriber_id is not None:
         stmt = stmt.where(table.c.subscriber_id == subscriber_id)
     return [dict(row._mapping) for row in db.execute(stmt)]
@@ -87,7 +108,11 @@ def _rows(db: Session, table: Table, subscriber_id: int | None) -> list[dict[str
 def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
     _check(ctx.db, ctx.actor)
     path = _path(ctx, request)
-    if path.exists() and request.args.get("overwrite", "no") != "yes":
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise InvalidValueError("name", f"cannot use {path}: {error.strerror}") from None
+    if exists and request.args.get("overwrite", "no") != "yes":
         raise InvalidValueError("name", f"{path} exists (overwrite=yes replaces it)")
     tables = {
         t.name: [{k: encode_value(v) for k, v in row.items()} for row in _rows(ctx.db, t, sid)]
@@ -96,10 +121,16 @@ def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
     }
     scope = "all" if ctx.actor.is_superuser else "subscriber"
     document = {"format": FORMAT, "schema": SCHEMA_REVISION, "scope": scope, "tables": tables}
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".part")
-    temporary.write_text(json.dumps(document))
-    temporary.replace(path)
+    try:
+        private_dir(path.parent)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+        with os.fdopen(fd, "w") as file:
+            os.fchmod(file.fileno(), PRIVATE)  # os.open's mode passes through the umask
+            file.write(json.dumps(document))
+        temporary.replace(path)
+    except OSError as error:
+        raise InvalidValueError("name", f"cannot write {path}: {error.strerror}") from None
     count = sum(len(rows) for rows in tables.values())
     return Outcome(None, count=count, message=f"saved {count} rows to {path}")
 
@@ -190,6 +221,11 @@ def load(ctx: Context, menu: Menu, request: Request) -> Outcome:
         replaced = set(
             ctx.db.scalars(select(customer.id).where(customer.public_id.in_(public_ids)))
         )
+    dialect = ctx.db.get_bind().dialect
+    for table in TABLES:
+        for row in tables.get(table.name, []):
+            for why in unreadable(dialect, table, row):
+                raise InvalidValueError("name", f"cannot load {path}: {why}")
     _clear(ctx.db, replaced)
     count = _insert(ctx.db, tables)
     # The entries' sub-changes name rows by their old ids: they can no longer be undone.

@@ -16,6 +16,7 @@ import string
 from userman.core import values
 from userman.core.errors import InvalidValueError, UnknownPropertyError
 from userman.services import profiles, verbs
+from userman.services.fields import USERNAME
 from userman.services.menus import PROFILE, USER, Menu
 from userman.services.request import Context, Outcome, Request
 
@@ -58,7 +59,8 @@ def add_batch_users(ctx: Context, menu: Menu, request: Request) -> Outcome:
     assert count is not None
     if count > LIMIT:
         raise InvalidValueError("number-of-users", f"at most {LIMIT} at once")
-    prefix = args.pop("username-prefix", "")
+    # The generated usernames follow the username's rules: the prefix must, too.
+    prefix = str(USERNAME.parse(args.pop("username-prefix", ""), "username-prefix"))
     name_length = _length(args, "username-length", "6")
     same = args.get("password-length") == "same-as-username"
     if same:

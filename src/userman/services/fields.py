@@ -3,15 +3,31 @@
 A kind is a `convert()` contract in the manner of click: `parse(text, prop)` raises
 `InvalidValueError` naming the property; `show(value)` gives the text `print` shows; `json(value)`
 gives the value for `--json` (booleans and numbers as JSON types, everything else as print text).
+
+`parse` is the check every written value passes, whichever way it comes (CLI, API, web form,
+`userman import`); what is already stored is read without it, so a value from before a rule
+still prints. The limits (docs/security.md, "Input validation"):
+- text: at most `limit` characters (names 64, comments 1000, other text 255, as its column),
+  never a control character (U+0000-U+001F, U+007F-U+009F) but, in free text, tab and line
+  breaks;
+- names and identifiers (`label`, `name`): no Unicode bidirectional controls either (U+200E/F,
+  U+202A-U+202E, U+2066-U+2069), which make a name read as another; an item's name has no `,`
+  (lists of items), does not start with `*` (an item's *ID) and, but for a username, is not all
+  digits (a print number);
+- secrets: at most `limit` bytes of UTF-8 (a password 128, RFC 2865 5.2), no NUL;
+- numbers: ASCII digits within the column's range; a price has at most 2 decimal places and 10
+  whole digits (the column is NUMERIC(12, 2)).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 
 from argon2 import extract_parameters
@@ -19,11 +35,17 @@ from argon2.exceptions import InvalidHashError
 
 from userman.core import values
 from userman.core.errors import InvalidValueError
+from userman.core.windows import check_time_zone
 
 __all__ = [
     "ATTRIBUTES",
+    "ATTRIBUTES_LIMIT",
+    "ATTRIBUTE_NAME",
+    "BIDI_CONTROLS",
     "BOOL",
     "BYTES",
+    "COMMENT",
+    "COMMENT_LIMIT",
     "COUNT",
     "DATETIME",
     "DECIMAL",
@@ -31,20 +53,39 @@ __all__ = [
     "INT",
     "IP",
     "IPV6",
+    "NAME",
+    "NAME_LIMIT",
     "OVERRIDE",
+    "PASSWORD",
     "PASSWORD_HASH",
+    "PASSWORD_LIMIT",
     "PORT",
     "PRIORITY",
     "RATE",
+    "SECRET",
+    "TEMPLATE",
+    "TEMPLATE_LIMIT",
     "TEXT",
+    "TEXT_LIMIT",
     "TIME_OF_DAY",
+    "TIME_ZONE",
+    "TYPE_ID",
+    "USERNAME",
+    "USERNAME_LIMIT",
     "VALIDITY",
+    "VENDOR_ID",
     "JsonValue",
     "Kind",
+    "check_characters",
     "choice",
     "enum_of",
+    "free_text",
+    "integer",
+    "item_name",
+    "label",
     "mapped",
     "port",
+    "secret",
     "set_of",
 ]
 
@@ -60,33 +101,169 @@ class Kind:
     # The words of a choice or a set, for forms that offer them (a select, tick boxes).
     options: tuple[str, ...] = ()
     many: bool = False  # a comma-separated set of the options
+    # Text: the most characters a value has (menus.py checks it fits the column); a `where`
+    # condition compares such a value as given, so a stored one from before a rule is found.
+    limit: int | None = None
+    unit: str = "characters"  # what `limit` counts: characters, or bytes of UTF-8
 
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _parse_text(text: str, prop: str) -> str:
-    if "\x00" in text:
-        raise InvalidValueError(prop, "must not contain NUL characters")
-    return text
+# -- text ------------------------------------------------------------------------------------
+
+NAME_LIMIT = 64
+TEXT_LIMIT = 255
+COMMENT_LIMIT = 1000
+PASSWORD_LIMIT = 128  # bytes: RFC 2865 5.2, User-Password is at most 128 octets
+USERNAME_LIMIT = 253  # bytes: RFC 2865 5.1, a User-Name attribute's value
+
+# Characters that reorder the text shown after them (Trojan Source, CVE-2021-42574): a name with
+# them reads as another name.
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-TEXT = Kind("string", _parse_text, _text, _text)
+def _check_length(text: str, prop: str, limit: int) -> None:
+    if len(text) > limit:
+        raise InvalidValueError(prop, f"is {len(text)} characters long (at most {limit})")
 
 
-def _parse_int(text: str, prop: str) -> int:
-    try:
-        return int(text, 10)
-    except ValueError:
-        raise InvalidValueError(prop, f'"{text}" is not a whole number') from None
+# A password or shared secret is stored sealed (store/secrets.py) in a column of 255 characters:
+# 152 bytes of clear text fit (RADIUS's User-Password is at most 128 bytes, RFC 2865 5.2).
+SEALED_BYTES = 152
+
+
+# The control characters free text may hold, as RouterOS's `\t`, `\n` and `\r` escapes write
+# them (a comment of several lines); never ESC, NUL or the others, which a terminal would obey.
+LAYOUT = frozenset("\t\n\r")
+
+
+def check_characters(text: str, prop: str, *, bidi: bool, layout: bool = False) -> None:
+    """No control character in `text` (but tab and line breaks when `layout`); no
+    bidirectional control either unless `bidi`."""
+    for char in text:
+        if unicodedata.category(char) == "Cc" and not (layout and char in LAYOUT):
+            reason = f"must not contain control characters (U+{ord(char):04X})"
+            raise InvalidValueError(prop, reason)
+        if not bidi and char in BIDI_CONTROLS:
+            reason = f"must not contain bidirectional control characters (U+{ord(char):04X})"
+            raise InvalidValueError(prop, reason)
+
+
+def free_text(limit: int = TEXT_LIMIT, *, identifier: bool = False) -> Kind:
+    """Text of at most `limit` characters: free text (a comment, a first name) may hold tabs,
+    line breaks and bidirectional marks (right-to-left writing), but no other control
+    character; an `identifier` (an e-mail address, a pool's name, a caller-id) none of them."""
+
+    def parse(value: str, prop: str) -> str:
+        _check_length(value, prop, limit)
+        check_characters(value, prop, bidi=not identifier, layout=not identifier)
+        return value
+
+    return Kind("string", parse, _text, _text, limit=limit)
+
+
+def label(limit: int = TEXT_LIMIT) -> Kind:
+    return free_text(limit, identifier=True)
+
+
+TEMPLATE_LIMIT = 20_000
+TEXT = free_text()
+COMMENT = free_text(COMMENT_LIMIT)
+TEMPLATE = free_text(TEMPLATE_LIMIT)  # a setting's text: a mail's body, a voucher's HTML
+
+
+def item_name(
+    limit: int = NAME_LIMIT, *, digits: bool = False, utf8: bool = False, forbidden: str = ","
+) -> Kind:
+    """An item's name, as commands address it: not `*...` (an *ID), no `,` (a list of items)
+    nor another of `forbidden`, not all digits unless `digits` (it would be a print number; a
+    username may be a voucher's or a phone number's digits), at most `limit` characters
+    (`utf8`: bytes)."""
+
+    def parse(value: str, prop: str) -> str:
+        size = len(value.encode("utf-8", "surrogatepass")) if utf8 else len(value)
+        if size > limit:
+            unit = "bytes" if utf8 else "characters"
+            raise InvalidValueError(prop, f"is {size} {unit} long (at most {limit})")
+        check_characters(value, prop, bidi=False)
+        if value.startswith("*"):
+            raise InvalidValueError(prop, f'"{value}" would read as an item\'s *ID')
+        for char in forbidden:
+            if char in value:
+                raise InvalidValueError(prop, f"must not contain `{char}` ({_SEPARATES[char]})")
+        if not digits and value.isascii() and value.isdigit():  # as commands read numbers
+            raise InvalidValueError(prop, f'"{value}" would read as a print number')
+        return value
+
+    unit = "bytes" if utf8 else "characters"
+    return Kind("string", parse, _text, _text, limit=limit, unit=unit)
+
+
+_SEPARATES = {",": "it separates items in a list", ":": "it separates a name from its value"}
+NAME = item_name()
+ATTRIBUTE_NAME = item_name(forbidden=",:")  # named in `attributes=Name:value,...`
+USERNAME = item_name(USERNAME_LIMIT, digits=True, utf8=True)
+
+
+def secret(limit: int = TEXT_LIMIT) -> Kind:
+    """A secret (a password, a shared secret): any characters but NUL, at most `limit` bytes."""
+
+    def parse(value: str, prop: str) -> str:
+        if "\x00" in value:
+            raise InvalidValueError(prop, "must not contain NUL characters")
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise InvalidValueError(prop, f"is {size} bytes long (at most {limit})")
+        return value
+
+    return Kind("string", parse, _text, _text, limit=limit, unit="bytes")
+
+
+SECRET = secret(SEALED_BYTES)  # a shared secret, sealed
+PASSWORD = secret(PASSWORD_LIMIT)
+
+
+def _parse_time_zone(value: str, prop: str) -> str:
+    _check_length(value, prop, NAME_LIMIT)
+    return check_time_zone(value, prop)
+
+
+TIME_ZONE = Kind("+HH:MM | IANA zone", _parse_time_zone, _text, _text, limit=NAME_LIMIT)
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+_INT_RE = re.compile(r"[+-]?[0-9]{1,20}")
+_MAX_BIGINT = 2**63 - 1
+
+
+def _parse_int(text: str, prop: str, low: int = -_MAX_BIGINT - 1, high: int = _MAX_BIGINT) -> int:
+    """ASCII digits with an optional sign, within [low, high] (not `1_000`, not `١٢`)."""
+    raw = text.strip()
+    if _INT_RE.fullmatch(raw) is None:
+        raise InvalidValueError(prop, f'"{text[:40]}" is not a whole number')
+    number = int(raw, 10)
+    if not low <= number <= high:
+        raise InvalidValueError(prop, f"{number} is not in {low}..{high}")
+    return number
 
 
 def _json_int(value: object) -> JsonValue:
     return value if isinstance(value, int) else None
 
 
-INT = Kind("integer", _parse_int, _text, _json_int)
+def integer(low: int, high: int) -> Kind:
+    def parse(text: str, prop: str) -> int:
+        return _parse_int(text, prop, low, high)
+
+    return Kind("integer", parse, _text, _json_int)
+
+
+INT = integer(-_MAX_BIGINT - 1, _MAX_BIGINT)
+VENDOR_ID = integer(0, 2**32 - 1)  # RFC 2865 5.26: a Vendor-Id is four octets
+TYPE_ID = integer(0, 255)  # an attribute's type is one octet
 
 
 def port(text: str, prop: str) -> int:
@@ -107,7 +284,14 @@ BOOL = Kind("yes | no", values.parse_bool, _show_bool, bool)
 
 
 def _parse_count(text: str, prop: str) -> int | None:
-    return values.parse_count(text, prop, allow_unlimited=True)
+    """shared-users: the manual's `number | unlimited`, a number at least 1 (0 would refuse
+    every log-on, which `disabled=yes` says plainly; the manual gives 0 no meaning)."""
+    if text.strip() == "0":
+        raise InvalidValueError(
+            prop,
+            "0 would refuse every log-on: give 1 or more, or unlimited (disabled=yes stops a user)",
+        )
+    return values.parse_count(text, prop, allow_unlimited=True, minimum=1)
 
 
 def _show_count(value: object) -> str:
@@ -173,14 +357,22 @@ def _parse_ipv6(text: str, prop: str) -> str:
 IPV6 = Kind("IPv6 address", _parse_ipv6, _text, _text)
 
 
+_PRICE_RE = re.compile(r"(?P<whole>[0-9]{1,10})(?:\.(?P<part>[0-9]{0,20}))?")
+
+
 def _parse_decimal(text: str, prop: str) -> Decimal:
-    try:
-        number = Decimal(text or "0")
-    except InvalidOperation:
-        raise InvalidValueError(prop, f'"{text}" is not a number') from None
-    if not number.is_finite() or number < 0:
-        raise InvalidValueError(prop, f'"{text}" is not a price')
-    return number
+    """A price: at most 10 whole digits and 2 decimal places (NUMERIC(12, 2)), never negative,
+    no exponent, NaN or infinity; empty is 0, and so are trailing zeros past the cents."""
+    raw = text.strip() or "0"
+    match = _PRICE_RE.fullmatch(raw)
+    if match is None:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise InvalidValueError(
+            prop, f'"{shown}" is not a price (examples: 0, 5, 9.99; at most 9999999999.99)'
+        )
+    if len((match["part"] or "").rstrip("0")) > 2:
+        raise InvalidValueError(prop, f'"{text}" has more than 2 decimal places')
+    return Decimal(raw)
 
 
 def _show_decimal(value: object) -> str:
@@ -246,8 +438,11 @@ OVERRIDE = Kind("off | unlimited | number", _parse_override, _text, _text)
 
 
 def _parse_attributes(text: str, prop: str) -> str:
-    """v7 custom attributes: `Name:value` pairs, comma-separated; checked against the
-    dictionaries and the attribute menu when a reply is built."""
+    """v7 custom attributes: `Name:value` pairs, comma-separated. Each name and value is checked
+    against the dictionaries and the attribute menu (its value type) when the item is written
+    (services/verbs.py check_attributes), as they are again when a reply is built."""
+    _check_length(text, prop, ATTRIBUTES_LIMIT)
+    check_characters(text, prop, bidi=False)
     pairs = [pair for pair in text.split(",") if pair] if text else []
     for pair in pairs:
         name, colon, _ = pair.partition(":")
@@ -256,7 +451,8 @@ def _parse_attributes(text: str, prop: str) -> str:
     return ",".join(pairs)
 
 
-ATTRIBUTES = Kind("Name:value,...", _parse_attributes, _text, _text)
+ATTRIBUTES_LIMIT = 4000
+ATTRIBUTES = Kind("Name:value,...", _parse_attributes, _text, _text, limit=ATTRIBUTES_LIMIT)
 
 
 def mapped(options: Mapping[str, str]) -> Kind:

@@ -2,7 +2,8 @@
 
 `recording()` keeps, for each row a command adds, changes or removes through the ORM, its values
 before and after as the database holds them, with the rows the database removes or unlinks by
-itself (ON DELETE CASCADE / SET NULL: a removed user's `user_profile` rows). Sessions, logs,
+itself (ON DELETE CASCADE / SET NULL: a removed user's `user_profile` rows); sealed values
+(passwords, shared secrets: store/secrets.py) are kept sealed, as stored. Sessions, logs,
 CoA requests and history are not recorded. A new entry discards the undone entries of its
 subscriber (and the superuser's cross-subscriber ones): as in an editor, they can no longer be
 redone.
@@ -41,6 +42,7 @@ from userman.services.menus import MENUS, Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
 from userman.store.bulk import discard_undone
+from userman.store.secrets import stored_columns, unreadable
 
 __all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo", "upcoming"]
 
@@ -105,7 +107,7 @@ def _read(conn: Connection, table: Table, ids: Iterable[int]) -> dict[int, Value
     wanted = sorted(set(ids))
     found: dict[int, Values] = {}
     for start in range(0, len(wanted), CHUNK):
-        stmt = select(table).where(table.c.id.in_(wanted[start : start + CHUNK]))
+        stmt = select(*stored_columns(table)).where(table.c.id.in_(wanted[start : start + CHUNK]))
         for row in conn.execute(stmt).mappings():
             found[row["id"]] = _encode_row(row)
     return found
@@ -156,7 +158,7 @@ class Recorder:
         for child, column, rule in DEPENDENTS.get(table, ()):
             rows: list[Any] = []
             for start in range(0, len(ids), CHUNK):
-                stmt = select(child).where(column.in_(ids[start : start + CHUNK]))
+                stmt = select(*stored_columns(child)).where(column.in_(ids[start : start + CHUNK]))
                 rows.extend(conn.execute(stmt.order_by(child.c.id)).mappings())
             if rule == "CASCADE" and rows:
                 self._dependents(conn, child.name, [row["id"] for row in rows])
@@ -289,7 +291,9 @@ def _check(db: Session, moves: Sequence[Move]) -> None:
     conn = db.connection()
     for move in moves:
         table = TABLES[move.table]
-        current = conn.execute(select(table).where(table.c.id == move.row_id)).first()
+        current = conn.execute(
+            select(*stored_columns(table)).where(table.c.id == move.row_id)
+        ).first()
         if move.source is None:
             if current is not None:
                 raise _RefusedError(f"{_label(move)} exists again")
@@ -304,6 +308,11 @@ def _check(db: Session, moves: Sequence[Move]) -> None:
         ]
         if differ:
             raise _RefusedError(f"{_label(move)} changed since ({_property_names(move, differ)})")
+    for move in moves:  # a password sealed with a key since forgotten cannot be put back
+        if move.target is not None:
+            table = TABLES[move.table]
+            for why in unreadable(conn.dialect, table, _values(move, move.target)):
+                raise _RefusedError(why)
 
 
 def _values(move: Move, names: Iterable[str]) -> dict[str, object]:

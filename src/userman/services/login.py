@@ -7,7 +7,8 @@ share with the same password is refused rather than guessed.
 
 argon2 is slow on purpose, which an API client sending HTTP basic credentials with every
 request would pay every time: a successful check is remembered, keyed by the stored hash and a
-digest of the password, so it holds only until either changes.
+digest of the password, so it holds only until either changes. The checks themselves take
+turns (services/passwords.py): BusyError when too many run at once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import hashlib
 import threading
 from collections import OrderedDict
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from userman.core.errors import PermissionDeniedError
+from userman.services import passwords
 from userman.services.actor import Actor
 from userman.services.permissions import make_actor
 from userman.store import models
@@ -29,12 +29,9 @@ from userman.store import models
 __all__ = ["BAD_LOGIN", "fingerprint", "log_in", "password_matches", "resume", "without_password"]
 
 BAD_LOGIN = "a valid login and password"
-_hasher = PasswordHasher()
 _REMEMBERED = 512
 _remembered: OrderedDict[tuple[str, bytes], None] = OrderedDict()
 _lock = threading.Lock()
-# Checked when no customer has the login, so that an unknown login takes as long to refuse.
-_DECOY = _hasher.hash("decoy")
 
 
 def password_matches(stored_hash: str, password: str) -> bool:
@@ -46,9 +43,7 @@ def password_matches(stored_hash: str, password: str) -> bool:
         if key in _remembered:
             _remembered.move_to_end(key)
             return True
-    try:
-        _hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(stored_hash, password):
         return False
     with _lock:
         _remembered[key] = None
@@ -89,7 +84,7 @@ def log_in(db: Session, login: str, password: str) -> Actor:
     the login or the password is wrong, so that a refusal does not tell which."""
     customers = db.scalars(select(models.Customer).where(models.Customer.login == login)).all()
     if not customers:
-        password_matches(_DECOY, password)
+        password_matches(passwords.DECOY, password)
         raise PermissionDeniedError(BAD_LOGIN)
     matching = [c for c in customers if password_matches(c.password_hash, password)]
     if len(matching) != 1:

@@ -30,9 +30,11 @@ from userman.core.profiles import ProfileState
 from userman.services.actor import LEVELS
 from userman.services.coa import CUSTOMER_DISABLED, USER_DELETED, USER_DISABLED
 from userman.services.fields import (
+    ATTRIBUTE_NAME,
     ATTRIBUTES,
     BOOL,
     BYTES,
+    COMMENT,
     COUNT,
     DATETIME,
     DECIMAL,
@@ -40,17 +42,25 @@ from userman.services.fields import (
     INT,
     IP,
     IPV6,
+    NAME,
     OVERRIDE,
+    PASSWORD,
     PASSWORD_HASH,
     PORT,
     PRIORITY,
     RATE,
+    SECRET,
     TEXT,
     TIME_OF_DAY,
+    TIME_ZONE,
+    TYPE_ID,
+    USERNAME,
     VALIDITY,
+    VENDOR_ID,
     Kind,
     choice,
     enum_of,
+    label,
     mapped,
     set_of,
 )
@@ -290,8 +300,8 @@ CUSTOMER = Menu(
     affects=_of_customers,
     disabled_cause=CUSTOMER_DISABLED,
     props=(
-        Prop("login", "login"),
-        Prop("password", "password_hash", hashed=True, sensitive=True),
+        Prop("login", "login", NAME),
+        Prop("password", "password_hash", PASSWORD, hashed=True, sensitive=True),
         Prop("password-hash", "password_hash", PASSWORD_HASH, sensitive=True, hidden=True),
         Prop("parent", "parent_id", ref="customer"),
         Prop(
@@ -303,19 +313,19 @@ CUSTOMER = Menu(
         Prop("access", "access", set_of(ACCESS_FLAGS), default=""),
         Prop("backup-allowed", "backup_allowed", BOOL, default="yes"),
         Prop("disabled", "disabled", BOOL, default="no"),
-        Prop("currency", "currency", default="USD"),
-        Prop("time-zone", "time_zone", default="-00:00"),
-        Prop("date-format", "date_format"),
-        Prop("email", "email"),
+        Prop("currency", "currency", label(8), default="USD"),
+        Prop("time-zone", "time_zone", TIME_ZONE, default="-00:00"),
+        Prop("date-format", "date_format", label(32)),
+        Prop("email", "email", label()),
         Prop("company", "company"),
         Prop("city", "city"),
         Prop("country", "country"),
-        Prop("public-id", "public_id", unique=True),
-        Prop("public-host", "public_host"),
-        Prop("user-prefix", "user_prefix"),
+        Prop("public-id", "public_id", label(64), unique=True),
+        Prop("public-host", "public_host", label()),
+        Prop("user-prefix", "user_prefix", label(64)),
         Prop("signup-allowed", "signup_allowed", BOOL, default="no"),
         Prop("paypal-allowed", "paypal_allowed", BOOL, default="no"),
-        Prop("paypal-business-id", "paypal_business_id"),
+        Prop("paypal-business-id", "paypal_business_id", label()),
         Prop("paypal-secure-response", "paypal_secure_response", BOOL, default="no"),
         Prop("paypal-accept-pending", "paypal_accept_pending", BOOL, default="no"),
         # What the subscriber's routers with on-shared-users-limit=default do at a user's
@@ -326,7 +336,7 @@ CUSTOMER = Menu(
             choice(SHARED_USERS_CHOICES),
             compute=_subscriber_choice,
         ),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
     ),
 )
 
@@ -339,10 +349,10 @@ ROUTER = Menu(
     write_level="full",
     verbs=(Verb("monitor", Scope.READ_ITEM), Verb("reset-counters", Scope.ITEM)),
     props=(
-        Prop("name", "name"),
+        Prop("name", "name", NAME),
         Prop("customer", "customer_id", ref="customer"),
         Prop("ip-address", "ip_address", IP, aliases=("address",)),
-        Prop("shared-secret", "shared_secret", sensitive=True),
+        Prop("shared-secret", "shared_secret", SECRET, sensitive=True),
         Prop("log", "log", set_of(LOG_FLAGS), default="auth-fail"),
         Prop("use-coa", "use_coa", BOOL, default="no"),
         Prop("coa-port", "coa_port", PORT, default="1700"),
@@ -364,7 +374,7 @@ ROUTER = Menu(
             default="default",
         ),
         Prop("disabled", "disabled", BOOL, default="no"),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
     ),
 )
 
@@ -377,7 +387,7 @@ PROFILE = Menu(
     write_level="full",
     affects=_of_profiles,
     props=(
-        Prop("name", "name"),
+        Prop("name", "name", NAME),
         Prop("owner", "owner_id", ref="customer"),
         Prop("name-for-users", "name_for_users"),
         # No end: v7 prints and exports `unlimited`, legacy exports `0s`; both are taken.
@@ -392,7 +402,7 @@ PROFILE = Menu(
         Prop("price", "price", DECIMAL, default="0"),
         Prop("override-shared-users", "override_shared_users", OVERRIDE, default="off"),
         Prop("attributes", "attributes", ATTRIBUTES),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
     ),
 )
 
@@ -413,7 +423,7 @@ LIMITATION = Menu(
     write_level="full",
     affects=_of_limitations,
     props=(
-        Prop("name", "name"),
+        Prop("name", "name", NAME),
         Prop("owner", "owner_id", ref="customer"),
         Prop("download-limit", "download_limit", BYTES, default="0"),
         Prop("upload-limit", "upload_limit", BYTES, default="0"),
@@ -440,10 +450,10 @@ LIMITATION = Menu(
         Prop("rate-limit-burst-time-tx", "rate_limit_burst_time_tx", DURATION, default="0s"),
         *_rate("rate-limit-min", "rate_limit_min"),
         Prop("rate-limit-priority", "rate_limit_priority", PRIORITY, default="0"),
-        Prop("group-name", "group_name"),
-        Prop("ip-pool", "ip_pool"),
-        Prop("ip-pool6", "ip_pool6"),
-        Prop("address-list", "address_list"),
+        Prop("group-name", "group_name", label()),
+        Prop("ip-pool", "ip_pool", label()),
+        Prop("ip-pool6", "ip_pool6", label()),
+        Prop("address-list", "address_list", label()),
         Prop(
             "reset-counters-interval",
             "reset_counters_interval",
@@ -451,7 +461,7 @@ LIMITATION = Menu(
             default="disabled",
         ),
         Prop("reset-counters-start-time", "reset_counters_start_time", DATETIME),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
     ),
 )
 
@@ -469,7 +479,7 @@ PROFILE_LIMITATION = Menu(
         Prop("from-time", "from_time", TIME_OF_DAY, default="00:00:00"),
         Prop("till-time", "till_time", TIME_OF_DAY, default="23:59:59"),
         Prop("weekdays", "weekdays", set_of(WEEKDAYS), default=",".join(WEEKDAYS)),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
     ),
 )
 
@@ -482,12 +492,12 @@ USER_GROUP = Menu(
     write_level="full",
     affects=_of_groups,
     props=(
-        Prop("name", "name"),
+        Prop("name", "name", NAME),
         Prop("owner", "owner_id", ref="customer"),
         Prop("outer-auths", "outer_auths", set_of(AUTHS), default="pap,chap,mschap1,mschap2"),
         Prop("inner-auths", "inner_auths", set_of(AUTHS), default=""),
         Prop("attributes", "attributes", ATTRIBUTES),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
     ),
 )
 
@@ -500,10 +510,10 @@ ATTRIBUTE = Menu(
     write_level="full",
     affects=_nobody,
     props=(
-        Prop("name", "name"),
+        Prop("name", "name", ATTRIBUTE_NAME),
         Prop("owner", "owner_id", ref="customer"),
-        Prop("vendor-id", "vendor_id", INT, default="0"),
-        Prop("type-id", "type_id", INT, default="0"),
+        Prop("vendor-id", "vendor_id", VENDOR_ID, default="0"),
+        Prop("type-id", "type_id", TYPE_ID, default="0"),
         Prop("value-type", "value_type", choice(VALUE_TYPES), default="string"),
         Prop(
             "packet-types",
@@ -511,7 +521,7 @@ ATTRIBUTE = Menu(
             set_of(("access-accept", "access-challenge")),
             default="access-accept",
         ),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
     ),
 )
 
@@ -529,25 +539,25 @@ USER = Menu(
     disabled_cause=USER_DISABLED,
     removed_cause=USER_DELETED,
     props=(
-        Prop("username", "username", aliases=("name",)),
+        Prop("username", "username", USERNAME, aliases=("name",)),
         Prop("customer", "customer_id", ref="customer"),
-        Prop("password", "password", sensitive=True),
+        Prop("password", "password", PASSWORD, sensitive=True),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("shared-users", "shared_users", COUNT, default="unlimited"),
         # v7 puts every user in a group, `default` unless told otherwise; here a user without
         # a group is what v7's default group is (every method, no attributes).
         Prop("group", "group_id", ref="user group", builtin="default"),
-        Prop("caller-id", "caller_id"),
+        Prop("caller-id", "caller_id", label()),
         Prop("caller-id-bind-on-first-use", "caller_id_bind_on_first_use", BOOL, default="no"),
         Prop("ip-address", "ip_address", IP),
         # In every legacy (v6.4x) export; sent as DNS-Server-IPv6-Address unless `::`.
         Prop("ipv6-dns", "ipv6_dns", IPV6, default="::"),
-        Prop("email", "email"),
+        Prop("email", "email", label()),
         Prop("first-name", "first_name"),
         Prop("last-name", "last_name"),
         Prop("location", "location"),
-        Prop("phone", "phone"),
-        Prop("reg-key", "reg_key"),
+        Prop("phone", "phone", label()),
+        Prop("reg-key", "reg_key", label()),
         Prop("registration-date", "registration_date", DATETIME),
         Prop(
             "wireless-enc-algo",
@@ -555,10 +565,10 @@ USER = Menu(
             choice(("none", "40bit-wep", "104bit-wep", "aes-ccm", "tkip")),
             default="none",
         ),
-        Prop("wireless-enc-key", "wireless_enc_key", sensitive=True),
-        Prop("wireless-psk", "wireless_psk", sensitive=True),
+        Prop("wireless-enc-key", "wireless_enc_key", SECRET, sensitive=True),
+        Prop("wireless-psk", "wireless_psk", SECRET, sensitive=True),
         Prop("attributes", "attributes", ATTRIBUTES),
-        Prop("comment", "comment"),
+        Prop("comment", "comment", COMMENT),
         Prop("uptime-used", "uptime_used", DURATION, writable=False),
         Prop("download-used", "download_used", BYTES, writable=False),
         Prop("upload-used", "upload_used", BYTES, writable=False),
@@ -758,6 +768,25 @@ def _check_references() -> None:
 
 
 _check_references()
+
+
+def _check_limits() -> None:
+    """Every text a kind lets through fits its column (PostgreSQL refuses a longer one, which
+    would be an error of the database instead of one naming the property)."""
+    for menu in MENUS.values():
+        columns = menu.model.__table__.columns
+        for prop in menu.props:
+            if not prop.writable or prop.kind.limit is None or prop.hashed:
+                continue
+            length = getattr(columns[prop.column].type, "length", None)
+            if length is not None and prop.kind.limit > length:
+                raise ValueError(
+                    f"menu {menu.name}: {prop.name} takes {prop.kind.limit} characters, "
+                    f"its column {length}"
+                )
+
+
+_check_limits()
 
 
 def menu_for(path: str) -> Menu | None:

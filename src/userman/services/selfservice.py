@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from userman.core.authorize import standing
 from userman.core.errors import InvalidValueError, NotFoundError, PermissionDeniedError
 from userman.core.limits import Remaining
-from userman.services import history
+from userman.services import history, web_sessions
 from userman.services.actor import Actor
 from userman.services.facts import user_facts
+from userman.services.menus import USER
 from userman.services.permissions import make_actor
 from userman.services.queue import profile_queue
 from userman.store import models, queries
@@ -212,10 +213,12 @@ class SelfService:
                 return ""
             return customer.company
 
-    def resume(self, user_id: int, seen: str) -> None:
-        """Refuse a web session whose user is gone or whose password changed since."""
+    def resume(self, user_id: int, seen: str, sid: str, now: dt.datetime) -> None:
+        """Refuse a web session whose user is gone or whose password changed since, or that
+        has ended on the server (logged out)."""
         with self.database.begin() as db:
             user_in(db, user_id, seen)
+            web_sessions.check(db, web_sessions.Who.USER, user_id, sid, seen, now=now)
 
     def status(self, user_id: int, seen: str, now: dt.datetime) -> UserStatus:
         """The user's status page: actual profile, its end, what is used and left, sessions."""
@@ -314,8 +317,9 @@ class SelfService:
         user's other sessions end)."""
         if not new:
             raise InvalidValueError("password", "the new password must not be empty")
-        if len(new) > 128 or any(ord(c) < 32 for c in new):
-            raise InvalidValueError("password", "at most 128 printable characters")
+        if any(ord(c) < 32 for c in new):
+            raise InvalidValueError("password", "must not contain control characters")
+        USER.by_name["password"].kind.parse(new, "password")  # the property's own rules
         with self.database.begin() as db:
             user = user_in(db, user_id, seen)
             if not hmac.compare_digest(user.password.encode(), old.encode()):
@@ -331,8 +335,10 @@ class SelfService:
         for name, value in details.items():
             if name not in DETAILS:
                 raise InvalidValueError(name.replace("_", "-"), "not a detail a user may change")
-            if len(value) > 255 or any(ord(c) < 32 for c in value):
-                raise InvalidValueError(name.replace("_", "-"), "at most 255 printable characters")
+            prop = name.replace("_", "-")
+            if any(ord(c) < 32 for c in value):  # one line each, on the user's page
+                raise InvalidValueError(prop, "must not contain control characters")
+            USER.by_name[prop].kind.parse(value.strip(), prop)  # the property's own rules
         email = details.get("email", "")
         if email and ("@" not in email or " " in email):
             raise InvalidValueError("email", "not an e-mail address")

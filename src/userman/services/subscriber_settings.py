@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
 from userman.services import history, permissions, verbs
 from userman.services.actor import LEVELS, Actor
-from userman.services.fields import PORT, TEXT, Kind, choice
+from userman.services.fields import PORT, SECRET, TEMPLATE, TEXT, Kind, choice
 from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
@@ -79,7 +79,7 @@ class Setting:
     name: str
     group: str  # its part of the settings page: one of GROUPS
     label: str  # on the settings page
-    kind: Kind = TEXT
+    kind: Kind = TEMPLATE  # at most 20,000 characters; tabs and line breaks, no other control
     default: str = ""
     sensitive: bool = False  # shown only with show-sensitive; the page keeps it unless retyped
     lines: int = 0  # a text area of this many lines on the page (0: one line)
@@ -125,7 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
         help="starttls on port 587, tls on 465",
     ),
     Setting("smtp-user", "smtp", "User", help="empty: no log-in"),
-    Setting("smtp-password", "smtp", "Password", sensitive=True),
+    Setting("smtp-password", "smtp", "Password", SECRET, sensitive=True),
     Setting(
         "smtp-from", "smtp", "From address", help="empty: the customer's e-mail address"
     ),
@@ -149,7 +149,7 @@ SETTINGS: tuple[Setting, ...] = (
         help="of the REST API app (developer.paypal.com); the customer's paypal-allowed, "
         "paypal-business-id and public-host say who is paid and where PayPal calls back",
     ),
-    Setting("paypal-secret", "payment", "PayPal secret", sensitive=True),
+    Setting("paypal-secret", "payment", "PayPal secret", SECRET, sensitive=True),
     Setting(
         "paypal-webhook-id", "payment", "PayPal webhook id",
         help="of the webhook that calls https://PUBLIC-HOST/user/paypal/webhook",

@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from userman.core.attributes import reply_avp
+from userman.core.authorize import CustomAttribute
 from userman.core.errors import (
     ConflictError,
     InvalidValueError,
@@ -27,7 +28,8 @@ from userman.core.errors import (
 )
 from userman.core.patterns import Pattern, compile_pattern
 from userman.radius.dictionary import default_dictionary
-from userman.services import permissions
+from userman.radius.errors import EncodeError
+from userman.services import passwords, permissions
 from userman.services.actor import Actor
 from userman.services.fields import BOOL, JsonValue
 from userman.services.menus import CUSTOMER, MENUS, USER, Menu, Prop
@@ -53,11 +55,9 @@ __all__ = [
     "set_",
 ]
 
-_hasher = PasswordHasher()
-
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return passwords.hash_password(password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,24 +112,44 @@ def find(db: Session, actor: Actor, menu: Menu, key: str, subscriber_id: int | N
     stmt = scope(actor, menu)
     if subscriber_id is not None:
         stmt = stmt.where(menu.model.subscriber_id == subscriber_id)  # type: ignore[attr-defined]
+    if "\x00" in key:  # no item's name has one (and PostgreSQL refuses it in a query)
+        raise NotFoundError(menu.name, key[:40])
     if key.startswith("*"):
-        try:
-            row_id = int(key[1:], 16)
-        except ValueError:
-            raise NotFoundError(menu.name, key) from None
-        rows = db.scalars(stmt.where(menu.model.id == row_id)).all()  # type: ignore[attr-defined]
+        rows = db.scalars(stmt.where(menu.model.id == _row_id(menu, key))).all()  # type: ignore[attr-defined]
     else:
         rows = []
         if menu.key is not None:
             rows = list(db.scalars(stmt.where(_key_column(menu) == key).limit(2)))
         if not rows and key.isascii() and key.isdigit():
             # RouterOS numbers items in print order.
-            rows = list(db.scalars(stmt.offset(int(key)).limit(1)))
+            rows = list(db.scalars(stmt.offset(_print_number(key)).limit(1)))
     if not rows:
         raise NotFoundError(menu.name, key)
     if len(rows) > 1:
         raise ConflictError(menu.key or "numbers", f'"{key}" names several items; use *ID')
     return rows[0]
+
+
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER: a larger *ID names no row there can be
+MAX_NUMBER = 2**63 - 1  # an OFFSET is BIGINT at most
+
+
+def _row_id(menu: Menu, key: str) -> int:
+    """The row id of `*HEX`; an *ID too large for any row is a bad value (400), not a miss."""
+    digits = key[1:]
+    if not digits or len(digits) > 64 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+        raise NotFoundError(menu.name, key[:40])
+    row_id = int(digits, 16)
+    if row_id > MAX_ROW_ID:
+        reason = f'"{key[:40]}" is not an item\'s *ID (at most *{MAX_ROW_ID:X})'
+        raise InvalidValueError("numbers", reason)
+    return row_id
+
+
+def _print_number(key: str) -> int:
+    if len(key) > 19 or int(key) > MAX_NUMBER:
+        raise InvalidValueError("numbers", f'"{key[:40]}" is not a print number')
+    return int(key)
 
 
 def split_keys(keys: Sequence[str]) -> list[str]:
@@ -172,6 +192,10 @@ def resolve(db: Session, actor: Actor, prop: Prop, text: str, subscriber_id: int
         return find(db, actor, MENUS[prop.ref], text, subscriber_id=subscriber_id)
     except NotFoundError:
         raise InvalidValueError(prop.name, f'no {prop.ref} "{text}"') from None
+    except InvalidValueError as error:
+        if error.prop != "numbers":
+            raise
+        raise InvalidValueError(prop.name, error.reason) from None
 
 
 RANDOM_PASSWORD_LENGTH = 8
@@ -199,7 +223,7 @@ def parse_values(menu: Menu, args: Mapping[str, str]) -> dict[Prop, object]:
         if prop.ref is not None:
             parsed[prop] = text
         elif prop.hashed:
-            parsed[prop] = hash_password(text)
+            parsed[prop] = hash_password(str(prop.kind.parse(text, name)))
         else:
             parsed[prop] = prop.kind.parse(text, name)
     return parsed
@@ -271,13 +295,15 @@ def _check_key(db: Session, menu: Menu, row: Any) -> None:
         raise ConflictError(menu.key, f'an item named "{value}" already exists')
 
 
-def _check_row(db: Session, menu: Menu, row: Any) -> None:
-    """The rules a whole item must meet, checked before it is written (no autoflush)."""
+def _check_row(db: Session, menu: Menu, row: Any, parsed: Mapping[Prop, object]) -> None:
+    """The rules a whole item must meet, checked before it is written (no autoflush); those of
+    one property only when the change gives it (or makes the item), so an item keeps a value
+    from before a rule while another of its properties changes."""
     with db.no_autoflush:
-        _check_row_unflushed(db, menu, row)
+        _check_row_unflushed(db, menu, row, {p.column for p in parsed} if row.id else None)
 
 
-def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
+def _check_row_unflushed(db: Session, menu: Menu, row: Any, given: set[str] | None) -> None:
     _check_key(db, menu, row)
     for prop in menu.props:
         missing = prop.ref is not None and getattr(row, prop.column, 0) is None
@@ -291,7 +317,7 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any) -> None:
     if isinstance(row, models.Customer):
         permissions.check_customer(db, row)
         _check_subscriber_choice(db, row)
-    if getattr(row, "attributes", ""):
+    if getattr(row, "attributes", "") and (given is None or "attributes" in given):
         check_attribute_names(db, row)
 
 
@@ -328,18 +354,27 @@ def _check_subscriber_choice(db: Session, row: models.Customer) -> None:
 
 
 def check_attribute_names(db: Session, row: Any) -> None:
-    """Every name in `attributes=` is a dictionary's or one of the attribute menu's."""
-    defined = set(
-        db.scalars(
-            select(models.Attribute.name).where(models.Attribute.subscriber_id == row.subscriber_id)
+    """Every name in `attributes=` is a dictionary's or one of the attribute menu's, and its
+    value fits the attribute's type (an address for an address, a number in range, at most 253
+    octets): what the reply would fail to carry is refused now, naming the pair."""
+    defined = {
+        attribute.name: CustomAttribute(
+            attribute.name, attribute.vendor_id, attribute.type_id, attribute.value_type
         )
-    )
+        for attribute in db.scalars(
+            select(models.Attribute).where(models.Attribute.subscriber_id == row.subscriber_id)
+        )
+    }
     dictionary = default_dictionary()
     for pair in row.attributes.split(","):
-        name = pair.partition(":")[0]
+        name, _, value = pair.partition(":")
         if name not in defined and dictionary.find(name) is None:
             reason = f'"{name}" is neither a RADIUS attribute nor one of the attribute menu'
             raise InvalidValueError("attributes", reason)
+        try:
+            reply_avp(dictionary, defined.get(name, name), value)
+        except EncodeError as error:
+            raise InvalidValueError("attributes", f'"{pair[:80]}": {error}') from None
 
 
 def _place(db: Session, actor: Actor, menu: Menu, row: Any, args: Mapping[str, str]) -> None:
@@ -378,7 +413,7 @@ def add(db: Session, actor: Actor, menu: Menu, args: Mapping[str, str]) -> Any:
     if isinstance(row, models.Customer):
         row.public_id = row.public_id or secrets.token_hex(8)
         row.password_hash = row.password_hash or hash_password("")
-    _check_row(db, menu, row)
+    _check_row(db, menu, row, parsed)
     db.add(row)
     db.flush()
     if isinstance(row, models.Customer) and row.subscriber_id is None:
@@ -426,7 +461,7 @@ def set_(  # noqa: PLR0917 - the verb names the change in refusals (enable, disa
     for row in rows:
         permissions.check_change(db, actor, menu, row, verb, changed)
         _apply(db, actor, menu, row, parsed)
-        _check_row(db, menu, row)
+        _check_row(db, menu, row, parsed)
         if isinstance(row, models.Customer):
             permissions.check_kept(actor, row, verb)
         if menu.owner in args:
@@ -521,8 +556,9 @@ def _check_conditions(
         pattern = None
         if condition.op == "~":
             pattern = compile_pattern(value, condition.prop)  # linear-time matching, RE2
-        elif prop.ref is None and prop.compute is None and value != "":
-            # Compare as print shows it: `where shared-users=01` matches 1.
+        elif prop.ref is None and prop.compute is None and value != "" and prop.kind.limit is None:
+            # Compare as print shows it: `where shared-users=01` matches 1. (Text, whose kind
+            # has a limit, is compared as given: a name stored before a rule is still found.)
             value = prop.kind.show(prop.kind.parse(value, prop.name))
         checked.append((Condition(prop.name, condition.op, value), pattern))
     return checked

@@ -9,11 +9,20 @@ This module opens connections and brings the schema to the newest Alembic revisi
 begins or commits a unit of work for the callers (they do that with `with Session.begin():`).
 A URL it cannot use (another kind of database, malformed, an SQLite file in a folder that does
 not exist) and a database it cannot reach are a `DatabaseError` that says which and why.
+
+Data at rest (docs/security.md): an SQLite file is made with mode 0600 before SQLite opens it
+(SQLite gives its -wal and -shm files the same mode), one readable by others is narrowed to 0600
+with a warning, and the default folder is made 0700. User passwords and shared secrets are sealed
+with the keys of a key file (secrets.py): `?key_file=PATH` in the URL, else $USERMAN_KEY_FILE,
+else `<database file>.key` beside an SQLite file; a database server without one stores them
+clear, and an in-memory database keeps its key in memory.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,12 +37,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from userman.core.errors import DatabaseError
 from userman.store import logbook  # noqa: F401 - every log row committed, to `userman.log`
+from userman.store.secrets import Keyring, attach
 
-__all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "Database",
+    "default_url",
+    "normalize_url",
+    "private_dir",
+    "private_file",
+]
+
+log = logging.getLogger(__name__)
 
 # The newest Alembic revision in migrations/versions (a test checks that they agree). Knowing it
 # lets every CLI command skip loading Alembic when the schema is already current.
-SCHEMA_REVISION = "0014"
+SCHEMA_REVISION = "0017"
 
 DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
 SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
@@ -42,6 +61,9 @@ CONNECT_TIMEOUT = 5  # seconds for PostgreSQL to answer; a connect_timeout in th
 # SQLite's PRAGMA synchronous levels, and the one used unless the URL's ?synchronous= says.
 SYNCHRONOUS = ("off", "normal", "full", "extra")
 DEFAULT_SYNCHRONOUS = "full"
+KEY_FILE_ENV = "USERMAN_KEY_FILE"  # the key file when the URL names none (?key_file=PATH)
+PRIVATE = 0o600  # the database, its -wal/-shm, the key file and backups: the owner's only
+PRIVATE_DIR = 0o700
 
 
 def default_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
@@ -87,12 +109,65 @@ def _sqlite_folder(path: str | None) -> None:
         return
     folder = Path(path).parent
     if folder == DEFAULT_DATA_DIR:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
     elif not folder.is_dir():
         raise DatabaseError(
             f"cannot open SQLite database {path}: the folder {folder} does not exist "
             f"(only the default {DEFAULT_DATA_DIR}/ is made on its own)"
         )
+
+
+def private_dir(folder: Path) -> None:
+    """Make `folder` (and its parents) if missing, the folder itself with mode 0700; a folder
+    that exists is left as it is (its owner chose)."""
+    if folder.is_dir():
+        return
+    folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    folder.chmod(PRIVATE_DIR)  # mkdir's mode passes through the umask
+
+
+def private_file(path: Path) -> None:
+    """Make the file `path` with mode 0600 if missing; narrow an existing one that others may
+    read or write to 0600, with a warning (it holds secrets: docs/security.md)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+        os.chmod(path, PRIVATE)  # os.open's mode passes through the umask
+        return
+    except FileExistsError:
+        pass
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        try:
+            os.chmod(path, mode & 0o700)
+        except OSError as error:  # another user's file: say so, and go on
+            log.warning(
+                "%s is readable by others (mode %o) and cannot be narrowed: %s", path, mode, error
+            )
+            return
+        log.warning("%s was readable by others (mode %o): narrowed to %o", path, mode, mode & 0o700)
+
+
+def _sqlite_files(path: str | None) -> None:
+    """The database file and its -wal and -shm (when there) made or narrowed to 0600 before
+    SQLite opens them: SQLite makes the -wal and -shm with the database file's mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    private_file(Path(path))
+    for suffix in ("-wal", "-shm", "-journal"):
+        other = Path(path + suffix)
+        if other.exists():
+            private_file(other)
+
+
+def _key_file(parsed: URL) -> Path | None:
+    """Where the keys of this database are: ?key_file=, $USERMAN_KEY_FILE, or beside the file."""
+    given = parsed.query.get("key_file") or os.environ.get(KEY_FILE_ENV)
+    if isinstance(given, str) and given:
+        return Path(given)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:":
+        return Path(path + ".key")
+    return None
 
 
 def _synchronous(parsed: URL, given: str) -> str:
@@ -124,9 +199,18 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         parsed = _parse(self.url, url)
+        self.key_file = _key_file(parsed)
+        in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (
+            None,
+            "",
+            ":memory:",
+        )
+        # The key file is userman's, not the driver's: the engine gets the URL without it.
+        parsed = parsed.difference_update_query(["key_file"])
         if parsed.get_backend_name() == "sqlite":
             _sqlite_folder(parsed.database)
             self.synchronous: str | None = _synchronous(parsed, url)
+            _sqlite_files(parsed.database)
             # The level is userman's, not the driver's: the engine gets the URL without it.
             self.engine: Engine = create_engine(parsed.difference_update_query(["synchronous"]))
             pragmas = functools.partial(_sqlite_pragmas, synchronous=self.synchronous)
@@ -141,7 +225,9 @@ class Database:
             timeout = (
                 {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
             )
-            self.engine = create_engine(self.url, pool_pre_ping=True, connect_args=timeout)
+            self.engine = create_engine(parsed, pool_pre_ping=True, connect_args=timeout)
+        self.keyring = Keyring(self.key_file) if self.key_file is not None or in_memory else None
+        attach(self.engine, self.keyring)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Called, in the committing thread, after each `begin()` block that committed: the
         # server's policy in memory reads what the transaction changed (services/policy.py).

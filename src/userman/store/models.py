@@ -30,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from userman.core.profiles import ProfileState
+from userman.store.secrets import Sealed
 
 __all__ = [
     "Attribute",
@@ -50,6 +51,7 @@ __all__ = [
     "UserGroup",
     "UserProfile",
     "UserSession",
+    "WebSession",
 ]
 
 
@@ -108,7 +110,7 @@ class Customer(Base):
     backup_allowed: Mapped[bool] = mapped_column(default=True)
     disabled: Mapped[bool] = mapped_column(default=False)
     currency: Mapped[str] = mapped_column(String(8), default="USD")
-    time_zone: Mapped[str] = mapped_column(String(16), default="-00:00")
+    time_zone: Mapped[str] = mapped_column(String(64), default="-00:00")
     date_format: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(default="")
     company: Mapped[str] = mapped_column(default="")
@@ -141,7 +143,7 @@ class Router(Base):
     name: Mapped[str] = mapped_column(String(64))
     # Requests are matched to routers by source address, so it is unique across subscribers.
     ip_address: Mapped[str] = mapped_column(String(45), unique=True)
-    shared_secret: Mapped[str] = mapped_column(default="")
+    shared_secret: Mapped[str] = mapped_column(Sealed("router.shared_secret"), default="")
     log: Mapped[str] = mapped_column(default="auth-fail")
     use_coa: Mapped[bool] = mapped_column(default=False)
     coa_port: Mapped[int] = mapped_column(default=1700)
@@ -188,8 +190,8 @@ class User(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     username: Mapped[str] = mapped_column(String(253))
-    # Kept recoverable: CHAP and MS-CHAP need the clear password.
-    password: Mapped[str] = mapped_column(default="")
+    # Kept recoverable: CHAP and MS-CHAP need the clear password; sealed at rest (secrets.py).
+    password: Mapped[str] = mapped_column(Sealed("user.password"), default="")
     disabled: Mapped[bool] = mapped_column(default=False)
     shared_users: Mapped[int | None] = mapped_column(default=None)  # None is unlimited
     caller_id: Mapped[str] = mapped_column(default="")
@@ -502,6 +504,32 @@ class ApiToken(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime]
     last_used: Mapped[dt.datetime | None]
+
+
+class WebSession(Base):
+    """A log-in to the web pages: a customer's (on /userman) or a user's (on /user). The cookie
+    carries a random id whose SHA-256 digest is kept here, with the fingerprint of the password
+    it logged in with; a cookie whose row is gone (log-out, revoked, expired) is no session."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    created: Mapped[dt.datetime]
+    last_used: Mapped[dt.datetime]
+    expires: Mapped[dt.datetime] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(45))
+    agent: Mapped[str] = mapped_column(String(200))
 
 
 class SubscriberSetting(Base):

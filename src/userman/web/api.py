@@ -14,6 +14,9 @@ command line, by name or `*ID`:
     POST   /api/v1/user/{item}/{verb}        the menus' own verbs on an item
     POST   /api/v1/user/add-batch-users      ... and those on the whole menu
 
+Beside the menus: /api/v1/token (API tokens) and /api/v1/web-session (the customer's log-ins to
+the web pages, to list and to end, one or all).
+
 Objects have the property names and values of `userman --json`; a request's values may be
 JSON strings in RouterOS notation ("10M", "1d2h"), numbers, booleans (yes/no) or lists (sets).
 Every request is one transaction, checked against the customer's permissions and recorded in
@@ -113,6 +116,8 @@ def _body_model(menu: Menu) -> type[BaseModel]:
         if not prop.writable or prop.hidden or prop.compute is not None:
             continue
         about = f"{prop.kind.name}" + (f", default {prop.default}" if prop.default else "")
+        if prop.kind.limit is not None:
+            about += f", at most {prop.kind.limit} {prop.kind.unit}"
         if prop.ref:
             about = f"the {prop.ref} (by name or *ID)"
         field_name = prop.name.replace("-", "_")
@@ -340,6 +345,50 @@ def _add_tokens(router: APIRouter) -> None:
         return Response(status_code=204)
 
 
+class WebSessionEntry(BaseModel):
+    id: int = Field(description="What DELETE /api/v1/web-session/{id} takes")
+    login: str = Field(description="The customer it is of")
+    created: str
+    last_used: str = Field(serialization_alias="last-used")
+    expires: str
+    address: str = Field(description="The client address it logged in from")
+    agent: str = Field(description="The browser it logged in with (its User-Agent)")
+
+
+def _add_web_sessions(router: APIRouter) -> None:
+    """A customer's log-ins to the web pages: listed, and ended one by one or all at once."""
+
+    @router.get("/web-session", tags=["web-session"], summary="your live web log-ins")
+    def list_web_sessions(request: Request, actor: ActorDep) -> list[WebSessionEntry]:
+        return [
+            WebSessionEntry(
+                id=info.id,
+                login=info.login,
+                created=info.created.isoformat(),
+                last_used=info.last_used.isoformat(),
+                expires=info.expires.isoformat(),
+                address=info.address,
+                agent=info.agent,
+            )
+            for info in userman_of(request).web_sessions(actor)
+        ]
+
+    @router.delete(
+        "/web-session/{session_id}",
+        tags=["web-session"],
+        status_code=204,
+        summary="log out a web session",
+    )
+    def revoke_web_session(request: Request, actor: ActorDep, session_id: int) -> Response:
+        userman_of(request).revoke_web_session(actor, session_id)
+        return Response(status_code=204)
+
+    @router.delete("/web-session", tags=["web-session"], summary="log out every web session")
+    def revoke_web_sessions(request: Request, actor: ActorDep) -> Result:
+        ended = userman_of(request).revoke_web_session(actor, None)
+        return Result(message=f"{ended} web sessions ended", count=ended)
+
+
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for menu in MENUS.values():
@@ -347,6 +396,7 @@ def api_router() -> APIRouter:
     for verb in verbs_of("database"):
         _add_menu_verb(router, "/database", "database", ("database",), verb)
     _add_tokens(router)
+    _add_web_sessions(router)
     return router
 
 

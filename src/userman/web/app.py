@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from userman import __version__
 from userman.core.errors import (
+    BusyError,
     ConflictError,
     InvalidValueError,
     NotFoundError,
@@ -47,7 +48,14 @@ def status_of(error: UsermanError) -> int:
         return 409
     if isinstance(error, PermissionDeniedError):
         return 403
+    if isinstance(error, BusyError):
+        return 503
     return 400
+
+
+def _retry(error: UsermanError) -> dict[str, str]:
+    """The headers of a services error: Retry-After for a busy one."""
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, BusyError) else {}
 
 
 def _property(error: UsermanError) -> str | None:
@@ -74,6 +82,7 @@ TITLES = {
     408: "Too slow",
     413: "Too large",
     429: "Too many tries",
+    503: "Busy",
 }
 
 
@@ -134,9 +143,10 @@ def create_app(
 
     @app.exception_handler(UsermanError)
     def services_error(request: Request, error: UsermanError) -> Response:
+        headers = _retry(error)
         if not _is_api(request):
-            return _error_page(request, status_of(error), f"failure: {error}")
-        return _error(status_of(error), f"failure: {error}", _property(error))
+            return _error_page(request, status_of(error), f"failure: {error}", headers)
+        return _error(status_of(error), f"failure: {error}", _property(error), **headers)
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, error: HTTPException) -> Response:

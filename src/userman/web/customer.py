@@ -8,6 +8,7 @@ its subscriber, through the same services as the CLI.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
@@ -52,7 +53,7 @@ def customer_page(request: Request) -> CustomerPage:
         raise LoginRequired(request.url.path)
     userman = userman_of(request)
     try:
-        actor = userman.resume_session(session.subject, session.fingerprint)
+        actor = userman.resume_session(session.subject, session.fingerprint, session.sid)
     except PermissionDeniedError:
         raise LoginRequired(request.url.path) from None
     clock.remember_zone(request, userman.time_zone(actor))
@@ -105,18 +106,26 @@ async def login(
         return _login_page(request, next, error, refused.status_code)
     assert actor.customer_id is not None
     response = RedirectResponse(_safe_next(next), status_code=303)
-    session = sessions.new(
-        "customer", actor.customer_id, fingerprint, empty_password=password == ""
+    await run_in_threadpool(
+        functools.partial(
+            sessions.start,
+            request,
+            response,
+            "customer",
+            actor.customer_id,
+            fingerprint,
+            empty_password=password == "",
+        )
     )
-    sessions.issue(request, response, session)
     response.delete_cookie(sessions.PRE_LOGIN, path="/")
     return response
 
 
 @router.post("/logout")
-def logout(_page: Change) -> Response:
+def logout(request: Request, _page: Change) -> Response:
+    """Log out: the session ends on the server too, so a copy of its cookie is no use."""
     response = RedirectResponse("/userman/login", status_code=303)
-    sessions.clear(response, "customer")
+    sessions.end(request, response, "customer")
     return response
 
 

@@ -31,7 +31,7 @@ from userman.core.errors import (
 )
 from userman.core.windows import time_zone_name
 from userman.services import MENUS, Item, Menu, Outcome, Prop, may_change
-from userman.services.fields import BOOL, BYTES, DATETIME
+from userman.services.fields import BOOL, BYTES, DATETIME, check_characters, integer
 from userman.services.listing import Query, searchable, sortable
 from userman.services.permissions import SELF_SERVICE
 from userman.web.clock import zone_of
@@ -169,11 +169,19 @@ def _check_may_change(page: CustomerPage, menu: str) -> None:
 # --- the list --------------------------------------------------------------------------------
 
 
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value or default)
-    except ValueError:
+MAX_PAGE = 10**9  # further than any list goes; a larger page is a bad value, not a 500
+PAGE = integer(1, MAX_PAGE)
+
+
+def _number(params: Mapping[str, str], name: str, default: int) -> int:
+    """A numeric query parameter: absent or empty is `default`; anything but a whole number in
+    range is refused (400), naming the parameter."""
+    text = params.get(name, "")
+    if text == "":
         return default
+    number = PAGE.parse(text, name)
+    assert isinstance(number, int)
+    return number
 
 
 def _listing_query(view: MenuPage, params: Mapping[str, str]) -> tuple[Query, Context]:
@@ -182,17 +190,20 @@ def _listing_query(view: MenuPage, params: Mapping[str, str]) -> tuple[Query, Co
     descending = params.get("desc") == "1"
     names = {p.name for p in sortable(menu)}
     order = ((sort, descending), *view.order) if sort in names else view.order
-    per = _int(params.get("per"), PER_PAGE[0])
-    per = per if per in PER_PAGE else PER_PAGE[0]
-    number = max(1, _int(params.get("page"), 1))
+    per = _number(params, "per", PER_PAGE[0])
+    if per not in PER_PAGE:
+        raise InvalidValueError("per", f"{per} is not one of {', '.join(map(str, PER_PAGE))}")
+    number = _number(params, "page", 1)
     field_name = params.get("field", "")
     if field_name not in {p.name for p in searchable(menu)}:
         field_name = ""
     equal = tuple(
         (name, params[f"f-{name}"]) for name in view.filters if params.get(f"f-{name}", "")
     )
+    search = params.get("q", "").strip()
+    check_characters(search, "q", bidi=True)  # a NUL PostgreSQL would refuse, say
     query = Query(
-        search=params.get("q", "").strip(),
+        search=search,
         field=field_name,
         order=order,
         equal=equal,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from userman.services.fields import check_characters
 from userman.services.payments import Status
 from userman.web.customer import Page
 from userman.web.pages import render, userman_of
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/userman", include_in_schema=False)
 @router.get("/payments", response_class=HTMLResponse)
 def payments(request: Request, page: Page, status: str = "", user: str = "") -> Response:
     userman = userman_of(request)
+    check_characters(user, "user", bidi=True)  # a NUL PostgreSQL would refuse, say
     rows = userman.payments.rows(page.actor, status=status, user=user[:64])
     return render(
         request,

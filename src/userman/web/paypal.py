@@ -24,7 +24,7 @@ import logging
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -76,11 +76,17 @@ def _said(status: Status) -> str:
     }[status]
 
 
+# A row id in a query or a form: beyond INTEGER it names nothing, and is refused (400) before the
+# database would fail on it.
+MAX_ID = 2**31 - 1
+PaymentId = Annotated[int, Query(ge=0, le=MAX_ID)]
+
+
 @router.post("/buy")
 def buy(
     request: Request,
     page: Change,
-    profile: Annotated[int, Form()],
+    profile: Annotated[int, Form(ge=0, le=MAX_ID)],
     method: Annotated[str, Form()] = "paypal",
 ) -> Response:
     """Start buying a profile: a `started` payment, then PayPal."""
@@ -129,7 +135,7 @@ def _ipn_checkout(  # noqa: PLR0917 - the form needs all of them
 
 
 @router.get("/paypal/return")
-def paypal_return(request: Request, payment: int = 0, token: str = "") -> Response:
+def paypal_return(request: Request, payment: PaymentId = 0, token: str = "") -> Response:
     """PayPal sends the payer back here after approving: capture the order now. Without an
     order token (the classic flow), the IPN decides; the page just says what is known."""
     payments = userman_of(request).payments
@@ -151,7 +157,7 @@ def paypal_return(request: Request, payment: int = 0, token: str = "") -> Respon
 
 
 @router.get("/paypal/cancel")
-def paypal_cancel(request: Request, page: Page, payment: int = 0) -> Response:
+def paypal_cancel(request: Request, page: Page, payment: PaymentId = 0) -> Response:
     """The payer cancelled at PayPal: the user's own started payment is aborted."""
     userman_of(request).payments.abort(page.user_id, page.seen, payment, _now())
     return _payments_page(_said(Status.ABORTED))

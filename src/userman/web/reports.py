@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from userman.core.errors import InvalidValueError
+from userman.services.fields import check_characters
 from userman.services.reports import Report
 from userman.web.clock import zone_of
 from userman.web.customer import Page
@@ -23,13 +24,21 @@ router = APIRouter(prefix="/userman", include_in_schema=False)
 DEFAULT_DAYS = 30
 
 
+# The days a report may cover: any later or earlier is no day of service, and the edges of
+# Python's dates would overflow when the day is turned into UTC moments.
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
+
+
 def _date(text: str, name: str, default: dt.date) -> dt.date:
     if not text:
         return default
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidValueError(name, "a date as YYYY-MM-DD") from None
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidValueError(name, f"a date from {EARLIEST} to {LATEST}")
+    return day
 
 
 def _csv(report: Report) -> Response:
@@ -63,6 +72,7 @@ def reports(  # noqa: PLR0917 - the page's query
     today = dt.datetime.now(zone_of(request)).date()  # the customer's, as the report's days
     till = _date(last, "last", today)
     since = _date(first, "first", till - dt.timedelta(days=DEFAULT_DAYS - 1))
+    check_characters(user, "user", bidi=True)  # a NUL PostgreSQL would refuse, say
     report = userman.report(page.actor, since, till, user[:64])
     if format == "csv":
         return _csv(report)

@@ -1,9 +1,11 @@
 """Web sessions in signed cookies, and the CSRF token each one carries.
 
 A session cookie holds who logged in (a customer on /userman, a user on /user), a fingerprint
-of the password it logged in with (a new password ends the session), its CSRF token and when it
-expires, signed with HMAC-SHA256 under a key every server node shares (services: the
-installation's `web-session` key). It is HttpOnly, SameSite=Lax, and Secure over HTTPS.
+of the password it logged in with (a new password ends the session), the session's id on the
+server, its CSRF token and when it expires, signed with HMAC-SHA256 under a key every server
+node shares (services: the installation's `web-session` key). It is HttpOnly, SameSite=Lax, and
+Secure over HTTPS. The server keeps a record of each session (services/web_sessions.py), which
+every page checks: log-out (`end`) or a revocation ends it for every copy of the cookie.
 
 Every form, and every request htmx makes, sends the session's CSRF token back (a `csrf` field
 or the `X-CSRF-Token` header); a change that lacks it is refused. Before log-in, the log-in form
@@ -13,6 +15,7 @@ is protected the same way by a short-lived cookie of its own (double submit).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -27,12 +30,11 @@ __all__ = [
     "PRE_LOGIN",
     "WebSession",
     "check_csrf",
-    "clear",
-    "issue",
+    "end",
     "login_token",
-    "new",
     "read",
     "remember_login_token",
+    "start",
 ]
 
 LIFETIME = 12 * 3600  # seconds a log-in lasts
@@ -45,6 +47,7 @@ class WebSession:
     kind: str  # "customer" or "user"
     subject: int  # the customer's or the user's id
     fingerprint: str  # of the password it logged in with
+    sid: str  # its id on the server (services/web_sessions.py)
     csrf: str
     expires: int  # Unix time
     empty_password: bool = False  # logged in with an empty password (the pages warn)
@@ -66,7 +69,7 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def issue(request: Request, response: Response, session: WebSession) -> None:
+def _issue(request: Request, response: Response, session: WebSession) -> None:
     payload = base64.urlsafe_b64encode(json.dumps(asdict(session)).encode())
     value = f"{payload.decode()}.{_sign(_key(request), payload)}"
     response.set_cookie(
@@ -80,15 +83,31 @@ def issue(request: Request, response: Response, session: WebSession) -> None:
     )
 
 
-def new(kind: str, subject: int, fingerprint: str, *, empty_password: bool = False) -> WebSession:
-    return WebSession(
+def start(
+    request: Request,
+    response: Response,
+    kind: str,
+    subject: int,
+    fingerprint: str,
+    *,
+    empty_password: bool = False,
+) -> None:
+    """A new session of `kind` for `subject`, who has just logged in: recorded on the server
+    (with the client's address and browser, for its owner to tell sessions apart) and set as
+    the answer's cookie. It blocks on the database: call it from a worker thread."""
+    expires = int(time.time()) + LIFETIME
+    sid = request.app.state.userman.start_web_session(
         kind,
         subject,
         fingerprint,
-        secrets.token_urlsafe(24),
-        int(time.time()) + LIFETIME,
-        empty_password,
+        dt.datetime.fromtimestamp(expires, dt.UTC),
+        request.client.host if request.client else "",
+        request.headers.get("user-agent", ""),
     )
+    session = WebSession(
+        kind, subject, fingerprint, sid, secrets.token_urlsafe(24), expires, empty_password
+    )
+    _issue(request, response, session)
 
 
 def read(request: Request, kind: str) -> WebSession | None:
@@ -106,7 +125,11 @@ def read(request: Request, kind: str) -> WebSession | None:
     return session
 
 
-def clear(response: Response, kind: str) -> None:
+def end(request: Request, response: Response, kind: str) -> None:
+    """Log out: the request's session of `kind` ends on the server, and its cookie goes."""
+    session = read(request, kind)
+    if session is not None:
+        request.app.state.userman.end_web_session(session.sid)
     response.delete_cookie(COOKIES[kind], path="/")
 
 

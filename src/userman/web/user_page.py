@@ -102,6 +102,7 @@ class UserPage:
 
     user_id: int
     seen: str  # the session's password fingerprint
+    sid: str  # the session's id on the server
     csrf: str
     subs: str
 
@@ -119,10 +120,11 @@ def user_page(request: Request) -> UserPage:
     if session is None:
         raise UserLoginRequired(_subs(request))
     try:  # a new password, or a removed user, ends the session
-        userman_of(request).selfservice.resume(session.subject, session.fingerprint)
+        service = userman_of(request).selfservice
+        service.resume(session.subject, session.fingerprint, session.sid, _now())
     except PermissionDeniedError:
         raise UserLoginRequired(_subs(request)) from None
-    return UserPage(session.subject, session.fingerprint, session.csrf, _subs(request))
+    return UserPage(session.subject, session.fingerprint, session.sid, session.csrf, _subs(request))
 
 
 Page = Annotated[UserPage, Depends(user_page)]
@@ -208,15 +210,15 @@ async def login(
     except (NotFoundError, InvalidValueError) as error:
         return _login_page(request, subs, str(error), 400)
     response = RedirectResponse(_home(subs), status_code=303)
-    sessions.issue(request, response, sessions.new("user", user_id, seen))
+    await run_in_threadpool(sessions.start, request, response, "user", user_id, seen)
     response.delete_cookie(sessions.PRE_LOGIN, path="/")
     return response
 
 
 @router.post("/logout")
-def logout(page: Change) -> Response:
+def logout(request: Request, page: Change) -> Response:
     response = RedirectResponse(_home(page.subs), status_code=303)
-    sessions.clear(response, "user")
+    sessions.end(request, response, "user")
     return response
 
 
@@ -278,7 +280,8 @@ def change_password(
     except HTTPException as refused:
         return _settings_error(request, page, ValueError(refused.detail), refused.status_code)
     response = RedirectResponse("/user/settings?notice=Your+password+is+changed", status_code=303)
-    sessions.issue(request, response, sessions.new("user", page.user_id, seen))
+    userman_of(request).end_web_session(page.sid)  # ended by its fingerprint; gone at once
+    sessions.start(request, response, "user", page.user_id, seen)
     return response
 
 
