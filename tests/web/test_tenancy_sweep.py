@@ -44,6 +44,7 @@ from userman.web.app import create_app
 from userman.web.forms import form_props
 from userman.web.sections import PAGES
 from web.test_customer_pages import log_in
+from web.test_user_page import log_in as log_in_user
 
 US, THEM = "admin", "isp2"
 ATTACKERS = {f"{US}{role}": level for role, level in LEVEL_ROLES.items()}
@@ -80,6 +81,7 @@ class Sweep:
     ours: dict[str, str]  # menu -> an item of admin's, by name or *ID
     before: dict[str, list[tuple[Any, ...]]]  # isp2's rows before the sweep
     web_session: int  # the id of a web log-in of isp2's
+    public_id: str  # isp2's, as its sign-up links and user page name it
 
     @property
     def app(self) -> Userman:
@@ -156,8 +158,12 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
                 models.WebSession.subscriber_id == world.subscriber_ids[THEM]
             )
         )
+        public_id = db.scalar(
+            select(models.Customer.public_id).where(models.Customer.login == THEM)
+        )
     assert web is not None
-    found = Sweep(world, theirs, ours, {}, web)
+    assert public_id
+    found = Sweep(world, theirs, ours, {}, web, public_id)
     found.before = found.b_rows()
     yield found
     app.close()
@@ -291,6 +297,8 @@ def normal(text: str, value: str) -> str:
     forms = {value, quote(value, safe=""), quote(value)}
     if value.startswith("*"):
         forms.add("/" + value[1:])
+    if value.isdigit():  # a number in a form, said back as an *ID
+        forms.add(f"*{int(value):X}")
     for form in sorted(forms, key=len, reverse=True):
         text = re.sub(rf"(?<![\w-]){re.escape(form)}(?![\w-])", PLACEHOLDER, text)
     return text
@@ -322,7 +330,9 @@ async def leaks(
 Answer = Callable[[str, Attempt, str], Awaitable[str]]
 
 
-def try_all(sweep: Sweep, attempts: Sequence[Attempt], answer: Answer) -> None:
+def try_all(
+    sweep: Sweep, attempts: Sequence[Attempt], answer: Answer, logins: Sequence[str] = ()
+) -> None:
     """Every attempt by each attacker (its permission level names it in a finding); then isp2's
     rows must be as they were before the sweep. The web's in one event loop (httpx's ASGI
     transport), not a thread's hand-off a request as TestClient's."""
@@ -337,11 +347,12 @@ def try_all(sweep: Sweep, attempts: Sequence[Attempt], answer: Answer) -> None:
                 return answer(login, att, value)
 
             said = await leaks(att, asked, ghosts)
-            found += [f"[{login}, {ATTACKERS[login]}] {text}" for text in said]
+            found += [f"[{login}, {ATTACKERS.get(login, '')}] {text}" for text in said]
         return found
 
     async def each() -> list[str]:  # the attackers at once: a web request waits on a thread
-        return [text for found in await asyncio.gather(*map(by, ATTACKERS)) for text in found]
+        everyone = await asyncio.gather(*map(by, logins or ATTACKERS))
+        return [text for found in everyone for text in found]
 
     found = asyncio.run(each())
     assert not found, "\n".join(found[:8]) + f"\n({len(found)} in all)"
@@ -659,11 +670,85 @@ def test_a_value_isp2_holds_is_refused_as_taken_and_changes_nothing(
     assert sweep.b_rows() == sweep.before
 
 
+# --- the user page -------------------------------------------------------------------------------
+
+USER_ROUTES = [(m, p) for (m, p), _ in ROUTES if p == "/user" or p.startswith("/user/")]
+USER_UNTRIED = {
+    ("POST", "/user/login"): "logging in: a username, a password and the subscriber's public-id",
+    ("POST", "/user/logout"): "logging out",
+    ("GET", "/user/signup"): "sign-up: public, for the subscriber its public-id names",
+    ("POST", "/user/signup"): "sign-up: public, for the subscriber its public-id names",
+    ("GET", "/user/activate"): "a sign-up's activation link: its random key is the proof",
+    ("POST", "/user/paypal/webhook"): "PayPal's call, checked with PayPal; no user's",
+    ("POST", "/user/paypal/ipn"): "PayPal's call, checked with PayPal; no user's",
+    ("POST", "/user/settings/password"): "the user's own password",
+    ("POST", "/user/settings/details"): "the user's own details, by name; no item",
+}
+
+
+def user_attempts(sweep: Sweep, method: str, path: str) -> list[Attempt]:
+    """A user of admin's on its page, with isp2's items in the page's query or form: by number
+    where the page takes one (`profile`, `payment`), the subscriber by its public-id (`subs`)."""
+    found = [attempt(path, method, (), {})]
+    for name, param in inspect.signature(ENDPOINTS[method, path]).parameters.items():
+        if name in PAGE_CONTEXT:
+            continue
+        if "int" in str(param.annotation) and name in MENUS:
+            ids = [(str(row_id), str(GHOST_ID)) for row_id, _ in sweep.theirs[name][:1]]
+            found += [attempt(path, method, (), {name: MARK}, pair) for pair in ids]
+        elif name == "subs":
+            found.append(attempt(path, method, (), {name: MARK}, (sweep.public_id, "0" * 16)))
+        else:
+            target = MENU_ARGS.get(name, "")
+            pairs = sweep.addresses(target, first=True)[-1:] if target else [(THEM, GHOST_NAME)]
+            found += [attempt(path, method, (), {name: MARK}, pair) for pair in pairs]
+    return found
+
+
+@pytest.fixture(scope="module")
+def user_browser(sweep: Sweep) -> tuple[AsyncClient, str]:
+    """admin's user `admin-user`, logged in to the user page, and its CSRF token."""
+    app = create_app(sweep.app)
+    with sweep.app.database.begin() as db:
+        ours = db.scalar(select(models.Customer.public_id).where(models.Customer.login == US))
+    with TestClient(app, follow_redirects=False) as browser:
+        csrf = log_in_user(browser, f"{US}-user", f"{US}-pw", str(ours))
+        cookies = dict(browser.cookies)
+    return AsyncClient(transport=ASGITransport(app), base_url=BASE, cookies=cookies), csrf
+
+
+def test_every_user_page_route_is_tried_or_said_why_not(sweep: Sweep) -> None:
+    assert USER_ROUTES
+    for method, path in USER_ROUTES:
+        if (method, path) not in USER_UNTRIED:
+            assert user_attempts(sweep, method, path), f"{method} {path}: the sweep cannot try it"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [r for r in USER_ROUTES if r not in USER_UNTRIED],
+    ids=[f"{m} {p}" for m, p in USER_ROUTES if (m, p) not in USER_UNTRIED],
+)
+def test_every_user_page(
+    sweep: Sweep, user_browser: tuple[AsyncClient, str], method: str, path: str
+) -> None:
+    """The user page has no permission levels: the same answers for each "attacker"."""
+
+    def answer(login: str, att: Attempt, value: str) -> Awaitable[str]:
+        return page_request(user_browser, method, path, att, value)
+
+    try_all(sweep, user_attempts(sweep, method, path), answer, logins=(US,))
+
+
 def test_the_pages_were_swept_logged_in(page_clients: dict[str, tuple[AsyncClient, str]]) -> None:
     """Had a page (or the API) ended the sweep's log-ins, every page would have answered with
     the log-in page, alike for isp2's item and a ghost."""
     for http, _ in page_clients.values():
         assert asyncio.run(http.get("/userman/status")).status_code == 200
+
+
+def test_the_user_page_was_swept_logged_in(user_browser: tuple[AsyncClient, str]) -> None:
+    assert asyncio.run(user_browser[0].get("/user/sessions")).status_code == 200
 
 
 def test_isp2_is_byte_identical_after_the_sweep(sweep: Sweep) -> None:
