@@ -297,6 +297,8 @@ def normal(text: str, value: str) -> str:
     forms = {value, quote(value, safe=""), quote(value)}
     if value.startswith("*"):
         forms.add("/" + value[1:])
+    elif value.isalnum():  # a page's id in hexadecimal, said back as an *ID
+        forms.add("*" + value)
     if value.isdigit():  # a number in a form, said back as an *ID
         forms.add(f"*{int(value):X}")
     for form in sorted(forms, key=len, reverse=True):
@@ -319,7 +321,9 @@ async def leaks(
         ghost = ghosts[key]
     found = []
     if real != ghost:
-        found.append(f"{att}: isp2's item answers\n  {real[:600]}\nbut a ghost\n  {ghost[:600]}")
+        at = next(i for i, (a, b) in enumerate(zip(real + "\0", ghost + "\1", strict=False)) if a != b)
+        span = slice(max(0, at - 200), at + 300)  # where they part
+        found.append(f"{att}: isp2's item answers\n  {real[span]}\nbut a ghost\n  {ghost[span]}")
     if THEM in real.lower():
         at = real.lower().index(THEM)
         found.append(f"{att}: isp2 shows: ...{real[max(0, at - 200) : at + 200]}...")
