@@ -321,7 +321,9 @@ async def leaks(
         ghost = ghosts[key]
     found = []
     if real != ghost:
-        at = next(i for i, (a, b) in enumerate(zip(real + "\0", ghost + "\1", strict=False)) if a != b)
+        at = next(
+            i for i, (a, b) in enumerate(zip(real + "\0", ghost + "\1", strict=False)) if a != b
+        )
         span = slice(max(0, at - 200), at + 300)  # where they part
         found.append(f"{att}: isp2's item answers\n  {real[span]}\nbut a ghost\n  {ghost[span]}")
     if THEM in real.lower():
