@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -128,9 +129,24 @@ def cheap_hashes() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
-    """The world, with isp2's items to try and an item of admin's for each menu."""
+    """The world on SQLite, with isp2's items to try and an item of admin's for each menu."""
     folder = tmp_path_factory.mktemp("sweep")
-    app = Userman(f"sqlite:///{folder / 'userman.db'}", backup_dir=folder / "backups")
+    with built(f"sqlite:///{folder / 'userman.db'}", folder) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def postgresql_sweep(
+    module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sweep]:
+    """The same world on PostgreSQL (tests/conftest.py's database, emptied after the module)."""
+    with built(module_db_url, tmp_path_factory.mktemp("sweep-pg")) as found:
+        yield found
+
+
+@contextmanager
+def built(url: str, folder: Path) -> Iterator[Sweep]:
+    app = Userman(url, backup_dir=folder / "backups")
     app.prepare()
     with cheap_hashes():
         world = build_world(app, folder / "backups", list(ATTACKERS))
@@ -165,8 +181,10 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
     assert public_id
     found = Sweep(world, theirs, ours, {}, web, public_id)
     found.before = found.b_rows()
-    yield found
-    app.close()
+    try:
+        yield found
+    finally:
+        app.close()
 
 
 # --- attempts ---------------------------------------------------------------------------------
@@ -411,6 +429,25 @@ ROUTES = sorted(
     key=lambda pair: pair[0],
 )
 URL_MENUS = {url_name(name): name for name in MENUS}
+
+
+MENUS_AND_AREAS = [*MENUS, *AREA_LEVEL]
+
+
+@pytest.mark.parametrize("module_db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("menu", MENUS_AND_AREAS)
+def test_every_verb_of_every_menu_on_postgresql(postgresql_sweep: Sweep, menu: str) -> None:
+    """The command line's path on PostgreSQL too: every verb of the menu (a finding names it),
+    isp2's first item of each menu."""
+    sweep = postgresql_sweep
+
+    def answer(login: str, att: Attempt, value: str) -> Awaitable[str]:
+        return cli_answer(sweep, sweep.actor(login), att, value)
+
+    attempts = [
+        att for verb in verbs_of(menu) for att in cli_attempts(sweep, menu, verb, wide=False)
+    ]
+    try_all(sweep, attempts, answer)
 
 
 # --- the REST API -------------------------------------------------------------------------------
