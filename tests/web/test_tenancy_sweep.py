@@ -1,19 +1,23 @@
 """The tenancy sweep (issue 11, "Measured, not hoped"): every verb of every menu through
-`Userman.execute` (the command line's path), every route of the REST API and every customer
-page, tried by a customer of subscriber `admin` at each permission level against the items of
-subscriber `isp2` (tests/tenancy.py), by name and by *ID.
+`Userman.execute` (the command line's path), every route of the REST API, every customer page
+and the user page, tried by a customer of subscriber `admin` at each permission level (a user of
+`admin`'s on the user page) against the items of subscriber `isp2` (tests/tenancy.py), by name
+and by *ID.
 
 It is generated from the definitions: the menus, their references and verbs (services/menus.py,
 `verbs_of`), and the API's and the pages' routes from the app's route table, so a new menu,
-verb, route or page is swept without a change here; a route it does not know how to try fails.
+verb, route or page is swept without a change here; a route it does not know how to try fails
+until it is listed with the reason it names nothing of anyone's.
 
 Each attempt is made twice: naming an item of isp2's, and naming one that does not exist (a
 "ghost" of the same form). With what was named replaced by a placeholder, both answers must be
 the same (error, status, body): "not yours" never differs from "no such item". No answer holds
-the text "isp2" (every name and secret of isp2's holds it), and isp2's rows are the same after
-each test and after the whole sweep. SQLite only, one world for the module.
+the text "isp2" (every name and secret of isp2's holds it), isp2's rows are the same after each
+test and after the whole sweep, and what names nothing (lists, counts, the status page) does not
+change when isp2 grows. The command line's path tries up to three items of isp2's per menu on
+SQLite and the first on PostgreSQL; the API and the pages run the same commands, and try the
+first (one world per module and back end).
 """
-
 from __future__ import annotations
 
 import asyncio
