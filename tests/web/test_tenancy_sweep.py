@@ -18,6 +18,7 @@ change when isp2 grows. The command line's path tries up to three items of isp2'
 SQLite and the first on PostgreSQL; the API and the pages run the same commands, and try the
 first (one world per module and back end).
 """
+
 from __future__ import annotations
 
 import asyncio
