@@ -32,7 +32,7 @@ __all__ = ["SCHEMA_REVISION", "Database", "default_url", "normalize_url"]
 
 # The newest Alembic revision in migrations/versions (a test checks that they agree). Knowing it
 # lets every CLI command skip loading Alembic when the schema is already current.
-SCHEMA_REVISION = "0014"
+SCHEMA_REVISION = "0015"
 
 DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
 SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
