@@ -122,7 +122,7 @@ def test_the_settings_are_the_superusers_and_say_what_is_wrong(app: Userman) -> 
     )
     with pytest.raises(InvalidValueError, match="keep-log: keep at least 1d"):
         keep(app, **{"keep-log": "1h"})
-    with pytest.raises(InvalidValueError, match="keep-sessions: .*is not a time"):
+    with pytest.raises(InvalidValueError, match=r"keep-sessions: .*is not a time"):
         keep(app, **{"keep-sessions": "a year"})
     with pytest.raises(UnknownPropertyError, match="keep-all"):
         keep(app, **{"keep-all": "1d"})
