@@ -116,5 +116,21 @@ def menu_help(path: Sequence[str]) -> str:
         lines.append("Properties (name=value; subscriber=LOGIN says whose, for the superuser):")
         lines.extend(_table([(s.name, _setting_notes(s)) for s in SETTINGS]))
     elif canonical == "database":
-        lines.append("Both take name=NAME, the backup file NAME.umb.")
+        lines.extend(
+            [
+                "save and load take name=NAME, the backup file NAME.umb; save format=sqlite",
+                "(the superuser's, on SQLite) copies the whole database to NAME.sqlite while",
+                "the server runs. Properties of set and print (the superuser's):",
+            ]
+        )
+        lines.extend(
+            _table(
+                [
+                    ("keep-sessions", "time (at least 1d) | forever; default forever"),
+                    ("keep-log", "time (at least 1d) | forever; default forever"),
+                ]
+            )
+        )
+        lines.append("prune deletes what they say is due, sessions added up per user and day")
+        lines.append("first; optimize runs VACUUM and ANALYZE.")
     return "\n".join(lines)
