@@ -67,7 +67,7 @@ def test_settings_and_database_show_what_they_have() -> None:
         assert f"  {setting.name} " in settings
     database = invoke("database", "--help")[1]
     assert verbs_line(database) == ["save", "load", "print", "set", "prune", "optimize"]
-    assert re.search(r"^  keep-sessions +time \(at least 1d\) \| forever", database, re.M)
+    assert re.search(r"^  keep-sessions +set, print: time \(at least 1d\)", database, re.M)
 
 
 def test_the_overview_lists_every_menu_with_its_real_verbs() -> None:

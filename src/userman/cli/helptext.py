@@ -116,21 +116,26 @@ def menu_help(path: Sequence[str]) -> str:
         lines.append("Properties (name=value; subscriber=LOGIN says whose, for the superuser):")
         lines.extend(_table([(s.name, _setting_notes(s)) for s in SETTINGS]))
     elif canonical == "database":
-        lines.extend(
-            [
-                "save and load take name=NAME, the backup file NAME.umb; save format=sqlite",
-                "(the superuser's, on SQLite) copies the whole database to NAME.sqlite while",
-                "the server runs. Properties of set and print (the superuser's):",
-            ]
-        )
+        lines.append("Properties (name=value):")
         lines.extend(
             _table(
                 [
-                    ("keep-sessions", "time (at least 1d) | forever; default forever"),
-                    ("keep-log", "time (at least 1d) | forever; default forever"),
+                    ("name", "save, load: the backup file NAME.umb (NAME.sqlite)"),
+                    ("overwrite", "save: yes | no; default no"),
+                    (
+                        "format",
+                        "save: umb | sqlite; default umb (sqlite: the whole SQLite"
+                        " database, copied while the server runs; the superuser's)",
+                    ),
+                    (
+                        "keep-sessions",
+                        "set, print: time (at least 1d) | forever; default"
+                        " forever (the superuser's)",
+                    ),
+                    ("keep-log", "set, print: time (at least 1d) | forever; default forever"),
                 ]
             )
         )
-        lines.append("prune deletes what they say is due, sessions added up per user and day")
-        lines.append("first; optimize runs VACUUM and ANALYZE.")
+        lines.append("prune deletes what keep-sessions and keep-log say is due (sessions added")
+        lines.append("up per user and day first); optimize runs VACUUM and ANALYZE.")
     return "\n".join(lines)
