@@ -31,6 +31,9 @@ def test_retention_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
     assert run("database", "print").stdout.split() == [
         "keep-sessions:", "forever", "keep-log:", "forever",
     ]  # fmt: skip
+    assert run("database", "prune").stdout == (
+        "nothing to prune: keep-sessions and keep-log are forever (database set)\n"
+    )
     run("database", "set", "keep-sessions=365d", "keep-log=30d")
     assert run("database", "print").stdout.split() == [
         "keep-sessions:", "52w1d", "keep-log:", "4w2d",

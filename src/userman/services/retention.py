@@ -250,6 +250,10 @@ def prune_command(database: Database, actor: Actor, request: Request, now: dt.da
     """`database prune`: prune what is due now, all of it, a batch per transaction."""
     superuser(actor, "to prune the database")
     no_arguments(request)
+    with database.begin() as db:
+        if read(db) == Retention():
+            message = "nothing to prune: keep-sessions and keep-log are forever (database set)"
+            return Outcome(None, count=0, message=message)
     pruned = prune(database, now)
     message = (
         f"pruned {pruned.sessions} sessions (into {pruned.days} new day totals) and"
