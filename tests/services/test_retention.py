@@ -6,6 +6,7 @@ limitation or a running profile still counts is never pruned. `now` is a paramet
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -137,9 +138,10 @@ def test_the_settings_are_the_superusers_and_say_what_is_wrong(app: Userman) -> 
 
 def test_pruning_keeps_the_totals_of_reports_and_usage_days(app: Userman) -> None:
     actor = world(app)
-    periods = [(at(d, 0).date(), at(d, 0).date()) for d in range(9, 14)]
+    periods: list[tuple[object, ...]] = [(at(d, 0).date(), at(d, 0).date()) for d in range(9, 14)]
     periods += [(at(1, 0).date(), at(30, 0).date()), (at(11, 0).date(), at(12, 0).date())]
-    reports = [app.report(actor, first, last) for first, last in periods]
+    periods += [(at(1, 0).date(), at(30, 0).date(), "an"), (at(1, 0).date(), at(30, 0).date(), "b")]
+    reports = [app.report(actor, *period) for period in periods]
     with app.database.session() as db:
         days = {name: usage(db, actor, name, NOW, 25) for name in ("ann", "bob")}
     keep(app, **{"keep-sessions": "7d", "keep-log": "14d"})
@@ -149,7 +151,7 @@ def test_pruning_keeps_the_totals_of_reports_and_usage_days(app: Userman) -> Non
     assert (pruned.sessions, pruned.log, pruned.more) == (4, 3, False)
     # ann: (10th, 10th) twice, merged across batches; (11th, 12th) in the zone; bob: one.
     assert pruned.days == count(app, models.SessionDay) == 3
-    assert [app.report(actor, first, last) for first, last in periods] == reports
+    assert [app.report(actor, *period) for period in periods] == reports
     with app.database.session() as db:
         assert {name: usage(db, actor, name, NOW, 25) for name in ("ann", "bob")} == days
     assert prune(app) == retention.Pruned()  # nothing more is due
@@ -192,13 +194,13 @@ def day_rows(app: Userman) -> list[tuple[object, ...]]:
         )
 
 
-def test_a_backup_holds_the_day_totals(app: Userman) -> None:
+def test_a_backup_holds_the_day_totals(app: Userman, tmp_path: Path) -> None:
     world(app)
     keep(app, **{"keep-sessions": "7d"})
     prune(app)
     saved = day_rows(app)
-    run(app, ROOT, "database save", name="all")
-    run(app, ROOT, "database load", name="all")
+    run(app, ROOT, "database save", name=str(tmp_path / "all"))
+    run(app, ROOT, "database load", name=str(tmp_path / "all"))
     assert day_rows(app) == saved
     with app.database.session() as db:  # the users' new ids
         assert None not in set(db.scalars(select(models.SessionDay.user_id)))
