@@ -153,6 +153,20 @@ def build_subscriber(app: Userman, s: str, number: int) -> None:
                     active=True,
                 )
             )
+            db.add(  # what a pruned session of the user added up to (services/retention)
+                models.SessionDay(
+                    subscriber_id=sid,
+                    customer_id=user.customer_id,
+                    user_id=user.id,
+                    username=user.username,
+                    first_day=NOW.date(),
+                    day=NOW.date(),
+                    sessions=1,
+                    uptime=60,
+                    download=1,
+                    upload=1,
+                )
+            )
             db.add(
                 models.Payment(
                     subscriber_id=sid,

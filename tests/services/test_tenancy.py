@@ -140,6 +140,10 @@ SPECIAL_CASES: dict[tuple[str, str], list[tuple[tuple[str, ...], dict[str, str]]
     ("history", "redo"): [],
     ("database", "save"): [],  # test_a_backup_holds_only_its_subscriber
     ("database", "load"): [],
+    # The installation's retention, no subscriber's data; set only by the local superuser
+    # (test_retention: test_the_settings_are_the_superusers_and_say_what_is_wrong).
+    ("database", "print"): [],
+    ("database", "set"): [],
     ("router", "monitor"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
     ("router", "reset-counters"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
     ("settings", "print"): [((), {"subscriber": "{it}"}), ((), {"subscriber": "{it}-clerk"})],
@@ -448,6 +452,19 @@ def test_the_same_names_live_in_both_subscribers_independently(
 
 
 # --- backups ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("subscriber", "login"), ATTACKERS)
+def test_a_report_counts_what_the_actor_sees_pruned_days_included(
+    world: World, subscriber: str, login: str
+) -> None:
+    """Each user the actor sees has a session and a day total of a pruned one: two, never the
+    other subscriber's `shared` user's too."""
+    actor = world.actors[login]
+    report = world.app.report(actor, NOW.date(), NOW.date())
+    seen = {item.json["user"] for item in read(world.app, actor, "session", "print").items}
+    assert {line.user for line in report.lines} == seen
+    assert [line.sessions for line in report.lines] == [2] * len(seen)
 
 
 @pytest.mark.parametrize("subscriber", SUBSCRIBERS)

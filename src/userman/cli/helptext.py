@@ -110,7 +110,7 @@ def menu_help(path: Sequence[str]) -> str:
     verbs = verbs_of(name)
     if verbs:
         lines.extend(_wrapped("Verbs:", ", ".join(verbs), 8))
-    if "print" in verbs:
+    if "print" in verbs and MENUS.get(canonical) is not None:  # a menu of items
         lines.extend(_wrapped("Where:", WHERE, 8))
     deeper = submenus(tuple(path))
     if deeper:
@@ -126,5 +126,26 @@ def menu_help(path: Sequence[str]) -> str:
         lines.append("Properties (name=value; subscriber=LOGIN says whose, for the superuser):")
         lines.extend(_table([(s.name, _setting_notes(s)) for s in SETTINGS]))
     elif canonical == "database":
-        lines.append("Both take name=NAME, the backup file NAME.umb.")
+        lines.append("Properties (name=value):")
+        lines.extend(
+            _table(
+                [
+                    ("name", "save, load: the backup file NAME.umb (NAME.sqlite)"),
+                    ("overwrite", "save: yes | no; default no"),
+                    (
+                        "format",
+                        "save: umb | sqlite; default umb (sqlite: the whole SQLite"
+                        " database, copied while the server runs; the superuser's)",
+                    ),
+                    (
+                        "keep-sessions",
+                        "set, print: time (at least 1d) | forever; default"
+                        " forever (the superuser's)",
+                    ),
+                    ("keep-log", "set, print: time (at least 1d) | forever; default forever"),
+                ]
+            )
+        )
+        lines.append("prune deletes what keep-sessions and keep-log say is due (sessions added")
+        lines.append("up per user and day first); optimize runs VACUUM and ANALYZE.")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""The installation's own settings (models.ServerSetting), the same on every server node."""
+"""The installation's own settings (models.ServerSetting), the same on every server node: the
+keys that sign cookies, and `database set`'s retention (services/retention.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,24 @@ from sqlalchemy.orm import Session
 
 from userman.store import models
 
-__all__ = ["secret"]
+__all__ = ["put", "secret", "value"]
+
+
+def value(db: Session, name: str) -> str | None:
+    """The setting `name`, or None when it was never set."""
+    return db.scalar(select(models.ServerSetting.value).where(models.ServerSetting.name == name))
+
+
+def put(db: Session, name: str, text: str | None) -> None:
+    """Set `name` to `text`; None removes it (it has its default again)."""
+    row = db.get(models.ServerSetting, name)
+    if text is None:
+        if row is not None:
+            db.delete(row)
+    elif row is None:
+        db.add(models.ServerSetting(name=name, value=text))
+    else:
+        row.value = text
 
 
 def secret(db: Session, name: str) -> bytes:
