@@ -81,8 +81,9 @@ def test_settings_and_database_show_what_they_have() -> None:
     for setting in SETTINGS:
         assert f"  {setting.name} " in settings
     database = invoke("database", "--help")[1]
-    assert verbs_line(database) == ["save", "load", "set", "print"]
-    assert "  allow-private-destinations " in database
+    assert verbs_line(database) == ["save", "load", "print", "set", "prune", "optimize"]
+    assert re.search(r"^  keep-sessions +set, print: time \(at least 1d\)", database, re.M)
+    assert re.search(r"^  allow-private-destinations +set, print: yes \| no", database, re.M)
 
 
 def test_the_overview_lists_every_menu_with_its_real_verbs() -> None:
@@ -92,7 +93,7 @@ def test_the_overview_lists_every_menu_with_its_real_verbs() -> None:
         assert re.search(rf"^  {command} ", out, re.M)
     menus = out.split("Menus and their verbs")[1]
     assert re.search(r"^  settings +print, set, export$", menus, re.M)
-    assert re.search(r"^  database +save, load, set, print$", menus, re.M)
+    assert re.search(r"^  database +save, load, print, set, prune, optimize$", menus, re.M)
     for name in (*MENUS, "settings", "database"):
         listed = re.search(rf"^  {re.escape(name)}  +(.*?)\n(?=  \S)", menus, re.S | re.M)
         assert listed, name
@@ -165,7 +166,7 @@ def test_the_console_answers_help_and_question_mark(app: Userman) -> None:
     assert status == 1
     assert err == ["failure: no such menu: x"]
     top, user, group, limitation, log = out
-    assert re.search(r"^  database +save, load, set, print$", top, re.M)
+    assert re.search(r"^  database +save, load, print, set, prune, optimize$", top, re.M)
     assert "`..` goes up" in top
     assert user.startswith("/tool user-manager user\n")
     assert verbs_line(user) == list(verbs_of("user"))

@@ -110,10 +110,14 @@ RANDOM = re.compile(r' (password-hash="[^"]*"|public-id=\w+)')
 
 
 def _masked(change: dict[str, Any]) -> dict[str, Any]:
-    """A customer's sub-change without the values made at random (hash salt, public-id)."""
+    """A sub-change without the values made at random: a customer's hash salt and public-id,
+    and the nonce of every sealed password and secret (their clear text is in the export)."""
     for values in (change["before"], change["after"]):
         if change["table"] == "customer" and values is not None:
             values["password_hash"] = values["public_id"] = "random"
+        for name, value in (values or {}).items():
+            if isinstance(value, str) and value.startswith("enc1:"):
+                values[name] = "sealed"
     return change
 
 
@@ -278,6 +282,9 @@ def outcome(head: Path, path: Path, text: str, login: str | None = None) -> tupl
     """What importing `text` into a copy of `head` gives: the error (line, column, message)
     or None, and the database's export and history after it."""
     shutil.copyfile(head, path)
+    key = head.with_name(head.name + ".key")  # the sealed passwords' key file goes along
+    if key.exists():
+        shutil.copyfile(key, path.with_name(path.name + ".key"))
     app = Userman(f"sqlite:///{path}")
     try:
         before = state(app)

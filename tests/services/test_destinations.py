@@ -16,7 +16,7 @@ import pytest
 from paypal_standin import CLIENT_ID, SECRET, WEBHOOK_ID, PayPal, running_paypal
 from smtpbox import Certificate, make_certificate, smtp_server
 from support import allow_private_destinations, run
-from userman.core.errors import PermissionDeniedError, UnknownPropertyError
+from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
 from userman.services import Actor, Userman, destinations
 from userman.services.destinations import DestinationError, check
 from userman.services.mail import MailError, SmtpConfig, message, send
@@ -175,17 +175,18 @@ def test_only_http_and_https_urls_are_opened(tmp_path: Path) -> None:
 
 
 def test_only_the_superuser_allows_private_destinations(app: Userman) -> None:
-    shown = run(app, ROOT, "database print").items[0].json
-    assert shown == {"allow-private-destinations": "no"}
     owner = app.actor("admin")
+    assert run(app, owner, "database print").items[0].json["allow-private-destinations"] == "no"
     with pytest.raises(PermissionDeniedError, match="the superuser"):
         run(app, owner, "database set", **{"allow-private-destinations": "yes"})
-    with pytest.raises(PermissionDeniedError, match="the superuser"):
-        run(app, owner, "database print")
     with pytest.raises(UnknownPropertyError):
         run(app, ROOT, "database set", colour="red")
+    with pytest.raises(InvalidValueError, match="allow-private-destinations"):
+        run(app, ROOT, "database set", **{"allow-private-destinations": "maybe"})
     allow_private_destinations(app)
-    assert run(app, ROOT, "database print").items[0].json == {"allow-private-destinations": "yes"}
+    assert run(app, owner, "database print").items[0].json["allow-private-destinations"] == "yes"
+    run(app, ROOT, "database set", **{"allow-private-destinations": "no"})
+    assert run(app, owner, "database print").items[0].json["allow-private-destinations"] == "no"
 
 
 def test_the_test_mail_of_a_subscriber_follows_the_switch(app: Userman) -> None:

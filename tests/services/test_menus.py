@@ -73,7 +73,7 @@ def test_the_verbs_of_a_menu_are_the_generic_ones_and_its_declared_ones() -> Non
     assert commands.verbs_of("user")[-2:] == ("create-and-activate-profile", "add-batch-users")
     assert commands.verbs_of("history")[-2:] == ("undo", "redo")
     assert "add" not in commands.verbs_of("history")  # its entries are made by the server
-    assert commands.verbs_of("database") == ("save", "load", "set", "print")
+    assert commands.verbs_of("database") == ("save", "load", "print", "set", "prune", "optimize")
 
 
 def test_a_handler_of_a_verb_no_menu_declares_stops_the_import(

@@ -257,6 +257,7 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
     ("history", "redo"): ("owner", (), {}),
     ("database", "save"): ("owner", (), {"name": "backup"}),
     ("database", "load"): ("owner", (), {"name": "missing"}),
+    ("database", "print"): ("owner", (), {}),
     ("router", "monitor"): ("read-only", ("{me}-router",), {}),
     ("router", "reset-counters"): ("full", ("{me}-router",), {}),
     ("settings", "print"): ("full", (), {}),
@@ -268,10 +269,7 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
 
 # The installation's settings (services/settings.py): the local superuser's alone, whatever a
 # customer's level.
-SUPERUSER_ONLY = {
-    ("database", "set"): {"allow-private-destinations": "yes"},
-    ("database", "print"): {},
-}
+SUPERUSER_ONLY = {("database", "set"): {"allow-private-destinations": "yes"}}
 
 
 def test_every_special_verb_has_a_level() -> None:

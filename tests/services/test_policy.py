@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from support import NOW, run
 from userman.core.accounting import AccountingRecord, AcctStatus
 from userman.core.authorize import AccessRequest, PapCredentials
 from userman.core.context import RequestContext
 from userman.core.policy import user_facts as memory_facts
-from userman.services import Actor, Userman, policy
+from userman.services import Actor, Userman, policy, retention
 from userman.services.access import decide
 from userman.services.facts import user_facts as stored_facts
 from userman.services.routers import RouterInfo
@@ -233,6 +233,48 @@ def test_a_period_that_reaches_back_further_reads_the_sessions_again(loaded: Use
     run(loaded, ROOT, "limitation set", "rate", **{"reset-counters-interval": "monthly"})
     assert loaded.policy.counters["loads"] == 2
     assert_same(loaded)
+
+
+def _session_notes_after(app: Userman, last: int) -> int:
+    change = models.PolicyChange
+    with app.database.session() as db:
+        found = db.scalar(
+            select(func.count())
+            .select_from(change)
+            .where(change.id > last, change.table_name == "session")
+        )
+        return int(found or 0)
+
+
+def _last_note(app: Userman) -> int:
+    with app.database.session() as db:
+        return int(db.scalar(select(func.max(models.PolicyChange.id))) or 0)
+
+
+def test_pruning_keeps_what_a_period_counts(loaded: Userman) -> None:
+    """An hour on, with sessions kept a day: the daily limitation's period (and a day more)
+    holds u1's sessions of yesterday, so none is pruned, and memory is the database."""
+    run(loaded, ROOT, "database set", **{"keep-sessions": "1d"})
+    assert retention.prune(loaded.database, NOW + HOUR).sessions == 0
+    assert_same(loaded)
+
+
+def test_pruned_sessions_leave_memory_and_database_alike(loaded: Userman) -> None:
+    """Three days on, u1's closed sessions ended before every counting period and are pruned.
+    The notes the triggers wrote of their deletion are taken out with them (no server reads
+    u1 again for them); what memory still holds of them counts in no period, so its facts
+    are the database's, as are those of a policy read afresh."""
+    later = NOW + 72 * HOUR
+    moments = (later, later + 2 * HOUR, later + 30 * HOUR)
+    run(loaded, ROOT, "database set", **{"keep-sessions": "1d"})
+    last = _last_note(loaded)
+    assert retention.prune(loaded.database, later).sessions == 2
+    assert _session_notes_after(loaded, last) == 0
+    assert loaded.policy.refresh() == 0
+    assert_same(loaded, moments)
+    loaded.policy.clock = lambda: later
+    loaded.policy.load()
+    assert_same(loaded, moments)
 
 
 def test_decisions_from_memory_match_the_database(loaded: Userman) -> None:

@@ -14,15 +14,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from support import NOW, dry_run, run, snapshot, unchanged
+from tenancy import ROLES, ROOT, SUBSCRIBERS, World, build_world, other, rows_of
 from userman.core.errors import (
     ConflictError,
     InvalidValueError,
@@ -37,150 +34,13 @@ from userman.services.actor import LEVELS
 from userman.services.permissions import write_level
 from userman.store import models
 
-ROOT = Actor.superuser()
-SUBSCRIBERS = ("admin", "isp2")
-# Who acts: each subscriber's owner, a sub-customer with owner permissions ("-boss"), and one
-# with full permissions and every access flag ("-clerk").
-ROLES = ("", "-boss", "-clerk")
-ALL_ACCESS = ",".join(
-    f"{whose}-{family}"
-    for whose in ("own", "parent")
-    for family in ("routers", "users", "profiles", "limits")
-)
 ATTACKERS = [(s, f"{s}{role}") for s in SUBSCRIBERS for role in ROLES]
 REFUSED = (NotFoundError, InvalidValueError)
 GENERIC_CHANGES = ("set", "remove", "enable", "disable")
 READS = ("print", "find", "export", "count-only")
 
 
-def other(subscriber: str) -> str:
-    return SUBSCRIBERS[1 - SUBSCRIBERS.index(subscriber)]
-
-
-# --- the world -----------------------------------------------------------------------------
-
-
-@dataclass
-class World:
-    app: Userman
-    actors: dict[str, Actor]
-    subscriber_ids: dict[str, int]
-    backups: dict[str, Path]
-
-    def ids(self, table: type[models.Base], subscriber: str) -> set[str]:
-        """The *IDs of a subscriber's rows of `table`."""
-        sid = self.subscriber_ids[subscriber]
-        with self.app.database.begin() as db:
-            rows = db.scalars(select(table.id).where(table.subscriber_id == sid))  # type: ignore[attr-defined]
-            return {f"*{row_id:X}" for row_id in rows}
-
-    def id_of(self, menu: str, name: str, subscriber: str) -> str:
-        """The *ID of the item of `menu` named `name` in `subscriber`'s domain."""
-        spec = MENUS[menu]
-        assert spec.key is not None
-        column = getattr(spec.model, spec.by_name[spec.key].column)
-        with self.app.database.begin() as db:
-            row_id = db.scalar(
-                select(spec.model.id).where(  # type: ignore[attr-defined]
-                    column == name,
-                    spec.model.subscriber_id == self.subscriber_ids[subscriber],  # type: ignore[attr-defined]
-                )
-            )
-        assert row_id is not None, (menu, name, subscriber)
-        return f"*{row_id:X}"
-
-
-def build_subscriber(app: Userman, s: str, number: int) -> None:
-    """Everything a subscriber can have, made by its owner so history has its entries."""
-    owner = app.actor(s)
-    run(app, owner, "customer add", login=f"{s}-boss", permissions="owner")
-    run(app, owner, "customer add", login=f"{s}-clerk", permissions="full", access=ALL_ACCESS)
-    run(
-        app,
-        owner,
-        "customer add",
-        login=f"{s}-helper",
-        parent=f"{s}-clerk",
-        permissions="read-only",
-    )
-    for name, ip, customer in ((f"{s}-router", 1, s), (f"{s}-clerk-router", 2, f"{s}-clerk")):
-        run(
-            app,
-            owner,
-            "router add",
-            name=name,
-            customer=customer,
-            **{"ip-address": f"10.0.{number}.{ip}", "shared-secret": f"{s}-secret"},
-        )
-    for profile in (f"{s}-profile", "basic"):
-        run(app, owner, "profile add", name=profile, validity="30d", **{"starts-at": "now"})
-    run(app, owner, "profile limitation add", name=f"{s}-limit", **{"transfer-limit": "1G"})
-    run(
-        app,
-        owner,
-        "profile profile-limitation add",
-        profile=f"{s}-profile",
-        limitation=f"{s}-limit",
-    )
-    run(app, owner, "user group add", name=f"{s}-group")
-    run(app, owner, "attribute add", name=f"{s}-attr", **{"type-id": "99"})
-    app.change_settings(owner, {"smtp-server": f"smtp.{s}.example", "smtp-user": f"{s}-mail"})
-    users = ((f"{s}-user", s), (f"{s}-clerk-user", f"{s}-clerk"), ("shared", s))
-    for username, customer in users:
-        run(
-            app,
-            owner,
-            "user add",
-            username=username,
-            customer=customer,
-            password=f"{s}-pw",
-            group=f"{s}-group",
-        )
-        run(app, owner, "user create-and-activate-profile", username, profile=f"{s}-profile")
-    with app.database.begin() as db:
-        sid = db.scalar(select(models.Customer.id).where(models.Customer.login == s))
-        by_login = {
-            c.login: c.id
-            for c in db.scalars(select(models.Customer).where(models.Customer.subscriber_id == sid))
-        }
-        for user in db.scalars(select(models.User).where(models.User.subscriber_id == sid)):
-            db.add(
-                models.UserSession(
-                    subscriber_id=sid,
-                    customer_id=user.customer_id,
-                    user_id=user.id,
-                    username=user.username,
-                    acct_session_id=f"{s}-{user.username}",
-                    from_time=NOW,
-                    till_time=NOW,
-                    active=True,
-                )
-            )
-            db.add(
-                models.Payment(
-                    subscriber_id=sid,
-                    customer_id=user.customer_id,
-                    user_id=user.id,
-                    username=user.username,
-                    profile_name=f"{s}-profile",
-                    price=Decimal("9.99"),
-                    trans_start=NOW,
-                    result_msg=f"{s}-paid",
-                )
-            )
-        for router in db.scalars(select(models.Router).where(models.Router.subscriber_id == sid)):
-            db.add(
-                models.LogEntry(
-                    subscriber_id=sid,
-                    customer_id=router.customer_id,
-                    router_id=router.id,
-                    user_orig=f"{s}-user",
-                    status="authorization-failure",
-                    time=NOW,
-                    description=f"{s}-log",
-                )
-            )
-        assert by_login[f"{s}-clerk"]
+# --- the world (tests/tenancy.py) -------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -189,16 +49,7 @@ def world(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     backup_dir = tmp_path_factory.mktemp("backups")
     app = Userman(module_db_url, backup_dir=backup_dir)
     app.prepare()
-    run(app, ROOT, "customer add", login="isp2", password="pw")
-    for number, s in enumerate(SUBSCRIBERS, start=1):
-        build_subscriber(app, s, number)
-    actors = {login: app.actor(login) for _, login in ATTACKERS}
-    subscriber_ids = {s: actors[s].customer_id for s in SUBSCRIBERS}
-    backups = {}
-    for s in SUBSCRIBERS:
-        run(app, actors[s], "database save", name=s)
-        [backups[s]] = backup_dir.rglob(f"{s}.umb")
-    yield World(app, actors, {s: i for s, i in subscriber_ids.items() if i is not None}, backups)
+    yield build_world(app, backup_dir, [login for _, login in ATTACKERS])
     app.close()
 
 
@@ -289,6 +140,10 @@ SPECIAL_CASES: dict[tuple[str, str], list[tuple[tuple[str, ...], dict[str, str]]
     ("history", "redo"): [],
     ("database", "save"): [],  # test_a_backup_holds_only_its_subscriber
     ("database", "load"): [],
+    # The installation's retention, no subscriber's data; set only by the local superuser
+    # (test_retention: test_the_settings_are_the_superusers_and_say_what_is_wrong).
+    ("database", "print"): [],
+    ("database", "set"): [],
     ("router", "monitor"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
     ("router", "reset-counters"): [(("{it}-router",), {}), (("{it}-clerk-router",), {})],
     ("settings", "print"): [((), {"subscriber": "{it}"}), ((), {"subscriber": "{it}-clerk"})],
@@ -607,35 +462,45 @@ def test_a_login_of_the_other_subscriber_cannot_be_used_and_is_not_said_whose(
         for taken in (theirs, f"{theirs}-helper"):
             with pytest.raises(ConflictError) as added:
                 run(app, actor, "customer add", login=taken, permissions="read-only")
-            assert str(added.value) == f'login: login "{taken}" cannot be used'
+            assert str(added.value) == f'login: "{taken}" is taken: no two items may share it'
             with pytest.raises(ConflictError) as renamed:
                 run(app, actor, "customer set", f"{subscriber}-helper", login=taken)
-            assert str(renamed.value) == f'login: login "{taken}" cannot be used'
+            assert str(renamed.value) == str(added.value)
         with pytest.raises(ConflictError, match="already exists"):  # its own: said as before
             run(app, actor, "customer add", login=f"{subscriber}-clerk")
 
 
 @pytest.mark.parametrize(("subscriber", "login"), ATTACKERS)
-def test_a_router_address_of_the_other_subscriber_cannot_be_used_and_is_not_said_whose(
+def test_a_router_address_of_the_other_subscriber_is_taken_and_not_said_whose(
     world: World, subscriber: str, login: str
 ) -> None:
     app, actor = world.app, world.actors[login]
     number = 1 + SUBSCRIBERS.index(subscriber)
     theirs = f"10.0.{3 - number}.1"
+    said = f'ip-address: "{theirs}" is taken: no two items may share it'
     with unchanged(app):
         with pytest.raises(ConflictError) as added:
             run(app, actor, "router add", name="x", **{"ip-address": theirs})
-        assert str(added.value) == f"ip-address: address {theirs} cannot be used"
-        router = f"{subscriber}-clerk-router"
+        assert str(added.value) == said
         with pytest.raises(ConflictError) as changed:
-            run(app, actor, "router set", router, **{"ip-address": theirs})
-        assert str(changed.value) == f"ip-address: address {theirs} cannot be used"
-        with pytest.raises(ConflictError) as own:
-            run(app, actor, "router set", router, **{"ip-address": f"10.0.{number}.1"})
-        assert str(own.value) == f"ip-address: a router with address 10.0.{number}.1 exists"
+            run(app, actor, "router set", f"{subscriber}-clerk-router", **{"ip-address": theirs})
+        assert str(changed.value) == said
 
 
 # --- backups ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("subscriber", "login"), ATTACKERS)
+def test_a_report_counts_what_the_actor_sees_pruned_days_included(
+    world: World, subscriber: str, login: str
+) -> None:
+    """Each user the actor sees has a session and a day total of a pruned one: two, never the
+    other subscriber's `shared` user's too."""
+    actor = world.actors[login]
+    report = world.app.report(actor, NOW.date(), NOW.date())
+    seen = {item.json["user"] for item in read(world.app, actor, "session", "print").items}
+    assert {line.user for line in report.lines} == seen
+    assert [line.sessions for line in report.lines] == [2] * len(seen)
 
 
 @pytest.mark.parametrize("subscriber", SUBSCRIBERS)
@@ -677,26 +542,13 @@ def test_undo_and_redo_stay_in_the_subscriber(world: World, subscriber: str) -> 
     with world.app.database.session() as db:
         db.begin()
         try:
-            before, others = _rows_of(db, mine), _rows_of(db, theirs)
+            before, others = rows_of(db, mine), rows_of(db, theirs)
             commands_module.run(db, actor, Request(("history",), "undo"), NOW)
-            undone = _rows_of(db, mine)
+            undone = rows_of(db, mine)
             assert undone != before, "the undo changed nothing of its own subscriber"
-            assert _rows_of(db, theirs) == others
+            assert rows_of(db, theirs) == others
             commands_module.run(db, actor, Request(("history",), "redo"), NOW)
-            assert _rows_of(db, mine) == before
-            assert _rows_of(db, theirs) == others
+            assert rows_of(db, mine) == before
+            assert rows_of(db, theirs) == others
         finally:
             db.rollback()
-
-
-def _rows_of(db: Any, subscriber_id: int) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        table.name: [
-            tuple(row)
-            for row in db.execute(
-                select(table).where(table.c.subscriber_id == subscriber_id).order_by(table.c.id)
-            )
-        ]
-        for table in models.Base.metadata.sorted_tables
-        if "subscriber_id" in table.c
-    }

@@ -341,7 +341,9 @@ def test_a_backup_whose_login_another_subscriber_took_since_does_not_load(
     customers = shown(app, "customer")
     with pytest.raises(ConflictError) as refused:
         app.execute(admin, ("database",), "load", (), {"name": "before"})
-    assert str(refused.value) == 'login: login "bob" cannot be used; the backup was not loaded'
+    assert str(refused.value) == (
+        'login: "bob" is taken: no two items may share it; the backup was not loaded'
+    )
     assert shown(app, "customer") == customers
     run(app, "customer set", "bob", login="bobby")
     app.execute(admin, ("database",), "load", (), {"name": "before"})

@@ -414,9 +414,9 @@ def test_0012_goes_back_without_stopping_a_router_that_answered(db_url: str) -> 
     database.dispose()
 
 
-def test_0018_stops_without_a_change_while_two_customers_share_a_login(db_url: str) -> None:
+def test_0019_stops_without_a_change_while_two_customers_share_a_login(db_url: str) -> None:
     # Logins became unique across the installation: where two subscribers each have a `bob`,
-    # the upgrade (here from 0014, through 0015 to 0017) names them and leaves the database as
+    # the upgrade (here from 0014, through 0015 to 0018) names them and leaves the database as
     # it was; once one is renamed, it goes through.
     database = at_revision(db_url, "0014")
     with database.engine.begin() as connection:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from userman.core.patterns import MAX_LENGTH
 from userman.services import MENU_ALIASES, MENU_PATHS, MENUS, Menu, Prop, verbs_of
-from userman.services.settings import INSTALLATION
 from userman.services.subscriber_settings import SETTINGS, Setting
 
 __all__ = ["MENU_NAMES", "menu_help", "menus_overview", "submenus"]
@@ -111,7 +110,7 @@ def menu_help(path: Sequence[str]) -> str:
     verbs = verbs_of(name)
     if verbs:
         lines.extend(_wrapped("Verbs:", ", ".join(verbs), 8))
-    if "print" in verbs and canonical in MENUS:  # settings and database print take no where
+    if "print" in verbs and MENUS.get(canonical) is not None:  # a menu of items
         lines.extend(_wrapped("Where:", WHERE, 8))
     deeper = submenus(tuple(path))
     if deeper:
@@ -127,14 +126,32 @@ def menu_help(path: Sequence[str]) -> str:
         lines.append("Properties (name=value; subscriber=LOGIN says whose, for the superuser):")
         lines.extend(_table([(s.name, _setting_notes(s)) for s in SETTINGS]))
     elif canonical == "database":
-        lines.append("save and load take name=NAME, the backup file NAME.umb.")
-        lines.append("set and print: the installation's settings, the superuser's alone:")
+        lines.append("Properties (name=value):")
         lines.extend(
             _table(
                 [
-                    (s.name, f"{s.kind.name}; default {s.default}; {s.help}")
-                    for s in INSTALLATION.values()
+                    ("name", "save, load: the backup file NAME.umb (NAME.sqlite)"),
+                    ("overwrite", "save: yes | no; default no"),
+                    (
+                        "format",
+                        "save: umb | sqlite; default umb (sqlite: the whole SQLite"
+                        " database, copied while the server runs; the superuser's)",
+                    ),
+                    (
+                        "keep-sessions",
+                        "set, print: time (at least 1d) | forever; default"
+                        " forever (the superuser's)",
+                    ),
+                    ("keep-log", "set, print: time (at least 1d) | forever; default forever"),
+                    (
+                        "allow-private-destinations",
+                        "set, print: yes | no; default no (the superuser's): whether"
+                        " subscribers' SMTP servers and PayPal URLs may be at loopback,"
+                        " private, link-local or other non-public addresses",
+                    ),
                 ]
             )
         )
+        lines.append("prune deletes what keep-sessions and keep-log say is due (sessions added")
+        lines.append("up per user and day first); optimize runs VACUUM and ANALYZE.")
     return "\n".join(lines)

@@ -158,7 +158,7 @@ STALE_INTERVALS = 3
 async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asyncio.Event) -> None:
     """Once a minute until stopped: close sessions that missed STALE_INTERVALS interim updates
     (not without an interim interval, when a quiet session cannot be told from a lost one),
-    and prune old answered Disconnect/CoA requests."""
+    prune old answered Disconnect/CoA requests, and old sessions and log entries."""
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         now = dt.datetime.now(dt.UTC)
@@ -172,6 +172,10 @@ async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asynci
                     log.info("closed %d stale sessions", closed)
             await loop.run_in_executor(server.pool, server.app.prune_coa, now)
             await loop.run_in_executor(server.pool, server.app.policy.prune, now)
+            # Old sessions and log entries, as `database set keep-...` says (hourly, in batches).
+            pruned = await loop.run_in_executor(None, server.app.retain, now)
+            if pruned:
+                log.info("pruned %d old sessions and log entries", pruned)
         except Exception:
             log.exception("could not sweep stale sessions and old requests")
         with contextlib.suppress(TimeoutError):

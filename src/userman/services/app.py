@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 __all__ = ["Userman", "default_url"]
 
 
+RETAIN_EVERY = dt.timedelta(hours=1)  # between runs of the retention, once it caught up
+RETAIN_BUDGET = 10.0  # seconds one run of the retention goes on for
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -55,6 +59,7 @@ class Userman:
     def __init__(self, url: str, *, backup_dir: Path | None = None) -> None:
         self.database = Database(url)
         self.backup_dir = backup_dir or self.database.data_dir / "backups"
+        self._retain_next = dt.datetime.min.replace(tzinfo=dt.UTC)  # when `retain` is due
 
     def prepare(self) -> None:
         """Migrate the schema and create the default customer on an empty database."""
@@ -360,6 +365,9 @@ class Userman:
 
         An error says which command failed in its `request_index`.
         """
+        if len(requests) == 1 and commands.is_maintenance(requests[0]):
+            # Not one transaction: it opens its own (alone only: `commands.run` refuses it).
+            return [commands.maintain(self.database, actor, requests[0], utcnow())]
         outcomes: list[Outcome] = []
         with self.database.begin() as db:
             for index, request in enumerate(requests):
@@ -503,6 +511,18 @@ class Userman:
         from userman.services import coa  # noqa: PLC0415
 
         return coa.prune(self.database, now)
+
+    def retain(self, now: dt.datetime) -> int:
+        """Prune what the retention settings say is due (services/retention.py), for about
+        RETAIN_BUDGET seconds; then again at the next call while more is left, else not for
+        RETAIN_EVERY. How many rows were deleted."""
+        from userman.services import retention  # noqa: PLC0415
+
+        if now < self._retain_next:
+            return 0
+        pruned = retention.prune(self.database, now, budget=RETAIN_BUDGET)
+        self._retain_next = now if pruned.more else now + RETAIN_EVERY
+        return pruned.sessions + pruned.log
 
     def close_stale(self, older_than: dt.datetime, now: dt.datetime) -> int:
         from userman.services import accounting  # noqa: PLC0415

@@ -13,12 +13,18 @@ characters (a path 1024), none of them a control or bidirectional control charac
 A backup holds user passwords and shared secrets sealed, as the database stores them
 (store/secrets.py): it loads where the key file holds their key, else the load is refused with
 the key's id. The file is made with mode 0600, its folders 0700.
+
+The superuser's `database save name=NAME format=sqlite` copies the whole SQLite database to
+`NAME.sqlite` through SQLite's backup API, consistent while the server goes on writing; it is
+restored by serving it (`userman serve --db sqlite:///NAME.sqlite`, or put in the database's
+place while the server is stopped).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +44,15 @@ from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
 from userman.store.database import PRIVATE, SCHEMA_REVISION, private_dir
+from userman.store.maintenance import copy_sqlite
 from userman.store.secrets import stored_columns, unreadable
 
 __all__ = ["load", "save"]
 
 FORMAT = "userman-backup"
 SUFFIX = ".umb"
+COPY_SUFFIX = ".sqlite"  # format=sqlite: a copy of the whole SQLite database
+FORMATS = ("umb", "sqlite")
 # Every table that belongs to a subscriber, parents before children; not the CoA requests on
 # their way to the routers nor the routers' counters, which are the servers' state, not data
 # (the database drops them with their subscriber, router or session), nor the API tokens and
@@ -67,13 +76,14 @@ def _check_name(name: str, limit: int) -> None:
     check_characters(name, "name", bidi=False)
 
 
-def _path(ctx: Context, request: Request) -> Path:
+def _path(ctx: Context, request: Request, suffix: str = SUFFIX) -> Path:
     """The backup file `name=` names: in the subscriber's own folder below the backup folder.
 
     Only the local superuser, who runs the server, may name a file by its path.
     """
+    known = ("name", "overwrite", "format") if request.verb == "save" else ("name", "overwrite")
     for name in request.args:
-        if name not in ("name", "overwrite"):
+        if name not in known:
             raise UnknownPropertyError(name, f"database {request.verb}")
     name = request.args.get("name", "")
     if not name:
@@ -90,7 +100,7 @@ def _path(ctx: Context, request: Request) -> Path:
         subscriber = ctx.db.get(models.Customer, ctx.actor.subscriber_id)
         assert subscriber is not None
         path = ctx.backup_dir / subscriber.public_id / name
-    return path if path.suffix == SUFFIX else path.with_name(path.name + SUFFIX)
+    return path if path.suffix == suffix else path.with_name(path.name + suffix)
 
 
 def _check(db: Session, actor: Actor) -> None:
@@ -110,8 +120,53 @@ def _rows(db: Session, table: Table, subscriber_id: int | None) -> list[dict[str
     return [dict(row._mapping) for row in db.execute(stmt)]
 
 
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    """Make `path` with `write(temporary)`, readable by the server's user only (mode 0600:
+    a backup holds every password), whole or not at all."""
+    temporary = path.with_name(path.name + ".part")
+    try:
+        private_dir(path.parent)  # 0700
+        temporary.unlink(missing_ok=True)
+        try:
+            write(temporary)
+            temporary.replace(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as error:  # a name the file system refuses, a full disk
+        raise InvalidValueError("name", f"cannot write {path}: {error.strerror}") from None
+
+
+def _write_text(text: str) -> Callable[[Path], None]:
+    def write(temporary: Path) -> None:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), PRIVATE)  # os.open's mode passes through the umask
+            out.write(text)
+
+    return write
+
+
+def _save_copy(ctx: Context, request: Request) -> Outcome:
+    """`format=sqlite`: the whole SQLite database, copied page by page through SQLite's backup
+    API while the server goes on writing (consistent as of one moment)."""
+    if not ctx.actor.is_superuser:
+        raise PermissionDeniedError("the superuser", "to copy the whole database")
+    if ctx.db.get_bind().dialect.name != "sqlite":
+        raise InvalidValueError("format", "sqlite copies an SQLite database only (use pg_dump)")
+    path = _path(ctx, request, COPY_SUFFIX)
+    if path.exists() and request.args.get("overwrite", "no") != "yes":
+        raise InvalidValueError("name", f"{path} exists (overwrite=yes replaces it)")
+    _write(path, lambda temporary: copy_sqlite(ctx.db, temporary))
+    return Outcome(None, message=f"copied the database to {path}")
+
+
 def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
     _check(ctx.db, ctx.actor)
+    kind = request.args.get("format", "umb")
+    if kind not in FORMATS:
+        raise InvalidValueError("format", f"one of {', '.join(FORMATS)}")
+    if kind == "sqlite":
+        return _save_copy(ctx, request)
     path = _path(ctx, request)
     try:
         exists = path.exists()
@@ -126,16 +181,7 @@ def save(ctx: Context, menu: Menu, request: Request) -> Outcome:
     }
     scope = "all" if ctx.actor.is_superuser else "subscriber"
     document = {"format": FORMAT, "schema": SCHEMA_REVISION, "scope": scope, "tables": tables}
-    temporary = path.with_name(path.name + ".part")
-    try:
-        private_dir(path.parent)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
-        with os.fdopen(fd, "w") as file:
-            os.fchmod(file.fileno(), PRIVATE)  # os.open's mode passes through the umask
-            file.write(json.dumps(document))
-        temporary.replace(path)
-    except OSError as error:
-        raise InvalidValueError("name", f"cannot write {path}: {error.strerror}") from None
+    _write(path, _write_text(json.dumps(document)))
     count = sum(len(rows) for rows in tables.values())
     return Outcome(None, count=count, message=f"saved {count} rows to {path}")
 
@@ -211,7 +257,9 @@ def _check_logins(db: Session, tables: dict[str, list[dict[str, Any]]]) -> None:
         select(models.Customer.login).where(models.Customer.login.in_(logins)).limit(1)
     )
     if taken is not None:
-        raise ConflictError("login", f'login "{taken}" cannot be used; the backup was not loaded')
+        raise ConflictError(
+            "login", f'"{taken}" is taken: no two items may share it; the backup was not loaded'
+        )
 
 
 def load(ctx: Context, menu: Menu, request: Request) -> Outcome:

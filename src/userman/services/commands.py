@@ -4,7 +4,9 @@
 records every change in history as one entry. Generic verbs work on every menu; special verbs
 (create-and-activate-profile, add-batch-users, close-session, undo, redo, save, load) are in
 the `SPECIAL` table. The caller owns the transaction: one command, or one imported script, is
-one transaction.
+one transaction. The few that are not one transaction (`database prune`, a batch per
+transaction; `database optimize`, which no transaction may hold) are in `MAINTENANCE`, which
+the caller runs alone, with the database instead of a transaction (`maintain`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from userman.services import (
     coa,
     counters,
     history,
+    maintenance,
     permissions,
     profiles,
+    retention,
     sessions,
     settings,
     subscriber_settings,
@@ -39,8 +43,9 @@ from userman.services.actor import Actor
 from userman.services.menus import CUSTOMER, HISTORY, MENU_ALIASES, MENUS, Menu, menu_for
 from userman.services.request import Context, Handler, Outcome, Request
 from userman.services.verbs import Condition
+from userman.store.database import Database
 
-__all__ = ["MENU_PATHS", "SPECIAL", "run", "verbs_of"]
+__all__ = ["MAINTENANCE", "MENU_PATHS", "SPECIAL", "is_maintenance", "maintain", "run", "verbs_of"]
 
 PRINT_OPTIONS = ("detail", "terse", "count-only", "show-sensitive", "without-paging", "brief")
 READ_VERBS = frozenset({"print", "find", "get", "export", "monitor"})
@@ -207,12 +212,33 @@ SPECIAL: dict[tuple[str, str], Handler] = {
     ("router", "reset-counters"): counters.reset_counters,
     ("database", "save"): backup.save,
     ("database", "load"): backup.load,
-    ("database", "set"): settings.set_command,  # the installation's, for the superuser
-    ("database", "print"): settings.print_command,
+    ("database", "print"): settings.print_command,  # the installation's (retention, ...)
+    ("database", "set"): settings.set_command,
     ("settings", "print"): subscriber_settings.print_command,
     ("settings", "set"): subscriber_settings.set_command,
     ("settings", "export"): subscriber_settings.export_command,
 }
+
+
+# (area, verb) -> the handler of a command that is not one transaction: it gets the database.
+MaintenanceHandler = Callable[[Database, Actor, Request, dt.datetime], Outcome]
+MAINTENANCE: dict[tuple[str, str], MaintenanceHandler] = {
+    ("database", "prune"): retention.prune_command,
+    ("database", "optimize"): maintenance.optimize_command,
+}
+
+
+def is_maintenance(request: Request) -> bool:
+    name = " ".join(request.path)
+    return (MENU_ALIASES.get(name, name), request.verb) in MAINTENANCE
+
+
+def maintain(database: Database, actor: Actor, request: Request, now: dt.datetime) -> Outcome:
+    """Run a MAINTENANCE command, outside any transaction of the caller's."""
+    name = " ".join(request.path)
+    handler = MAINTENANCE[(MENU_ALIASES.get(name, name), request.verb)]
+    permissions.check_level(actor, name, request.verb)
+    return handler(database, actor, request, now)
 
 
 def _check_special() -> None:
@@ -237,7 +263,7 @@ def verbs_of(name: str) -> tuple[str, ...]:
     canonical = MENU_ALIASES.get(name, name)
     menu = MENUS.get(canonical)
     if menu is None:
-        return tuple(verb for area, verb in SPECIAL if area == canonical)
+        return tuple(verb for area, verb in [*SPECIAL, *MAINTENANCE] if area == canonical)
     own = [verb.name for verb in menu.verbs]
     toggles = "disabled" in menu.by_name
     generic = {
@@ -271,6 +297,10 @@ def run(
         raise NotFoundError("menu", name or "(none)")
     if request.verb not in known:
         raise UnknownCommandError(request.verb, name, known)
+    if is_maintenance(request):
+        raise InvalidValueError(
+            f"{name} {request.verb}", "runs on its own, not with other commands in a script"
+        )
     handler = SPECIAL.get((MENU_ALIASES.get(name, name), request.verb)) or GENERIC[request.verb]
     assert menu is not None or name in permissions.AREA_LEVEL
     ctx = Context(db, actor, now, progress)

@@ -47,7 +47,7 @@ from userman.store.secrets import stored_columns, unreadable
 __all__ = ["Recorder", "decode_value", "encode_value", "recording", "redo", "undo", "upcoming"]
 
 UNRECORDED = frozenset(
-    {"history", "session", "log", "coa_request", "router_counter", "policy_change"}
+    {"history", "session", "session_day", "log", "coa_request", "router_counter", "policy_change"}
 )
 TABLES: dict[str, Table] = dict(models.Base.metadata.tables)
 # Parents before children: the order rows may be inserted in.
@@ -62,6 +62,8 @@ Change = dict[str, Any]  # {"table", "id", "before": Values | None, "after": Val
 def encode_value(value: object) -> object:
     if isinstance(value, dt.datetime):
         return {"datetime": value.isoformat()}
+    if isinstance(value, dt.date):  # a pruned session's day (models.SessionDay)
+        return {"date": value.isoformat()}
     if isinstance(value, Decimal):
         return {"decimal": str(value)}
     if isinstance(value, Enum):  # a user-profile's state: recorded as the column holds it
@@ -73,6 +75,8 @@ def decode_value(value: object) -> object:
     if isinstance(value, dict):
         if "datetime" in value:
             return dt.datetime.fromisoformat(value["datetime"])
+        if "date" in value:
+            return dt.date.fromisoformat(value["date"])
         if "decimal" in value:
             return Decimal(value["decimal"])
     return value

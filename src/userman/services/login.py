@@ -2,7 +2,7 @@
 
 A customer logs in with its login and password (the default `admin` with an empty password
 until one is set, as the manual says). A login is unique across the installation (the
-database's index on customer.login, migration 0018), so it names one customer of one
+database's index on customer.login, migration 0019), so it names one customer of one
 subscriber; it is compared exactly, as it is stored.
 
 argon2 is slow on purpose, which an API client sending HTTP basic credentials with every

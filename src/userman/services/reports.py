@@ -4,7 +4,9 @@ over a period, within what the actor may see.
 A period is whole days in the customer's time zone, `first` to `last` inclusive. A session
 counts in the period when it overlaps it, whole (the router reports totals per session, not
 per day); money is the price of the approved payments that ended in the period. Summed by the
-database, so a report costs two queries however many sessions there are.
+database, so a report costs three queries however many sessions there are. Sessions that were
+pruned count by their day totals (services/retention.py), which say the days they began and
+ended on in their customer's zone: the same as before pruning when that is the actor's zone.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError
-from userman.services import verbs
+from userman.services import retention, verbs
 from userman.services.actor import Actor
 from userman.services.facts import actor_time_zone
 from userman.services.menus import MENUS
@@ -90,6 +92,25 @@ def report(
             .group_by(sessions.c.username)
             .order_by(sessions.c.username)
         ).all()
+        # The sessions pruned (services/retention.py), by the days their totals are kept for.
+        days = retention.day_scope(actor)
+        if user:
+            days = days.where(models.SessionDay.username.ilike(_like(user), escape="\\"))
+        pruned = days.where(
+            models.SessionDay.first_day <= last, models.SessionDay.day >= first
+        ).subquery()
+        usage = [
+            *usage,
+            *db.execute(
+                select(
+                    pruned.c.username,
+                    func.sum(pruned.c.sessions),
+                    func.sum(pruned.c.uptime),
+                    func.sum(pruned.c.download),
+                    func.sum(pruned.c.upload),
+                ).group_by(pruned.c.username)
+            ).all(),
+        ]
         bought = verbs.scope(actor, MENUS["payment"]).order_by(None)
         if user:
             bought = bought.where(models.Payment.username.ilike(_like(user), escape="\\"))
@@ -107,11 +128,14 @@ def report(
             ).all()
         }
         customer = queries.customer(db, actor.customer_id) if actor.customer_id else None
+    sums: dict[str, list[int]] = {}
+    for name, count, uptime, down, up in usage:
+        figures = sums.setdefault(str(name), [0, 0, 0, 0])
+        for index, value in enumerate((count, uptime, down, up)):
+            figures[index] += int(value)
     lines = {
-        str(name): ReportLine(
-            str(name), int(count), int(uptime), int(down), int(up), paid.pop(name, Decimal(0))
-        )
-        for name, count, uptime, down, up in usage
+        name: ReportLine(name, count, uptime, down, up, paid.pop(name, Decimal(0)))
+        for name, (count, uptime, down, up) in sums.items()
     }
     for name, money in paid.items():
         lines[name] = ReportLine(name, 0, 0, 0, 0, money)

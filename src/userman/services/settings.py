@@ -1,12 +1,14 @@
 """The installation's own settings (models.ServerSetting), the same on every server node: the
-keys it makes itself (`secret`), and those the superuser sets (`database set name=value`,
-`database print`), declared in INSTALLATION with their kind and default. A setting without a row
-has its default.
+keys that sign cookies (`secret`), and those the local superuser sets with `database set
+name=value` and anyone of owner level reads with `database print`, declared in INSTALLATION by
+the modules they belong to: retention (services/retention.py) and allow-private-destinations
+(services/destinations.py, declared here). A setting without a row has its default.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError, PermissionDeniedError, UnknownPropertyError
+from userman.core.values import format_bool, parse_bool
 from userman.services import verbs
-from userman.services.fields import BOOL, Kind
 from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
@@ -24,35 +26,50 @@ __all__ = [
     "INSTALLATION",
     "InstallationSetting",
     "allow_private_destinations",
+    "declare",
     "print_command",
-    "read",
+    "put",
     "secret",
     "set_command",
+    "value",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class InstallationSetting:
-    """One setting of the whole installation that only the superuser may change."""
+    """A setting of the whole installation: `parse(text, name)` is what `database set` stores
+    (None: no row, the default; InvalidValueError when the text is wrong), `show(stored)` what
+    `database print` shows of what is stored (None: never set)."""
 
     name: str
-    kind: Kind
-    default: str
-    help: str
+    parse: Callable[[str, str], str | None]
+    show: Callable[[str | None], str]
 
 
-INSTALLATION: dict[str, InstallationSetting] = {
-    s.name: s
-    for s in (
-        InstallationSetting(
-            "allow-private-destinations",
-            BOOL,
-            "no",
-            "whether a subscriber's SMTP server and PayPal URLs may be at loopback, private, "
-            "link-local or other non-public addresses",
-        ),
-    )
-}
+# name -> setting, in the order `database print` shows them.
+INSTALLATION: dict[str, InstallationSetting] = {}
+
+
+def declare(*found: InstallationSetting) -> None:
+    for setting in found:
+        INSTALLATION[setting.name] = setting
+
+
+def value(db: Session, name: str) -> str | None:
+    """The setting `name`, or None when it was never set."""
+    return db.scalar(select(models.ServerSetting.value).where(models.ServerSetting.name == name))
+
+
+def put(db: Session, name: str, text: str | None) -> None:
+    """Set `name` to `text`; None removes it (it has its default again)."""
+    row = db.get(models.ServerSetting, name)
+    if text is None:
+        if row is not None:
+            db.delete(row)
+    elif row is None:
+        db.add(models.ServerSetting(name=name, value=text))
+    else:
+        row.value = text
 
 
 def secret(db: Session, name: str) -> bytes:
@@ -72,52 +89,48 @@ def secret(db: Session, name: str) -> bytes:
     return bytes.fromhex(value)
 
 
-def read(db: Session, name: str) -> object:
-    """The value of an installation setting (its default when it was never set)."""
-    setting = INSTALLATION[name]
-    stored = db.scalar(select(models.ServerSetting.value).where(models.ServerSetting.name == name))
-    return setting.kind.parse(setting.default if stored is None else stored, name)
+PRIVATE_DESTINATIONS = "allow-private-destinations"
+
+
+def _parse_yes(text: str, name: str) -> str | None:
+    return "yes" if parse_bool(text, name) else None  # no: the default, no row
+
+
+def _show_yes(stored: str | None) -> str:
+    return format_bool(stored == "yes")
+
+
+# Whether a subscriber's SMTP server and PayPal URLs may be at loopback, private, link-local or
+# other non-public addresses (services/destinations.py); no unless the superuser says yes.
+declare(InstallationSetting(PRIVATE_DESTINATIONS, _parse_yes, _show_yes))
 
 
 def allow_private_destinations(db: Session) -> bool:
-    return bool(read(db, "allow-private-destinations"))
-
-
-def _check_superuser(ctx: Context, verb: str) -> None:
-    if not ctx.actor.is_superuser:
-        raise PermissionDeniedError("the superuser", f"to {verb} the installation's settings")
+    return value(db, PRIVATE_DESTINATIONS) == "yes"
 
 
 def set_command(ctx: Context, menu: Menu, request: Request) -> Outcome:
-    """`database set name=value ...`: every value parses, or nothing is changed."""
-    _check_superuser(ctx, "change")
+    """`database set name=value ...` (the superuser's: the settings are the whole
+    installation's); every value parses, or nothing is changed."""
+    if not ctx.actor.is_superuser:
+        raise PermissionDeniedError("the superuser", "to change the installation's settings")
     if request.positional:
-        raise InvalidValueError(request.positional[0], "database set takes name=value pairs")
+        raise InvalidValueError(request.positional[0], "database set takes only name=value pairs")
     if not request.args:
-        raise InvalidValueError("database", "say what to set (name=value)")
-    parsed = {}
-    for name, text in request.args.items():
-        setting = INSTALLATION.get(name)
-        if setting is None:
+        raise InvalidValueError("database", f"say what to set ({', '.join(INSTALLATION)})")
+    for name in request.args:
+        if name not in INSTALLATION:
             raise UnknownPropertyError(name, "database set")
-        parsed[name] = setting.kind.show(setting.kind.parse(text, name))
-    for name, text in parsed.items():
-        row = ctx.db.get(models.ServerSetting, name)
-        if row is None:
-            ctx.db.add(models.ServerSetting(name=name, value=text))
-        else:
-            row.value = text
-    ctx.db.flush()
+    parsed = {name: INSTALLATION[name].parse(text, name) for name, text in request.args.items()}
+    for name, stored in parsed.items():
+        put(ctx.db, name, stored)
     return Outcome(None)
 
 
 def print_command(ctx: Context, menu: Menu, request: Request) -> Outcome:
-    """`database print`: the installation's settings, for the superuser."""
-    _check_superuser(ctx, "print")
+    """`database print`: the installation's settings."""
     if request.positional or request.args:
-        word = request.positional[0] if request.positional else next(iter(request.args))
-        raise InvalidValueError(word, "database print takes no values")
-    fields = tuple(
-        (name, setting.kind.show(read(ctx.db, name))) for name, setting in INSTALLATION.items()
-    )
+        unknown = next(iter(request.args), None) or request.positional[0]
+        raise UnknownPropertyError(unknown, "database print")
+    fields = tuple((s.name, s.show(value(ctx.db, s.name))) for s in INSTALLATION.values())
     return Outcome(None, (verbs.Item("*0", "", fields, dict(fields)),))

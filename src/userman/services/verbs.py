@@ -9,12 +9,13 @@ every value parses; the caller's transaction makes a failed verb change nothing 
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -311,46 +312,44 @@ def _check_row_unflushed(db: Session, menu: Menu, row: Any, given: set[str] | No
         # A customer without a parent is a new subscriber; add() makes it its own parent.
         if missing and prop.writable and needed and menu is not CUSTOMER:
             raise InvalidValueError(prop.name, "required")
-    if isinstance(row, models.Router):
-        _check_router_address(db, row)
+    if isinstance(row, models.Router) and not row.ip_address:
+        raise InvalidValueError("ip-address", "required: requests are matched by it")
+    _check_taken(db, menu, row)
     if isinstance(row, models.Customer):
-        _check_login(db, row)
         permissions.check_customer(db, row)
         _check_subscriber_choice(db, row)
     if getattr(row, "attributes", "") and (given is None or "attributes" in given):
         check_attribute_names(db, row)
 
 
-def _holder(db: Session, model: Any, column: Any, row: Any) -> int | None:
-    """The subscriber of another row of `model` whose `column` has `row`'s value, if any."""
-    value = getattr(row, column.key)
-    stmt = select(model.subscriber_id).where(column == value)
-    if row.id is not None:
-        stmt = stmt.where(model.id != row.id)
-    holder: int | None = db.scalar(stmt.limit(1))
-    return holder
+@functools.cache
+def _unique_alone(table: Table) -> frozenset[str]:
+    """The columns of `table` whose value no two rows share: unique themselves, or alone in a
+    unique index (a customer's login, migration 0019: log-in finds a customer by it alone)."""
+    alone = {column.name for column in table.c if column.unique}
+    for index in table.indexes:
+        if index.unique and len(index.columns) == 1:
+            alone.update(column.name for column in index.columns)
+    return frozenset(alone)
 
 
-def _check_router_address(db: Session, row: models.Router) -> None:
-    """Requests are matched to routers by their source address, so an address is unique across
-    the installation. Only the subscriber whose router has it is told so; any other learns that
-    the address cannot be used, not whose it is."""
-    if not row.ip_address:
-        raise InvalidValueError("ip-address", "required: requests are matched by it")
-    holder = _holder(db, models.Router, models.Router.ip_address, row)
-    if holder is None:
-        return
-    if holder == row.subscriber_id:
-        raise ConflictError("ip-address", f"a router with address {row.ip_address} exists")
-    raise ConflictError("ip-address", f"address {row.ip_address} cannot be used")
-
-
-def _check_login(db: Session, row: models.Customer) -> None:
-    """Log-in finds a customer by its login alone (services/login.py), so a login is unique
-    across the installation (exactly, as log-in compares it). A login of another subscriber's
-    customer is refused without saying whose it is (its own are found by _check_key)."""
-    if _holder(db, models.Customer, models.Customer.login, row) is not None:
-        raise ConflictError("login", f'login "{row.login}" cannot be used')
+def _check_taken(db: Session, menu: Menu, row: Any) -> None:
+    """A value no two items of any subscriber share (the column is unique in its table: a
+    router's address, by which requests are matched; a customer's public-id, in its sign-up
+    links; a customer's login, by which log-in finds it) is refused as taken, without saying
+    whose, before the database's constraint would refuse it with an error of its own."""
+    table = menu.model.__table__
+    unique = _unique_alone(table)
+    for prop in menu.props:
+        column = table.c.get(prop.column) if prop.column else None
+        value = getattr(row, prop.column) if column is not None else None
+        if column is None or column.name not in unique or value in (None, ""):
+            continue
+        stmt = select(table.c.id).where(column == value)
+        if row.id is not None:
+            stmt = stmt.where(table.c.id != row.id)
+        if db.scalar(stmt.limit(1)) is not None:
+            raise ConflictError(prop.name, f'"{value}" is taken: no two items may share it')
 
 
 def _check_subscriber_choice(db: Session, row: models.Customer) -> None:

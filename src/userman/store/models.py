@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -46,6 +47,7 @@ __all__ = [
     "ProfileLimitation",
     "Router",
     "RouterCounter",
+    "SessionDay",
     "SubscriberSetting",
     "User",
     "UserGroup",
@@ -98,7 +100,7 @@ class Customer(Base):
 
     __tablename__ = "customer"
     # Log-in finds a customer by its login alone, so a login is unique across the installation
-    # (migration 0018); the older per-subscriber constraint, implied by it, stays because SQLite
+    # (migration 0019); the older per-subscriber constraint, implied by it, stays because SQLite
     # cannot drop it without copying the table that every other one refers to.
     __table_args__ = (
         UniqueConstraint("subscriber_id", "login", name="uq_customer_login"),
@@ -287,6 +289,30 @@ class UserSession(Base):
     # What the router was last told the user may do (core/enforce.py `fingerprint`), on the
     # sessions of routers with use-coa=yes; "" until known. A different one calls for a CoA.
     reply_digest: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SessionDay(Base):
+    """What a user's pruned sessions added up to (services/retention.py): one row per user
+    and pair of days they began and ended on, in their customer's time zone; the reports and
+    the usage pages add these to the sessions still kept."""
+
+    __tablename__ = "session_day"
+    __table_args__ = (
+        Index("ix_session_day_subscriber_day", "subscriber_id", "day"),
+        Index("ix_session_day_user_day", "user_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(String(253))
+    first_day: Mapped[dt.date] = mapped_column(Date)  # the day the sessions began
+    day: Mapped[dt.date] = mapped_column(Date)  # the day they were last reported (till-time)
+    sessions: Mapped[int] = mapped_column(default=0)
+    uptime: Mapped[int] = mapped_column(BigInteger, default=0)  # seconds
+    download: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
+    upload: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class CoaRequest(Base):

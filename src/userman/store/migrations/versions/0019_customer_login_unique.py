@@ -5,8 +5,8 @@ only within a subscriber: a unique index on customer.login. A database where two
 share a login (which two subscribers could do before) is not changed: the upgrade stops with
 the list of them, for the operator to rename all but one of each and start again.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06 02:00:00.000000
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from userman.core.errors import DatabaseError
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
@@ -38,7 +38,7 @@ def clashes(rows: list[tuple[str, int, str | None]]) -> str:
     listed = "; ".join(f'"{login}": customers {", ".join(ids)}' for login, ids in by_login.items())
     example = rows[-1][1]
     return (
-        "cannot upgrade the database to revision 0018: a customer's login must now be unique"
+        "cannot upgrade the database to revision 0019: a customer's login must now be unique"
         f" across the installation, and these are used more than once: {listed}. Rename all"
         " but one customer of each login, in SQL (for example UPDATE customer SET login ="
         f" 'NEW-LOGIN' WHERE id = {example}), and start userman again; nothing was changed"
