@@ -257,7 +257,7 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
     ("history", "redo"): ("owner", (), {}),
     ("database", "save"): ("owner", (), {"name": "backup"}),
     ("database", "load"): ("owner", (), {"name": "missing"}),
-    ("database", "print"): ("owner", (), {}),
+    ("database", "print"): ("read-only", (), {}),  # the installation's settings: no secret
     ("router", "monitor"): ("read-only", ("{me}-router",), {}),
     ("router", "reset-counters"): ("full", ("{me}-router",), {}),
     ("settings", "print"): ("full", (), {}),
