@@ -203,7 +203,10 @@ def test_every_command_line_in_the_text_is_accepted(span: str) -> None:
         return
     command = rest[0]
     if command in commands:
-        accepted = set(re.findall(r"--[a-z][a-z-]*", helped(command))) | GLOBAL_OPTIONS
+        # A command of a group (`key rotate`) has options of its own.
+        below = [w for w in rest[1:2] if not placeholder(w)]
+        shown = helped(command) + (helped(command, *below) if below else "")
+        accepted = set(re.findall(r"--[a-z][a-z-]*", shown)) | GLOBAL_OPTIONS
         assert set(options) <= accepted, span
         # Placed as the line places them, every option is taken (--help is looked at first).
         parsed = asked_for_help(*words)
