@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from userman.services import MENUS, SPECIAL, Actor, Userman
+from userman.services.commands import MAINTENANCE
 from userman.web.api import special_verbs, url_name
 from userman.web.app import create_app
 from userman.web.auth import Guard
@@ -20,7 +21,7 @@ def test_every_menu_and_verb_has_its_route(client: TestClient) -> None:
     for name in MENUS:
         assert f"/api/v1/{url_name(name)}" in paths
         assert f"/api/v1/{url_name(name)}/{{item}}" in paths
-    assert special_verbs() == set(SPECIAL)
+    assert special_verbs() == set(SPECIAL) | set(MAINTENANCE)  # prune, optimize
     assert "/api/v1/user/{item}/create-and-activate-profile" in paths
     assert "/api/v1/database/save" in paths
     assert "/api/v1/router/{item}/monitor" in paths
