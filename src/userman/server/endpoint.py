@@ -90,9 +90,9 @@ class RadiusServer:
         self.writer: GroupCommitWriter[AccountingItem, SessionState | None] = GroupCommitWriter(
             app.account_many, limit=batch_limit
         )
-        # Decisions' log rows, written after the replies, in batches (services/access.py).
         # Reply attributes in wire form, kept (server/requests.py).
         self.replies = requests.Replies(dictionary)
+        # Decisions' log rows, written after the replies, in batches (services/access.py).
         self.decisions: GroupCommitWriter[LogItem, None] = GroupCommitWriter(
             app.log_decisions, limit=batch_limit, name="userman-decisions"
         )

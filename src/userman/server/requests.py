@@ -12,6 +12,7 @@ import datetime as dt
 import os
 
 from userman.core.accounting import AccountingRecord, AcctStatus, octets
+from userman.core.attributes import reply_avp
 from userman.core.authorize import (
     AccessRequest,
     ChapCredentials,
@@ -24,7 +25,7 @@ from userman.core.authorize import (
     user_of_class,
 )
 from userman.core.context import RequestContext
-from userman.radius.dictionary import AttributeDef, DataType, Dictionary, Encrypt
+from userman.radius.dictionary import Dictionary, Encrypt
 from userman.radius.errors import DecodeError, EncodeError
 from userman.radius.packet import (
     AVP,
@@ -32,9 +33,7 @@ from userman.radius.packet import (
     Packet,
     Value,
     encode_attribute,
-    make_avp,
 )
-from userman.radius.values import coerce_value
 
 __all__ = [
     "Replies",
@@ -42,7 +41,6 @@ __all__ = [
     "accounting_record",
     "context",
     "proxy_state",
-    "reply_attributes",
 ]
 
 PROXY_STATE = 33  # https://www.rfc-editor.org/rfc/rfc2865#section-5.33
@@ -183,31 +181,6 @@ def _time(values: Values, name: str) -> dt.datetime | None:
     return value if isinstance(value, dt.datetime) else None
 
 
-# The attribute menu's value types (v7) as the wire types they are.
-VALUE_TYPES = {
-    "string": DataType.STRING,
-    "hex": DataType.OCTETS,
-    "ip-address": DataType.COMBO_IP,
-    "ip6-prefix": DataType.IPV6PREFIX,
-    "macaddress": DataType.ETHER,
-    "uint32": DataType.INTEGER,
-    "uint64": DataType.INTEGER64,
-}
-
-
-def _avp(dictionary: Dictionary, name: str | CustomAttribute, value: object) -> AVP:
-    if isinstance(name, str):
-        return make_avp(dictionary, name, value)
-    data_type = VALUE_TYPES[name.value_type]
-    if data_type is DataType.OCTETS and isinstance(value, str):
-        try:
-            value = bytes.fromhex(value.removeprefix("0x"))
-        except ValueError:
-            raise EncodeError(f"{name.name}: {value!r} is not hex") from None
-    definition = AttributeDef(name.name, name.type_id, data_type, name.vendor_id)
-    return AVP(definition, coerce_value(data_type, value))
-
-
 def _pairs(decision: Decision, username: str) -> list[tuple[str | CustomAttribute, object]]:
     """What the reply says: the decision's attributes, and a rejection's reason."""
     pairs = list(decision.reply)
@@ -216,29 +189,14 @@ def _pairs(decision: Decision, username: str) -> list[tuple[str | CustomAttribut
     return pairs
 
 
-def reply_attributes(
-    dictionary: Dictionary, decision: Decision, username: str
-) -> tuple[tuple[AVP, ...], list[str]]:
-    """The reply's attributes, and why any could not be made (a custom attribute whose value
-    does not fit its type): those are left out rather than failing the whole reply."""
-    avps: list[AVP] = []
-    problems: list[str] = []
-    for name, value in _pairs(decision, username):
-        try:
-            avps.append(_avp(dictionary, name, value))
-        except EncodeError as error:
-            problems.append(str(error))
-    return tuple(avps), problems
-
-
 # Attributes whose value differs in every reply (or names the user): made each time, not kept.
 UNKEPT = frozenset({"MS-CHAP2-Success", "Reply-Message"})
 KEPT = 100_000  # (name, value) pairs kept in wire form; all forgotten when more are made
 
 
 class Replies:
-    """Reply attributes in wire form (`reply_attributes`, encoded): each (name, value) made
-    once and kept, since replies repeat the same few (a profile's rate limit, a user's Class).
+    """Reply attributes in wire form (core/attributes.reply_avp, encoded): each (name, value)
+    made once and kept, since replies repeat the same few (a profile's rate limit, a user's Class).
     Hidden ones (the MPPE keys) depend on the request and are made each time."""
 
     def __init__(self, dictionary: Dictionary, limit: int = KEPT) -> None:
@@ -249,8 +207,9 @@ class Replies:
     def chunks(
         self, decision: Decision, username: str, secret: bytes, authenticator: bytes
     ) -> tuple[list[bytes], list[str]]:
-        """The reply's attributes in wire form, and why any was left out (see
-        `reply_attributes`); `authenticator`: the request's, which hides what is hidden."""
+        """The reply's attributes in wire form, and why any was left out (a custom attribute
+        whose value does not fit its type: left out rather than failing the whole reply);
+        `authenticator`: the request's, which hides what is hidden."""
         out: list[bytes] = []
         problems: list[str] = []
         kept = self._kept
@@ -279,7 +238,7 @@ class Replies:
         self, pair: tuple[str | CustomAttribute, object], secret: bytes, authenticator: bytes
     ) -> bytes:
         name, value = pair
-        avp = _avp(self.dictionary, name, value)
+        avp = reply_avp(self.dictionary, name, value)
         d = avp.definition
         if d.code == MESSAGE_AUTHENTICATOR and not d.vendor_id:
             return b""  # the server puts the one Message-Authenticator first (encode)
