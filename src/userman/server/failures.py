@@ -71,12 +71,15 @@ class Throttle:
         self.window = window
         self.keys = keys
         self._entries: dict[object, _Entry] = {}
+        self._forgot = -WINDOW  # when quiet keys were last looked for (once a second at most)
 
     def note(self, key: object, now: float) -> int | None:
         """None: only count this one; else write it now, saying this many were not written."""
         entry = self._entries.get(key)
         if entry is None and len(self._entries) >= self.keys:
-            self._forget(now)
+            if now - self._forgot >= 1.0:  # not a scan of every key for each spoofed source
+                self._forgot = now
+                self._forget(now)
             if len(self._entries) >= self.keys:
                 key = _OTHERS
                 entry = self._entries.get(key)
