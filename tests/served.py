@@ -96,9 +96,10 @@ def launch(
     *,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    startup: float = STARTUP_SECONDS,
 ) -> subprocess.Popen[bytes]:
     """Start `userman ARGS` (a `serve`), its log in `log_path`, and wait until it says it
-    listens; RuntimeError with its log when it does not."""
+    listens (at most `startup` seconds); RuntimeError with its log when it does not."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "userman", *args],
@@ -107,7 +108,7 @@ def launch(
             cwd=cwd,
             env=env,
         )
-    deadline = time.monotonic() + STARTUP_SECONDS
+    deadline = time.monotonic() + startup
     while time.monotonic() < deadline and process.poll() is None:
         if "listening on" in log_path.read_text():
             return process
@@ -117,7 +118,9 @@ def launch(
     raise RuntimeError(f"userman {' '.join(args)} did not start:\n{log_path.read_text()}")
 
 
-def start_server(db_url: str, log_path: Path, *options: str) -> Server:
+def start_server(
+    db_url: str, log_path: Path, *options: str, startup: float = STARTUP_SECONDS
+) -> Server:
     """Start `userman serve` on free loopback ports; its log goes to `log_path`.
 
     A port found free may be taken by another process before the server binds it (another
@@ -130,7 +133,9 @@ def start_server(db_url: str, log_path: Path, *options: str) -> Server:
         ports += ["--http-port", str(http_port)]
         try:
             process = launch(
-                ["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options], log_path
+                ["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options],
+                log_path,
+                startup=startup,
             )
         except RuntimeError:
             if attempt == 3 or "address already in use" not in log_path.read_text():

@@ -8,6 +8,8 @@ server's socket: `serve` then refuses to start a second server on an SQLite data
 PostgreSQL, where several nodes share one database, the later node answers no CLI commands.
 Besides commands the socket answers `{"ping": true}` with the server's pid, so that the second
 `serve` can name it; a connection that says nothing is closed without a word in the log.
+Under `serve --workers N` the parent claims the socket and keeps its lock; worker 0 answers on
+it (`Control.inherited`), naming the parent's pid.
 """
 
 from __future__ import annotations
@@ -64,13 +66,22 @@ class Control:
         self.path = path
         self.listener = listener
         self._lock = lock
+        self.pid = os.getpid()  # the server's, as a ping answers
+
+    @classmethod
+    def inherited(cls, path: str, fd: int, pid: int) -> Control:
+        """The listening socket `fd` that the parent `pid` claimed, for worker 0 to answer on;
+        the path and the lock stay the parent's (`close` leaves them)."""
+        control = cls(path, socket.socket(fileno=fd), -1)
+        control.pid = pid
+        return control
 
     def task(self, app: Userman, db_url: str) -> Callable[[asyncio.Event], Awaitable[None]]:
         log.info("CLI commands are answered on %s", self.path)
 
         async def answer(stop: asyncio.Event) -> None:
             try:
-                await _serve(app, db_url, self.listener, stop)
+                await _serve(app, db_url, self.listener, stop, self.pid)
             finally:
                 self.close()
 
@@ -133,7 +144,9 @@ def _ping(path: str) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-async def _serve(app: Userman, db_url: str, listener: socket.socket, stop: asyncio.Event) -> None:
+async def _serve(
+    app: Userman, db_url: str, listener: socket.socket, stop: asyncio.Event, pid: int
+) -> None:
     running: set[asyncio.Task[None]] = set()
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -141,7 +154,7 @@ async def _serve(app: Userman, db_url: str, listener: socket.socket, stop: async
         assert task is not None
         running.add(task)
         try:
-            await _handle(app, db_url, reader, writer)
+            await _handle(app, db_url, reader, writer, pid)
         except Exception:
             log.exception("a command on the control socket failed")
         finally:
@@ -157,7 +170,11 @@ async def _serve(app: Userman, db_url: str, listener: socket.socket, stop: async
 
 
 async def _handle(
-    app: Userman, db_url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    app: Userman,
+    db_url: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    pid: int,
 ) -> None:
     peer = writer.get_extra_info("socket")
     if peer is None or not allowed_peer(peer):
@@ -174,7 +191,7 @@ async def _handle(
         log.warning("a request on the control socket that is not an object was ignored")
         return
     if request.get("ping"):
-        await _send(writer, {"pid": os.getpid()})
+        await _send(writer, {"pid": pid})
         return
     argv = request.get("argv")
     if not isinstance(argv, list):

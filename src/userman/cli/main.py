@@ -18,13 +18,13 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from typing import IO, Any, TextIO
+from typing import IO, Any, TextIO, TypeVar
 
 import click
 
 from userman.cli.argv import hoist
 from userman.cli.helptext import menu_help, menus_overview
-from userman.cli.remote import ENV, ProgressBar, database_key
+from userman.cli.remote import ENV, ProgressBar, database_key, socket_path
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
@@ -199,6 +199,29 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
 
 
 PORT = click.IntRange(0, 65535)
+Bound = TypeVar("Bound")  # a bound socket, or serve --workers N's list of them
+
+
+class Workers(click.ParamType):  # type: ignore[type-arg]
+    """`serve --workers`: a number of processes from 1 to MAX_WORKERS, or auto (one a core)."""
+
+    name = "workers"
+    most = 64  # server/workers.py MAX_WORKERS, without importing the server here
+
+    def convert(  # noqa: RET503 - `fail` raises
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text == "auto":
+            try:
+                return len(os.sched_getaffinity(0))
+            except AttributeError:  # not on Linux
+                return os.cpu_count() or 1
+        if text.isdigit() and 1 <= int(text) <= self.most:
+            return int(text)
+        self.fail(f"{value!r}: a number of processes from 1 to {self.most}, or auto", param, ctx)
 
 
 def _why(error: OSError) -> str:
@@ -211,8 +234,8 @@ def _why(error: OSError) -> str:
 
 
 def _listening(
-    what: str, protocol: str, host: str, port: int, bind: Callable[[str, int], socket.socket]
-) -> socket.socket:
+    what: str, protocol: str, host: str, port: int, bind: Callable[[str, int], Bound]
+) -> Bound:
     """`bind(host, port)`, or the Failure that names the port, its protocol and why."""
     try:
         return bind(host, port)
@@ -310,6 +333,16 @@ def _listening(
     metavar="[auto|asyncio|uvloop]",
     help="Event loop of the server: auto is uvloop when installed, else asyncio.",
 )
+@click.option(
+    "--workers",
+    type=Workers(),
+    default="1",
+    show_default=True,
+    metavar="[N|auto]",
+    help="Processes that answer RADIUS on the same ports (SO_REUSEPORT; auto: one a core). "
+    "Worker 0 also serves the web port and CLI commands; one that ends is started again.",
+)
+@click.option("--worker", default=None, hidden=True, help="Run as a worker (its parent's).")
 @click.pass_context
 def serve(  # noqa: PLR0917 - click passes every option
     ctx: click.Context,
@@ -327,9 +360,16 @@ def serve(  # noqa: PLR0917 - click passes every option
     log_format: str,
     syslog: str | None,
     loop: str,
+    workers: int,
+    worker: str | None,
 ) -> None:
     """Answer RADIUS authentication and accounting, and serve the web interface and the REST
     API, until stopped (Ctrl-C or SIGTERM).
+
+    With --workers N, N processes answer on the same RADIUS ports, each router's source port
+    always reaching the same one; worker 0 also serves the web port and CLI commands, and
+    sends Disconnect/CoA requests. A worker that ends is started again; the parent logs each
+    worker's pid. N above 1 needs a database file or PostgreSQL.
 
     Every port is bound before the server says it listens on any: a port that is taken or not
     allowed, or an address not of this host, stops it with one line naming the port, as does a
@@ -338,6 +378,7 @@ def serve(  # noqa: PLR0917 - click passes every option
     is refused (a server already runs on it)."""
     from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
     from userman.server.main import (  # noqa: PLC0415 - only serve's
+        Role,
         bind_udp,
         configure_logging,
         event_loop,
@@ -360,8 +401,62 @@ def serve(  # noqa: PLR0917 - click passes every option
         raise Failure(str(error)) from None
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
-    app = _open(ctx)
     db_url = ctx.obj["db"]
+    if workers > 1 and database_key(db_url) is None:
+        raise click.BadParameter(
+            f"--workers {workers} needs a database the workers share: a file or PostgreSQL, "
+            f"not {db_url}"
+        )
+    # In a worker the parent brought the schema up to date already: this only checks it.
+    app = _open(ctx)
+
+    def answer(
+        sockets: tuple[socket.socket, socket.socket],
+        web: socket.socket | None,
+        control: Control | Owner | None,
+        role: Role,
+        tasks: list[Any],
+    ) -> None:
+        """Answer on the bound ports, as the one process or as a worker (`role`)."""
+        configure_logging(
+            json_lines=log_format == "json",
+            syslog=syslog,
+            worker=role.index if role.ready is not None else None,
+        )
+        with contextlib.ExitStack() as running:
+            if web is not None:  # its own thread and event loop: it never delays RADIUS
+                from userman.web.serve import WebLimits, web_server  # noqa: PLC0415 - the web's
+
+                limits = WebLimits(
+                    max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
+                )
+                serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key, limits=limits)
+                try:
+                    tasks.append(running.enter_context(serving))
+                except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
+                    if isinstance(control, Control):
+                        control.close()
+                    raise Failure(
+                        f"cannot serve HTTPS with --tls-cert {tls_cert} and --tls-key "
+                        f"{tls_key}: {error}"
+                    ) from None
+            if isinstance(control, Control):
+                tasks.append(control.task(app, db_url))
+            elif isinstance(control, Owner):
+                control.say_so()
+            run_server(
+                app,
+                bind=bind,
+                sockets=sockets,
+                interim_interval=interval,
+                tasks=tasks,
+                loop=loop,
+                role=role,
+            )
+
+    if worker is not None:  # started by `serve --workers N` (server/workers.py), not by people
+        _serve_worker(worker, db_url, answer)
+        return
     try:
         control = claim(db_url)
     except OSError as error:
@@ -378,16 +473,24 @@ def serve(  # noqa: PLR0917 - click passes every option
         )
     web = None
     try:
-        sockets = (
-            _listening("authentication", "udp", bind, auth_port, bind_udp),
-            _listening("accounting", "udp", bind, acct_port, bind_udp),
-        )
+        if workers > 1:
+            from userman.server.workers import bind_shared  # noqa: PLC0415 - only serve's
+
+            def bind_ports(host: str, port: int) -> list[socket.socket]:
+                return bind_shared(host, port, workers)
+
+            auth = _listening("authentication", "udp", bind, auth_port, bind_ports)
+            acct = _listening("accounting", "udp", bind, acct_port, bind_ports)
+            shared = list(zip(auth, acct, strict=True))
+        else:
+            shared = [
+                (
+                    _listening("authentication", "udp", bind, auth_port, bind_udp),
+                    _listening("accounting", "udp", bind, acct_port, bind_udp),
+                )
+            ]
         if http_port:
-            from userman.web.serve import (  # noqa: PLC0415 - the web's
-                WebLimits,
-                bind_http,
-                web_server,
-            )
+            from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
 
             web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
     except BaseException:
@@ -395,30 +498,81 @@ def serve(  # noqa: PLR0917 - click passes every option
             control.close()
         raise
     # Every port is bound: now the lines that say so.
+    if workers == 1:
+        answer(shared[0], web, control, Role(), [])
+        return
+    app.close()  # the parent holds no database: its workers open their own
     configure_logging(json_lines=log_format == "json", syslog=syslog)
-    with contextlib.ExitStack() as running:
-        tasks = []
-        if web is not None:  # its own thread and event loop: it never delays RADIUS
-            limits = WebLimits(
-                max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
-            )
-            serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key, limits=limits)
-            try:
-                tasks.append(running.enter_context(serving))
-            except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
-                if isinstance(control, Control):
-                    control.close()
-                raise Failure(
-                    f"cannot serve HTTPS with --tls-cert {tls_cert} and --tls-key {tls_key}: "
-                    f"{error}"
-                ) from None
+    ctx.exit(_supervise(ctx, db_url, shared, web, control))
+
+
+def _forwarded(ctx: click.Context) -> list[str]:
+    """The options of this `serve` as a worker's command line repeats them (not --workers)."""
+    words: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in ("workers", "worker"):
+            continue
+        value = ctx.params.get(param.name or "")
+        if value is not None:
+            words += [param.opts[0], str(value)]
+    return words
+
+
+def _supervise(
+    ctx: click.Context,
+    db_url: str,
+    shared: list[tuple[socket.socket, socket.socket]],
+    web: socket.socket | None,
+    control: Any,
+) -> int:
+    """Run `serve --workers N`'s workers (server/workers.py) until stopped; the exit status."""
+    from userman.cli.control import Control, Owner  # noqa: PLC0415 - only serve's
+    from userman.server.workers import Plan, supervise  # noqa: PLC0415 - only serve's
+
+    if isinstance(control, Owner):
+        control.say_so()
+    auth, acct = (sock.getsockname()[1] for sock in shared[0])
+    host = ctx.params["bind"]
+    plan = Plan(
+        argv=[sys.executable, "-m", "userman", "serve", *_forwarded(ctx)],
+        env={**os.environ, "USERMAN_DB": db_url},  # not in argv, where ps shows a password
+        sockets=shared,
+        web=web,
+        control=control.listener if isinstance(control, Control) else None,
+        where=f"{host}: authentication {auth}/udp, accounting {acct}/udp",
+    )
+    try:
+        return supervise(plan)
+    finally:
         if isinstance(control, Control):
-            tasks.append(control.task(app, db_url))
-        elif isinstance(control, Owner):
-            control.say_so()
-        run_server(
-            app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks, loop=loop
-        )
+            control.close()
+        for pair in shared:
+            for sock in pair:
+                sock.close()
+        if web is not None:
+            web.close()
+
+
+def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
+    """One worker of `serve --workers N`: the sockets its parent bound, by their descriptors."""
+    from userman.cli.control import Control  # noqa: PLC0415 - only serve's
+    from userman.server.main import Role  # noqa: PLC0415 - only serve's
+    from userman.server.workers import Inherited, orphaned, ready_signal  # noqa: PLC0415
+
+    try:
+        inherited = Inherited.parse(spec)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    sockets = (socket.socket(fileno=inherited.auth), socket.socket(fileno=inherited.acct))
+    for sock in sockets:
+        sock.setblocking(False)
+    web = socket.socket(fileno=inherited.web) if inherited.web >= 0 else None
+    path = socket_path(db_url)
+    control = None
+    if inherited.control >= 0 and path is not None:
+        control = Control.inherited(path, inherited.control, inherited.parent)
+    role = Role(inherited.index, inherited.workers, ready_signal(inherited.ready))
+    answer(sockets, web, control, role, [orphaned(inherited.parent)])
 
 
 @cli.command()

@@ -95,7 +95,11 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, a log row's columns, and the
-    exception when there is one."""
+    exception when there is one; under `serve --workers N`, the worker's number too."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -104,6 +108,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.worker is not None:
+            out["worker"] = self.worker
         fields = _fields(record)
         if fields:
             out["row"] = fields
@@ -198,14 +204,20 @@ class SyslogHandler(logging.Handler):
 _configured: list[logging.handlers.QueueListener] = []
 
 
-def configure(*, json_lines: bool = False, syslog: SyslogTarget | None = None) -> None:
+def configure(
+    *, json_lines: bool = False, syslog: SyslogTarget | None = None, worker: int | None = None
+) -> None:
     """The server's log on stderr (text with times, or JSON lines), and to `syslog` too: the
-    server's own lines at INFO and above, and every row of User Manager's log. Once."""
+    server's own lines at INFO and above, and every row of User Manager's log. Once. The lines
+    of a `serve --workers N` worker say its number on stderr (`[worker 1]`, `"worker": 1`)."""
     root = logging.getLogger()
     if root.handlers:
         return  # configured already (tests, or a second call)
     stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    text = TEXT_FORMAT
+    if worker is not None:
+        text = text.replace("%(message)s", f"[worker {worker}] %(message)s")
+    stderr.setFormatter(JsonFormatter(worker) if json_lines else logging.Formatter(text))
     root.addHandler(stderr)
     root.setLevel(logging.INFO)
     if syslog is None:

@@ -1,5 +1,12 @@
 """`userman serve`: the RADIUS ports, bound by `bind_udp` before anything says it listens, and
-the tasks beside them, run until SIGINT or SIGTERM."""
+the tasks beside them, run until SIGINT or SIGTERM.
+
+Under `serve --workers N` (server/workers.py) this runs in each worker, its `Role` saying which:
+every worker answers on its own sockets of the shared ports, with its own accounting writer,
+policy and router snapshots and per-router counters (added to the database's totals, so N
+flushes add up); the primary (worker 0) alone sends the queued Disconnect/CoA requests,
+rechecks the open sessions (enforce), closes stale sessions and prunes (CoA rows, policy, the
+retention settings), tasks that would only conflict or repeat if run N times."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from userman.radius.dictionary import default_dictionary
 from userman.server import cache, coa, logs, policy
@@ -21,6 +29,7 @@ from userman.services import Userman
 
 __all__ = [
     "LOOPS",
+    "Role",
     "Task",
     "bind_udp",
     "configure_logging",
@@ -37,6 +46,22 @@ syslog_target = logs.syslog_target  # for the CLI: `serve --syslog` checked befo
 Task = Callable[[asyncio.Event], Awaitable[None]]
 
 log = logging.getLogger("userman.server")
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """Which process of `serve` this is: the one process (the default), or worker `index` of
+    `workers` (server/workers.py), which calls `ready` once it answers instead of saying it
+    listens (its parent says so once every worker answers)."""
+
+    index: int = 0
+    workers: int = 1
+    ready: Callable[[], None] | None = None
+
+    @property
+    def primary(self) -> bool:
+        """The process that runs what must run once: CoA/Disconnect, enforce, the sweeper."""
+        return self.index == 0
 
 
 def bind_udp(host: str, port: int) -> socket.socket:
@@ -62,6 +87,7 @@ async def serve(
     sockets: tuple[socket.socket, socket.socket],
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
+    role: Role = Role(),
 ) -> None:
     """Answer on `sockets`, the bound authentication and accounting ports, until stopped."""
     loop = asyncio.get_running_loop()
@@ -77,33 +103,39 @@ async def serve(
                 functools.partial(RadiusProtocol, server, accounting=accounting), sock=sock
             )
             transports.append(transport)
-        # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
-        sender = await coa.start_sender(server, bind)
+        if role.primary:
+            # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
+            sender = await coa.start_sender(server, bind)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log.info(
-            "userman is listening on %s: authentication %d/udp, accounting %d/udp",
-            bind,
-            sockets[0].getsockname()[1],
-            sockets[1].getsockname()[1],
-        )
-        # The routers' snapshot, checked against the database every few hundred milliseconds.
-        watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
-        # The policy in memory, following what other processes change.
-        follower = asyncio.ensure_future(policy.watch(app.policy, stop))
-        sweeper = asyncio.ensure_future(_sweep_stale(server, interim_interval, stop))
-        flusher = asyncio.ensure_future(_flush_counters(server, stop))
-        coa_poller = asyncio.ensure_future(coa.poll(server, sender, stop))
-        enforcer = asyncio.ensure_future(coa.enforce(server, stop))  # limits during sessions
+        ports = f"authentication {sockets[0].getsockname()[1]}/udp, accounting "
+        ports += f"{sockets[1].getsockname()[1]}/udp"
+        if role.ready is None:
+            log.info("userman is listening on %s: %s", bind, ports)
+        else:
+            log.info("answering on %s: %s (worker %d of %d)", bind, ports, role.index, role.workers)
+            role.ready()
+        running = [
+            # The routers' snapshot, checked against the database every few hundred ms.
+            cache.watch(server.routers, app, stop),
+            # The policy in memory, following what other processes change.
+            policy.watch(app.policy, stop),
+        ]
+        if sender is not None:  # the primary's, once for all workers
+            running += [
+                _sweep_stale(server, interim_interval, stop),
+                coa.poll(server, sender, stop),
+                coa.enforce(server, stop),  # limits during sessions
+            ]
+        # Last, so its final flush counts what the others did: added to the database's totals,
+        # each worker its own.
+        running.append(_flush_counters(server, stop))
+        started = [asyncio.ensure_future(work) for work in running]
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
-        await watcher
-        await follower
-        await sweeper
-        await coa_poller
-        await enforcer
-        await flusher
+        for task in started:
+            await task
         await asyncio.gather(*extra, return_exceptions=True)
         log.info("userman is stopping")
         # Answer what was received (its accounting committed first); `close()` below stores
@@ -111,6 +143,11 @@ async def serve(
         await server.drain()
         with contextlib.suppress(Exception):
             await server.flush_counters(final=True)  # what the last answers counted
+        log.info(
+            "answered %d access and %d accounting requests since it started",
+            server.counters["access-requests"],
+            server.counters["accounting-requests"],
+        )
     finally:
         for transport in transports:
             transport.close()
@@ -182,11 +219,14 @@ async def _sweep_stale(server: RadiusServer, interim_interval: int, stop: asynci
             await asyncio.wait_for(stop.wait(), timeout=60)
 
 
-def configure_logging(*, json_lines: bool = False, syslog: str | None = None) -> None:
+def configure_logging(
+    *, json_lines: bool = False, syslog: str | None = None, worker: int | None = None
+) -> None:
     """The server's log on stderr, with times or as JSON lines, and to a syslog collector
-    (server/logs.py; a no-op once configured). ValueError for a `syslog` URL that is wrong."""
+    (server/logs.py; a no-op once configured), tagged with `worker`'s number under
+    `serve --workers N`. ValueError for a `syslog` URL that is wrong."""
     target = logs.syslog_target(syslog) if syslog else None
-    logs.configure(json_lines=json_lines, syslog=target)
+    logs.configure(json_lines=json_lines, syslog=target, worker=worker)
 
 
 # `serve --loop`: auto is uvloop when it can be imported (a dependency on Linux), else asyncio.
@@ -220,11 +260,13 @@ def run_server(
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
     loop: str = "auto",
+    role: Role = Role(),
 ) -> None:
     """`serve` on the event loop `loop` names (see `event_loop`), until it stops."""
     name, factory = event_loop(loop)
     configure_logging()
-    log.info("event loop: %s", name)
+    if role.primary:
+        log.info("event loop: %s", name)
     # A thread beside the loop (the writers, the watchers, the web) that wants the GIL gets it
     # after 1 ms of the loop's work, not 5, and gives it back as soon: at half the peak rate the
     # p99 of PAP fell from about 33 ms to 14 ms here, at the same throughput (bench/).
@@ -234,7 +276,12 @@ def run_server(
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(
                 serve(
-                    app, bind=bind, sockets=sockets, interim_interval=interim_interval, tasks=tasks
+                    app,
+                    bind=bind,
+                    sockets=sockets,
+                    interim_interval=interim_interval,
+                    tasks=tasks,
+                    role=role,
                 )
             )
     finally:

@@ -1,0 +1,103 @@
+"""`userman serve --workers 2` (server/workers.py) with radclient: both workers answer, a worker
+killed with SIGKILL is started again and answers, what a CLI command changes reaches every
+worker within the policy's 1-second freshness rule (shared/DESIGN.md: "in effect for the next
+RADIUS request (in well under a second, on every node)"), accounting acknowledged is accounting
+stored (RFC 2866 section 2: no Accounting-Response before the record is stored), and SIGTERM to
+the parent stops them all. One server for the module; the tests run in order, the last stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from served import Server, radclient_send, send_start, start_server, stop_server, userman
+
+PORTS = 16  # radclient runs, each from a source port of its own: 2^-15 that one worker gets all
+FRESH_SECONDS = 1.0  # the policy's freshness rule across processes (server/policy.py)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("workers")
+    db_url = f"sqlite:///{folder / 'userman.db'}"
+    for line in (
+        "router add ip-address=127.0.0.1 name=router1 shared-secret=12345",
+        "profile add name=profile1",
+        "user add username=test password=test",
+        "user create-and-activate-profile test profile=profile1",
+    ):
+        userman(db_url, *line.split())
+    # Two processes start at once on two cores: a longer bound than one server's.
+    running = start_server(db_url, folder / "serve.log", "--workers", "2", startup=60)
+    yield running
+    stop_server(running)
+
+
+def _log(server: Server) -> str:
+    return Path(server.db_url.removeprefix("sqlite:///")).with_name("serve.log").read_text()
+
+
+def pids(server: Server) -> dict[int, int]:
+    """Each worker's latest pid, as the parent logs it."""
+    found = re.findall(r"worker (\d+) started \(pid (\d+)\)", _log(server))
+    return {int(index): int(pid) for index, pid in found}
+
+
+def answers(radclient: str, server: Server, password: str) -> list[str]:
+    """The answers to PORTS Access-Requests, each radclient run from a source port of its own."""
+    got = []
+    for _ in range(PORTS):
+        result = radclient_send(
+            radclient, server, "auth", f"User-Name=test,User-Password={password}", wait=2
+        )
+        match = re.search(r"Received (\S+)", result.stdout)
+        got.append(match.group(1) if match else "nothing")
+    return got
+
+
+def test_both_workers_answer_and_a_cli_change_reaches_both(radclient: str, server: Server) -> None:
+    assert sorted(pids(server)) == [0, 1]
+    assert set(answers(radclient, server, "test")) == {"Access-Accept"}
+    # Through the control socket: worker 0 runs it and reads it as it commits; worker 1 reads
+    # it from the change log (migration 0014) within the freshness rule.
+    server.cli("user", "set", "test", "password=other")
+    time.sleep(FRESH_SECONDS)
+    assert set(answers(radclient, server, "other")) == {"Access-Accept"}
+    assert set(answers(radclient, server, "test")) == {"Access-Reject"}
+
+
+def test_a_killed_worker_is_started_again_and_answers(radclient: str, server: Server) -> None:
+    killed = pids(server)[1]
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 60  # a bound for a busy machine, not a measure
+    while "worker 1 answers again" not in _log(server):
+        assert time.monotonic() < deadline, _log(server)
+        time.sleep(0.1)
+    assert f"worker 1 (pid {killed}) was killed by SIGKILL" in _log(server)
+    assert pids(server)[1] != killed
+    assert set(answers(radclient, server, "other")) == {"Access-Accept"}
+
+
+def test_accounting_acknowledged_is_stored_and_sigterm_stops_all(server: Server) -> None:
+    acknowledged = 0
+    for number in range(PORTS):  # send_start: a socket, so a source port, of its own each
+        send_start(server.acct_port, session=f"w{number}")
+        acknowledged += 1
+    workers = pids(server)
+    stop_server(server)
+    assert server.process.returncode == 0, _log(server)
+    for pid in workers.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    served = re.findall(r"\[worker (\d)\] answered (\d+) access and (\d+) accounting", _log(server))
+    assert sorted(index for index, _, _ in served) == ["0", "1"]
+    assert all(int(access) + int(accounting) > 0 for _, access, accounting in served)
+    sessions = server.json("session", "print")
+    assert len([s for s in sessions if str(s["acct-session-id"]).startswith("w")]) == acknowledged
