@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from userman.core.errors import InvalidValueError
 from userman.services import permissions, verbs
@@ -41,7 +43,10 @@ SHOWN = (
 
 
 def add(database: Database, counts: Mapping[tuple[int, str], int]) -> None:
-    """Add a node's counts, (router id, counter) -> how many, to the totals."""
+    """Add a node's counts, (router id, counter) -> how many, to the totals: `value + count` in
+    the database, never a sum made here, so that workers and nodes adding at once lose none
+    (one that reads, adds and writes back the total overwrites the other's), and a counter
+    another one inserted meanwhile is added to rather than inserted twice."""
     if not counts:
         return
     with database.begin() as db:
@@ -53,26 +58,36 @@ def add(database: Database, counts: Mapping[tuple[int, str], int]) -> None:
                 )
             )
         }
-        stored = {
-            (row.router_id, row.name): row
-            for row in db.scalars(
-                select(models.RouterCounter).where(
-                    models.RouterCounter.router_id.in_(list(routers))
-                )
-            )
-        }
         for (router_id, name), count in counts.items():
             router = routers.get(router_id)
             if router is None:
                 continue  # removed since
-            row = stored.get((router_id, name))
-            if row is None:
-                row = models.RouterCounter(
-                    subscriber_id=router.subscriber_id, router_id=router_id, name=name, value=0
-                )
-                db.add(row)
-                stored[(router_id, name)] = row
-            row.value += count
+            if _add_to(db, router_id, name, count):
+                continue
+            try:
+                with db.begin_nested():  # a savepoint: a unique-key clash undoes only this
+                    db.add(
+                        models.RouterCounter(
+                            subscriber_id=router.subscriber_id,
+                            router_id=router_id,
+                            name=name,
+                            value=count,
+                        )
+                    )
+            except IntegrityError:  # another node inserted it since the update above
+                _add_to(db, router_id, name, count)
+
+
+def _add_to(db: Session, router_id: int, name: str, count: int) -> bool:
+    """Add `count` to the stored counter; False when there is none yet."""
+    counter = models.RouterCounter
+    done = db.execute(
+        update(counter)
+        .where(counter.router_id == router_id, counter.name == name)
+        .values(value=counter.value + count)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
 
 
 def _router(ctx: Context, menu: Menu, request: Request) -> models.Router:
