@@ -107,6 +107,7 @@ def drive(
     timeout: float = 3.0,
     limit: float = 600.0,
     probe: Callable[[], Any] | None = None,
+    sources: int = 1,
 ) -> Result:
     """Send `flow` to `addresses` (the auth and the accounting port) and verify the answers.
 
@@ -116,10 +117,12 @@ def drive(
     (`seconds=None`) is measured from its first request to its last answer. Either stops at
     `limit` seconds. Answers still due at the end are awaited up to `timeout` seconds and
     verified, but not counted. `probe()` is called as the window opens and as it closes.
+    `sources` sockets (source ports) send to each address, taking turns by identifier, as
+    several routers would: `serve --workers N` spreads its load by source port.
     """
     if not 0 < in_flight <= MAX_IN_FLIGHT:
         raise ValueError(f"in_flight must be 1..{MAX_IN_FLIGHT}")
-    run = _Run(flow, addresses, timeout, in_flight if rate is None else MAX_IN_FLIGHT)
+    run = _Run(flow, addresses, timeout, in_flight if rate is None else MAX_IN_FLIGHT, sources)
     result = run.result
     start = _clock()
     finite = seconds is None
@@ -170,7 +173,12 @@ class _Run:
     """The sockets, the identifiers in use and the counts of one `drive`."""
 
     def __init__(
-        self, flow: Flow, addresses: Sequence[tuple[str, int]], timeout: float, in_flight: int
+        self,
+        flow: Flow,
+        addresses: Sequence[tuple[str, int]],
+        timeout: float,
+        in_flight: int,
+        sources: int = 1,
     ) -> None:
         self.flow = flow
         self.timeout = timeout
@@ -179,14 +187,18 @@ class _Run:
         self.sockets: list[socket.socket] = []
         self.poller = select.epoll()
         self.channels: dict[int, tuple[socket.socket, int]] = {}
+        self.senders: list[list[socket.socket]] = []  # per channel, its `sources` sockets
         for channel, address in enumerate(addresses):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            sock.connect(address)
-            sock.setblocking(False)
-            self.poller.register(sock.fileno(), select.EPOLLIN)
-            self.sockets.append(sock)
-            self.channels[sock.fileno()] = (sock, channel)
+            self.senders.append([])
+            for _ in range(sources):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                sock.connect(address)
+                sock.setblocking(False)
+                self.poller.register(sock.fileno(), select.EPOLLIN)
+                self.sockets.append(sock)
+                self.senders[channel].append(sock)
+                self.channels[sock.fileno()] = (sock, channel)
         self.pending: list[tuple[float, Expect] | None] = [None] * IDENTIFIERS
         self.free = deque(range(IDENTIFIERS))
         self.resting: deque[tuple[float, int]] = deque()
@@ -211,7 +223,8 @@ class _Run:
         self.free.popleft()
         data, expect = made
         try:
-            self.sockets[expect.channel].send(data)
+            senders = self.senders[expect.channel]
+            senders[ident % len(senders)].send(data)
         except OSError:  # the server's port is closed (ICMP): the request will time out
             self.result.refused += 1
         self.pending[ident] = (now, expect)

@@ -13,6 +13,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,18 +23,25 @@ from served import Server, radclient_send, send_start, start_server, stop_server
 PORTS = 16  # radclient runs, each from a source port of its own: 2^-15 that one worker gets all
 FRESH_SECONDS = 1.0  # the policy's freshness rule across processes (server/policy.py)
 
+CONFIGURATION = """
+/tool user-manager router
+add ip-address=127.0.0.1 name=router1 shared-secret=12345
+/tool user-manager profile
+add name=profile1 starts-at=now
+/tool user-manager user
+add username=test password=test
+/user-manager user-profile
+add user=test profile=profile1
+"""
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("workers")
     db_url = f"sqlite:///{folder / 'userman.db'}"
-    for line in (
-        "router add ip-address=127.0.0.1 name=router1 shared-secret=12345",
-        "profile add name=profile1",
-        "user add username=test password=test",
-        "user create-and-activate-profile test profile=profile1",
-    ):
-        userman(db_url, *line.split())
+    script = folder / "config.rsc"
+    script.write_text(CONFIGURATION)
+    userman(db_url, "import", str(script))  # one process, not one a line
     # Two processes start at once on two cores: a longer bound than one server's.
     running = start_server(db_url, folder / "serve.log", "--workers", "2", startup=60)
     yield running
@@ -51,15 +59,17 @@ def pids(server: Server) -> dict[int, int]:
 
 
 def answers(radclient: str, server: Server, password: str) -> list[str]:
-    """The answers to PORTS Access-Requests, each radclient run from a source port of its own."""
-    got = []
-    for _ in range(PORTS):
-        result = radclient_send(
-            radclient, server, "auth", f"User-Name=test,User-Password={password}", wait=2
-        )
+    """The answers to PORTS Access-Requests, from as many radclient runs at once, each from a
+    source port of its own."""
+
+    def one(_: int) -> str:
+        attributes = f"User-Name=test,User-Password={password}"
+        result = radclient_send(radclient, server, "auth", attributes, wait=2)
         match = re.search(r"Received (\S+)", result.stdout)
-        got.append(match.group(1) if match else "nothing")
-    return got
+        return match.group(1) if match else "nothing"
+
+    with ThreadPoolExecutor(PORTS) as pool:
+        return list(pool.map(one, range(PORTS)))
 
 
 def test_both_workers_answer_and_a_cli_change_reaches_both(radclient: str, server: Server) -> None:
