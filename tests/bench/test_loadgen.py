@@ -102,6 +102,7 @@ class Responder:
     drop_every: int = 0  # answer nothing to every n-th request
     seen: list[tuple[str, str]] = field(default_factory=list)  # (kind, user) in order
     problems: list[str] = field(default_factory=list)
+    peers: set[tuple[str, int]] = field(default_factory=set)  # the generator's source ports
 
     def answer(self, data: bytes) -> bytes | None:
         if data[0] == Code.ACCOUNTING_REQUEST:
@@ -169,6 +170,7 @@ class Responder:
                 ready, _, _ = select.select(sockets, [], [], 0.02)
                 for sock in ready:
                     data, peer = sock.recvfrom(4096)
+                    self.peers.add(peer)
                     count += 1
                     if self.drop_every and count % self.drop_every == 0:
                         continue
@@ -203,6 +205,18 @@ def test_every_right_answer_is_counted_right(method: str) -> None:
     assert responder.problems == []
     assert result.answered > 0
     assert (result.timeouts, result.late, dict(result.wrong)) == (0, 0, {})
+
+
+def test_several_source_ports_take_turns() -> None:
+    """`sources`: as several routers, for `serve --workers N` (bench/workers.py), which spreads
+    its load by source port."""
+    responder = Responder()
+    with responder.running() as addresses:
+        result = drive(steady("pap")(), addresses, in_flight=8, seconds=0.1, warmup=0.0, sources=4)
+    assert responder.problems == []
+    assert result.answered > 0
+    assert (result.timeouts, result.late, dict(result.wrong)) == (0, 0, {})
+    assert len(responder.peers) == 4  # the access port's four; accounting was not sent
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """`userman serve --workers 2` (server/workers.py) with radclient: both workers answer, a worker
-killed with SIGKILL is started again and answers, what a CLI command changes reaches every
-worker within the policy's 1-second freshness rule (shared/DESIGN.md: "in effect for the next
+killed with SIGKILL is started again and answers, what a CLI command changes is in effect at
+once in worker 0 (which runs it) and reaches the other worker within the policy's 1-second
+freshness rule (shared/DESIGN.md: "in effect for the next
 RADIUS request (in well under a second, on every node)"), accounting acknowledged is accounting
 stored (RFC 2866 section 2: no Accounting-Response before the record is stored), and SIGTERM to
 the parent stops them all. One server for the module; the tests run in order, the last stops it.
@@ -12,13 +13,22 @@ import os
 import re
 import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from served import Server, radclient_send, send_start, start_server, stop_server, userman
+from served import (
+    Server,
+    radclient_send,
+    run_userman,
+    send_start,
+    start_server,
+    stop_server,
+    userman,
+)
 
 PORTS = 16  # radclient runs, each from a source port of its own: 2^-15 that one worker gets all
 FRESH_SECONDS = 1.0  # the policy's freshness rule across processes (server/policy.py)
@@ -58,13 +68,13 @@ def pids(server: Server) -> dict[int, int]:
     return {int(index): int(pid) for index, pid in found}
 
 
-def answers(radclient: str, server: Server, password: str) -> list[str]:
+def answers(radclient: str, server: Server, password: str, tries: int = 2) -> list[str]:
     """The answers to PORTS Access-Requests, from as many radclient runs at once, each from a
     source port of its own."""
 
     def one(_: int) -> str:
         attributes = f"User-Name=test,User-Password={password}"
-        result = radclient_send(radclient, server, "auth", attributes, wait=2)
+        result = radclient_send(radclient, server, "auth", attributes, wait=2, tries=tries)
         match = re.search(r"Received (\S+)", result.stdout)
         return match.group(1) if match else "nothing"
 
@@ -75,9 +85,19 @@ def answers(radclient: str, server: Server, password: str) -> list[str]:
 def test_both_workers_answer_and_a_cli_change_reaches_both(radclient: str, server: Server) -> None:
     assert sorted(pids(server)) == [0, 1]
     assert set(answers(radclient, server, "test")) == {"Access-Accept"}
-    # Through the control socket: worker 0 runs it and reads it as it commits; worker 1 reads
-    # it from the change log (migration 0014) within the freshness rule.
-    server.cli("user", "set", "test", "password=other")
+    # Through the control socket, with worker 1 stopped (SIGSTOP): worker 0 runs the command
+    # and reads the change as it commits, so its answers have it at once; worker 1's ports
+    # answer nothing meanwhile, and none answers from the policy as it was.
+    worker_1 = pids(server)[1]
+    os.kill(worker_1, signal.SIGSTOP)
+    try:
+        server.cli("user", "set", "test", "password=other")
+        at_once = answers(radclient, server, "other", tries=1)
+    finally:
+        os.kill(worker_1, signal.SIGCONT)
+    assert set(at_once) <= {"Access-Accept", "nothing"}
+    assert "Access-Accept" in at_once
+    # Worker 1 reads it from the change log (migration 0014) within the freshness rule.
     time.sleep(FRESH_SECONDS)
     assert set(answers(radclient, server, "other")) == {"Access-Accept"}
     assert set(answers(radclient, server, "test")) == {"Access-Reject"}
@@ -93,6 +113,19 @@ def test_a_killed_worker_is_started_again_and_answers(radclient: str, server: Se
     assert f"worker 1 (pid {killed}) was killed by SIGKILL" in _log(server)
     assert pids(server)[1] != killed
     assert set(answers(radclient, server, "other")) == {"Access-Accept"}
+
+
+def test_worker_0_serves_the_web_and_the_parent_holds_the_control_socket(server: Server) -> None:
+    with urllib.request.urlopen(f"{server.http_url}/userman", timeout=10) as page:
+        assert page.status == 200
+    # A second server on the same SQLite database is refused, naming the parent (the server),
+    # whose lock on the control socket stays while worker 0 answers on it.
+    second = run_userman(
+        "--db", server.db_url, "serve", "--bind", "127.0.0.1",
+        "--auth-port", "0", "--acct-port", "0", "--http-port", "0", "--workers", "2",
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert f"a server already runs on {server.db_url} (pid {server.process.pid}," in second.stderr
 
 
 def test_accounting_acknowledged_is_stored_and_sigterm_stops_all(server: Server) -> None:
