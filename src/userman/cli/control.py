@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -161,7 +162,10 @@ async def _serve(
             running.discard(task)
             writer.close()
 
-    server = await asyncio.start_unix_server(on_connect, sock=listener, limit=MAX_REQUEST)
+    # The path is `Control.close`'s to remove, under the lock: not asyncio's (3.13 removes it
+    # when the server closes), which would take it from a parent whose worker 0 restarts.
+    keep: dict[str, Any] = {"cleanup_socket": False} if sys.version_info >= (3, 13) else {}
+    server = await asyncio.start_unix_server(on_connect, sock=listener, limit=MAX_REQUEST, **keep)
     try:
         await stop.wait()
     finally:
