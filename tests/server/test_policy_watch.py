@@ -48,7 +48,18 @@ def test_the_watcher_reads_what_another_process_wrote(served: tuple[Userman, Rou
     with app.database.engine.begin() as connection:  # no commit hook of this process
         connection.exec_driver_sql("UPDATE \"user\" SET disabled = TRUE WHERE username = 'test'")
     assert decide(app, router)
+    assert decide(app, router)
+    assert app.policy.policy.memo  # the decision kept (core/policy.py decision_facts)
     watch_briefly(app, 0.2)
+    assert not decide(app, router)
+
+
+def test_a_command_is_in_effect_for_the_next_request(served: tuple[Userman, RouterInfo]) -> None:
+    """A decision kept, then a command of this process: its commit reads the change in."""
+    app, router = served
+    assert decide(app, router)
+    assert app.policy.policy.memo
+    run(app, ROOT, "user set", "test", password="changed")
     assert not decide(app, router)
 
 

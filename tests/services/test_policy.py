@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from support import NOW, run
 from userman.core.accounting import AccountingRecord, AcctStatus
-from userman.core.authorize import AccessRequest, PapCredentials
+from userman.core.authorize import AccessRequest, PapCredentials, authorize
 from userman.core.context import RequestContext
 from userman.core.policy import user_facts as memory_facts
 from userman.services import Actor, Userman, policy, retention
@@ -97,6 +97,32 @@ def sessions(app: Userman) -> None:
 MOMENTS = (NOW - 40 * HOUR, NOW, NOW + 2 * HOUR, NOW + 30 * HOUR)
 
 
+PASSWORDS = {"u1": "p1", "u2": "p2", "u3": "p3", "u4": "p4", "u5": "p5", "u6": "p5"}
+
+
+def warm(app: Userman) -> None:
+    """Decide for every user at NOW: the decision memo holds what it may of that moment."""
+    for state in list(app.policy.policy.by_id.values()):
+        request = AccessRequest(state.user.username, PapCredentials(b"p1"))
+        decide(app.policy, router(app), request, NOW)
+
+
+def assert_decided_afresh(app: Userman, moments: tuple[dt.datetime, ...] = MOMENTS) -> None:
+    """Every user's decision from memory (the memo's, when it holds one: NOW's, asked first)
+    equals the one made afresh from its facts, at each moment, for its password and another."""
+    moments = (NOW, *moments)
+    cache = app.policy
+    for state in list(cache.policy.by_id.values()):
+        name = state.user.username
+        for password in (state.user.password, "other"):
+            request = AccessRequest(name, PapCredentials(password.encode()))
+            for now in moments:
+                found = decide(cache, router(app), request, now)
+                assert found is not None
+                facts = memory_facts(cache.policy, state, now)
+                assert found[0] == authorize(request, facts, now), (name, password, now)
+
+
 def assert_same(app: Userman, moments: tuple[dt.datetime, ...] = MOMENTS) -> None:
     """Every user's facts from memory equal the database's, at each moment."""
     cache = app.policy
@@ -149,8 +175,10 @@ def test_a_command_is_in_memory_as_it_commits(loaded: Userman) -> None:
     ]
     for command, positional, args in changes:
         loads = loaded.policy.counters["loads"]
+        warm(loaded)
         run(loaded, ROOT, command, *positional, **args)
         assert_same(loaded)
+        assert_decided_afresh(loaded)
         # Only a change that makes a counting period reach further back than the sessions
         # held (a zone further west, a longer reset interval) reads everything again.
         reaches_back = "time-zone" in args or "reset-counters-interval" in args
@@ -158,11 +186,15 @@ def test_a_command_is_in_memory_as_it_commits(loaded: Userman) -> None:
 
 
 def test_accounting_is_in_memory_as_it_commits(loaded: Userman) -> None:
+    warm(loaded)
     account(loaded, AcctStatus.INTERIM_UPDATE, "c", "u1", NOW + HOUR, session_time=4000)
     assert_same(loaded)
+    assert_decided_afresh(loaded)
+    warm(loaded)
     account(loaded, AcctStatus.STOP, "c", "u1", NOW + HOUR, session_time=4001)
     account(loaded, AcctStatus.ACCOUNTING_ON, "x", "", NOW + HOUR)
     assert_same(loaded)
+    assert_decided_afresh(loaded)
     state = loaded.policy.user(1, "u1")
     assert state is not None
     assert not any(s.active for s in state.sessions)
@@ -170,7 +202,9 @@ def test_accounting_is_in_memory_as_it_commits(loaded: Userman) -> None:
 
 def test_sql_typed_by_hand_is_read_from_the_change_log(loaded: Userman) -> None:
     """Another process's change (here: SQL on a connection of its own, which no commit hook
-    sees) is in memory after the next `refresh`, which the server's watcher runs."""
+    sees) is in memory after the next `refresh`, which the server's watcher runs, and the
+    decisions memory kept before it are made afresh."""
+    warm(loaded)
     with loaded.database.engine.begin() as connection:
         connection.execute(text("UPDATE \"user\" SET password = 'typed' WHERE username = 'u1'"))
         connection.execute(text("UPDATE profile SET validity = 60 WHERE name = 'day'"))
@@ -180,6 +214,7 @@ def test_sql_typed_by_hand_is_read_from_the_change_log(loaded: Userman) -> None:
     assert state is not None
     assert state.user.password == "p1"
     assert loaded.policy.refresh() == 1 + 1 + 4 + 1  # u1, day, the 4 entries, u4
+    assert_decided_afresh(loaded)
     state = loaded.policy.user(1, "u1")
     assert state is not None
     assert state.user.password == "typed"
@@ -332,3 +367,27 @@ def test_a_commit_does_not_wait_long_for_a_read_in_progress(loaded: Userman) -> 
     state = loaded.policy.user(1, "u1")
     assert state is not None
     assert state.user.password == "later"
+
+
+def test_a_change_by_another_process_is_in_effect_for_the_next_request(loaded: Userman) -> None:
+    """u1 accepted and its decision kept; another process renames a limitation (all kept
+    decisions are forgotten), then disables u1: the next request after the watcher's read
+    (server/policy.py, every 0.2 s) is refused."""
+    request = AccessRequest("u1", PapCredentials(b"p1"))
+    for _ in range(2):
+        found = decide(loaded.policy, router(loaded), request, NOW)
+        assert found is not None
+        assert found[0].accept
+    assert loaded.policy.policy.memo  # kept
+    with loaded.database.engine.begin() as connection:
+        connection.execute(text("UPDATE limitation SET name = 'renamed' WHERE name = 'rate'"))
+    loaded.policy.refresh()
+    assert not loaded.policy.policy.memo  # a row changed: all forgotten
+    decide(loaded.policy, router(loaded), request, NOW)
+    with loaded.database.engine.begin() as connection:
+        connection.execute(text("UPDATE \"user\" SET disabled = true WHERE username = 'u1'"))
+    loaded.policy.refresh()
+    found = decide(loaded.policy, router(loaded), request, NOW)
+    assert found is not None
+    assert not found[0].accept
+    assert found[0] == loaded.authenticate(router(loaded), request, NOW)

@@ -47,6 +47,7 @@ __all__ = [
     "PapCredentials",
     "RejectReason",
     "Standing",
+    "Terms",
     "UserFacts",
     "authorize",
     "class_for",
@@ -54,6 +55,7 @@ __all__ = [
     "same_caller",
     "shared_users_limit",
     "standing",
+    "terms",
     "used_up",
     "user_of_class",
 ]
@@ -244,9 +246,16 @@ def shared_users_limit(facts: UserFacts, running: ProfileSlot) -> int | None:
     return int(override)
 
 
-def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime) -> Decision:
+def authorize(
+    request: AccessRequest,
+    facts: UserFacts | None,
+    now: dt.datetime,
+    held: Terms | None = None,
+) -> Decision:
     """Accept or reject `request`; the order of checks follows User Manager's: the password,
-    the user and its customer, the caller-id, the profile, then the sessions at once."""
+    the user and its customer, the caller-id, the profile, then the sessions at once.
+    `held`: `terms(facts, then)` made earlier (a memo, core/policy.py), for `now` between
+    `then` and its `until`: the decision is the same as with terms made now."""
     if not request.readable:
         return Decision(False, RejectReason.UNREADABLE_NAME)
     if request.credentials is None:
@@ -267,7 +276,7 @@ def authorize(request: AccessRequest, facts: UserFacts | None, now: dt.datetime)
             return Decision(False, RejectReason.CALLER_ID_MISMATCH)
     elif facts.caller_id_bind_on_first_use and calling:
         bind = calling  # the first caller-id seen becomes the only one allowed
-    return _grant(facts, now, method_reply, bind, open_session=False)
+    return _grant(facts, now, method_reply, bind, open_session=False, held=held)
 
 
 def reauthorize(facts: UserFacts, now: dt.datetime) -> Decision:
@@ -281,40 +290,54 @@ def reauthorize(facts: UserFacts, now: dt.datetime) -> Decision:
     return _grant(facts, now, (), "", open_session=True)
 
 
-def _grant(
-    facts: UserFacts,
-    now: dt.datetime,
-    method_reply: tuple[tuple[str, object], ...],
-    bind: str,
-    *,
-    open_session: bool,
-) -> Decision:
-    """The profile, its windows and limits, shared-users (for a new session), and the reply."""
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What the user's facts grant at a moment, whatever the request: the decision `_grant`
+    makes after the credentials and the caller-id, but for the request's own part (shared-users
+    against this session, the method's reply attributes, Session-Timeout counted from `now`).
+
+    `until`: the first moment after which it may differ from `terms(facts, later)` for the same
+    facts (the running profile's end, the next edge of a window of its limitations); None:
+    never. A selection that changes the profile queue holds only at its own moment."""
+
+    refusal: Decision | None  # the profile, its windows or its limits refuse
+    running: ProfileSlot | None
+    changed: tuple[ProfileSlot, ...]
+    reply: tuple[tuple[str | CustomAttribute, object], ...]  # the reply after the method's own
+    uptime_left: int | None
+    ends: tuple[dt.datetime, ...]  # the moments the session must end by (`_ends`)
+    until: dt.datetime | None
+
+
+def terms(facts: UserFacts, now: dt.datetime) -> Terms:
+    """The profile, its windows and limits, and the reply they make, at `now`."""
     selection = select_profile(facts.profiles, now)
-    if selection.running is None:
-        return Decision(False, RejectReason.NO_VALID_PROFILE, profile_changes=selection.changed)
+    changed = selection.changed
     running = selection.running
+    # A selection that starts or ends a profile is made at `now` and stored: it holds no longer.
+    until: dt.datetime | None = now if changed else None
+    if running is None:
+        refusal = Decision(False, RejectReason.NO_VALID_PROFILE, profile_changes=changed)
+        return Terms(refusal, None, changed, (), None, (), until)
+    if running.end_time is not None:
+        until = _earliest(until, running.end_time)
     limitations = [limitation for limitation, _ in facts.limits]
     tz = facts.time_zone
+    until = _earliest(until, applicable_until(limitations, now, tz))
     now_applying = applicable(limitations, now, tz)
+
+    def refused(reason: RejectReason) -> Terms:
+        refusal = Decision(False, reason, profile_changes=changed)
+        return Terms(refusal, running, changed, (), None, (), until)
+
     if not now_applying and limitations and outside_windows(limitations, now, tz):
         # A profile whose windows do not cover now refuses ("internet only 07:00-16:00").
-        return Decision(False, RejectReason.OUTSIDE_TIME_WINDOW, profile_changes=selection.changed)
+        return refused(RejectReason.OUTSIDE_TIME_WINDOW)
     left = _remaining(facts, now, now_applying)
     ran_out = exhausted(left)
     if ran_out is not None:
-        reason = LIMIT_REASONS[ran_out]
-        return Decision(False, reason, profile_changes=selection.changed)
-    limit = shared_users_limit(facts, running)
-    evict = 0
-    if limit is not None and facts.active_sessions >= limit and not open_session:
-        if not facts.evict_oldest or limit == 0:
-            # Legacy User Manager refuses at the limit.
-            reason = RejectReason.TOO_MANY_SESSIONS
-            return Decision(False, reason, profile_changes=selection.changed)
-        # v7: the oldest sessions make room (terminate-cause um-simultaneous-sessions).
-        evict = facts.active_sessions - limit + 1
-    reply: list[tuple[str | CustomAttribute, object]] = list(method_reply)
+        return refused(LIMIT_REASONS[ran_out])
+    reply: list[tuple[str | CustomAttribute, object]] = []
     if facts.framed_ip:
         reply.append(("Framed-IP-Address", ipaddress.ip_address(facts.framed_ip)))
     reply.extend(_limitation_reply(now_applying))
@@ -322,15 +345,47 @@ def _grant(
     if facts.user_id:
         reply.append(("Class", class_for(facts.user_id)))
     reply.extend(reply_limits(left))
+    ends = tuple(_ends(facts, running, limitations, now))
+    return Terms(None, running, changed, tuple(reply), left.uptime, ends, until)
+
+
+def _earliest(moment: dt.datetime | None, other: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return other
+    return moment if other is None or moment <= other else other
+
+
+def _grant(
+    facts: UserFacts,
+    now: dt.datetime,
+    method_reply: tuple[tuple[str, object], ...],
+    bind: str,
+    *,
+    open_session: bool,
+    held: Terms | None = None,
+) -> Decision:
+    """The terms (`held`, or made now), shared-users (for a new session), and the reply."""
+    granted = terms(facts, now) if held is None else held
+    if granted.refusal is not None:
+        return granted.refusal
+    running = granted.running
+    assert running is not None  # a grant without a refusal has its profile
+    limit = shared_users_limit(facts, running)
+    evict = 0
+    if limit is not None and facts.active_sessions >= limit and not open_session:
+        if not facts.evict_oldest or limit == 0:
+            # Legacy User Manager refuses at the limit.
+            reason = RejectReason.TOO_MANY_SESSIONS
+            return Decision(False, reason, profile_changes=granted.changed)
+        # v7: the oldest sessions make room (terminate-cause um-simultaneous-sessions).
+        evict = facts.active_sessions - limit + 1
+    reply: list[tuple[str | CustomAttribute, object]] = [*method_reply, *granted.reply]
     timeout = session_timeout(
-        [
-            left.uptime,
-            *(seconds_until(moment, now) for moment in _ends(facts, running, limitations, now)),
-        ]
+        [granted.uptime_left, *(seconds_until(moment, now) for moment in granted.ends)]
     )
     if timeout is not None:
         reply.append(("Session-Timeout", timeout))
-    return Decision(True, None, tuple(reply), selection.changed, bind, evict)
+    return Decision(True, None, tuple(reply), granted.changed, bind, evict)
 
 
 def _ends(

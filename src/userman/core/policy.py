@@ -6,6 +6,9 @@ that bind them to profiles, user groups, custom attributes) by id, and each user
 the sessions that count against a limitation with a reset interval) by subscriber and username.
 services/policy.py fills and updates it; `user_facts` builds from it exactly the `UserFacts` that
 services/facts.py reads from the database, so `authorize` decides alike from either.
+`decision_facts` keeps a user's facts and terms (core/authorize.py) until the next moment they
+may change, for the user's state as it is: a new state, any other row's change, or that moment
+makes them afresh.
 
 Pure: no I/O, no clock; `now` is a parameter. Records are immutable: an update replaces them, so
 a reader on another thread sees an old record or a new one, never half of each.
@@ -17,8 +20,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from userman.core.authorize import CustomAttribute, UserFacts
-from userman.core.limits import LimitationFacts, Usage, counting_period_start
+from userman.core.authorize import CustomAttribute, Terms, UserFacts, terms
+from userman.core.limits import (
+    LimitationFacts,
+    Usage,
+    counting_period_start,
+    next_counting_period_start,
+)
 from userman.core.profiles import ProfileSlot, ProfileState, select_profile
 from userman.core.windows import Window
 
@@ -35,6 +43,7 @@ __all__ = [
     "UserRecord",
     "UserState",
     "attribute_pairs",
+    "decision_facts",
     "user_facts",
 ]
 
@@ -160,6 +169,9 @@ class Policy:
         # Derived from the rows above, made on first use, dropped whenever they change.
         self._limits: dict[int, tuple[LimitationFacts, ...]] = {}
         self._custom: dict[int, Mapping[str, CustomAttribute]] = {}
+        # Users' facts and terms by user id (`decision_facts`); False: always made afresh.
+        self.memo: dict[int, Memo] = {}
+        self.remember = True
 
     def user(self, subscriber_id: int, username: str) -> UserState | None:
         found = self.users.get(subscriber_id)
@@ -175,8 +187,10 @@ class Policy:
             self._unlist(old)  # renamed or moved
         self.users.setdefault(user.subscriber_id, {})[user.username] = state
         self.by_id[user.id] = state
+        self.memo.pop(user.id, None)  # made from the old state: never used again, freed now
 
     def drop_user(self, user_id: int) -> None:
+        self.memo.pop(user_id, None)
         old = self.by_id.pop(user_id, None)
         if old is not None:
             self._unlist(old)
@@ -191,6 +205,7 @@ class Policy:
         """Forget what was derived from the rows (call after changing any but users)."""
         self._limits = {}
         self._custom = {}
+        self.memo = {}
 
     def limits_of(self, profile_id: int) -> tuple[LimitationFacts, ...]:
         """The profile's limitations with their windows, in the order of its
@@ -376,3 +391,77 @@ def user_facts(
         attributes=_attributes(policy, user, running),
         coa=coa,
     )
+
+
+MEMO_HELD = 50_000  # users' memos held at most: past that all are forgotten and made again
+
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """A user's facts and terms, made at `since` from `state` for a router's `coa` and
+    `evict_oldest`, good before `until` (None: until the state or a row changes)."""
+
+    state: UserState
+    coa: bool
+    evict_oldest: bool
+    since: dt.datetime
+    until: dt.datetime | None
+    facts: UserFacts
+    terms: Terms
+
+
+def decision_facts(
+    policy: Policy,
+    state: UserState,
+    now: dt.datetime,
+    *,
+    coa: bool = False,
+    evict_oldest: bool = False,
+) -> tuple[UserFacts, Terms] | None:
+    """`user_facts` and the `terms` they grant at `now`, as made at an earlier moment when
+    nothing they derive from has changed since: the same `state` (a change to the user, its
+    profile queue or sessions puts a new one), no change to any other row (`rows_changed`
+    forgets all), and `now` before the first moment either may differ (the running profile's
+    end, a window's edge, a counting period's reset). None as `user_facts`."""
+    memo = policy.memo  # first: a change replaces it, and then a late writer fills the old one
+    held = memo.get(state.user.id)
+    if (
+        held is not None
+        and held.state is state
+        and held.coa is coa
+        and held.evict_oldest is evict_oldest
+        and held.since <= now
+        and (held.until is None or now < held.until)
+    ):
+        return held.facts, held.terms
+    facts = user_facts(policy, state, now, coa=coa, evict_oldest=evict_oldest)
+    if facts is None:
+        return None
+    granted = terms(facts, now)
+    until = _facts_until(facts, granted, now)
+    if policy.remember and (until is None or now < until):
+        if len(memo) >= MEMO_HELD:
+            memo.clear()
+        memo[state.user.id] = Memo(state, coa, evict_oldest, now, until, facts, granted)
+    return facts, granted
+
+
+def _facts_until(facts: UserFacts, granted: Terms, now: dt.datetime) -> dt.datetime | None:
+    """The first moment after `now` when `user_facts` may count otherwise, or the terms
+    differ: the terms' own `until` and the next reset of a limitation's counting period."""
+    until = granted.until
+    running = granted.running
+    for limitation, _ in facts.limits:
+        reset = next_counting_period_start(
+            limitation.reset_counters_interval,
+            limitation.reset_counters_start_time,
+            now,
+            facts.time_zone,
+        )
+        if reset is None:
+            continue
+        if running is None or running.start_time is None:
+            return now  # counted from `now` itself (`_limits`): good for this moment only
+        if until is None or reset < until:
+            until = reset
+    return until

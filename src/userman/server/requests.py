@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import ipaddress
 import os
 
 from userman.core.accounting import AccountingRecord, AcctStatus, octets
@@ -58,7 +60,15 @@ def _text(values: Values, name: str) -> str:
         return ""
     if isinstance(value, str):
         return value if value.isascii() else escaped(value)
+    if isinstance(value, ipaddress.IPv4Address):
+        return _address_text(value)
     return str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_text(address: ipaddress.IPv4Address) -> str:
+    """An address as text, made once: the router's NAS-IP-Address is in all its requests."""
+    return str(address)
 
 
 def escaped(text: str) -> str:
@@ -93,6 +103,12 @@ def _named(dictionary: Dictionary, values: Values, name: str) -> str:
     value = _int(values, name.casefold())
     if value is None:
         return ""
+    return _value_name(dictionary, name, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_name(dictionary: Dictionary, name: str, value: int) -> str:
+    """The VALUE name of `value`, lower case, made once per value (a Dictionary never changes)."""
     return (dictionary.attribute(name).value_name(value) or str(value)).lower()
 
 

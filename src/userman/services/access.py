@@ -1,8 +1,9 @@
 """Access decisions from the policy in memory, and storing what they change.
 
 `decide` runs on the server's event loop: the user's facts come from the `PolicyCache`
-(core/policy.py builds them as services/facts.py reads them), `authorize` decides, and no
-database is asked. What a decision changes is stored in two ways:
+(core/policy.py builds them as services/facts.py reads them, and keeps them with the terms
+they grant until they may change), `authorize` decides, and no database is asked. What a
+decision changes is stored in two ways:
 
 - `store_effects`: what the router relies on, committed before the Access-Accept is sent (a
   profile that starts or ends at this log-on, a caller-id bound on first use, the oldest
@@ -27,7 +28,7 @@ from sqlalchemy import bindparam, update
 
 from userman.core.authorize import AccessRequest, Decision, authorize
 from userman.core.context import RequestContext
-from userman.core.policy import user_facts
+from userman.core.policy import decision_facts
 from userman.core.profiles import ProfileState
 from userman.services.aaa import evict_oldest, log_row, outcome
 from userman.services.policy import PolicyCache
@@ -60,10 +61,11 @@ def decide(
     evict = router.evict_oldest
     if evict is None:
         evict = policy.evicts(router.subscriber_id)
-    facts = user_facts(policy, state, now, coa=router.use_coa, evict_oldest=evict)
-    if facts is None:
+    found = decision_facts(policy, state, now, coa=router.use_coa, evict_oldest=evict)
+    if found is None:
         return None
-    return authorize(request, facts, now), state.user.id
+    facts, held = found
+    return authorize(request, facts, now, held), state.user.id
 
 
 def durable(decision: Decision) -> bool:

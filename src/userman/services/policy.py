@@ -148,9 +148,18 @@ def _states(rows: store.UserRows, since: dt.datetime) -> list[UserState]:
 class PolicyCache:
     """The policy of this process, and how far the change log has been read into it."""
 
-    def __init__(self, database: Database, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], dt.datetime] = utcnow,
+        *,
+        remember: bool = True,
+    ) -> None:
         self.database = database
         self.clock = clock  # what the counting periods are reckoned from
+        # Whether decisions keep users' facts and terms (core/policy.py decision_facts);
+        # bench/decision.py compares.
+        self.remember = remember
         self.policy = Policy()
         self.loaded = False
         self.counters: Counter[str] = Counter()
@@ -171,6 +180,7 @@ class PolicyCache:
     def _load(self) -> None:
         began, now = time.monotonic(), self.clock()
         policy = Policy()
+        policy.remember = self.remember
         with self._read() as db:
             cursor = store.start_cursor(db)  # before the tables: nothing falls in between
             for table, (name, record) in TABLES.items():
@@ -273,6 +283,11 @@ class PolicyCache:
             for user_id in users - {state.user.id for state in states}:
                 policy.drop_user(user_id)
         return True
+
+    def remembering(self, on: bool) -> None:
+        """Whether decisions keep users' facts and terms from now on; forgets those kept."""
+        self.remember = self.policy.remember = on
+        self.policy.memo = {}
 
     def prune(self, now: dt.datetime) -> int:
         """Delete the changes older than KEEP (every server may; the server's sweeper does)."""
