@@ -56,8 +56,10 @@ def utcnow() -> dt.datetime:
 
 
 class Userman:
-    def __init__(self, url: str, *, backup_dir: Path | None = None) -> None:
-        self.database = Database(url)
+    def __init__(
+        self, url: str, *, backup_dir: Path | None = None, key_file: str | Path | None = None
+    ) -> None:
+        self.database = Database(url, key_file=key_file)
         self.backup_dir = backup_dir or self.database.data_dir / "backups"
         self._retain_next = dt.datetime.min.replace(tzinfo=dt.UTC)  # when `retain` is due
 

@@ -159,9 +159,19 @@ def _sqlite_files(path: str | None) -> None:
             private_file(other)
 
 
-def _key_file(parsed: URL) -> Path | None:
-    """Where the keys of this database are: ?key_file=, $USERMAN_KEY_FILE, or beside the file."""
-    given = parsed.query.get("key_file") or os.environ.get(KEY_FILE_ENV)
+def _key_file(parsed: URL, option: str | os.PathLike[str] | None, url: str) -> Path | None:
+    """Where the keys of this database are: the command's --key-file (`option`), ?key_file= in
+    the URL, $USERMAN_KEY_FILE, or beside the file. Given both ways and not the same, it is an
+    error: which key seals is not left to an order of precedence."""
+    in_url = parsed.query.get("key_file")
+    if option is not None and str(option):
+        if isinstance(in_url, str) and in_url and Path(in_url) != Path(option):
+            raise DatabaseError(
+                f"two key files given: --key-file {option} and ?key_file={in_url} in the"
+                f' database URL "{_shown(url)}" (give one)'
+            )
+        return Path(option)
+    given = in_url or os.environ.get(KEY_FILE_ENV)
     if isinstance(given, str) and given:
         return Path(given)
     path = parsed.database
@@ -196,10 +206,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str) ->
 class Database:
     """One engine and its session factory; `session()` hands out a unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, key_file: str | os.PathLike[str] | None = None) -> None:
         self.url = normalize_url(url)
         parsed = _parse(self.url, url)
-        self.key_file = _key_file(parsed)
+        self.key_file = _key_file(parsed, key_file, url)
         in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (
             None,
             "",
