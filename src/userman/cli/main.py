@@ -316,7 +316,9 @@ def _listening(
     metavar="URL",
     help=(
         "Also send the server's log and every row of the log menu to a syslog collector, as "
-        "RFC 5424: udp://HOST[:514] or tcp://HOST[:601], ?facility=local0 (default daemon)."
+        "RFC 5424: udp://HOST[:514], tcp://HOST[:601] or tls://HOST[:6514] (RFC 5425: the "
+        "collector's certificate verified, against the system's CAs or ?ca_file=PATH, and its "
+        "name against HOST), ?facility=local0 (default daemon)."
     ),
 )
 @click.option(
