@@ -96,12 +96,13 @@ def launch(
     *,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Start `userman ARGS` (a `serve`), its log in `log_path`, and wait until it says it
-    listens; RuntimeError with its log when it does not."""
+    listens; RuntimeError with its log when it does not. `wrapper` runs it (setpriv ...)."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "userman", *args],
+            [*wrapper, sys.executable, "-m", "userman", *args],
             stdout=subprocess.DEVNULL,
             stderr=log,
             cwd=cwd,
@@ -117,7 +118,7 @@ def launch(
     raise RuntimeError(f"userman {' '.join(args)} did not start:\n{log_path.read_text()}")
 
 
-def start_server(db_url: str, log_path: Path, *options: str) -> Server:
+def start_server(db_url: str, log_path: Path, *options: str, wrapper: Sequence[str] = ()) -> Server:
     """Start `userman serve` on free loopback ports; its log goes to `log_path`.
 
     A port found free may be taken by another process before the server binds it (another
@@ -130,7 +131,9 @@ def start_server(db_url: str, log_path: Path, *options: str) -> Server:
         ports += ["--http-port", str(http_port)]
         try:
             process = launch(
-                ["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options], log_path
+                ["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options],
+                log_path,
+                wrapper=wrapper,
             )
         except RuntimeError:
             if attempt == 3 or "address already in use" not in log_path.read_text():

@@ -24,6 +24,7 @@ import functools
 import logging
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -203,6 +204,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str) ->
     cursor.close()
 
 
+def _read_only_connection(context: ExceptionContext) -> None:
+    """SQLite opens a file it may not write read-only, and the connection stays so after the
+    file becomes writable ("attempt to write a readonly database", SQLITE_READONLY, for ever).
+    Such an error is taken as a lost connection: SQLAlchemy discards it (and the pool's others,
+    opened the same way), and the next transaction opens the file anew, writing once it may.
+    The failed transaction is rolled back and reported as before: nothing is acknowledged."""
+    error = context.original_exception
+    code = getattr(error, "sqlite_errorcode", None)
+    readonly = isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_READONLY
+    if isinstance(error, sqlite3.OperationalError) and readonly:
+        context.is_disconnect = True
+
+
 class Database:
     """One engine and its session factory; `session()` hands out a unit of work."""
 
@@ -225,6 +239,7 @@ class Database:
             self.engine: Engine = create_engine(parsed.difference_update_query(["synchronous"]))
             pragmas = functools.partial(_sqlite_pragmas, synchronous=self.synchronous)
             event.listen(self.engine, "connect", pragmas)
+            event.listen(self.engine, "handle_error", _read_only_connection)
         else:
             if "synchronous" in parsed.query:
                 raise DatabaseError(
