@@ -74,10 +74,12 @@ def do(app: Userman, command: str, *positional: str, **args: str) -> None:
 
 
 def make_app(folder: Path) -> Userman:
-    """A database with router r (127.0.0.1, secret 12345), profile p (1d, starts at once) and
-    user test/test without a profile yet."""
+    """A database with router r (127.0.0.1, secret 12345; CoA to this host allowed), profile p
+    (1d, starts at once) and user test/test without a profile yet."""
     app = Userman(f"sqlite:///{folder / 'userman.db'}")
     app.prepare()
+    # The router is this host's (127.0.0.1): CoA/Disconnect may go there only when allowed.
+    do(app, "database set", **{"allow-local-coa": "yes"})
     do(app, "router add", name="r", **{"ip-address": "127.0.0.1", "shared-secret": "12345"})
     do(app, "profile add", name="p", validity="1d", **{"starts-at": "now"})
     do(app, "user add", username="test", password="test")

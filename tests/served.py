@@ -97,12 +97,14 @@ def launch(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     startup: float = STARTUP_SECONDS,
+    wrapper: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Start `userman ARGS` (a `serve`), its log in `log_path`, and wait until it says it
-    listens (at most `startup` seconds); RuntimeError with its log when it does not."""
+    listens (at most `startup` seconds); RuntimeError with its log when it does not.
+    `wrapper` runs it (setpriv ...)."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "userman", *args],
+            [*wrapper, sys.executable, "-m", "userman", *args],
             stdout=subprocess.DEVNULL,
             stderr=log,
             cwd=cwd,
@@ -119,7 +121,11 @@ def launch(
 
 
 def start_server(
-    db_url: str, log_path: Path, *options: str, startup: float = STARTUP_SECONDS
+    db_url: str,
+    log_path: Path,
+    *options: str,
+    startup: float = STARTUP_SECONDS,
+    wrapper: Sequence[str] = (),
 ) -> Server:
     """Start `userman serve` on free loopback ports; its log goes to `log_path`.
 
@@ -136,6 +142,7 @@ def start_server(
                 ["--db", db_url, "serve", "--bind", "127.0.0.1", *ports, *options],
                 log_path,
                 startup=startup,
+                wrapper=wrapper,
             )
         except RuntimeError:
             if attempt == 3 or "address already in use" not in log_path.read_text():

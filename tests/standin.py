@@ -35,7 +35,7 @@ ANSWERS = {
 class StandInRouter:
     secret: bytes = b"12345"
     mode: str = "ack"  # ack, nak or silent
-    lifetime: float = 20.0
+    lifetime: float = 120.0  # a safety stop: an end-to-end test starts a server and CLIs first
     host: str = "127.0.0.1"  # or ::1
     received: list[Packet] = field(default_factory=list)
     signed: list[bool] = field(default_factory=list)  # each request's authenticators held

@@ -29,14 +29,16 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_retention_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
     assert run("database", "print").stdout.split() == [
-        "allow-private-destinations:", "no", "keep-sessions:", "forever", "keep-log:", "forever",
+        "allow-private-destinations:", "no", "allow-local-coa:", "no",
+        "keep-sessions:", "forever", "keep-log:", "forever",
     ]  # fmt: skip
     assert run("database", "prune").stdout == (
         "nothing to prune: keep-sessions and keep-log are forever (database set)\n"
     )
     run("database", "set", "keep-sessions=365d", "keep-log=30d")
     assert run("database", "print").stdout.split() == [
-        "allow-private-destinations:", "no", "keep-sessions:", "52w1d", "keep-log:", "4w2d",
+        "allow-private-destinations:", "no", "allow-local-coa:", "no",
+        "keep-sessions:", "52w1d", "keep-log:", "4w2d",
     ]  # fmt: skip
     bad = run("database", "set", "keep-log=1h", ok=False)
     assert (bad.exit_code, bad.stderr) == (1, "failure: keep-log: keep at least 1d, or forever\n")

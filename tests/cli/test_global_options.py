@@ -25,6 +25,8 @@ from userman.cli.main import cli
         (["user", "add", "comment=--json"], ["user", "add", "comment=--json"]),
         (["import", "--", "--db"], ["import", "--", "--db"]),
         (["export", "--db"], ["--db", "export"]),  # click says the value is missing
+        (["serve", "--key-file", "K", "--bind", "x"], ["--key-file", "K", "serve", "--bind", "x"]),
+        (["key", "rotate", "--key-file=K"], ["--key-file=K", "key", "rotate"]),
     ],
 )
 def test_hoist_moves_the_global_options_first(argv: list[str], hoisted: list[str]) -> None:

@@ -21,6 +21,7 @@ def test_an_edited_limitation_reaches_the_open_session_as_a_coa(tmp_path: Path) 
     db_url = f"sqlite:///{tmp_path / 'userman.db'}"
     with StandInRouter(mode="ack") as router:
         for line in (
+            "database set allow-local-coa=yes",  # the stand-in router is on this host
             "router add ip-address=127.0.0.1 name=r1 shared-secret=12345 use-coa=yes "
             f"coa-port={router.port}",
             "user add username=test password=test",

@@ -112,6 +112,7 @@ def rules_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     script = folder / "config.rsc"
     script.write_text(configuration())
     userman(db_url, "import", str(script))
+    userman(db_url, "database", "set", "allow-local-coa=yes")  # router1 is on this host
     server = start_server(db_url, log_of(db_url))
     yield server
     stop_server(server)

@@ -108,6 +108,7 @@ def test_nothing_is_pruned_unless_asked(app: Userman) -> None:
     world(app)
     assert run(app, ROOT, "database print").items[0].fields == (
         ("allow-private-destinations", "no"),
+        ("allow-local-coa", "no"),
         ("keep-sessions", "forever"),
         ("keep-log", "forever"),
     )
@@ -120,6 +121,7 @@ def test_the_settings_are_the_superusers_and_say_what_is_wrong(app: Userman) -> 
     keep(app, **{"keep-sessions": "52w", "keep-log": "90d"})
     assert run(app, ROOT, "database print").items[0].fields == (
         ("allow-private-destinations", "no"),
+        ("allow-local-coa", "no"),
         ("keep-sessions", "52w"),
         ("keep-log", "12w6d"),
     )

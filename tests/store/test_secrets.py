@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from userman.core.errors import DatabaseError
 from userman.store import models
 from userman.store.database import Database, default_url
 from userman.store.secrets import PREFIX, SecretsError, rotate
@@ -188,6 +189,21 @@ def test_a_database_server_takes_its_key_file_from_the_url(
     monkeypatch.setenv("USERMAN_KEY_FILE", str(tmp_path / "env.key"))
     assert Database(url).key_file == tmp_path / "env.key"
     assert Database(f"sqlite:///{tmp_path / 'u.db'}").key_file == tmp_path / "env.key"
+
+
+def test_the_commands_key_file_comes_first_and_is_never_given_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--key-file PATH` (the `key_file` of Database): before $USERMAN_KEY_FILE and the file
+    # beside the database; with ?key_file= in the URL as well, the same file or an error.
+    monkeypatch.setenv("USERMAN_KEY_FILE", str(tmp_path / "env.key"))
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    assert Database(url, key_file=tmp_path / "k").key_file == tmp_path / "k"
+    assert Database(f"{url}?key_file={tmp_path / 'k'}", key_file=tmp_path / "k").key_file == (
+        tmp_path / "k"
+    )
+    with pytest.raises(DatabaseError, match="two key files given"):
+        Database(f"{url}?key_file={tmp_path / 'k'}", key_file=tmp_path / "other")
 
 
 @pytest.mark.postgres

@@ -559,6 +559,7 @@ PAGE_UNTRIED = {
     ("POST", "/userman/login"): "logging in: a login and a password, no item",
     ("POST", "/userman/logout"): "logging out",
     ("POST", "/userman/settings/test-mail"): "sends a mail to the address given; names no item",
+    ("POST", "/userman/web-sessions/others/end"): "ends the actor's own other web log-ins",
 }
 PAGE_CONTEXT = ("request", "page", "_page", "ident", "name")
 
@@ -576,6 +577,8 @@ def page_attempts(sweep: Sweep, method: str, path: str) -> list[Attempt]:
     view = SLUGS.get(slug)
     menu = view.menu if view is not None else ""
     found: list[Attempt] = []
+    if "{number}" in path and slug == "web-sessions":  # a web log-in by its number
+        return [attempt(path, method, (MARK,), {}, NOT_MENUS["web-session"](sweep))]
     if "{ident}" in path:
         assert view is not None, path
         fields = {"comment": "sweep"} if method == "POST" else {}
@@ -626,7 +629,7 @@ async def page_request(
 ) -> str:
     http, csrf = browser
     words, fields = att.fill(value)
-    url = path.replace("{ident}", words[0]) if words else path
+    url = re.sub(r"\{(ident|number)\}", lambda _: words[0], path) if words else path
     if "{name}" in url:
         url = url.replace("{name}", secret_name(path))
     if method == "GET":

@@ -1,5 +1,6 @@
-"""Where the global options may stand: `--db`, `--json` and `--as` before the command or after
-it (`userman serve --db URL`, `userman user print --json`), for every command alike.
+"""Where the global options may stand: `--db`, `--key-file`, `--json` and `--as` before the
+command or after it (`userman serve --db URL --key-file PATH`, `userman user print --json`), for
+every command alike.
 
 `hoist` moves them to the front, where click and the control socket's client (cli/remote.py)
 read them. It is unambiguous: a RouterOS word never starts with `--`, and no command has an
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 __all__ = ["GLOBAL_OPTIONS", "hoist"]
 
 # The global options, and whether each takes a value.
-GLOBAL_OPTIONS = {"--db": True, "--as": True, "--json": False}
+GLOBAL_OPTIONS = {"--db": True, "--key-file": True, "--as": True, "--json": False}
 
 
 def hoist(argv: Sequence[str]) -> list[str]:

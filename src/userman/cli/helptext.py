@@ -149,6 +149,12 @@ def menu_help(path: Sequence[str]) -> str:
                         " subscribers' SMTP servers and PayPal URLs may be at loopback,"
                         " private, link-local or other non-public addresses",
                     ),
+                    (
+                        "allow-local-coa",
+                        "set, print: yes | no; default no (the superuser's): whether routers"
+                        " with use-coa=yes may have a loopback, unspecified, link-local,"
+                        " multicast or broadcast address (private ones need no permission)",
+                    ),
                 ]
             )
         )

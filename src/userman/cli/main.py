@@ -94,7 +94,7 @@ def _open(ctx: click.Context) -> Userman:
     """The services on the `--db` database, its schema brought up to date; a database that
     cannot be used is a Failure that says why (store/database.py)."""
     try:
-        app = Userman(ctx.obj["db"])
+        app = Userman(ctx.obj["db"], key_file=ctx.obj["key_file"])
     except UsermanError as error:
         raise Failure(str(error)) from None
     ctx.call_on_close(app.close)
@@ -172,6 +172,19 @@ def run_words(
         " commit to disk; add ?synchronous=normal to sync less (durable against a crash only)."
     ),
 )
+@click.option(
+    "--key-file",
+    "key_file",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=(
+        "The key file that seals user passwords and shared secrets (one key a line, mode"
+        " 0600; made on first use). Default: ?key_file=PATH in the --db URL, else"
+        " $USERMAN_KEY_FILE, else <database file>.key beside an SQLite database. A menu"
+        " command that a running server answers uses the server's."
+    ),
+)
 @click.option("--json", "as_json", is_flag=True, help="print emits a JSON array of objects.")
 @click.option(
     "--as",
@@ -182,7 +195,9 @@ def run_words(
 )
 @click.version_option(package_name="userman")
 @click.pass_context
-def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) -> None:
+def cli(
+    ctx: click.Context, db_url: str, key_file: str | None, as_json: bool, as_login: str | None
+) -> None:
     """userman: a RADIUS server and user manager, configured like MikroTik User Manager.
 
     \b
@@ -194,6 +209,7 @@ def cli(ctx: click.Context, db_url: str, as_json: bool, as_login: str | None) ->
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db_url
+    ctx.obj["key_file"] = key_file
     ctx.obj["json"] = as_json
     ctx.obj["as"] = as_login
 
@@ -323,7 +339,9 @@ def _listening(
     metavar="URL",
     help=(
         "Also send the server's log and every row of the log menu to a syslog collector, as "
-        "RFC 5424: udp://HOST[:514] or tcp://HOST[:601], ?facility=local0 (default daemon)."
+        "RFC 5424: udp://HOST[:514], tcp://HOST[:601] or tls://HOST[:6514] (RFC 5425: the "
+        "collector's certificate verified, against the system's CAs or ?ca_file=PATH, and its "
+        "name against HOST), ?facility=local0 (default daemon)."
     ),
 )
 @click.option(
@@ -727,9 +745,9 @@ def key() -> None:
 
     \b
     It is <database file>.key beside an SQLite database, made on first use with mode 0600;
-    ?key_file=PATH in the --db URL or $USERMAN_KEY_FILE puts it elsewhere (a PostgreSQL
-    database needs one of them, the same file on every node). Keep it out of the database's
-    backups, and keep a copy of it: without it the passwords cannot be read."""
+    --key-file PATH, ?key_file=PATH in the --db URL or $USERMAN_KEY_FILE puts it elsewhere (a
+    PostgreSQL database needs one of them, the same file on every node). Keep it out of the
+    database's backups, and keep a copy of it: without it the passwords cannot be read."""
 
 
 @key.command(name="rotate")

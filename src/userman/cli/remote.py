@@ -126,17 +126,19 @@ class ProgressBar:
 
 def _split_options(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]] | None:
     """The global options and the command words, or None for anything but a menu command."""
-    options: dict[str, Any] = {"db": None, "as": None, "json": False}
+    options: dict[str, Any] = {"db": None, "key-file": None, "as": None, "json": False}
     words = hoist(argv)
     while words and words[0].startswith("-"):
         option, _, value = words.pop(0).partition("=")
         if option == "--json" and not value:
             options["json"] = True
-        elif option in ("--db", "--as"):
+        elif option in ("--db", "--as", "--key-file"):
             if not value:
                 if not words:
                     return None
                 value = words.pop(0)
+            # The running server has its key file: a command it answers uses that one, as
+            # with ?key_file= in the URL (database_key leaves the query out).
             options[option[2:]] = value
         else:
             return None  # --help, --version, or a mistake for click to explain

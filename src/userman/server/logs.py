@@ -1,13 +1,15 @@
 """Where `userman serve` writes its log: stderr as text or JSON lines, and syslog.
 
 `configure(json_lines=..., syslog=...)` sets the root logger up once. With a syslog URL
-(`udp://host[:514]` or `tcp://host[:601]`, `?facility=local0`), every line of the server's own
-log and every row of User Manager's log (the logger `userman.log`: decisions, accounting,
-dropped requests, CoA answers, once committed; store/logbook.py) also goes to that collector as
-an RFC 5424 message: over UDP one datagram each (RFC 5426), over TCP framed by octet counting
-(RFC 6587 3.4.1), reconnecting after a failure. The network is written from a thread of its
-own (a QueueHandler in front), so the event loop never waits on a slow or dead collector; a
-message that cannot be sent is dropped and counted, never retried.
+(`udp://host[:514]`, `tcp://host[:601]` or `tls://host[:6514]`, `?facility=local0`), every
+line of the server's own log and every row of User Manager's log (the logger `userman.log`:
+decisions, accounting, dropped requests, CoA answers, once committed; store/logbook.py) also
+goes to that collector as an RFC 5424 message: over UDP one datagram each (RFC 5426), over TCP
+framed by octet counting (RFC 6587 3.4.1), over TLS framed the same way (RFC 5425 4.3) once the
+collector's certificate is verified against the system's CAs or `?ca_file=PATH` and its name
+against HOST (RFC 5425 5.2), reconnecting after a failure. The network is written from a
+thread of its own (a QueueHandler in front), so the event loop never waits on a slow or dead
+collector; a message that cannot be sent is dropped and counted, never retried.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging.handlers
 import os
 import queue
 import socket
+import ssl
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +48,8 @@ FACILITIES = {
 # Table 2: severities by Python's levels.
 SEVERITIES = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6}
 DEBUG_SEVERITY = 7
-PORTS = {"udp": 514, "tcp": 601}  # RFC 5426 3.3, RFC 6587 3.3 (IANA's syslog-conn)
+# RFC 5426 3.3, RFC 6587 3.3 (IANA's syslog-conn), RFC 5425 4.1 (syslog-tls)
+PORTS = {"udp": 514, "tcp": 601, "tls": 6514}
 # The SD-ID of a log row's structured data: RFC 5612's number for documentation, as no
 # enterprise number is registered for userman.
 SD_ID = "userman@32473"
@@ -55,26 +59,48 @@ QUEUE = 10_000  # messages waiting for the network at most; more are dropped
 
 @dataclass(frozen=True, slots=True)
 class SyslogTarget:
-    transport: str  # udp or tcp
+    transport: str  # udp, tcp or tls
     host: str
     port: int
     facility: int
+    ca_file: str | None = None  # tls: the CAs that may sign the collector's certificate
+
+    def tls_context(self) -> ssl.SSLContext:
+        """RFC 5425 5.2: the collector's certificate verified against the CAs (`ca_file`, or
+        the system's) and its name against the host the URL gives; TLS 1.2 at least."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
 
 def syslog_target(url: str) -> SyslogTarget:
     """The collector a `--syslog` URL names; ValueError saying what is wrong."""
     parts = urlsplit(url)
     if parts.scheme not in PORTS or not parts.hostname:
-        raise ValueError(f"--syslog {url}: give udp://HOST[:PORT] or tcp://HOST[:PORT]")
+        raise ValueError(
+            f"--syslog {url}: give udp://HOST[:PORT], tcp://HOST[:PORT] or tls://HOST[:PORT]"
+        )
     try:
         port = parts.port or PORTS[parts.scheme]
     except ValueError:
         raise ValueError(f"--syslog {url}: the port is not a number of 1-65535") from None
-    names = parse_qs(parts.query).get("facility", ["daemon"])
+    query = parse_qs(parts.query)
+    names = query.get("facility", ["daemon"])
     facility = FACILITIES.get(names[-1])
     if facility is None:
         raise ValueError(f"--syslog {url}: facility is one of {', '.join(FACILITIES)}")
-    return SyslogTarget(parts.scheme, parts.hostname, port, facility)
+    ca_file = query.get("ca_file", [None])[-1]
+    if ca_file is not None and parts.scheme != "tls":
+        raise ValueError(f"--syslog {url}: ca_file is for tls://")
+    target = SyslogTarget(parts.scheme, parts.hostname, port, facility, ca_file)
+    if parts.scheme == "tls":
+        try:
+            target.tls_context()  # a CA file that cannot be read is said now, not at each send
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(
+                f"--syslog {url}: cannot read the CA file {ca_file}: {error}"
+            ) from None
+    return target
 
 
 def _iso(created: float) -> str:
@@ -170,6 +196,7 @@ class SyslogHandler(logging.Handler):
         self.timeout = timeout
         self.dropped = 0
         self._sock: socket.socket | None = None
+        self._tls = target.tls_context() if target.transport == "tls" else None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -188,7 +215,14 @@ class SyslogHandler(logging.Handler):
             self._sock.sendto(data[:MAX_UDP], address)
             return
         if self._sock is None:
-            self._sock = socket.create_connection(address, timeout=self.timeout)
+            sock = socket.create_connection(address, timeout=self.timeout)
+            if self._tls is not None:
+                try:  # the handshake verifies the certificate: ssl.SSLError, an OSError
+                    sock = self._tls.wrap_socket(sock, server_hostname=self.target.host)
+                except OSError:
+                    sock.close()
+                    raise
+            self._sock = sock
         self._sock.sendall(b"%d " % len(data) + data)
 
     def _close(self) -> None:

@@ -56,8 +56,10 @@ def utcnow() -> dt.datetime:
 
 
 class Userman:
-    def __init__(self, url: str, *, backup_dir: Path | None = None) -> None:
-        self.database = Database(url)
+    def __init__(
+        self, url: str, *, backup_dir: Path | None = None, key_file: str | Path | None = None
+    ) -> None:
+        self.database = Database(url, key_file=key_file)
         self.backup_dir = backup_dir or self.database.data_dir / "backups"
         self._retain_next = dt.datetime.min.replace(tzinfo=dt.UTC)  # when `retain` is due
 
@@ -158,19 +160,23 @@ class Userman:
         with self.database.begin() as db:
             web_sessions.end(db, sid)
 
-    def web_sessions(self, actor: Actor) -> list[SessionInfo]:
-        """The customer's live web sessions (the superuser: every customer's)."""
+    def web_sessions(self, actor: Actor, current: str | None = None) -> list[SessionInfo]:
+        """The customer's live web sessions (the superuser: every customer's); the one whose id
+        is `current` marked."""
         from userman.services import web_sessions  # noqa: PLC0415
 
         with self.database.begin() as db:
-            return web_sessions.sessions(db, actor, utcnow())
+            return web_sessions.sessions(db, actor, utcnow(), current)
 
-    def revoke_web_session(self, actor: Actor, session_id: int | None) -> int:
-        """End one of the customer's web sessions, or all of them (None): how many ended."""
+    def revoke_web_session(
+        self, actor: Actor, session_id: int | None, keep: str | None = None
+    ) -> int:
+        """End one of the customer's web sessions, or all of them (None) but the one whose id
+        is `keep`: how many ended."""
         from userman.services import web_sessions  # noqa: PLC0415
 
         with self.database.begin() as db:
-            return web_sessions.revoke(db, actor, session_id, utcnow())
+            return web_sessions.revoke(db, actor, session_id, utcnow(), keep)
 
     def dashboard(self, actor: Actor) -> Dashboard:
         """The customer's status page: sessions, users, failures, today's traffic."""

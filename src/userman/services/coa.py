@@ -7,6 +7,10 @@ use-coa=yes, a `coa_request` row is written with the attributes to send. Any
 server node `claim()`s pending rows, sends them, and `record()`s the answer on the row, the
 session and the log. The rows are the queue, so a change made by another process or node is
 sent too. No sockets and no clock here: the server sends, and passes `now`.
+
+A request goes to the router's ip-address, which a tenant chooses: one of this host or its link
+(loopback, link-local, ...: destinations.local_kind) is refused when it is given to a use-coa
+router and is not sent to, unless the superuser allows it (settings.allow_local_coa).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from userman.core.accounting import CLOSE_ACKED
+from userman.core.errors import InvalidValueError
+from userman.services.destinations import local_kind
 from userman.store import models
 from userman.store.database import Database
 
@@ -232,10 +238,45 @@ def after_set(
     from userman.services import enforce  # noqa: PLC0415 - enforce builds on this module
 
     rows = list(rows)
+    if menu.name == "router":
+        _check_addresses(db, rows, changed)
     if menu.disabled_cause and "disabled" in changed:
         disabled = [row for row in rows if row.disabled]
         _disconnect_users(db, enforce.users_of(db, menu, disabled), menu.disabled_cause, now)
     enforce.after_change(db, menu, rows, now)
+
+
+# What a change names that may send requests to a router's address: the address, use-coa, and
+# an add's copy-from (which may bring use-coa=yes).
+_ADDRESS = ("ip-address", "address")
+_ADDRESSING = frozenset({*_ADDRESS, "use-coa", "copy-from"})
+
+
+def local_refusal(db: Session, address: str) -> str | None:
+    """Why requests may not go to `address` (this host's or its link's, and the superuser has
+    not allowed those), or None."""
+    # settings builds on verbs, and verbs on menus, which builds on this module.
+    from userman.services.settings import allow_local_coa  # noqa: PLC0415
+
+    kind = local_kind(address)
+    if kind is None or allow_local_coa(db):
+        return None
+    return (
+        f"{address} is {kind}, where CoA/Disconnect requests (use-coa=yes) may not go (the"
+        " superuser allows it with: userman database set allow-local-coa=yes)"
+    )
+
+
+def _check_addresses(db: Session, routers: list[Any], changed: Collection[str]) -> None:
+    """A use-coa router added or changed to an address of this host or its link is refused,
+    naming the property the change gave (its address, else use-coa)."""
+    if not _ADDRESSING.intersection(changed):
+        return
+    prop = "ip-address" if any(name in changed for name in _ADDRESS) else "use-coa"
+    for router in routers:
+        reason = local_refusal(db, router.ip_address) if router.use_coa else None
+        if reason is not None:
+            raise InvalidValueError(prop, reason)
 
 
 def before_remove(db: Session, menu: Menu, row: Any, now: dt.datetime) -> set[int]:
@@ -295,6 +336,12 @@ def claim(database: Database, now: dt.datetime, limit: int) -> list[CoaJob]:
             if router is None or not router.use_coa:
                 row.state = Answer.TIMEOUT.value
                 row.last_error = "the router no longer uses CoA"
+                continue
+            # Set before the rule, or allowed then: not sent while it is not allowed now.
+            refused = local_refusal(db, router.ip_address)
+            if refused is not None:
+                row.state = Answer.TIMEOUT.value
+                row.last_error = f"not sent: {refused}"
                 continue
             row.state = "sent"
             jobs.append(

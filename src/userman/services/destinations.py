@@ -1,6 +1,8 @@
 """Where a tenant's settings make the server connect (its SMTP server, PayPal's URLs): only to
 public addresses, unless the superuser allows private ones (services/settings.py,
 allow-private-destinations). Otherwise any owner could reach, or scan, the server's own network.
+Where CoA/Disconnect-Requests may go (a router's address, `local_kind`): private networks, where
+routers sit, but not this host or its link, unless the superuser allows that too.
 
 The host is looked up once, every address it has is checked, and the connection goes to a
 checked address: a name that answers differently when looked up again (DNS rebinding) gets no
@@ -17,7 +19,7 @@ import socket
 import urllib.request
 from typing import Any
 
-__all__ = ["DestinationError", "check", "connect", "opener"]
+__all__ = ["DestinationError", "check", "connect", "local_kind", "opener"]
 
 # The addresses that are not the public Internet, by the name a refusal gives them (the first
 # that fits): what a tenant may not make the server connect to unless the superuser allows it.
@@ -46,6 +48,36 @@ def _kind(ip: IpAddress) -> str | None:
         if getattr(ip, test, False):
             return kind
     return None if ip.is_global else "non-public"
+
+
+# The addresses a router that a tenant names cannot legitimately have for CoA/Disconnect (RFC
+# 5176 requests go to the router's address): this host (unspecified 0.0.0.0/8 and ::, loopback
+# 127.0.0.0/8 and ::1), this link (link-local 169.254.0.0/16, a cloud's metadata service among
+# them, and fe80::/10), and more than one host (multicast, the limited broadcast).
+LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+
+
+def local_kind(address: str) -> str | None:
+    """What makes a router's `address` unfit for CoA/Disconnect ("a loopback address"), or None
+    for one that may be a router's (public or private). Not an address at all: None."""
+    try:
+        ip: IpAddress = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in THIS_NETWORK):
+        return "an unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip == LIMITED_BROADCAST:
+        return "the broadcast address"
+    return None
 
 
 def _literal(host: str) -> IpAddress | None:

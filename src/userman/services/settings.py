@@ -25,6 +25,7 @@ from userman.store import models
 __all__ = [
     "INSTALLATION",
     "InstallationSetting",
+    "allow_local_coa",
     "allow_private_destinations",
     "declare",
     "print_command",
@@ -107,6 +108,19 @@ declare(InstallationSetting(PRIVATE_DESTINATIONS, _parse_yes, _show_yes))
 
 def allow_private_destinations(db: Session) -> bool:
     return value(db, PRIVATE_DESTINATIONS) == "yes"
+
+
+LOCAL_COA = "allow-local-coa"
+
+# Whether a router with use-coa=yes may have an address of this host or its link (loopback,
+# unspecified, link-local, multicast, broadcast: destinations.local_kind), where CoA/Disconnect
+# requests would then go; private networks, where routers sit, need no permission. No unless the
+# superuser says yes (a NAS on the server's own host, tests).
+declare(InstallationSetting(LOCAL_COA, _parse_yes, _show_yes))
+
+
+def allow_local_coa(db: Session) -> bool:
+    return value(db, LOCAL_COA) == "yes"
 
 
 def set_command(ctx: Context, menu: Menu, request: Request) -> Outcome:

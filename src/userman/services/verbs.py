@@ -35,6 +35,7 @@ from userman.services.actor import Actor
 from userman.services.fields import BOOL, JsonValue
 from userman.services.menus import CUSTOMER, MENUS, USER, Menu, Prop
 from userman.store import models
+from userman.store.conflicts import unique_columns
 
 __all__ = [
     "Condition",
@@ -293,7 +294,15 @@ def _check_key(db: Session, menu: Menu, row: Any) -> None:
     if row.id is not None:
         stmt = stmt.where(menu.model.id != row.id)  # type: ignore[attr-defined]
     if db.scalar(stmt.limit(1)) is not None:
-        raise ConflictError(menu.key, f'an item named "{value}" already exists')
+        raise _exists(menu, value)
+
+
+def _exists(menu: Menu, value: object) -> ConflictError:
+    return ConflictError(menu.key or "numbers", f'an item named "{value}" already exists')
+
+
+def _taken(prop: Prop, value: object) -> ConflictError:
+    return ConflictError(prop.name, f'"{value}" is taken: no two items may share it')
 
 
 def _check_row(db: Session, menu: Menu, row: Any, parsed: Mapping[Prop, object]) -> None:
@@ -349,7 +358,31 @@ def _check_taken(db: Session, menu: Menu, row: Any) -> None:
         if row.id is not None:
             stmt = stmt.where(table.c.id != row.id)
         if db.scalar(stmt.limit(1)) is not None:
-            raise ConflictError(prop.name, f'"{value}" is taken: no two items may share it')
+            raise _taken(prop, value)
+
+
+def _flush(db: Session, menu: Menu, row: Any) -> None:
+    """Write what the checks let through. Two transactions that give the same value at once
+    (two customers given one login) both pass `_check_key` and `_check_taken`, and the
+    database's unique index stops the later one: it is answered as those checks would have,
+    never with the database's own error."""
+    table = menu.model.__table__
+    key = menu.by_name[menu.key].column if menu.key else None
+    # As written: a failed flush rolls the transaction back and expires the row.
+    values = {c: getattr(row, c) for c in {*_unique_alone(table), key} if c and hasattr(row, c)}
+    try:
+        db.flush()
+    except IntegrityError as error:
+        found = unique_columns(error)
+        if found is None or found[0] != menu.model.__tablename__:
+            raise
+        columns = found[1]
+        props = {prop.column: prop for prop in menu.props if prop.column}
+        if len(columns) == 1 and (column := next(iter(columns))) in values and column in props:
+            raise _taken(props[column], values[column]) from None
+        if key is not None and columns == {"subscriber_id", key}:
+            raise _exists(menu, values[key]) from None
+        raise
 
 
 def _check_subscriber_choice(db: Session, row: models.Customer) -> None:
@@ -428,7 +461,7 @@ def add(db: Session, actor: Actor, menu: Menu, args: Mapping[str, str]) -> Any:
         row.password_hash = row.password_hash or hash_password("")
     _check_row(db, menu, row, parsed)
     db.add(row)
-    db.flush()
+    _flush(db, menu, row)
     if isinstance(row, models.Customer) and row.subscriber_id is None:
         # The manual: a subscriber is a customer with owner permissions whose parent is itself.
         if row.permissions != "owner":
@@ -479,7 +512,7 @@ def set_(  # noqa: PLR0917 - the verb names the change in refusals (enable, disa
             permissions.check_kept(actor, row, verb)
         if menu.owner in args:
             permissions.check_change(db, actor, menu, row, verb, changed)  # where it went
-    db.flush()
+    _flush(db, menu, rows[0])  # every row takes the same values
     return rows
 
 

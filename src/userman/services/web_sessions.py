@@ -47,6 +47,7 @@ class SessionInfo:
     expires: dt.datetime
     address: str
     agent: str
+    current: bool = False  # the session of the request that asks
 
 
 def _digest(sid: str) -> str:
@@ -129,20 +130,39 @@ def _live(
     ]
 
 
-def sessions(db: Session, actor: Actor, now: dt.datetime) -> list[SessionInfo]:
-    """The actor's live web sessions, oldest first (the superuser: every customer's)."""
+def sessions(
+    db: Session, actor: Actor, now: dt.datetime, current: str | None = None
+) -> list[SessionInfo]:
+    """The actor's live web sessions, oldest first (the superuser: every customer's); the one
+    whose id is `current` (the asking page's) is marked so."""
+    mine = None if current is None else _digest(current)
     return [
         SessionInfo(
-            row.id, customer.login, row.created, row.last_used, row.expires, row.address, row.agent
+            row.id,
+            customer.login,
+            row.created,
+            row.last_used,
+            row.expires,
+            row.address,
+            row.agent,
+            row.digest == mine,
         )
         for row, customer in _live(db, actor, now)
     ]
 
 
-def revoke(db: Session, actor: Actor, session_id: int | None, now: dt.datetime) -> int:
+def revoke(
+    db: Session, actor: Actor, session_id: int | None, now: dt.datetime, keep: str | None = None
+) -> int:
     """End one of the actor's live sessions (by its id as `sessions` shows it), or every one
-    (None): how many ended. Another customer's session is no such item."""
-    rows = [row for row, _ in _live(db, actor, now) if session_id in (None, row.id)]
+    (None) but the one whose id is `keep` (the asking page's): how many ended. Another
+    customer's session is no such item."""
+    kept = None if keep is None else _digest(keep)
+    rows = [
+        row
+        for row, _ in _live(db, actor, now)
+        if session_id in (None, row.id) and (session_id is not None or row.digest != kept)
+    ]
     if session_id is not None and not rows:
         raise NotFoundError("web-session", str(session_id))
     for row in rows:

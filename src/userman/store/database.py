@@ -24,6 +24,7 @@ import functools
 import logging
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -159,9 +160,19 @@ def _sqlite_files(path: str | None) -> None:
             private_file(other)
 
 
-def _key_file(parsed: URL) -> Path | None:
-    """Where the keys of this database are: ?key_file=, $USERMAN_KEY_FILE, or beside the file."""
-    given = parsed.query.get("key_file") or os.environ.get(KEY_FILE_ENV)
+def _key_file(parsed: URL, option: str | os.PathLike[str] | None, url: str) -> Path | None:
+    """Where the keys of this database are: the command's --key-file (`option`), ?key_file= in
+    the URL, $USERMAN_KEY_FILE, or beside the file. Given both ways and not the same, it is an
+    error: which key seals is not left to an order of precedence."""
+    in_url = parsed.query.get("key_file")
+    if option is not None and str(option):
+        if isinstance(in_url, str) and in_url and Path(in_url) != Path(option):
+            raise DatabaseError(
+                f"two key files given: --key-file {option} and ?key_file={in_url} in the"
+                f' database URL "{_shown(url)}" (give one)'
+            )
+        return Path(option)
+    given = in_url or os.environ.get(KEY_FILE_ENV)
     if isinstance(given, str) and given:
         return Path(given)
     path = parsed.database
@@ -193,13 +204,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str) ->
     cursor.close()
 
 
+def _read_only_connection(context: ExceptionContext) -> None:
+    """SQLite opens a file it may not write read-only, and the connection stays so after the
+    file becomes writable ("attempt to write a readonly database", SQLITE_READONLY, for ever).
+    Such an error is taken as a lost connection: SQLAlchemy discards it (and the pool's others,
+    opened the same way), and the next transaction opens the file anew, writing once it may.
+    The failed transaction is rolled back and reported as before: nothing is acknowledged."""
+    error = context.original_exception
+    code = getattr(error, "sqlite_errorcode", None)
+    readonly = isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_READONLY
+    if isinstance(error, sqlite3.OperationalError) and readonly:
+        context.is_disconnect = True
+
+
 class Database:
     """One engine and its session factory; `session()` hands out a unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, key_file: str | os.PathLike[str] | None = None) -> None:
         self.url = normalize_url(url)
         parsed = _parse(self.url, url)
-        self.key_file = _key_file(parsed)
+        self.key_file = _key_file(parsed, key_file, url)
         in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (
             None,
             "",
@@ -215,6 +239,7 @@ class Database:
             self.engine: Engine = create_engine(parsed.difference_update_query(["synchronous"]))
             pragmas = functools.partial(_sqlite_pragmas, synchronous=self.synchronous)
             event.listen(self.engine, "connect", pragmas)
+            event.listen(self.engine, "handle_error", _read_only_connection)
         else:
             if "synchronous" in parsed.query:
                 raise DatabaseError(

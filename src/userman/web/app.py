@@ -28,7 +28,17 @@ from userman.core.errors import (
     UsermanError,
 )
 from userman.services import Userman
-from userman.web import customer, payments, reports, sections, settings, signup, user_page, vouchers
+from userman.web import (
+    customer,
+    payments,
+    reports,
+    sections,
+    settings,
+    signup,
+    user_page,
+    vouchers,
+    web_sessions_page,
+)
 from userman.web.api import api_router
 from userman.web.auth import Guard
 from userman.web.headers import SecurityHeaders
@@ -119,6 +129,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # the outer one: on BodyLimit's answers too
     app.include_router(api_router())
     app.include_router(customer.router)
+    app.include_router(web_sessions_page.router)
     app.include_router(vouchers.router)  # before the users' pages: /userman/users/batch
     app.include_router(sections.router)
     app.include_router(signup.router)

@@ -44,6 +44,7 @@ class CustomerPage:
 
     actor: Actor
     csrf: str
+    sid: str = ""  # the session's id on the server (services/web_sessions.py)
 
 
 def customer_page(request: Request) -> CustomerPage:
@@ -57,7 +58,7 @@ def customer_page(request: Request) -> CustomerPage:
     except PermissionDeniedError:
         raise LoginRequired(request.url.path) from None
     clock.remember_zone(request, userman.time_zone(actor))
-    return CustomerPage(actor, session.csrf)
+    return CustomerPage(actor, session.csrf, session.sid)
 
 
 Page = Annotated[CustomerPage, Depends(customer_page)]
