@@ -28,7 +28,6 @@ from userman.server import cache
 from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
 
-
 CHUNK = 250  # requests handed over without a pause
 
 

@@ -288,6 +288,28 @@ def _listening(
     help="Web connections open at once; a request beyond them is answered 503.",
 )
 @click.option(
+    "--metrics-port",
+    type=PORT,
+    default=0,
+    show_default=True,
+    help="Port of /metrics, /healthz and /readyz alone, for when the web port is off or "
+    "elsewhere (0: none; the web port serves them too).",
+)
+@click.option(
+    "--metrics-bind",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of --metrics-port.",
+)
+@click.option(
+    "--metrics-allow",
+    default="127.0.0.0/8,::1",
+    show_default=True,
+    metavar="NETWORKS",
+    help="Who may read /metrics (on either port): addresses or networks, comma-separated. Its "
+    "series count every customer's routers (by id): keep it to Prometheus's address.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -324,6 +346,9 @@ def serve(  # noqa: PLR0917 - click passes every option
     http_max_body: str,
     http_timeout: float,
     http_max_connections: int,
+    metrics_port: int,
+    metrics_bind: str,
+    metrics_allow: str,
     log_format: str,
     syslog: str | None,
     loop: str,
@@ -360,6 +385,15 @@ def serve(  # noqa: PLR0917 - click passes every option
         raise Failure(str(error)) from None
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
+    registry = allow = None
+    if http_port or metrics_port:
+        from userman.web.serve import new_registry, parse_allow  # noqa: PLC0415 - the web's
+
+        try:
+            allow = parse_allow(metrics_allow)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        registry = new_registry()  # /metrics: the web's requests, the server's counters
     app = _open(ctx)
     db_url = ctx.obj["db"]
     try:
@@ -376,7 +410,7 @@ def serve(  # noqa: PLR0917 - click passes every option
             f"a server already runs on {db_url} ({pid}answering CLI commands on "
             f"{control.path}): stop it first, or serve another database"
         )
-    web = None
+    web = metrics_sock = None
     try:
         sockets = (
             _listening("authentication", "udp", bind, auth_port, bind_udp),
@@ -390,6 +424,10 @@ def serve(  # noqa: PLR0917 - click passes every option
             )
 
             web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
+        if metrics_port:
+            from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
+
+            metrics_sock = _listening("metrics", "tcp", metrics_bind, metrics_port, bind_http)
     except BaseException:
         if isinstance(control, Control):
             control.close()
@@ -402,7 +440,15 @@ def serve(  # noqa: PLR0917 - click passes every option
             limits = WebLimits(
                 max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
             )
-            serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key, limits=limits)
+            serving = web_server(
+                app,
+                web,
+                certfile=tls_cert,
+                keyfile=tls_key,
+                limits=limits,
+                registry=registry,
+                metrics_allow=allow or (),
+            )
             try:
                 tasks.append(running.enter_context(serving))
             except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
@@ -412,12 +458,24 @@ def serve(  # noqa: PLR0917 - click passes every option
                     f"cannot serve HTTPS with --tls-cert {tls_cert} and --tls-key {tls_key}: "
                     f"{error}"
                 ) from None
+        if metrics_sock is not None and registry is not None:
+            from userman.web.serve import metrics_server  # noqa: PLC0415 - the web's
+
+            tasks.append(
+                running.enter_context(metrics_server(app, metrics_sock, registry, allow or ()))
+            )
         if isinstance(control, Control):
             tasks.append(control.task(app, db_url))
         elif isinstance(control, Owner):
             control.say_so()
         run_server(
-            app, bind=bind, sockets=sockets, interim_interval=interval, tasks=tasks, loop=loop
+            app,
+            bind=bind,
+            sockets=sockets,
+            interim_interval=interval,
+            tasks=tasks,
+            loop=loop,
+            registry=registry,
         )
 
 

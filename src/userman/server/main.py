@@ -13,11 +13,15 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from userman.radius.dictionary import default_dictionary
-from userman.server import cache, coa, logs, policy
+from userman.server import cache, coa, logs, metrics, notify, policy
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = [
     "LOOPS",
@@ -62,10 +66,14 @@ async def serve(
     sockets: tuple[socket.socket, socket.socket],
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
+    registry: CollectorRegistry | None = None,
 ) -> None:
-    """Answer on `sockets`, the bound authentication and accounting ports, until stopped."""
+    """Answer on `sockets`, the bound authentication and accounting ports, until stopped;
+    `registry` (/metrics') reads the server's counters when scraped (server/metrics.py)."""
     loop = asyncio.get_running_loop()
     server = RadiusServer(app, default_dictionary(), interim_interval=interim_interval)
+    if registry is not None:
+        registry.register(metrics.Collector(metrics.server_source(server)))
     transports: list[asyncio.DatagramTransport] = []
     sender: coa.CoaSender | None = None
     try:
@@ -88,6 +96,7 @@ async def serve(
             sockets[0].getsockname()[1],
             sockets[1].getsockname()[1],
         )
+        notify.notify("READY=1\nSTATUS=answering RADIUS")  # systemd's Type=notify
         # The routers' snapshot, checked against the database every few hundred milliseconds.
         watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
         # The policy in memory, following what other processes change.
@@ -98,6 +107,7 @@ async def serve(
         enforcer = asyncio.ensure_future(coa.enforce(server, stop))  # limits during sessions
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
+        notify.notify("STOPPING=1")
         await watcher
         await follower
         await sweeper
@@ -220,6 +230,7 @@ def run_server(
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
     loop: str = "auto",
+    registry: CollectorRegistry | None = None,
 ) -> None:
     """`serve` on the event loop `loop` names (see `event_loop`), until it stops."""
     name, factory = event_loop(loop)
@@ -234,7 +245,12 @@ def run_server(
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(
                 serve(
-                    app, bind=bind, sockets=sockets, interim_interval=interim_interval, tasks=tasks
+                    app,
+                    bind=bind,
+                    sockets=sockets,
+                    interim_interval=interim_interval,
+                    tasks=tasks,
+                    registry=registry,
                 )
             )
     finally:
