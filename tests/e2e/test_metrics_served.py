@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from served import Server, free_tcp_port, radclient_send, start_server, stop_server, userman
+from served import (
+    Server,
+    free_tcp_port,
+    radclient_send,
+    run_userman,
+    start_server,
+    stop_server,
+    userman,
+)
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, build, encode
 
@@ -155,3 +163,12 @@ def test_every_dashboard_query_names_an_exported_metric(served: Served, radclien
     for panel in dashboard["panels"]:
         for target in panel.get("targets", ()):
             assert target["expr"].count("(") == target["expr"].count(")"), target["expr"]
+
+
+def test_a_wrong_metrics_allow_stops_serve_before_it_binds(tmp_path: Path) -> None:
+    result = run_userman(
+        "--db", f"sqlite:///{tmp_path / 'u.db'}", "serve", "--metrics-allow", "10.0.0.0/8,nonsense"
+    )
+    assert result.returncode == 2
+    assert "--metrics-allow: 'nonsense' is no address or network" in result.stderr
+    assert "listening" not in result.stderr
