@@ -189,6 +189,30 @@ def test_workers_snapshots_are_summed_through_a_directory(tmp_path: Path) -> Non
     assert apart[("userman_radius_requests_total", (*labels, ("worker", "2")))] == 4
 
 
+def test_a_worker_publishes_until_stopped(tmp_path: Path) -> None:
+    """The task a worker runs beside its ports: a snapshot every interval, and a last one."""
+    published = []
+
+    def source() -> metrics.Snapshot:
+        one = metrics.Snapshot()
+        one.add("userman_policy_loads", len(published) + 1)
+        published.append(one)
+        return one
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(metrics.publishing(source, tmp_path, stop, every=0.01))
+        while len(published) < 3:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    [(worker, last)] = metrics.gather(tmp_path).items()
+    assert worker == str(os.getpid())
+    assert last.values[("userman_policy_loads", ())] == len(published)
+
+
 @pytest.mark.parametrize("abstract", [False, True])
 def test_notify_tells_systemd_over_its_socket(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, abstract: bool

@@ -15,6 +15,8 @@ histograms, gauges as METRICS says; `label` keeps one worker's series apart inst
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import time
@@ -45,6 +47,7 @@ __all__ = [
     "label",
     "merge",
     "publish",
+    "publishing",
     "snapshot",
 ]
 
@@ -241,7 +244,9 @@ def snapshot(server: RadiusServer) -> Snapshot:
         out.add("userman_radius_rejects", rejects.get(reason, 0), reason=_reason(reason))
     out.add_histogram("userman_radius_response_seconds", server.latency[False], port="auth")
     out.add_histogram("userman_radius_response_seconds", server.latency[True], port="acct")
-    out.add("userman_radius_duplicate_cache_entries", len(server.duplicates))
+    # Not `server.duplicates`: a cached property this thread must not make before the loop does.
+    duplicates = server.__dict__.get("duplicates")
+    out.add("userman_radius_duplicate_cache_entries", 0 if duplicates is None else len(duplicates))
     for writer, name in ((server.writer, "accounting"), (server.decisions, "decisions")):
         out.add_histogram("userman_writer_batch_records", writer.batch_records, writer=name)
         out.add_histogram("userman_writer_commit_seconds", writer.commit_seconds, writer=name)
@@ -312,6 +317,24 @@ def publish(directory: Path, one: Snapshot, worker: str | None = None) -> Path:
     partial.write_text(one.to_json())
     os.replace(partial, path)
     return path
+
+
+async def publishing(
+    source: Callable[[], Snapshot],
+    directory: Path,
+    stop: asyncio.Event,
+    every: float = PUBLISH_EVERY,
+) -> None:
+    """A worker's task (serve --workers): `publish` its snapshot every `every` seconds, in a
+    thread (a slow disk never holds the loop), and once more when stopped."""
+    loop = asyncio.get_running_loop()
+    while True:
+        stopping = stop.is_set()
+        await loop.run_in_executor(None, publish, directory, source())
+        if stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 def gather(directory: Path) -> dict[str, Snapshot]:
