@@ -51,7 +51,7 @@ from userman.services.routers import Drop, Failure, Requirement
 
 if TYPE_CHECKING:
     from userman.core.accounting import SessionState
-    from userman.core.authorize import AccessRequest, Decision, RejectReason
+    from userman.core.authorize import AccessRequest, Decision
     from userman.services.aaa import AccountingItem
 
 __all__ = ["RadiusProtocol", "RadiusServer"]
@@ -91,7 +91,7 @@ class RadiusServer:
         self._flushed: dict[tuple[int, str], int] = {}
         # For /metrics (server/metrics.py): reply latency by port (accounting?), rejects by reason.
         self.latency = {False: Histogram(), True: Histogram()}
-        self.rejects: Counter[RejectReason | None] = Counter()
+        self.rejects: Counter[str | None] = Counter()  # RejectReason values
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userman-db")
         # Accounting is stored by one group-commit writer: one transaction per batch.
         self.writer: GroupCommitWriter[AccountingItem, SessionState | None] = GroupCommitWriter(
@@ -358,7 +358,8 @@ class RadiusServer:
         self.count("access-requests", router.id)
         self.count("accepts" if decision.accept else "rejects", router.id)
         if not decision.accept:
-            self.rejects[decision.reason] += 1
+            reason = decision.reason  # counted by its text: an Enum member hashes slowly
+            self.rejects[None if reason is None else reason._value_] += 1
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
         secret = router.secret
         chunks, problems = self.replies.chunks(

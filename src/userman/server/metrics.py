@@ -241,7 +241,8 @@ def snapshot(server: RadiusServer) -> Snapshot:
         out.add("userman_coa_answers", counters.get(counter, 0), answer=answer)
     rejects = dict(server.rejects)
     for reason in (*RejectReason, None):  # every reason, at 0 until it happens
-        out.add("userman_radius_rejects", rejects.get(reason, 0), reason=_reason(reason))
+        count = rejects.get(None if reason is None else reason.value, 0)
+        out.add("userman_radius_rejects", count, reason=_reason(reason))
     out.add_histogram("userman_radius_response_seconds", server.latency[False], port="auth")
     out.add_histogram("userman_radius_response_seconds", server.latency[True], port="acct")
     # Not `server.duplicates`: a cached property this thread must not make before the loop does.
