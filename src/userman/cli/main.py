@@ -360,7 +360,9 @@ def serve(  # noqa: PLR0917 - click passes every option
     allowed, or an address not of this host, stops it with one line naming the port, as does a
     --tls-cert or --tls-key that does not load. The web runs in a thread and an event loop of
     its own, so a slow web request never delays RADIUS. On an SQLite database a second server
-    is refused (a server already runs on it)."""
+    is refused (a server already runs on it). /healthz, /readyz and /metrics (Prometheus) are
+    on the web port and on --metrics-port; under systemd (Type=notify) it sends READY=1 once it
+    answers."""
     from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
     from userman.server.main import (  # noqa: PLC0415 - only serve's
         bind_udp,

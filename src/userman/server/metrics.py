@@ -57,7 +57,6 @@ Kind = Literal["counter", "gauge", "histogram"]
 # Seconds: from a datagram read to its reply sent; a commit of the group-commit writers.
 LATENCY_BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)  # records a batch
-WEB_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PUBLISH_EVERY = 1.0  # seconds between two snapshots a worker writes (workers only)
 
 
