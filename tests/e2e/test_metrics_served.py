@@ -172,3 +172,21 @@ def test_a_wrong_metrics_allow_stops_serve_before_it_binds(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "--metrics-allow: 'nonsense' is no address or network" in result.stderr
     assert "listening" not in result.stderr
+
+
+def test_with_the_web_port_off_the_metrics_port_serves_alone(tmp_path: Path) -> None:
+    """`--http-port 0 --metrics-port N`: the three paths on their own port, nothing else."""
+    db_url = f"sqlite:///{tmp_path / 'u.db'}"
+    port = free_tcp_port()
+    server = start_server(
+        db_url, tmp_path / "serve.log", "--http-port", "0", "--metrics-port", str(port)
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert get(f"{base}/readyz")[0] == 200
+        assert "userman_policy_loaded 1.0" in get(f"{base}/metrics")[1]
+        assert get(f"{base}/userman")[0] == 404
+        assert "web interface on" not in (tmp_path / "serve.log").read_text()
+    finally:
+        stop_server(server)
+    assert server.process.returncode == 0
