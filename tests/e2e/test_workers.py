@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from served import (
     Server,
@@ -101,6 +102,31 @@ def test_both_workers_answer_and_a_cli_change_reaches_both(radclient: str, serve
     time.sleep(FRESH_SECONDS)
     assert set(answers(radclient, server, "other")) == {"Access-Accept"}
     assert set(answers(radclient, server, "test")) == {"Access-Reject"}
+
+
+def accepts_counted(server: Server) -> float:
+    """The Access-Accepts /metrics counts, on worker 0's web port."""
+    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "userman_radius_requests_total" and sample.labels["result"] == "accept"
+    )
+
+
+def test_metrics_sum_every_workers_counts(radclient: str, server: Server) -> None:
+    """/metrics on worker 0 sums what each worker publishes (server/metrics.py): PORTS
+    accepts, spread over both workers by their source ports, all counted (worker 0's alone
+    would be about half)."""
+    before = accepts_counted(server)
+    assert set(answers(radclient, server, "other")) == {"Access-Accept"}
+    deadline = time.monotonic() + 10  # each worker publishes every second; a busy machine
+    while (counted := accepts_counted(server) - before) < PORTS and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Each answered once, or twice when radclient sent it again on a busy machine.
+    assert PORTS <= counted <= 2 * PORTS
 
 
 def test_a_killed_worker_is_started_again_and_answers(radclient: str, server: Server) -> None:

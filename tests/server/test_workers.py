@@ -49,13 +49,15 @@ def test_a_port_of_a_single_server_is_refused() -> None:
 
 
 def test_the_spec_a_worker_is_started_with() -> None:
-    inherited = Inherited(1, 2, 7, 8, -1, -1, 9, 1234)
+    inherited = Inherited(1, 2, 7, 8, -1, -1, -1, 9, 1234)
     assert Inherited.parse(inherited.spec()) == inherited
     assert inherited.fds == (7, 8)
+    primary = Inherited(0, 2, 3, 4, 5, 6, 10, 9, 1234)  # web, metrics, control: worker 0's
+    assert primary.fds == (3, 4, 5, 6, 10)
     with pytest.raises(ValueError, match="not a worker's spec"):
         Inherited.parse("1,2,3")
     with pytest.raises(ValueError, match="invalid literal"):
-        Inherited.parse("a,b,c,d,e,f,g,h")
+        Inherited.parse("a,b,c,d,e,f,g,h,i")
 
 
 def test_only_worker_0_runs_the_once_only_tasks() -> None:

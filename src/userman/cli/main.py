@@ -17,7 +17,9 @@ import json
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, Any, TextIO, TypeVar
 
 import click
@@ -327,6 +329,28 @@ def _listening(
     help="Web connections open at once; a request beyond them is answered 503.",
 )
 @click.option(
+    "--metrics-port",
+    type=PORT,
+    default=0,
+    show_default=True,
+    help="Port of /metrics, /healthz and /readyz alone, for when the web port is off or "
+    "elsewhere (0: none; the web port serves them too).",
+)
+@click.option(
+    "--metrics-bind",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of --metrics-port.",
+)
+@click.option(
+    "--metrics-allow",
+    default="127.0.0.0/8,::1",
+    show_default=True,
+    metavar="NETWORKS",
+    help="Who may read /metrics (on either port): addresses or networks, comma-separated. Its "
+    "series count every customer's routers (by id): keep it to Prometheus's address.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -375,6 +399,9 @@ def serve(  # noqa: PLR0917 - click passes every option
     http_max_body: str,
     http_timeout: float,
     http_max_connections: int,
+    metrics_port: int,
+    metrics_bind: str,
+    metrics_allow: str,
     log_format: str,
     syslog: str | None,
     loop: str,
@@ -393,7 +420,9 @@ def serve(  # noqa: PLR0917 - click passes every option
     allowed, or an address not of this host, stops it with one line naming the port, as does a
     --tls-cert or --tls-key that does not load. The web runs in a thread and an event loop of
     its own, so a slow web request never delays RADIUS. On an SQLite database a second server
-    is refused (a server already runs on it)."""
+    is refused (a server already runs on it). /healthz, /readyz and /metrics (Prometheus) are
+    on the web port and on --metrics-port; under systemd (Type=notify) it sends READY=1 once it
+    answers."""
     from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
     from userman.server.main import (  # noqa: PLC0415 - only serve's
         Role,
@@ -419,6 +448,15 @@ def serve(  # noqa: PLR0917 - click passes every option
         raise Failure(str(error)) from None
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
+    registry = allow = None
+    if http_port or metrics_port:
+        from userman.web.serve import new_registry, parse_allow  # noqa: PLC0415 - the web's
+
+        try:
+            allow = parse_allow(metrics_allow)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        registry = new_registry()  # /metrics: the web's requests, the server's counters
     db_url = ctx.obj["db"]
     if workers > 1 and database_key(db_url) is None:
         raise click.BadParameter(
@@ -430,7 +468,9 @@ def serve(  # noqa: PLR0917 - click passes every option
 
     def answer(
         sockets: tuple[socket.socket, socket.socket],
+        *,
         web: socket.socket | None,
+        metrics_sock: socket.socket | None,
         control: Control | Owner | None,
         role: Role,
         tasks: list[Any],
@@ -448,7 +488,15 @@ def serve(  # noqa: PLR0917 - click passes every option
                 limits = WebLimits(
                     max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
                 )
-                serving = web_server(app, web, certfile=tls_cert, keyfile=tls_key, limits=limits)
+                serving = web_server(
+                    app,
+                    web,
+                    certfile=tls_cert,
+                    keyfile=tls_key,
+                    limits=limits,
+                    registry=registry,
+                    metrics_allow=allow or (),
+                )
                 try:
                     tasks.append(running.enter_context(serving))
                 except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
@@ -458,6 +506,12 @@ def serve(  # noqa: PLR0917 - click passes every option
                         f"cannot serve HTTPS with --tls-cert {tls_cert} and --tls-key "
                         f"{tls_key}: {error}"
                     ) from None
+            if metrics_sock is not None and registry is not None:
+                from userman.web.serve import metrics_server  # noqa: PLC0415 - the web's
+
+                tasks.append(
+                    running.enter_context(metrics_server(app, metrics_sock, registry, allow or ()))
+                )
             if isinstance(control, Control):
                 tasks.append(control.task(app, db_url))
             elif isinstance(control, Owner):
@@ -470,6 +524,7 @@ def serve(  # noqa: PLR0917 - click passes every option
                 tasks=tasks,
                 loop=loop,
                 role=role,
+                registry=registry,
             )
 
     if worker is not None:  # started by `serve --workers N` (server/workers.py), not by people
@@ -489,7 +544,7 @@ def serve(  # noqa: PLR0917 - click passes every option
             f"a server already runs on {db_url} ({pid}answering CLI commands on "
             f"{control.path}): stop it first, or serve another database"
         )
-    web = None
+    web = metrics_sock = None
     try:
         if workers > 1:
             from userman.server.workers import bind_shared  # noqa: PLC0415 - only serve's
@@ -511,17 +566,27 @@ def serve(  # noqa: PLR0917 - click passes every option
             from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
 
             web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
+        if metrics_port:
+            from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
+
+            metrics_sock = _listening("metrics", "tcp", metrics_bind, metrics_port, bind_http)
     except BaseException:
         if isinstance(control, Control):
             control.close()
         raise
     # Every port is bound: now the lines that say so.
     if workers == 1:
-        answer(shared[0], web, control, Role(), [])
+        answer(
+            shared[0], web=web, metrics_sock=metrics_sock, control=control, role=Role(), tasks=[]
+        )
         return
     app.close()  # the parent holds no database: its workers open their own
     configure_logging(json_lines=log_format == "json", syslog=syslog)
-    ctx.exit(_supervise(ctx, db_url, shared, web, control))
+    ctx.exit(_supervise(ctx, db_url, shared, web=web, metrics_sock=metrics_sock, control=control))
+
+
+# Where `serve --workers N`'s parent tells its workers to publish their counters for /metrics.
+METRICS_DIR = "USERMAN_METRICS_DIR"
 
 
 def _forwarded(ctx: click.Context) -> list[str]:
@@ -540,7 +605,9 @@ def _supervise(
     ctx: click.Context,
     db_url: str,
     shared: list[tuple[socket.socket, socket.socket]],
+    *,
     web: socket.socket | None,
+    metrics_sock: socket.socket | None,
     control: Any,
 ) -> int:
     """Run `serve --workers N`'s workers (server/workers.py) until stopped; the exit status."""
@@ -551,24 +618,32 @@ def _supervise(
         control.say_so()
     auth, acct = (sock.getsockname()[1] for sock in shared[0])
     host = ctx.params["bind"]
+    # Each worker publishes its counters here; worker 0 sums them for /metrics. Its own
+    # directory (0700), gone with the parent: counts start again with the server.
+    published = tempfile.TemporaryDirectory(prefix="userman-metrics-")
+    env = {**os.environ, "USERMAN_DB": db_url, METRICS_DIR: published.name}
+    env.pop("NOTIFY_SOCKET", None)  # systemd hears from the parent alone (NotifyAccess=main)
     plan = Plan(
         argv=[sys.executable, "-m", "userman", "serve", *_forwarded(ctx)],
-        env={**os.environ, "USERMAN_DB": db_url},  # not in argv, where ps shows a password
+        env=env,  # the database URL here, not in argv, where ps shows a password
         sockets=shared,
         web=web,
         control=control.listener if isinstance(control, Control) else None,
         where=f"{host}: authentication {auth}/udp, accounting {acct}/udp",
+        metrics=metrics_sock,
     )
     try:
         return supervise(plan)
     finally:
+        published.cleanup()
         if isinstance(control, Control):
             control.close()
         for pair in shared:
             for sock in pair:
                 sock.close()
-        if web is not None:
-            web.close()
+        for listener in (web, metrics_sock):
+            if listener is not None:
+                listener.close()
 
 
 def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
@@ -585,12 +660,26 @@ def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
     for sock in sockets:
         sock.setblocking(False)
     web = socket.socket(fileno=inherited.web) if inherited.web >= 0 else None
+    metrics = socket.socket(fileno=inherited.metrics) if inherited.metrics >= 0 else None
     path = socket_path(db_url)
     control = None
     if inherited.control >= 0 and path is not None:
         control = Control.inherited(path, inherited.control, inherited.parent)
-    role = Role(inherited.index, inherited.workers, ready_signal(inherited.ready))
-    answer(sockets, web, control, role, [orphaned(inherited.parent)])
+    published = os.environ.get(METRICS_DIR)
+    role = Role(
+        inherited.index,
+        inherited.workers,
+        ready_signal(inherited.ready),
+        Path(published) if published else None,
+    )
+    answer(
+        sockets,
+        web=web,
+        metrics_sock=metrics,
+        control=control,
+        role=role,
+        tasks=[orphaned(inherited.parent)],
+    )
 
 
 @cli.command()

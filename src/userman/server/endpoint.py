@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
 from userman.radius.dedup import DuplicateCache, RequestKey, Status, request_key
@@ -42,6 +43,7 @@ from userman.radius.packet import (
 from userman.server import requests
 from userman.server.cache import RouterCache
 from userman.server.failures import FailureLog, Throttle
+from userman.server.metrics import Histogram
 from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
 from userman.services import RouterInfo, Userman
 from userman.services.access import LogItem, durable, log_item
@@ -83,8 +85,13 @@ class RadiusServer:
         self.app = app
         self.dictionary = dictionary
         self.interim_interval = interim_interval  # seconds; 0: the router's own setting
-        # Per router, since they were last written for `router monitor` (flush_counters).
+        # Per router, since the start: what `flush_counters` adds to the database's totals for
+        # `router monitor` is what they grew by since its last flush; /metrics reads them too.
         self.router_counters: Counter[tuple[int, str]] = Counter()
+        self._flushed: dict[tuple[int, str], int] = {}
+        # For /metrics (server/metrics.py): reply latency by port (accounting?), rejects by reason.
+        self.latency = {False: Histogram(), True: Histogram()}
+        self.rejects: Counter[str | None] = Counter()  # RejectReason values
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userman-db")
         # Accounting is stored by one group-commit writer: one transaction per batch.
         self.writer: GroupCommitWriter[AccountingItem, SessionState | None] = GroupCommitWriter(
@@ -164,13 +171,11 @@ class RadiusServer:
                 for user_id, time in seen.items():  # kept for the next flush
                     self.seen[user_id] = max(time, self.seen.get(user_id, time))
                 raise
-        counts, self.router_counters = self.router_counters, Counter()
-        if counts:
-            try:
-                await self._call(self.app.add_counters, dict(counts))
-            except Exception:
-                self.router_counters.update(counts)  # kept for the next flush
-                raise
+        counts, flushed = dict(self.router_counters), self._flushed
+        grown = {key: n - flushed.get(key, 0) for key, n in counts.items() if n != flushed.get(key)}
+        if grown:
+            await self._call(self.app.add_counters, grown)  # failed: added at the next flush
+        self._flushed = counts
 
     def receive(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
@@ -178,25 +183,32 @@ class RadiusServer:
         """Answer what can be answered now; what must wait (a router to read while the
         snapshot is not fresh, a decision to commit, accounting) is the coroutine returned."""
         source = str(addr[0])
+        began = perf_counter()  # the reply's latency, for /metrics
         if not self.routers.fresh(asyncio.get_running_loop().time()):
-            return self._read_router(transport, data, addr, accounting)
-        return self._receive(self.routers.get(source), transport, data, addr, accounting)
+            return self._read_router(transport, data, addr, accounting, began)
+        return self._receive(self.routers.get(source), transport, data, addr, accounting, began)
 
     async def _read_router(
-        self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
+        self,
+        transport: asyncio.DatagramTransport,
+        data: bytes,
+        addr: Any,
+        accounting: bool,
+        began: float,
     ) -> None:
         router: RouterInfo | None = await self._call(self.app.find_router, str(addr[0]))
-        work = self._receive(router, transport, data, addr, accounting)
+        work = self._receive(router, transport, data, addr, accounting, began)
         if work is not None:
             await work
 
-    def _receive(
+    def _receive(  # noqa: PLR0917
         self,
         router: RouterInfo | None,
         transport: asyncio.DatagramTransport,
         data: bytes,
         addr: Any,
         accounting: bool,
+        began: float,
     ) -> Coroutine[Any, Any, None] | None:
         source = str(addr[0])
         now = asyncio.get_running_loop().time()
@@ -225,18 +237,20 @@ class RadiusServer:
         except Exception as error:
             self._failed(router, error)
             answer = None
+        latency = self.latency[accounting]
         if isinstance(answer, Coroutine):
-            return self._finish(answer, router, key, transport, addr)
-        self._send(answer, key, transport, addr)
+            return self._finish(answer, router, key, transport, addr, (latency, began))
+        self._send(answer, key, transport, addr, (latency, began))
         return None
 
-    async def _finish(
+    async def _finish(  # noqa: PLR0917
         self,
         answer: Coroutine[Any, Any, bytes | None],
         router: RouterInfo,
         key: RequestKey | None,
         transport: asyncio.DatagramTransport,
         addr: Any,
+        timing: tuple[Histogram, float],
     ) -> None:
         reply: bytes | None = None
         try:
@@ -244,7 +258,7 @@ class RadiusServer:
         except Exception as error:
             self._failed(router, error)
         finally:
-            self._send(reply, key, transport, addr)
+            self._send(reply, key, transport, addr, timing)
 
     def _send(
         self,
@@ -252,11 +266,16 @@ class RadiusServer:
         key: RequestKey | None,
         transport: asyncio.DatagramTransport,
         addr: Any,
+        timing: tuple[Histogram, float],
     ) -> None:
+        """Send the reply (None: none), remembered for retransmissions, its latency observed
+        in `timing`'s histogram from `timing`'s start."""
         if key is not None:
             self._remember(key, reply, asyncio.get_running_loop().time())
         if reply is not None:
             transport.sendto(reply, addr)
+            latency, began = timing
+            latency.observe(perf_counter() - began)
 
     def _failed(self, router: RouterInfo, error: Exception) -> None:
         """Count and log a request dropped because it could not be answered."""
@@ -338,6 +357,9 @@ class RadiusServer:
         """The reply that tells the router the decision."""
         self.count("access-requests", router.id)
         self.count("accepts" if decision.accept else "rejects", router.id)
+        if not decision.accept:
+            reason = decision.reason  # counted by its text: an Enum member hashes slowly
+            self.rejects[None if reason is None else reason._value_] += 1
         code = Code.ACCESS_ACCEPT if decision.accept else Code.ACCESS_REJECT
         secret = router.secret
         chunks, problems = self.replies.chunks(

@@ -21,11 +21,16 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from userman.radius.dictionary import default_dictionary
-from userman.server import cache, coa, logs, policy
+from userman.server import cache, coa, logs, metrics, notify, policy
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = [
     "LOOPS",
@@ -57,6 +62,9 @@ class Role:
     index: int = 0
     workers: int = 1
     ready: Callable[[], None] | None = None
+    # Where each worker publishes its counters for /metrics, which worker 0 sums when scraped
+    # (server/metrics.py `publish`, `gather`); None for the one process.
+    metrics_dir: Path | None = None
 
     @property
     def primary(self) -> bool:
@@ -88,10 +96,21 @@ async def serve(
     interim_interval: int = 0,
     tasks: Sequence[Task] = (),
     role: Role = Role(),
+    registry: CollectorRegistry | None = None,
 ) -> None:
-    """Answer on `sockets`, the bound authentication and accounting ports, until stopped."""
+    """Answer on `sockets`, the bound authentication and accounting ports, until stopped;
+    `registry` (/metrics') reads the server's counters when scraped (server/metrics.py)."""
     loop = asyncio.get_running_loop()
     server = RadiusServer(app, default_dictionary(), interim_interval=interim_interval)
+    source = metrics.server_source(server)
+    directory = role.metrics_dir
+    if registry is not None:
+        if directory is None:
+            registry.register(metrics.Collector(source))
+        else:  # every worker's counters, summed (each publishes its own, below)
+            registry.register(
+                metrics.Collector(lambda: metrics.merge(metrics.gather(directory).values()))
+            )
     transports: list[asyncio.DatagramTransport] = []
     sender: coa.CoaSender | None = None
     try:
@@ -116,6 +135,8 @@ async def serve(
         else:
             log.info("answering on %s: %s (worker %d of %d)", bind, ports, role.index, role.workers)
             role.ready()
+        if role.ready is None:  # systemd's Type=notify (under --workers the parent says it)
+            notify.notify("READY=1\nSTATUS=answering RADIUS")
         running = [
             # The routers' snapshot, checked against the database every few hundred ms.
             cache.watch(server.routers, app, stop),
@@ -131,9 +152,13 @@ async def serve(
         # Last, so its final flush counts what the others did: added to the database's totals,
         # each worker its own.
         running.append(_flush_counters(server, stop))
+        if directory is not None:
+            running.append(metrics.publishing(source, directory, stop))
         started = [asyncio.ensure_future(work) for work in running]
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
+        if role.ready is None:
+            notify.notify("STOPPING=1")
         for task in started:
             await task
         await asyncio.gather(*extra, return_exceptions=True)
@@ -261,6 +286,7 @@ def run_server(
     tasks: Sequence[Task] = (),
     loop: str = "auto",
     role: Role = Role(),
+    registry: CollectorRegistry | None = None,
 ) -> None:
     """`serve` on the event loop `loop` names (see `event_loop`), until it stops."""
     name, factory = event_loop(loop)
@@ -282,6 +308,7 @@ def run_server(
                     interim_interval=interim_interval,
                     tasks=tasks,
                     role=role,
+                    registry=registry,
                 )
             )
     finally:

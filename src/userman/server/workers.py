@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from userman.server import notify
+
 __all__ = [
     "MAX_WORKERS",
     "Inherited",
@@ -98,6 +100,7 @@ class Inherited:
     auth: int
     acct: int
     web: int
+    metrics: int
     control: int
     ready: int
     parent: int
@@ -115,7 +118,8 @@ class Inherited:
 
     @property
     def fds(self) -> tuple[int, ...]:
-        return tuple(fd for fd in (self.auth, self.acct, self.web, self.control) if fd >= 0)
+        fds = (self.auth, self.acct, self.web, self.metrics, self.control)
+        return tuple(fd for fd in fds if fd >= 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,7 @@ class Plan:
     web: socket.socket | None
     control: socket.socket | None
     where: str
+    metrics: socket.socket | None = None  # --metrics-port, worker 0's like the web port
 
 
 def supervise(plan: Plan) -> int:
@@ -160,8 +165,10 @@ async def _supervise(plan: Plan) -> int:
         log.info(
             "userman is listening on %s, with %d workers (pids %s)", plan.where, len(workers), pids
         )
+        notify.notify("READY=1\nSTATUS=answering RADIUS")  # systemd's Type=notify: the parent
         keepers = [asyncio.ensure_future(worker.keep(stop)) for worker in workers]
         await stop.wait()
+        notify.notify("STOPPING=1")
         log.info("userman is stopping its %d workers", len(workers))
     stop.set()
     await asyncio.gather(*keepers)
@@ -200,7 +207,10 @@ class _Worker:
     async def start(self) -> bool:
         """Start the process and wait until it answers; False when it ended before."""
         auth, acct = self.plan.sockets[self.index]
-        web, control = (self.plan.web, self.plan.control) if self.index == 0 else (None, None)
+        primary = self.index == 0
+        web, metrics, control = (
+            (self.plan.web, self.plan.metrics, self.plan.control) if primary else (None,) * 3
+        )
         read, write = os.pipe()
         inherited = Inherited(
             self.index,
@@ -208,6 +218,7 @@ class _Worker:
             auth.fileno(),
             acct.fileno(),
             web.fileno() if web is not None else -1,
+            metrics.fileno() if metrics is not None else -1,
             control.fileno() if control is not None else -1,
             write,
             os.getpid(),

@@ -16,11 +16,14 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from userman.server.metrics import BATCH_BOUNDS, Histogram
 
 __all__ = ["BATCH_LIMIT", "GroupCommitWriter"]
 
@@ -73,6 +76,9 @@ class GroupCommitWriter(Generic[T, R]):
         self.write_many = write_many
         self.limit = limit
         self.counters: Counter[str] = Counter()
+        # For /metrics: the records of each commit, and how long it took.
+        self.batch_records = Histogram(BATCH_BOUNDS)
+        self.commit_seconds = Histogram()
         self._queue: deque[tuple[T, _Waiter[R]]] = deque()
         self._ready = threading.Condition()
         self._closing = False
@@ -150,7 +156,9 @@ class GroupCommitWriter(Generic[T, R]):
         if not batch:
             return
         try:
+            began = time.perf_counter()
             results = list(self.write_many([item for item, _ in batch]))
+            self.commit_seconds.observe(time.perf_counter() - began)
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(results)} results for {len(batch)} records")
         except Exception as error:
@@ -169,6 +177,7 @@ class GroupCommitWriter(Generic[T, R]):
             return
         self.counters["batches"] += 1
         self.counters["records"] += len(batch)
+        self.batch_records.observe(len(batch))
         outcomes.extend(
             (waiter, result, None) for (_, waiter), result in zip(batch, results, strict=True)
         )

@@ -452,6 +452,28 @@ class Userman:
 
         return PolicyCache(self.database)
 
+    @property
+    def policy_loaded(self) -> bool:
+        """Whether the policy is in memory (for /readyz; from any thread, creating nothing)."""
+        cache = self.__dict__.get("policy")
+        return cache is not None and bool(cache.loaded)
+
+    def ping(self) -> None:
+        """Raise a DatabaseError (saying why) unless the database answers a query now."""
+        with self.database.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
+    def pool_status(self) -> dict[str, int]:
+        """This process's database connections, for /metrics: in-use and idle, and the pool's
+        size (a pool that keeps no count, SQLite's in-memory one, has none)."""
+        pool = self.database.engine.pool
+        status = {}
+        for name, method in (("in-use", "checkedout"), ("idle", "checkedin"), ("size", "size")):
+            count = getattr(pool, method, None)
+            if callable(count):
+                status[name] = int(count())
+        return status
+
     def decide(
         self, router: RouterInfo, request: AccessRequest, now: dt.datetime
     ) -> tuple[Decision, int | None] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +30,7 @@ from userman.core.errors import (
 from userman.services import Userman
 from userman.web import (
     customer,
+    metrics,
     payments,
     reports,
     sections,
@@ -44,6 +45,11 @@ from userman.web.auth import Guard
 from userman.web.headers import SecurityHeaders
 from userman.web.limits import BodyLimit, WebLimits
 from userman.web.pages import render
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["STATIC", "create_app", "status_of"]
 
@@ -112,8 +118,14 @@ def _error_page(
 
 
 def create_app(
-    userman: Userman, *, guard: Guard | None = None, limits: WebLimits | None = None
+    userman: Userman,
+    *,
+    guard: Guard | None = None,
+    limits: WebLimits | None = None,
+    registry: CollectorRegistry | None = None,
+    metrics_allow: Sequence[metrics.Network] = metrics.LOOPBACK,
 ) -> FastAPI:
+    """The application; /metrics reads `registry` (web/metrics.py), from `metrics_allow`."""
     limits = limits or WebLimits()
     app = FastAPI(
         title="userman",
@@ -126,7 +138,9 @@ def create_app(
     app.state.userman = userman
     app.state.guard = guard or Guard()
     app.add_middleware(BodyLimit, max_body=limits.max_body, timeout=limits.timeout)
-    app.add_middleware(SecurityHeaders)  # the outer one: on BodyLimit's answers too
+    app.add_middleware(SecurityHeaders)  # on BodyLimit's answers too
+    # /healthz, /readyz, /metrics, and the count of every request (the outermost middleware).
+    metrics.install(app, userman, registry, metrics_allow)
     app.include_router(api_router())
     app.include_router(customer.router)
     app.include_router(web_sessions_page.router)

@@ -18,17 +18,30 @@ import ipaddress
 import logging
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from userman.services import Userman
 from userman.web.app import create_app
 from userman.web.limits import WebLimits
+from userman.web.metrics import LOOPBACK, Network, metrics_app, new_registry, parse_allow
 from userman.web.protocol import with_header_timeout
 
-__all__ = ["Task", "WebLimits", "WebThread", "bind_http", "warn_if_open", "web_server"]
+__all__ = [
+    "CollectorRegistry",
+    "Task",
+    "WebLimits",
+    "WebThread",
+    "bind_http",
+    "metrics_server",
+    "new_registry",
+    "parse_allow",
+    "warn_if_open",
+    "web_server",
+]
 
 log = logging.getLogger("userman.server")
 
@@ -159,13 +172,17 @@ def web_server(
     certfile: str | None = None,
     keyfile: str | None = None,
     limits: WebLimits | None = None,
+    registry: CollectorRegistry | None = None,
+    metrics_allow: Sequence[Network] = LOOPBACK,
 ) -> Iterator[Task]:
     """Serve the web port `sock` (bind_http's) from its own thread for as long as the block
     runs. It gives the task that stops the web server when `serve` stops, for `serve` to run
-    beside the RADIUS ports; leaving the block stops it too (when `serve` failed early)."""
+    beside the RADIUS ports; leaving the block stops it too (when `serve` failed early).
+    /metrics reads `registry` (web/metrics.py)."""
     limits = limits or WebLimits()
+    application = create_app(app, limits=limits, registry=registry, metrics_allow=metrics_allow)
     config = uvicorn.Config(
-        create_app(app, limits=limits),
+        application,
         log_config=None,
         access_log=False,
         lifespan="off",
@@ -191,3 +208,35 @@ def web_server(
         yield web.task
     finally:
         web.close()
+
+
+@contextlib.contextmanager
+def metrics_server(
+    app: Userman,
+    sock: socket.socket,
+    registry: CollectorRegistry,
+    allow: Sequence[Network] = LOOPBACK,
+) -> Iterator[Task]:
+    """`serve --metrics-port`: /metrics, /healthz and /readyz alone on `sock` (bind_http's),
+    from a thread of its own, as `web_server` serves the web port."""
+    limits = WebLimits()
+    config = uvicorn.Config(
+        metrics_app(app, registry, allow),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+        http=with_header_timeout(limits.timeout),
+        h11_max_incomplete_event_size=limits.max_header,
+        timeout_keep_alive=limits.keep_alive,
+        limit_concurrency=limits.max_connections,
+    )
+    host, bound = sock.getsockname()[:2]
+    server = WebThread(config, sock)
+    try:
+        server.start()
+        shown = f"[{host}]" if ":" in host else host
+        log.info("metrics and health on http://%s:%d (/metrics, /healthz, /readyz)", shown, bound)
+        yield server.task
+    finally:
+        server.close()
