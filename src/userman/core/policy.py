@@ -32,10 +32,12 @@ __all__ = [
     "Policy",
     "ProfileRecord",
     "SessionUsage",
+    "UsageChange",
     "UserRecord",
     "UserState",
     "attribute_pairs",
     "user_facts",
+    "with_usage",
 ]
 
 
@@ -127,6 +129,7 @@ class Entry:
 class SessionUsage:
     """One of the user's sessions, as a limitation's period counts it."""
 
+    id: int
     till_time: dt.datetime
     active: bool
     used: Usage
@@ -141,6 +144,32 @@ class UserState:
     entries: tuple[Entry, ...]  # oldest assignment first
     sessions: tuple[SessionUsage, ...]
     complete_since: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UsageChange:
+    """What an accounting batch wrote for one user, as stored once it commits: each session it
+    wrote (by id) and the counters of each user-profile entry it counted on (by entry id)."""
+
+    sessions: Mapping[int, SessionUsage]
+    entries: Mapping[int, Usage]
+
+
+def with_usage(state: UserState, change: UsageChange) -> UserState:
+    """The user's state once `change` is stored: the sessions it wrote replace those held (a
+    session kept only while open or ended since `complete_since`, as a load keeps it), and the
+    entries it counted on have its counters."""
+    sessions = [held for held in state.sessions if held.id not in change.sessions]
+    sessions += (
+        written
+        for written in change.sessions.values()
+        if written.active or written.till_time >= state.complete_since
+    )
+    entries = tuple(
+        replace(entry, used=change.entries[entry.id]) if entry.id in change.entries else entry
+        for entry in state.entries
+    )
+    return replace(state, entries=entries, sessions=tuple(sessions))
 
 
 class Policy:
