@@ -165,11 +165,15 @@ def with_usage(state: UserState, change: UsageChange) -> UserState:
         for written in change.sessions.values()
         if written.active or written.till_time >= state.complete_since
     )
-    entries = tuple(
-        replace(entry, used=change.entries[entry.id]) if entry.id in change.entries else entry
-        for entry in state.entries
-    )
-    return replace(state, entries=entries, sessions=tuple(sessions))
+    entries = state.entries
+    if change.entries:  # built, not `replace`d: this runs for every user of every batch
+        entries = tuple(
+            Entry(e.id, e.profile_id, e.state, e.start_time, e.end_time, change.entries[e.id])
+            if e.id in change.entries
+            else e
+            for e in entries
+        )
+    return UserState(state.user, entries, tuple(sessions), state.complete_since)
 
 
 class Policy:

@@ -286,11 +286,15 @@ class PolicyCache:
             if change.table in TABLES:
                 rows[change.table].add(change.row_id)
             elif change.user_id is not None:
-                at = next((n for n, (m, _) in enumerate(expected) if m.holds(change)), -1)
-                if at < 0 or change.user_id not in expected[at][1]:
-                    users.add(change.user_id)
+                for at, (mark, wrote) in enumerate(expected):
+                    if mark.holds(change):
+                        if change.user_id in wrote:
+                            met[at] = wrote
+                            break
+                        users.add(change.user_id)  # a row of the batch's it did not hold
+                        break
                 else:
-                    met[at] = expected[at][1]
+                    users.add(change.user_id)
         policy, now = self.policy, self.clock()
         if rows:
             floor = policy.period_floor(now)

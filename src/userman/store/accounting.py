@@ -173,7 +173,7 @@ def latest_sessions(
         params: dict[str, Any] = {}
         for n, (router_id, ids) in enumerate(groups.items()):
             params[f"router{n}"], params[f"ids{n}"] = router_id, ids
-        for row in connection.execute(_sessions_of(len(groups)), params):
+        for row in connection.execute(_sessions_of(len(groups)), params).all():
             (row_id, subscriber_id, customer_id, router_id, user_id, username, status) = row[:7]
             (from_time, till_time, uptime, download, upload, active, cause) = row[7:14]
             context = dict(zip(RequestContext.COLUMNS, row[14:], strict=True))
@@ -214,7 +214,7 @@ def users(db: Session, names: Collection[tuple[int, str]], ids: Collection[int])
         params: dict[str, Any] = {"ids": list(ids) if n == 0 else []}
         for m, (subscriber_id, usernames) in enumerate(groups.items()):
             params[f"subscriber{m}"], params[f"names{m}"] = subscriber_id, usernames
-        rows = connection.execute(_users_named(len(groups)), params)
+        rows = connection.execute(_users_named(len(groups)), params).all()
         found.extend(UserRow(*row) for row in rows)
     return found
 
@@ -247,7 +247,7 @@ def running_entries(db: Session, user_ids: Collection[int]) -> dict[int, EntryRo
     found: dict[int, EntryRow] = {}
     connection = db.connection()
     for chunk in _chunks(user_ids):
-        for row in connection.execute(_RUNNING, {"users": chunk}):
+        for row in connection.execute(_RUNNING, {"users": chunk}).all():
             found.setdefault(row[1], EntryRow(*row))  # only one runs; the oldest, as read
     return found
 
