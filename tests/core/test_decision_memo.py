@@ -104,8 +104,8 @@ def _policy() -> Policy:
             _user(1, "u1", shared_users=2, caller_id=CALLER),
             (running, Entry(2, 2, ProfileState.WAITING, None, None, Usage())),
             (
-                SessionUsage(T0 - 2 * HOUR, False, Usage(1800, 10, 10)),
-                SessionUsage(T0, True, Usage(60, 1, 1)),
+                SessionUsage(1, T0 - 2 * HOUR, False, Usage(1800, 10, 10)),
+                SessionUsage(2, T0, True, Usage(60, 1, 1)),
             ),
             since,
         ),
@@ -113,14 +113,14 @@ def _policy() -> Policy:
         UserState(
             _user(2, "u2", group_id=None, attributes="Class:x"),
             (dataclasses.replace(running, id=3),),
-            (SessionUsage(T0 - 3 * HOUR, False, Usage(3600, 0, 0)),),
+            (SessionUsage(3, T0 - 3 * HOUR, False, Usage(3600, 0, 0)),),
             since,
         ),
         # The free profile: no end, a lifetime quota, unlimited sessions.
         UserState(
             _user(3, "u3", ip_address="10.1.1.1", ipv6_dns="2001:db8::1"),
             (Entry(4, 3, ProfileState.RUNNING, T0 - HOUR, None, Usage(0, 5, 0)),),
-            (SessionUsage(T0, True, Usage()), SessionUsage(T0, True, Usage())),
+            (SessionUsage(4, T0, True, Usage()), SessionUsage(5, T0, True, Usage())),
             since,
         ),
         # Only "next" waiting: a log-on starts it (a change to store: never kept).
@@ -233,7 +233,9 @@ def test_a_new_state_or_a_row_changed_makes_the_decision_afresh() -> None:
     request = _requests("u1")[0]
     assert _memoised(policy, state, request, T0).accept
     # The user's state replaced (here: another session opened, as accounting would).
-    more = dataclasses.replace(state, sessions=(*state.sessions, SessionUsage(T0, True, Usage())))
+    more = dataclasses.replace(
+        state, sessions=(*state.sessions, SessionUsage(6, T0, True, Usage()))
+    )
     policy.put_user(more)
     assert 1 not in policy.memo
     decision = _memoised(policy, more, request, T0)

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from support import NOW, run
 from userman.core.accounting import AccountingRecord, AcctStatus
@@ -391,3 +392,151 @@ def test_a_change_by_another_process_is_in_effect_for_the_next_request(loaded: U
     assert found is not None
     assert not found[0].accept
     assert found[0] == loaded.authenticate(router(loaded), request, NOW)
+
+
+GIGAWORD = 2**32  # RFC 2869 5.1-5.2: the counters past 4 GiB, as the record holds them
+
+
+def batch(app: Userman, *records: tuple[AcctStatus, str, str, dt.datetime, dict[str, int]]) -> None:
+    """One accounting batch (the server's group commit) of these records."""
+    r1 = router(app)
+    app.account_batch(
+        [
+            (r1, AccountingRecord(status, session, user, **kw), at)
+            for status, session, user, at, kw in records
+        ]
+    )
+
+
+START, INTERIM, STOP = AcctStatus.START, AcctStatus.INTERIM_UPDATE, AcctStatus.STOP
+MINUTE = dt.timedelta(minutes=1)
+
+
+@pytest.fixture
+def live(loaded: Userman) -> dt.datetime:
+    """The present: records of it count on u1's profile "day", which `world` activated with
+    the real clock, and their facts are compared at moments of it as well as at MOMENTS."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
+
+
+def assert_live(app: Userman, live: dt.datetime) -> None:
+    assert_same(app, (live + 4 * MINUTE, live + HOUR, live + 20 * HOUR))
+    assert_same(app)
+
+
+def test_an_accounting_batch_is_put_in_memory_without_reading_its_users(
+    loaded: Userman, live: dt.datetime
+) -> None:
+    """What a batch of this process wrote (sessions opened, updated, closed; the running
+    entry's counters) goes into memory as the batch commits: no user is read again, and every
+    user's facts (counters, limits, open sessions against shared-users) are the database's."""
+    cache = loaded.policy
+    read, loads = cache.counters["users-read"], cache.counters["loads"]
+    batches = [
+        # u1 (shared-users 2) opens a second session beside "c"; u2 and u4 open theirs.
+        [
+            (START, "e", "u1", live + MINUTE, {}),
+            (START, "f", "u2", live + MINUTE, {}),
+            (START, "g", "u4", live + MINUTE, {}),
+        ],
+        # Interim-Updates, one past 4 GiB, and "c" again within the same batch.
+        [
+            (
+                INTERIM,
+                "c",
+                "u1",
+                live + MINUTE,
+                {"session_time": 900, "download": 3 * GIGAWORD + 5},
+            ),
+            (INTERIM, "e", "u1", live + MINUTE, {"session_time": 60, "upload": GIGAWORD}),
+            (INTERIM, "c", "u1", live + MINUTE, {"session_time": 960, "download": 4 * GIGAWORD}),
+            (INTERIM, "f", "u2", live + MINUTE, {"session_time": 30, "download": 70}),
+        ],
+        # A Stop, a duplicate (counts nothing), a Start again of a closed session's id.
+        [
+            (STOP, "e", "u1", live + 2 * MINUTE, {"session_time": 3600, "upload": GIGAWORD + 1}),
+            (STOP, "e", "u1", live + 2 * MINUTE, {"session_time": 3600, "upload": GIGAWORD + 1}),
+            (START, "f", "u2", live + 2 * MINUTE, {}),
+            (INTERIM, "h", "nobody", live + 2 * MINUTE, {"session_time": 5}),
+        ],
+        # An Interim-Update whose Start was lost; a Stop that alone records a whole session.
+        [
+            (INTERIM, "i", "u2", live + 3 * MINUTE, {"session_time": 20, "download": 9}),
+            (STOP, "j", "u3", live + 3 * MINUTE, {"session_time": 40, "upload": 8}),
+        ],
+    ]
+    for records in batches:
+        batch(loaded, *records)
+        assert cache.expecting == 0
+        assert_live(loaded, live)
+    assert cache.counters["users-read"] == read
+    assert cache.counters["loads"] == loads
+    assert cache.counters["users-from-accounting"] >= 9
+    state = cache.user(1, "u1")
+    assert state is not None
+    assert sum(session.active for session in state.sessions) == 1  # "c"; "e" stopped
+
+
+def test_a_batch_and_another_process_change_of_one_user_read_it_again(
+    loaded: Userman, live: dt.datetime
+) -> None:
+    """Someone else changed u1 too (here SQL typed by hand): u1 is read whole, u2 comes from
+    the batch, and memory is the database."""
+    cache = loaded.policy
+    read = cache.counters["users-read"]
+    with loaded.database.engine.begin() as connection:
+        connection.execute(text("UPDATE user_profile SET download_used = 7 WHERE user_id = 1"))
+    batch(
+        loaded,
+        (INTERIM, "c", "u1", live + MINUTE, {"session_time": 90, "download": 1000}),
+        (INTERIM, "d", "u2", live + MINUTE, {"session_time": 90, "download": 2000}),
+    )
+    assert cache.counters["users-read"] == read + 1
+    assert_live(loaded, live)
+
+
+def test_a_batch_that_closes_a_routers_sessions_reads_their_users_again(
+    loaded: Userman, live: dt.datetime
+) -> None:
+    """An Accounting-On closes the router's sessions in one statement, rows the batch does
+    not hold: their users are read again."""
+    cache = loaded.policy
+    read = cache.counters["users-read"]
+    batch(
+        loaded,
+        (INTERIM, "c", "u1", live + MINUTE, {"session_time": 90}),
+        (AcctStatus.ACCOUNTING_ON, "x", "", live + MINUTE, {}),
+    )
+    assert cache.counters["users-read"] == read + 2  # u1, u2
+    assert_live(loaded, live)
+
+
+def test_a_batch_that_does_not_commit_leaves_nothing_expected(
+    loaded: Userman, live: dt.datetime
+) -> None:
+    poisoned = AccountingRecord(START, None, "u1")  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        loaded.account_batch(
+            [
+                (router(loaded), AccountingRecord(START, "k", "u1"), live),
+                (router(loaded), poisoned, live),
+            ]
+        )
+    assert loaded.policy.expecting == 0
+    batch(loaded, (START, "k", "u1", live + MINUTE, {}))
+    assert_live(loaded, live)
+
+
+def test_a_batch_committed_while_a_read_is_in_progress_is_taken_by_the_next(
+    loaded: Userman, live: dt.datetime
+) -> None:
+    """The batch's commit leaves its changes to the read in progress (or the next): that read
+    puts what the batch wrote in memory."""
+    with loaded.policy._lock:
+        batch(loaded, (INTERIM, "c", "u1", live + MINUTE, {"session_time": 120, "upload": 6}))
+        assert loaded.policy.expecting == 1
+    read = loaded.policy.counters["users-read"]
+    loaded.policy.refresh()
+    assert loaded.policy.expecting == 0
+    assert loaded.policy.counters["users-read"] == read
+    assert_live(loaded, live)

@@ -40,11 +40,13 @@ __all__ = [
     "Policy",
     "ProfileRecord",
     "SessionUsage",
+    "UsageChange",
     "UserRecord",
     "UserState",
     "attribute_pairs",
     "decision_facts",
     "user_facts",
+    "with_usage",
 ]
 
 
@@ -136,6 +138,7 @@ class Entry:
 class SessionUsage:
     """One of the user's sessions, as a limitation's period counts it."""
 
+    id: int
     till_time: dt.datetime
     active: bool
     used: Usage
@@ -150,6 +153,36 @@ class UserState:
     entries: tuple[Entry, ...]  # oldest assignment first
     sessions: tuple[SessionUsage, ...]
     complete_since: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UsageChange:
+    """What an accounting batch wrote for one user, as stored once it commits: each session it
+    wrote (by id) and the counters of each user-profile entry it counted on (by entry id)."""
+
+    sessions: Mapping[int, SessionUsage]
+    entries: Mapping[int, Usage]
+
+
+def with_usage(state: UserState, change: UsageChange) -> UserState:
+    """The user's state once `change` is stored: the sessions it wrote replace those held (a
+    session kept only while open or ended since `complete_since`, as a load keeps it), and the
+    entries it counted on have its counters."""
+    sessions = [held for held in state.sessions if held.id not in change.sessions]
+    sessions += (
+        written
+        for written in change.sessions.values()
+        if written.active or written.till_time >= state.complete_since
+    )
+    entries = state.entries
+    if change.entries:  # built, not `replace`d: this runs for every user of every batch
+        entries = tuple(
+            Entry(e.id, e.profile_id, e.state, e.start_time, e.end_time, change.entries[e.id])
+            if e.id in change.entries
+            else e
+            for e in entries
+        )
+    return UserState(state.user, entries, tuple(sessions), state.complete_since)
 
 
 class Policy:

@@ -9,8 +9,12 @@ record. Counters are added as `column + total`, so concurrent writers lose no co
 sessions of routers that use CoA, whose limits are checked after each Start or Interim-Update,
 are read as ORM objects, to queue a Disconnect (services/coa.py, services/enforce.py).
 
-`account_batch` also says which users' usage or open sessions the batch changed, for whoever
-keeps a copy of them in memory (the access decisions' policy) to reload after the commit.
+`account_batch` also says which users' usage or open sessions the batch changed. Given the
+server's policy in memory (services/policy.py), it tells it, before the commit, what the batch
+wrote for each user as plain values (`UsageChange`): the policy puts that in memory when it
+reads the batch's changes, instead of reading those users again. Only users whose rows the batch
+wrote in full are told so; those an Accounting-On/Off closed sessions of, and those whose limits
+a use-coa router's record checked, are read again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,13 +30,19 @@ from sqlalchemy.orm import Session
 from userman.core.accounting import AccountingRecord, AcctStatus, SessionState, apply
 from userman.core.authorize import used_up
 from userman.core.context import RequestContext
+from userman.core.limits import Usage
+from userman.core.policy import SessionUsage, UsageChange
 from userman.services import coa
 from userman.services.enforce import remember
 from userman.services.facts import user_facts
 from userman.services.routers import RouterInfo
 from userman.store import accounting as rows
 from userman.store import models
+from userman.store import policy as changes
 from userman.store.database import Database
+
+if TYPE_CHECKING:
+    from userman.services.policy import PolicyCache
 
 __all__ = [
     "CHECKED",
@@ -76,29 +86,52 @@ class Accounted:
 
     sessions: list[SessionState | None]
     users: frozenset[int]
+    # With `marked`: which rows of the change log the batch wrote, and what it wrote for each
+    # user whose rows it wrote in full (the others among `users` are to be read again).
+    mark: changes.Mark | None = None
+    usage: dict[int, UsageChange] = field(default_factory=dict)
 
 
 def account(
-    database: Database, router: RouterInfo, record: AccountingRecord, now: dt.datetime
+    database: Database,
+    router: RouterInfo,
+    record: AccountingRecord,
+    now: dt.datetime,
+    policy: PolicyCache | None = None,
 ) -> None:
     """Store an accounting record; returns only once it is committed (RFC 2866 2)."""
-    with database.begin() as db:
-        store_batch(db, [(router, record, now)])
+    account_batch(database, [(router, record, now)], policy)
 
 
-def account_many(database: Database, items: Sequence[AccountingItem]) -> list[SessionState | None]:
+def account_many(
+    database: Database, items: Sequence[AccountingItem], policy: PolicyCache | None = None
+) -> list[SessionState | None]:
     """Store several records in one transaction (the server's group commit), in their order.
 
     Returns each record's session as stored (None for Accounting-On/Off) once all of them are
     committed; when one fails, none is stored and the error is raised.
     """
-    return account_batch(database, items).sessions
+    return account_batch(database, items, policy).sessions
 
 
-def account_batch(database: Database, items: Sequence[AccountingItem]) -> Accounted:
-    """`account_many`, and which users the batch changed: returns once it is committed."""
-    with database.begin() as db:
-        return store_batch(db, items)
+def account_batch(
+    database: Database, items: Sequence[AccountingItem], policy: PolicyCache | None = None
+) -> Accounted:
+    """`account_many`, and which users the batch changed: returns once it is committed.
+    A loaded `policy` is told what the batch wrote before it commits (`PolicyCache.expect`)."""
+    expecting = policy is not None and policy.loaded
+    mark = None
+    try:
+        with database.begin() as db:
+            accounted = store_batch(db, items, marked=expecting)
+            mark = accounted.mark
+            if policy is not None and mark is not None and accounted.usage:
+                policy.expect(mark, accounted.usage)
+    except BaseException:
+        if policy is not None and mark is not None:
+            policy.withdraw(mark)
+        raise
+    return accounted
 
 
 def store_records(db: Session, items: Sequence[AccountingItem]) -> list[SessionState | None]:
@@ -106,16 +139,21 @@ def store_records(db: Session, items: Sequence[AccountingItem]) -> list[SessionS
     return store_batch(db, items).sessions
 
 
-def store_batch(db: Session, items: Sequence[AccountingItem]) -> Accounted:
+def store_batch(db: Session, items: Sequence[AccountingItem], *, marked: bool = False) -> Accounted:
     """Apply records, in their order, inside the caller's transaction.
 
     The rows they touch are read up front; a later record of a session sees what an earlier
     one of the same batch did to it. Everything is written at the end, in a few statements.
+    `marked`: also say which changes of the change log the batch wrote, and what it wrote for
+    each user (its transaction then begins here, with SQLite's write lock taken first).
     """
+    began = changes.begin_marked(db) if marked else 0
     batch = _Batch.load(db, items)
     stored = [batch.store(db, router, record, now) for router, record, now in items]
     batch.write(db)
-    return Accounted(stored, frozenset(batch.changed))
+    if not marked:
+        return Accounted(stored, frozenset(batch.changed))
+    return Accounted(stored, frozenset(batch.changed), changes.mark(db, began), batch.usage())
 
 
 @dataclass(slots=True)
@@ -141,6 +179,9 @@ class _Batch:
     to_check: dict[int, tuple[rows.SessionRow, int, dt.datetime]] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
     changed: set[int] = field(default_factory=set)
+    # Users some of whose rows the batch wrote without holding them (an Accounting-On closes
+    # the router's sessions in one UPDATE; a limits check writes ORM objects).
+    unheld: set[int] = field(default_factory=set)
 
     @classmethod
     def load(cls, db: Session, items: Sequence[AccountingItem]) -> _Batch:
@@ -264,7 +305,9 @@ class _Batch:
 
     def _close_router_sessions(self, db: Session, router: RouterInfo, now: dt.datetime) -> None:
         # Those stored (written now; the ones this batch holds are written again at the end)...
-        self.changed |= rows.close_open_sessions(db, router.id, now, NAS_REBOOT)
+        closed = rows.close_open_sessions(db, router.id, now, NAS_REBOOT)
+        self.changed |= closed
+        self.unheld |= closed
         # ... and those this batch holds, opened by it or not.
         for row in self.held:
             if row.router_id == router.id and row.state.active:
@@ -288,6 +331,34 @@ class _Batch:
         rows.insert_log(db, self.log)
         if self.to_check:
             _end_used_up(db, self.to_check.values())
+            self.unheld.update(user_id for _, user_id, _ in self.to_check.values())
+
+    def usage(self) -> dict[int, UsageChange]:
+        """Once written: what the batch wrote for each user whose rows it wrote in full, as
+        the policy in memory holds it (each session it wrote, its entry's counters)."""
+        sessions: dict[int, dict[int, SessionUsage]] = {}
+        for row in (*self.new, *self.dirty.values()):
+            if row.user_id is None or row.id is None:
+                continue
+            state = row.state
+            used = Usage(state.uptime, state.download, state.upload)
+            written = SessionUsage(row.id, state.till_time, state.active, used)
+            sessions.setdefault(row.user_id, {})[row.id] = written
+        entries: dict[int, dict[int, Usage]] = {}
+        for entry in self.running.values():
+            counted = self.entry_counted.get(entry.id)
+            if counted is not None:
+                uptime, download, upload = counted
+                stored = Usage(
+                    entry.uptime_used + uptime,
+                    entry.download_used + download,
+                    entry.upload_used + upload,
+                )
+                entries.setdefault(entry.user_id, {})[entry.id] = stored
+        return {
+            user_id: UsageChange(sessions.get(user_id, {}), entries.get(user_id, {}))
+            for user_id in (sessions.keys() | entries.keys()) - self.unheld
+        }
 
 
 def _end_used_up(db: Session, sessions: Iterable[tuple[rows.SessionRow, int, dt.datetime]]) -> None:

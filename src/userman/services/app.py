@@ -560,20 +560,26 @@ class Userman:
     def account(self, router: RouterInfo, record: AccountingRecord, now: dt.datetime) -> None:
         from userman.services import accounting  # noqa: PLC0415
 
-        accounting.account(self.database, router, record, now)
+        accounting.account(self.database, router, record, now, self._loaded_policy())
 
     def account_many(self, items: Sequence[AccountingItem]) -> list[SessionState | None]:
         """Store several accounting records in one transaction, in their order (group commit)."""
         from userman.services import accounting  # noqa: PLC0415
 
-        return accounting.account_many(self.database, items)
+        return accounting.account_many(self.database, items, self._loaded_policy())
 
     def account_batch(self, items: Sequence[AccountingItem]) -> Accounted:
         """`account_many`, with the ids of the users whose usage or open sessions the batch
-        changed (services/accounting.py), for a copy of the policy in memory to read again."""
+        changed (services/accounting.py); the policy in memory, when loaded, takes in what the
+        batch wrote as it commits, without reading those users again."""
         from userman.services import accounting  # noqa: PLC0415
 
-        return accounting.account_batch(self.database, items)
+        return accounting.account_batch(self.database, items, self._loaded_policy())
+
+    def _loaded_policy(self) -> PolicyCache | None:
+        """The policy in memory, when it is loaded (only `serve` loads it)."""
+        policy = self.__dict__.get("policy")
+        return policy if policy is not None and policy.loaded else None
 
     def enforce(self, now: dt.datetime) -> dt.datetime | None:
         """Recheck the open sessions of use-coa routers, queueing CoA/Disconnect-Requests where

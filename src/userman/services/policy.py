@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Row
@@ -41,8 +41,10 @@ from userman.core.policy import (
     Policy,
     ProfileRecord,
     SessionUsage,
+    UsageChange,
     UserRecord,
     UserState,
+    with_usage,
 )
 from userman.core.windows import Window, parse_weekdays
 from userman.services.facts import LIMITATION_COLUMNS, zone
@@ -124,9 +126,9 @@ def _states(rows: store.UserRows, since: dt.datetime) -> list[UserState]:
         used = Usage(uptime, down, up) if uptime or down or up else NOTHING_USED
         entries[user_id].append(Entry(entry_id, profile_id, state, start, end, used))
     sessions: dict[int, list[SessionUsage]] = defaultdict(list)
-    for user_id, till_time, active, uptime, down, up in rows.sessions:
+    for session_id, user_id, till_time, active, uptime, down, up in rows.sessions:
         used = Usage(uptime, down, up) if uptime or down or up else NOTHING_USED
-        sessions[user_id].append(SessionUsage(till_time, active, used))
+        sessions[user_id].append(SessionUsage(session_id, till_time, active, used))
     values: dict[object, object] = {}
     states = []
     for row in rows.users:
@@ -168,6 +170,11 @@ class PolicyCache:
         self._cursor: store.Cursor | None = None
         self._lock = threading.Lock()
         self._listening = False
+        # Accounting batches of this process, committing or committed, whose changes are not
+        # read yet: what each wrote, by user, to put in memory in place of reading those users
+        # again (`expect`). Replaced whole under `_expecting`, never changed in place.
+        self._expected: tuple[tuple[store.Mark, Mapping[int, UsageChange]], ...] = ()
+        self._expecting = threading.Lock()
 
     def load(self) -> None:
         """Read everything, and from now on follow what this process commits."""
@@ -197,6 +204,7 @@ class PolicyCache:
                     policy.put_user(state)
                 after = states[-1].user.id
         self.policy, self._cursor, self.loaded = policy, cursor, True
+        self._forget_passed(cursor)
         self.refreshed = began
         self.counters["loads"] += 1
         # The policy's objects live until the next load and hold no cycles: out of the
@@ -238,6 +246,7 @@ class PolicyCache:
             self._load()
             return -1
         self._cursor, self.refreshed = cursor, began
+        self._forget_passed(cursor)
         if changes:
             self.counters["changes"] += len(changes)
         return len(changes or ())
@@ -253,15 +262,49 @@ class PolicyCache:
             self.counters["failed-refreshes"] += 1
             log.exception("could not read the policy's changes")
 
+    def expect(self, mark: store.Mark, users: Mapping[int, UsageChange]) -> None:
+        """Before an accounting batch of this process commits: its changes (`mark`) are, for
+        these users, what `users` says; a read of the change log that meets them puts that in
+        memory rather than reading those users again (unless a change made by someone else
+        touches them too). Its other users' changes are read as any others are."""
+        with self._expecting:
+            self._expected = (*self._expected, (mark, users))
+
+    @property
+    def expecting(self) -> int:
+        """How many accounting batches' changes are expected and not read yet."""
+        return len(self._expected)
+
+    def withdraw(self, mark: store.Mark) -> None:
+        """The batch of `mark` did not commit: nothing is to be expected of it."""
+        with self._expecting:
+            self._expected = tuple(held for held in self._expected if held[0] != mark)
+
+    def _forget_passed(self, cursor: store.Cursor) -> None:
+        """Forget the batches whose changes the cursor has gone past (a load read them)."""
+        with self._expecting:
+            self._expected = tuple(held for held in self._expected if not held[0].passed(cursor))
+
     def _apply(self, db: Session, changes: list[store.Change]) -> bool:
         """Read again what the changes touched; False when everything must be read again."""
         rows: dict[str, set[int]] = defaultdict(set)
         users: set[int] = set()
+        # Read after the changes: a batch whose changes are among them was expected before.
+        expected = self._expected
+        met: dict[int, Mapping[int, UsageChange]] = {}  # by position in `expected`
         for change in changes:
             if change.table in TABLES:
                 rows[change.table].add(change.row_id)
             elif change.user_id is not None:
-                users.add(change.user_id)
+                for at, (mark, wrote) in enumerate(expected):
+                    if mark.holds(change):
+                        if change.user_id in wrote:
+                            met[at] = wrote
+                            break
+                        users.add(change.user_id)  # a row of the batch's it did not hold
+                        break
+                else:
+                    users.add(change.user_id)
         policy, now = self.policy, self.clock()
         if rows:
             floor = policy.period_floor(now)
@@ -275,7 +318,22 @@ class PolicyCache:
             policy.rows_changed()
             if policy.period_floor(now) < floor:
                 return False  # a period reaches further back than the sessions held
+        if met:
+            done = [expected[at] for at in met]
+            with self._expecting:
+                self._expected = tuple(
+                    held for held in self._expected if not any(held is d for d in done)
+                )
+        for at in sorted(met):  # in the order the batches committed
+            for user_id, written in met[at].items():
+                state = policy.by_id.get(user_id)
+                if user_id in users or state is None:
+                    users.add(user_id)  # someone else changed it too: read it whole
+                else:
+                    policy.put_user(with_usage(state, written))
+                    self.counters["users-from-accounting"] += 1
         if users:
+            self.counters["users-read"] += len(users)
             since = policy.period_floor(now)
             states = _states(store.user_rows(db, users, since), since)
             for state in states:

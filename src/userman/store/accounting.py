@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from userman.core.accounting import CLOSE_ACKED, SessionState
 from userman.core.context import RequestContext
-from userman.store import logbook, models
+from userman.store import logbook, models, rendered
 
 __all__ = [
     "EntryRow",
@@ -106,6 +106,9 @@ class EntryRow:
     user_id: int
     start_time: dt.datetime | None
     end_time: dt.datetime | None
+    uptime_used: int = 0  # its counters as read (under the batch's lock)
+    download_used: int = 0
+    upload_used: int = 0
 
 
 _SESSION_COLUMNS = (
@@ -170,7 +173,7 @@ def latest_sessions(
         params: dict[str, Any] = {}
         for n, (router_id, ids) in enumerate(groups.items()):
             params[f"router{n}"], params[f"ids{n}"] = router_id, ids
-        for row in connection.execute(_sessions_of(len(groups)), params):
+        for row in connection.execute(_sessions_of(len(groups)), params).all():
             (row_id, subscriber_id, customer_id, router_id, user_id, username, status) = row[:7]
             (from_time, till_time, uptime, download, upload, active, cause) = row[7:14]
             context = dict(zip(RequestContext.COLUMNS, row[14:], strict=True))
@@ -211,18 +214,30 @@ def users(db: Session, names: Collection[tuple[int, str]], ids: Collection[int])
         params: dict[str, Any] = {"ids": list(ids) if n == 0 else []}
         for m, (subscriber_id, usernames) in enumerate(groups.items()):
             params[f"subscriber{m}"], params[f"names{m}"] = subscriber_id, usernames
-        rows = connection.execute(_users_named(len(groups)), params)
+        rows = connection.execute(_users_named(len(groups)), params).all()
         found.extend(UserRow(*row) for row in rows)
     return found
 
 
+_ENTRY_COLUMNS = (
+    "id",
+    "user_id",
+    "start_time",
+    "end_time",
+    "uptime_used",
+    "download_used",
+    "upload_used",
+)
+# On PostgreSQL the entries are locked until the batch commits: the counters read are those
+# the batch adds to (SQLite's batch holds the database's write lock from its first statement).
 _RUNNING = (
-    select(*(USER_PROFILE.c[name] for name in ("id", "user_id", "start_time", "end_time")))
+    select(*(USER_PROFILE.c[name] for name in _ENTRY_COLUMNS))
     .where(
         USER_PROFILE.c.user_id.in_(bindparam("users", expanding=True)),
         USER_PROFILE.c.state == "running",
     )
     .order_by(USER_PROFILE.c.id)
+    .with_for_update()
 )
 
 
@@ -232,7 +247,7 @@ def running_entries(db: Session, user_ids: Collection[int]) -> dict[int, EntryRo
     found: dict[int, EntryRow] = {}
     connection = db.connection()
     for chunk in _chunks(user_ids):
-        for row in connection.execute(_RUNNING, {"users": chunk}):
+        for row in connection.execute(_RUNNING, {"users": chunk}).all():
             found.setdefault(row[1], EntryRow(*row))  # only one runs; the oldest, as read
     return found
 
@@ -279,22 +294,40 @@ def close_stale_sessions(db: Session, older_than: dt.datetime, cause: str) -> li
     return [row.user_id for row in rows]
 
 
-def _session_values(row: SessionRow) -> dict[str, Any]:
-    state = row.state
-    return {
-        "status": status_text(state.status),
-        "till_time": state.till_time,
-        "uptime": state.uptime,
-        "download": state.download,
-        "upload": state.upload,
-        "active": state.active,
-        "terminate_cause": state.terminate_cause,
-        **row.context,
-    }
+_CHANGING = ("status", "till_time", "uptime", "download", "upload", "active", "terminate_cause")
+_CONTEXT = RequestContext.COLUMNS
+
+
+def _changing(row: SessionRow) -> tuple[Any, ...]:
+    """The values of _CHANGING and the request context, in that order."""
+    state, context = row.state, row.context
+    return (
+        status_text(state.status),
+        state.till_time,
+        state.uptime,
+        state.download,
+        state.upload,
+        state.active,
+        state.terminate_cause,
+        *(context[column] for column in _CONTEXT),
+    )
 
 
 _INSERT = insert(SESSION)
-_INSERT_SESSIONS = _INSERT.returning(SESSION.c.id, sort_by_parameter_order=True)
+_INSERT_SESSIONS = _INSERT.returning(SESSION.c.id)
+_INSERTED = (
+    "subscriber_id",
+    "customer_id",
+    "router_id",
+    "user_id",
+    "username",
+    "from_time",
+    *_CHANGING,
+    *_CONTEXT,
+)
+# Rows a multi-row INSERT holds: a batch's new sessions go in a few statements of these sizes
+# (200 = 128 + 64 + 8), so that only these few shapes are ever rendered.
+_INSERT_SIZES = (256, 128, 64, 32, 16, 8, 4, 2, 1)
 
 
 def _insert_one(connection: Connection, value: dict[str, Any]) -> int:
@@ -304,43 +337,52 @@ def _insert_one(connection: Connection, value: dict[str, Any]) -> int:
 
 
 def insert_sessions(db: Session, rows: Sequence[SessionRow]) -> None:
-    """Insert new sessions (one multi-row INSERT per few hundred) and give each its id."""
+    """Insert new sessions (multi-row INSERTs ... RETURNING id) and give each its id."""
     if not rows:
         return
     values = [
-        {
-            "subscriber_id": row.subscriber_id,
-            "customer_id": row.customer_id,
-            "router_id": row.router_id,
-            "user_id": row.user_id,
-            "username": row.state.username,
-            "from_time": row.state.from_time,
-            **_session_values(row),
-        }
+        (
+            row.subscriber_id,
+            row.customer_id,
+            row.router_id,
+            row.user_id,
+            row.state.username,
+            row.state.from_time,
+            *_changing(row),
+        )
         for row in rows
     ]
-    connection = db.connection()
-    if connection.dialect.insert_returning:
-        ids = list(connection.scalars(_INSERT_SESSIONS, values))
+    ids: list[int] = []
+    if db.get_bind().dialect.insert_returning:
+        at = 0
+        for size in _INSERT_SIZES:
+            while len(values) - at >= size:
+                ids += rendered.insert_returning_ids(
+                    db, _INSERT_SESSIONS, _INSERTED, values[at : at + size]
+                )
+                at += size
     else:  # SQLite before 3.35 has no RETURNING: one INSERT each
-        ids = [_insert_one(connection, value) for value in values]
+        connection = db.connection()
+        ids = [
+            _insert_one(connection, dict(zip(_INSERTED, value, strict=True))) for value in values
+        ]
     for row, new_id in zip(rows, ids, strict=True):
         row.id = new_id
 
 
-_CHANGING = ("status", "till_time", "uptime", "download", "upload", "active", "terminate_cause")
+_UPDATED = ("row_id", *_CHANGING, *_CONTEXT)
 _UPDATE_SESSIONS = (
     update(SESSION)
     .where(SESSION.c.id == bindparam("row_id"))
-    .values({name: bindparam(name) for name in (*_CHANGING, *RequestContext.COLUMNS)})
+    .values({name: bindparam(name) for name in (*_CHANGING, *_CONTEXT)})
 )
 
 
 def update_sessions(db: Session, rows: Sequence[SessionRow]) -> None:
     """Write the new state of stored sessions: one executemany UPDATE by id."""
-    if rows:
-        values = [{"row_id": row.id, **_session_values(row)} for row in rows]
-        db.connection().execute(_UPDATE_SESSIONS, values)
+    rendered.executemany(
+        db, _UPDATE_SESSIONS, _UPDATED, [(row.id, *_changing(row)) for row in rows]
+    )
 
 
 _USAGE = ("uptime", "download", "upload")
@@ -363,30 +405,24 @@ _ADD_ENTRY_USAGE = (
 def add_user_usage(db: Session, counted: Mapping[int, tuple[dt.datetime, Sequence[int]]]) -> None:
     """Add to each user's counters what the batch counted, and set when it was last seen:
     {user id: (last seen, (uptime, download, upload))}, one executemany UPDATE."""
-    if counted:
-        values = [
-            {"row_id": user_id, "seen": seen, **dict(zip(_USAGE, used, strict=True))}
-            for user_id, (seen, used) in counted.items()
-        ]
-        db.connection().execute(_ADD_USER_USAGE, values)
+    values = [(user_id, seen, *used) for user_id, (seen, used) in counted.items()]
+    rendered.executemany(db, _ADD_USER_USAGE, ("row_id", "seen", *_USAGE), values)
 
 
 def add_entry_usage(db: Session, counted: Mapping[int, Sequence[int]]) -> None:
     """Add to each user-profile entry's counters what the batch counted: {entry id: (uptime,
     download, upload)}, one executemany UPDATE."""
-    if counted:
-        values = [
-            {"row_id": entry_id, **dict(zip(_USAGE, used, strict=True))}
-            for entry_id, used in counted.items()
-        ]
-        db.connection().execute(_ADD_ENTRY_USAGE, values)
+    values = [(entry_id, *used) for entry_id, used in counted.items()]
+    rendered.executemany(db, _ADD_ENTRY_USAGE, ("row_id", *_USAGE), values)
 
 
 _INSERT_LOG = insert(LOG)
 
 
 def insert_log(db: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert log rows (each with every column of the log's accounting rows): one INSERT."""
+    """Insert log rows (each with every column of the log's accounting rows, the same keys in
+    each): one executemany INSERT."""
     if rows:
-        db.connection().execute(_INSERT_LOG, list(rows))
+        names = tuple(rows[0])
+        rendered.executemany(db, _INSERT_LOG, names, [tuple(row[n] for n in names) for row in rows])
         logbook.note(db, rows)

@@ -25,7 +25,10 @@ __all__ = [
     "USER_COLUMNS",
     "Change",
     "Cursor",
+    "Mark",
+    "begin_marked",
     "config_rows",
+    "mark",
     "prune",
     "read_changes",
     "start_cursor",
@@ -131,6 +134,7 @@ def user_rows(
             entry.c.upload_used,
         ).where(entry.c.state != ProfileState.USED)
         sessions = select(
+            session.c.id,
             session.c.user_id,
             session.c.till_time,
             session.c.active,
@@ -158,6 +162,30 @@ class Change:
     table: str
     row_id: int
     user_id: int | None
+    id: int = 0  # its row's id in the change log
+    xid: int = 0  # PostgreSQL: the transaction that wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Which rows of the change log one transaction wrote: on SQLite those with an id in
+    (after, upto] (the transaction held the write lock from its first statement: nobody else
+    wrote between), on PostgreSQL those of its transaction id."""
+
+    after: int = 0
+    upto: int = 0
+    xid: int | None = None
+
+    def holds(self, change: Change) -> bool:
+        if self.xid is not None:
+            return change.xid == self.xid
+        return self.after < change.id <= self.upto
+
+    def passed(self, cursor: Cursor) -> bool:
+        """Whether a reader at `cursor` has read past (or loaded) this transaction's changes."""
+        if self.xid is not None:
+            return self.xid < cursor.xmin or self.xid in cursor.taken.values()
+        return self.upto <= cursor.last_id
 
 
 @dataclass(slots=True)
@@ -187,8 +215,31 @@ def start_cursor(db: Session) -> Cursor:
         xmin = _xmin(db)
         rows = db.execute(select(table.c.id, table.c.xid).where(table.c.xid >= xmin))
         return Cursor(xmin=xmin, taken={row.id: row.xid for row in rows})
+    return Cursor(last_id=_newest_change(db))
+
+
+def _newest_change(db: Session) -> int:
     table = models.Base.metadata.tables["policy_change"]
-    return Cursor(last_id=db.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0)
+    return db.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+
+
+def begin_marked(db: Session) -> int:
+    """Begin a write transaction whose changes `mark` can tell apart, before its first
+    statement: on SQLite, take the write lock now (BEGIN IMMEDIATE; unless the transaction has
+    written already, and so holds it) and return the newest change's id; 0 on PostgreSQL."""
+    if _postgres(db):
+        return 0
+    connection = db.connection()
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return _newest_change(db)
+
+
+def mark(db: Session, began: int) -> Mark:
+    """The changes this transaction wrote since `begin_marked` returned `began`."""
+    if _postgres(db):
+        return Mark(xid=int(db.scalar(text("SELECT pg_current_xact_id()::text::bigint"))))
+    return Mark(after=began, upto=_newest_change(db))
 
 
 def read_changes(db: Session, cursor: Cursor, limit: int) -> list[Change] | None:
@@ -206,7 +257,7 @@ def read_changes(db: Session, cursor: Cursor, limit: int) -> list[Change] | None
             return None
         if rows:
             cursor.last_id = rows[-1].id
-        return [Change(row.table_name, row.row_id, row.user_id) for row in rows]
+        return [Change(row.table_name, row.row_id, row.user_id, row.id) for row in rows]
     # Every transaction older than `xmin` had ended before this statement: the next one, with a
     # snapshot of its own, sees all of their changes.
     xmin = _xmin(db)
@@ -217,7 +268,7 @@ def read_changes(db: Session, cursor: Cursor, limit: int) -> list[Change] | None
     taken = {row.id: row.xid for row in rows}
     cursor.taken = {key: xid for key, xid in taken.items() if xid >= xmin}
     cursor.xmin = xmin
-    return [Change(row.table_name, row.row_id, row.user_id) for row in fresh]
+    return [Change(row.table_name, row.row_id, row.user_id, row.id, row.xid) for row in fresh]
 
 
 def prune(db: Session, before: dt.datetime) -> int:
