@@ -18,7 +18,7 @@ from dataclasses import replace
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from userman.core.authorize import AccessRequest, Decision, authorize
+from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
 from userman.core.context import RequestContext
 from userman.services import coa, snapshot
 from userman.services.accounting import (
@@ -31,7 +31,7 @@ from userman.services.accounting import (
 from userman.services.facts import user_facts
 from userman.services.queue import store_slots
 from userman.services.routers import ROUTER_FAILURE, Failure, Requirement, RouterInfo
-from userman.store import models, queries
+from userman.store import claims, models, queries
 from userman.store.database import Database
 
 __all__ = [
@@ -124,6 +124,10 @@ def authenticate(
         facts = None
         if user is not None:
             facts = replace(user_facts(db, user, now), coa=router.use_coa)
+            # Places claimed by Accepts whose sessions have not started count as sessions.
+            claimed = claims.live_claims(db, user.id, now)
+            if claimed:
+                facts = replace(facts, active_sessions=facts.active_sessions + claimed)
             # Only a user with open sessions can be at its limit: only then is it read.
             if facts.active_sessions:
                 evict = router.evict_oldest
@@ -131,6 +135,13 @@ def authenticate(
                     evict = _subscriber_evicts(db, router.subscriber_id)
                 facts = replace(facts, evict_oldest=evict)
         decision = authorize(request, facts, now)
+        if decision.accept and user is not None and decision.shared_users is not None:
+            if decision.evict:
+                evict_oldest(db, user, decision.evict, now)
+                decision = replace(decision, evict=0)
+            # Exact across nodes (store/claims.py): another log-on may have claimed meanwhile.
+            if not claims.claim(db, user.id, decision.shared_users, now, router.id):
+                decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:
             user.last_seen = now

@@ -6,7 +6,8 @@ database is asked. What a decision changes is stored in two ways:
 
 - `store_effects`: what the router relies on, committed before the Access-Accept is sent (a
   profile that starts or ends at this log-on, a caller-id bound on first use, the oldest
-  sessions ended to make room), in one transaction with the decision's log row and the
+  sessions ended to make room, the place claimed under a shared-users limit: store/claims.py,
+  exact across processes and nodes), in one transaction with the decision's log row and the
   user's last-seen. Each change is conditional on the row being as the decision saw it; when
   another process changed it first, nothing is stored and False tells the caller to let the
   database decide (services/aaa.py `authenticate`).
@@ -32,7 +33,7 @@ from userman.core.profiles import ProfileState
 from userman.services.aaa import evict_oldest, log_row, outcome
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
-from userman.store import models
+from userman.store import claims, models
 from userman.store.database import Database
 
 __all__ = [
@@ -69,7 +70,8 @@ def decide(
 def durable(decision: Decision) -> bool:
     """Whether the decision changes what must be stored before the router is answered."""
     return bool(decision.profile_changes) or (
-        decision.accept and bool(decision.bind_caller_id or decision.evict)
+        decision.accept
+        and bool(decision.bind_caller_id or decision.evict or decision.shared_users is not None)
     )
 
 
@@ -115,6 +117,9 @@ def store_effects(
                     user.caller_id = decision.bind_caller_id
                 if decision.evict:
                     evict_oldest(db, user, decision.evict, now)
+                limit = decision.shared_users
+                if limit is not None and not claims.claim(db, user_id, limit, now, router.id):
+                    raise _Changed  # another log-on took the place first: the database decides
             wanted, status, description = outcome(decision, request.username)
             if wanted in router.log:
                 log_row(

@@ -31,6 +31,7 @@ from userman.services.enforce import remember
 from userman.services.facts import user_facts
 from userman.services.routers import RouterInfo
 from userman.store import accounting as rows
+from userman.store import claims
 from userman.store import models
 from userman.store.database import Database
 
@@ -65,6 +66,21 @@ STALE = "stale"  # terminate-cause of a session closed for want of updates
 EMPTY_CONTEXT: dict[str, Any] = {
     column: getattr(RequestContext(), column) for column in RequestContext.COLUMNS
 }
+
+
+# A Start for an open session that has heard nothing but its Start, begun at most this long
+# before this one says it began, is that Start again (a router's retransmission, perhaps to
+# another server); later, it is a new session that reuses the id.
+REPEATED_START = dt.timedelta(seconds=60)
+
+
+def _repeated(state: SessionState, began: dt.datetime) -> bool:
+    """Whether a Start that says it began at `began` repeats the one that opened `state`."""
+    return (
+        state.active
+        and state.status == {"start"}
+        and abs(began - state.from_time) <= REPEATED_START
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +170,8 @@ class _Batch:
                 names.add((router.subscriber_id, record.username))
                 if record.user_id is not None:
                     named.add(record.user_id)
+        # Another node's batch with the same sessions commits first (store/claims.py).
+        claims.lock_sessions(db, keys)
         sessions = rows.latest_sessions(db, keys) if keys else {}
         users = rows.users(db, names, named) if names or named else []
         by_name = {(user.subscriber_id, user.username): user for user in users}
@@ -174,6 +192,10 @@ class _Batch:
             return None
         key = (router.id, record.acct_session_id)
         row = self.sessions.get(key)
+        if row is not None and record.status is AcctStatus.START and _repeated(row.state, now):
+            # The same Start again, sent to another node after a timeout (README "Nodes on one
+            # PostgreSQL"): the session's natural key decides, and it is there already.
+            return row.state
         if row is not None and record.status is AcctStatus.START:
             # A new Start with the same id closes the old session (and starts another).
             self._set(row, replace(row.state, active=False))

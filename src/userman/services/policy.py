@@ -16,6 +16,7 @@ the small tables, whole dictionaries, so a reader never sees a dictionary change
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import gc
@@ -46,6 +47,7 @@ from userman.core.policy import (
 )
 from userman.core.windows import Window, parse_weekdays
 from userman.services.facts import LIMITATION_COLUMNS, zone
+from userman.store import claims, notify
 from userman.store import policy as store
 from userman.store.database import Database
 
@@ -159,6 +161,7 @@ class PolicyCache:
         self._cursor: store.Cursor | None = None
         self._lock = threading.Lock()
         self._listening = False
+        self._listener: notify.Listener | None = None
 
     def load(self) -> None:
         """Read everything, and from now on follow what this process commits."""
@@ -275,9 +278,41 @@ class PolicyCache:
         return True
 
     def prune(self, now: dt.datetime) -> int:
-        """Delete the changes older than KEEP (every server may; the server's sweeper does)."""
+        """Delete the changes older than KEEP, and the shared-users claims that lapsed (every
+        server may; the server's sweeper does)."""
         with self.database.begin() as db:
+            claims.prune(db, now)
             return store.prune(db, now - KEEP)
+
+    @property
+    def notified(self) -> bool:
+        """Whether other processes' commits are notified (PostgreSQL's LISTEN/NOTIFY), not
+        only found by polling the change log."""
+        return not self.database.is_sqlite
+
+    def wait_for_changes(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for a commit of another process to be notified:
+        True when one was, or when listening (re)starts (what was committed before is read
+        next: a node whose connection was lost catches up); False after the timeout. A lost
+        connection raises, and the next call listens anew."""
+        if self._listener is None:
+            self._listener = notify.Listener(self.database.engine)
+            self.counters["listens"] += 1
+            return True
+        try:
+            came = self._listener.wait(timeout)
+        except Exception:
+            self.stop_listening()
+            raise
+        if came:
+            self.counters["notifications"] += 1
+        return came
+
+    def stop_listening(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                listener.close()
 
     def user(self, subscriber_id: int, username: str) -> UserState | None:
         return self.policy.user(subscriber_id, username)

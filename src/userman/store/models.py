@@ -578,6 +578,21 @@ class SubscriberSetting(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
+class SessionClaim(Base):
+    """A place under a user's shared-users limit, claimed by an Access-Accept before the router
+    is answered (store/claims.py): it counts like an open session until the session's first
+    accounting record takes it over (migration 0020's trigger on `session` deletes it) or it
+    lapses. Any node may claim; a transaction-level advisory lock on the user on PostgreSQL
+    (the write lock on SQLite) makes claims of one user one at a time."""
+
+    __tablename__ = "session_claim"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    router_id: Mapped[int | None] = mapped_column(default=None)
+    created: Mapped[dt.datetime]
+
+
 class PolicyChange(Base):
     """A row that access decisions depend on was added, changed or removed: written by the
     database's own triggers (migration 0014), so a change made by any process, a command,
