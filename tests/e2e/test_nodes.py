@@ -25,7 +25,6 @@ import pytest
 
 from served import launch, stop_process, userman
 from support import missing
-
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, build, encode
 

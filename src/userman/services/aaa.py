@@ -135,12 +135,13 @@ def authenticate(
                     evict = _subscriber_evicts(db, router.subscriber_id)
                 facts = replace(facts, evict_oldest=evict)
         decision = authorize(request, facts, now)
-        if decision.accept and user is not None and decision.shared_users is not None:
+        limit = decision.shared_users
+        if decision.accept and user is not None and limit is not None:
             if decision.evict:
                 evict_oldest(db, user, decision.evict, now)
                 decision = replace(decision, evict=0)
             # Exact across nodes (store/claims.py): another log-on may have claimed meanwhile.
-            if not claims.claim(db, user.id, decision.shared_users, now, router.id):
+            if not claims.claim(db, user.id, limit, now, router.id):
                 decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:

@@ -31,8 +31,7 @@ from userman.services.enforce import remember
 from userman.services.facts import user_facts
 from userman.services.routers import RouterInfo
 from userman.store import accounting as rows
-from userman.store import claims
-from userman.store import models
+from userman.store import claims, models
 from userman.store.database import Database
 
 __all__ = [

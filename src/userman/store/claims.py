@@ -32,8 +32,8 @@ CLAIM_SECONDS = 60
 USER_LOCK = 0x75730001  # a user's claims
 SESSION_LOCK = 0x75730002  # a session's accounting, by (router id, Acct-Session-Id)
 
-_CLAIM = models.SessionClaim.__table__
-_SESSION = models.UserSession.__table__
+_CLAIM = models.Base.metadata.tables["session_claim"]
+_SESSION = models.Base.metadata.tables["session"]
 
 
 def _postgres(db: Session) -> bool:
@@ -90,7 +90,7 @@ def claim(
     since = now - dt.timedelta(seconds=CLAIM_SECONDS)
     db.execute(delete(_CLAIM).where(_CLAIM.c.user_id == user_id, _CLAIM.c.created < since))
     # The INSERT first: on SQLite it takes the write lock before the count is read.
-    made = db.execute(insert(_CLAIM).values(user_id=user_id, router_id=router_id, created=now))
+    db.execute(insert(_CLAIM).values(user_id=user_id, router_id=router_id, created=now))
     sessions = (
         select(func.count())
         .where(_SESSION.c.user_id == user_id, _SESSION.c.active.is_(True))
@@ -100,9 +100,9 @@ def claim(
     held = db.scalar(select(sessions + claims))  # one statement: one snapshot
     if int(held or 0) <= limit:
         return True
-    key = made.inserted_primary_key
-    assert key is not None
-    db.execute(delete(_CLAIM).where(_CLAIM.c.id == key[0]))
+    # The user's newest claim is this one: the lock (or SQLite's write lock) is still held.
+    newest = select(func.max(_CLAIM.c.id)).where(_CLAIM.c.user_id == user_id).scalar_subquery()
+    db.execute(delete(_CLAIM).where(_CLAIM.c.id == newest))
     return False
 
 
