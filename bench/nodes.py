@@ -135,22 +135,14 @@ def race_claims(url: str, rounds: int) -> None:
             gate = threading.Barrier(2)
             passed = [False, False]
 
-            def one(
-                n: int,
-                gate: threading.Barrier = gate,
-                passed: list[bool] = passed,
-                spent: list[float] = spent,
-                way: str = way,
-            ) -> None:
-                gate.wait(timeout=5)
-                began = time.perf_counter()
-                try:
-                    passed[n] = claim(way, connections[n])
-                except _Over:
-                    passed[n] = False
-                spent.append(time.perf_counter() - began)
-
-            threads = [threading.Thread(target=one, args=(n,)) for n in range(2)]
+            threads = [
+                threading.Thread(
+                    target=_one,
+                    args=(claim, way, connections[n], gate),
+                    kwargs={"passed": passed, "n": n, "spent": spent},
+                )
+                for n in range(2)
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -160,6 +152,26 @@ def race_claims(url: str, rounds: int) -> None:
             connection.close()
         mean = statistics.mean(spent) * 1000
         print(f"  {way:<20} {mean:6.2f} ms a claim, both passed in {both}/{rounds} rounds")
+
+
+def _one(
+    claim: Any,
+    way: str,
+    connection: psycopg.Connection[Any],
+    gate: threading.Barrier,
+    *,
+    passed: list[bool],
+    n: int,
+    spent: list[float],
+) -> None:
+    """One of the two racing claims of a round."""
+    gate.wait(timeout=5)
+    began = time.perf_counter()
+    try:
+        passed[n] = claim(way, connection)
+    except _Over:
+        passed[n] = False
+    spent.append(time.perf_counter() - began)
 
 
 class _Over(Exception):
