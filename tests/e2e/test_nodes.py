@@ -325,10 +325,10 @@ def test_a_node_killed_under_load_loses_no_acknowledged_record(
     victim, others = cluster.nodes[0], cluster.nodes[1:]
     auth = [f"User-Name=load{n},User-Password=pw" for n in range(20)]
     beside = [_radclient(radclient, node, "auth", auth, parallel=4) for node in others]
-    acked = _load(victim, 400, kill_after=150)
+    acked = _load(victim, 200, kill_after=60)
     assert victim.process is not None
     assert victim.process.wait(timeout=10) == -9
-    assert len(acked) >= 150
+    assert len(acked) >= 60
     for process in beside:  # the others answered every log-on meanwhile
         assert _output(process).count("Received Access-Accept") == len(auth)
     stored = {
