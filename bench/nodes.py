@@ -1,17 +1,21 @@
 """userman on PostgreSQL: one node beside three nodes (127.0.0.2-4) on the same database.
 
-    uv run python bench/nodes.py [--users 2000] [--seconds 6] [--in-flight 48]
-        [--cases pap,accounting] [--claims 300]
+    uv run python bench/nodes.py [--users 40000] [--seconds 5] [--in-flight 48]
+        [--cases pap,pap-limited,accounting] [--claims 300]
 
 Provisions `--users` users (bench/userman_setup.py's RouterOS script, `userman import`) into a
 fresh PostgreSQL database on 127.0.0.1:5432 ($USERMAN_TEST_POSTGRES: the admin URL), starts one
 `userman serve` on 127.0.0.2, runs each case against it with bench/loadgen.py, then starts two
 more nodes (127.0.0.3, .4) and runs each case again with one load generator process per node,
-`--in-flight` requests split between them. Throughput is the sum of the generators' answers
-over the window; p99 is over every answer. Then it times a shared-users claim both ways
-(store/claims.py): the advisory lock with insert-then-count, and a conditional INSERT ... SELECT
-alone, two threads racing for one place of one user each round, and counts the rounds in which
-both passed. Everything on this machine's cores: servers, PostgreSQL and generators share them.
+`--in-flight` requests split between them. `pap-limited` is PAP with every user at
+shared-users=1 (set in SQL for the case, back to unlimited after): each log-on claims the
+user's one place (in memory on one node alone, in the database with peers), and no Start
+follows, so each user is logged on once per case, users of their own in each run (a user
+asked twice is rejected: its claim holds, and is counted as `bad`). Throughput is the sum
+of the generators' answers over the window; p99 is over every answer. Then it times a
+shared-users claim both ways (store/claims.py): the advisory lock with insert-then-count, and
+a conditional INSERT ... SELECT alone, two threads racing for one place of one user each
+round, and counts the rounds in which both passed. Everything on this machine's cores: servers, PostgreSQL and generators share them.
 It measures and prints; it asserts nothing. Every wait is bounded; the database is dropped.
 """
 
@@ -61,17 +65,21 @@ def start_node(url: str, address: str, folder: Path) -> subprocess.Popen[bytes]:
     raise SystemExit(f"the node on {address} did not start: see {log.name}")
 
 
-def flow(case: str, users: int, part: int) -> Flow:
+def flow(case: str, users: int, part: int, span: range) -> Flow:
     order = shuffled(users, seed=part + 1)
     if case == "accounting":
         return AccountingSessions(AccountingRequests(), order, open_sessions=64)
+    if case == "pap-limited":  # each user once: a slice of its own
+        return SteadyAccess(AccessRequests("pap", users), [order[n] for n in span])
     return SteadyAccess(AccessRequests(case, users), order)
 
 
-def _drive(args: tuple[str, str, int, int, float, int]) -> tuple[int, float, list[float], int]:
-    case, address, users, in_flight, seconds, part = args
+def _drive(
+    args: tuple[str, str, int, int, float, int, range],
+) -> tuple[int, float, list[float], int]:
+    case, address, users, in_flight, seconds, part, span = args
     result = drive(
-        flow(case, users, part),
+        flow(case, users, part, span),
         [(address, PORTS[0]), (address, PORTS[1])],
         in_flight=in_flight,
         seconds=seconds,
@@ -85,9 +93,17 @@ def _drive(args: tuple[str, str, int, int, float, int]) -> tuple[int, float, lis
     )
 
 
-def measure(case: str, nodes: int, users: int, in_flight: int, seconds: float) -> dict[str, Any]:
+def measure(
+    case: str, nodes: int, users: int, in_flight: int, *, seconds: float, span: range
+) -> dict[str, Any]:
+    """One case against `nodes` nodes; `span`: the users (positions in one shuffled order)
+    that pap-limited may log on, split between the generators."""
     each = max(1, in_flight // nodes)
-    jobs = [(case, NODES[n], users, each, seconds, n) for n in range(nodes)]
+    step = len(span) // nodes
+    jobs = [
+        (case, NODES[n], users, each, seconds, 0, span[n * step : (n + 1) * step])
+        for n in range(nodes)
+    ]
     with multiprocessing.Pool(nodes) as pool:
         results = pool.map(_drive, jobs)
     latencies = sorted(x for _, _, lat, _ in results for x in lat)
@@ -174,16 +190,24 @@ def _one(
     spent.append(time.perf_counter() - began)
 
 
+def _limit(url: str, shared_users: int | None) -> None:
+    """Every user's shared-users (None: unlimited), in effect on every node within a second."""
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute('UPDATE "user" SET shared_users = %s', (shared_users,))
+        db.execute("DELETE FROM session_claim")
+    time.sleep(1.5)
+
+
 class _Over(Exception):
     """More than the limit: the claim's transaction is rolled back."""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--users", type=int, default=40000)
+    parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--in-flight", type=int, default=48)
-    parser.add_argument("--cases", default="pap,accounting")
+    parser.add_argument("--cases", default="pap,pap-limited,accounting")
     parser.add_argument("--claims", type=int, default=300)
     args = parser.parse_args()
     cases = args.cases.split(",")
@@ -207,13 +231,18 @@ def main() -> None:
                 f" {args.users:,} users, {args.in_flight} in flight, {args.seconds:.0f} s a case"
             )
             table: dict[tuple[str, int], dict[str, Any]] = {}
-            for count in (1, 3):
+            half = args.users // 2  # pap-limited: the first half for one node, then the rest
+            for count, span in ((1, range(half)), (3, range(half, args.users))):
                 while len(processes) < count:
                     processes.append(start_node(url, NODES[len(processes)], folder))
                 for case in cases:
+                    if case == "pap-limited":
+                        _limit(url, 1)
                     table[case, count] = measure(
-                        case, count, args.users, args.in_flight, args.seconds
+                        case, count, args.users, args.in_flight, seconds=args.seconds, span=span
                     )
+                    if case == "pap-limited":
+                        _limit(url, None)
             print(f"{'case':<12}{'nodes':>6}{'requests/s':>12}{'p99 ms':>9}{'bad':>6}")
             for (case, count), m in table.items():
                 p99 = "-" if m["p99"] is None else f"{m['p99'] * 1000:.1f}"

@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,10 +118,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         args = ["--db", url, "serve", "--bind", address, "--auth-port", str(auth)]
         args += ["--acct-port", str(acct), "--http-port", "0", "--interim-interval", "0"]
         nodes.append(Node(address, auth, acct, args, folder / f"node{n}.log"))
-    for n, node in enumerate(nodes):
-        cwd = folder / f"node{n}"
+    folders = [folder / f"node{n}" for n in range(len(nodes))]
+    for cwd in folders:
         cwd.mkdir()
-        node.start(cwd)
+    with ThreadPoolExecutor(len(nodes)) as starting:  # the three start at once
+        list(starting.map(Node.start, nodes, folders))
     yield Cluster(url, nodes, folder, sql)
     for node in nodes:
         if node.process is not None:

@@ -5,7 +5,8 @@ pool cannot delay a change made by another process or node, or by SQL typed by h
 it reads every POLL_INTERVAL: such a change is in effect within one interval plus the read. On
 PostgreSQL it reads as soon as the commit is notified (LISTEN/NOTIFY, store/notify.py), and at
 least every NOTIFIED_POLL_INTERVAL, in case a notification is missed; a lost LISTEN connection
-is opened again and followed by a read that catches up. What this process commits is read at
+is opened again and followed by a read that catches up (its loss is logged once, and
+when it is heard again). What this process commits is read at
 its commit already. When the database does not answer, decisions go on from
 the policy as it was last read (a router's users are not turned away because the database is
 down for a moment); the outage is logged once, and its end.
@@ -39,6 +40,7 @@ async def watch(cache: PolicyCache, stop: asyncio.Event, interval: float | None 
     loop = asyncio.get_running_loop()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="userman-policy")
     failing = False
+    deaf = False  # the LISTEN connection was lost, and not yet opened again
     try:
         while not stop.is_set():
             try:
@@ -54,10 +56,22 @@ async def watch(cache: PolicyCache, stop: asyncio.Event, interval: float | None 
                     )
                 failing = True
             if notified and not failing:
-                await _notified(cache, stop, interval, loop, executor)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                heard = await _notified(cache, stop, interval, loop, executor)
+                if heard and deaf:
+                    log.info("the database's notifications of changes are heard again")
+                elif not heard:
+                    cache.counters["lost-listens"] += 1
+                    if not deaf:  # once per outage
+                        log.warning(
+                            "lost the database's notifications of changes; reading the change "
+                            "log every %.1f s until they are heard again",
+                            interval,
+                        )
+                deaf = not heard
+                if heard:
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
     finally:
         executor.shutdown(wait=False)
         if notified:
@@ -70,16 +84,17 @@ async def _notified(
     interval: float,
     loop: asyncio.AbstractEventLoop,
     executor: ThreadPoolExecutor,
-) -> None:
-    """Wait for a notified commit, at most `interval` seconds (less when `stop` is set)."""
+) -> bool:
+    """Wait for a notified commit, at most `interval` seconds (less when `stop` is set);
+    False when the LISTEN connection was lost, or could not be opened again (the next call
+    tries again)."""
     step = min(interval, 0.25)  # how soon a stop is seen
     deadline = loop.time() + interval
     while not stop.is_set() and loop.time() < deadline:
         try:
             came = await loop.run_in_executor(executor, cache.wait_for_changes, step)
         except Exception:
-            cache.counters["lost-listens"] += 1
-            log.warning("lost the database's notifications of changes; listening again")
-            return  # read the change log now: what the lost connection missed
+            return False  # read the change log now: what the lost connection missed
         if came:
-            return
+            return True
+    return True

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
 from userman.core.context import RequestContext
+from userman.services import claims as places
 from userman.services import coa, snapshot
 from userman.services.accounting import (
     AccountingItem,
@@ -31,7 +32,8 @@ from userman.services.accounting import (
 from userman.services.facts import user_facts
 from userman.services.queue import store_slots
 from userman.services.routers import ROUTER_FAILURE, Failure, Requirement, RouterInfo
-from userman.store import claims, models, queries
+from userman.store import claims as stored_claims
+from userman.store import models, queries
 from userman.store.database import Database
 
 __all__ = [
@@ -116,16 +118,24 @@ def note_signed(database: Database, router_id: int, now: dt.datetime) -> bool:
 
 
 def authenticate(
-    database: Database, router: RouterInfo, request: AccessRequest, now: dt.datetime
+    database: Database,
+    router: RouterInfo,
+    request: AccessRequest,
+    now: dt.datetime,
+    *,
+    claims: places.Claims | None = None,
+    node_id: int | None = None,
 ) -> Decision:
-    """Decide on an Access-Request and store what the decision changed (profile starts, log)."""
-    with database.begin() as db:
+    """Decide on an Access-Request and store what the decision changed (profile starts, log);
+    a shared-users place is claimed where `claims` says (services/claims.py)."""
+    held = claims or places.Claims()
+    with held.claiming(), database.begin() as db:
         user = queries.user_by_username(db, router.subscriber_id, request.username)
         facts = None
         if user is not None:
             facts = replace(user_facts(db, user, now), coa=router.use_coa)
             # Places claimed by Accepts whose sessions have not started count as sessions.
-            claimed = claims.live_claims(db, user.id, now)
+            claimed = stored_claims.live_claims(db, user.id, now) + held.held(user.id, now)
             if claimed:
                 facts = replace(facts, active_sessions=facts.active_sessions + claimed)
             # Only a user with open sessions can be at its limit: only then is it read.
@@ -141,7 +151,17 @@ def authenticate(
                 evict_oldest(db, user, decision.evict, now)
                 decision = replace(decision, evict=0)
             # Exact across nodes (store/claims.py): another log-on may have claimed meanwhile.
-            if not claims.claim(db, user.id, limit, now, router.id):
+            sessions = queries.active_sessions(db, user.id)
+            if not places.claim(
+                db,
+                held,
+                user.id,
+                limit=limit,
+                sessions=sessions,
+                now=now,
+                router_id=router.id,
+                node_id=node_id,
+            ):
                 decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:

@@ -16,7 +16,8 @@ keeps a copy of them in memory (the access decisions' policy) to reload after th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -91,6 +92,8 @@ class Accounted:
 
     sessions: list[SessionState | None]
     users: frozenset[int]
+    # The users of the session rows it inserted: each takes a claim over (services/claims.py).
+    started: tuple[int, ...] = ()
 
 
 def account(
@@ -101,19 +104,33 @@ def account(
         store_batch(db, [(router, record, now)])
 
 
-def account_many(database: Database, items: Sequence[AccountingItem]) -> list[SessionState | None]:
+def account_many(
+    database: Database,
+    items: Sequence[AccountingItem],
+    started: Callable[[tuple[int, ...]], None] | None = None,
+) -> list[SessionState | None]:
     """Store several records in one transaction (the server's group commit), in their order.
 
     Returns each record's session as stored (None for Accounting-On/Off) once all of them are
-    committed; when one fails, none is stored and the error is raised.
+    committed; when one fails, none is stored and the error is raised. `started` is told, at
+    the commit, before the policy in memory reads it, whose sessions it inserted.
     """
-    return account_batch(database, items).sessions
+    return account_batch(database, items, started).sessions
 
 
-def account_batch(database: Database, items: Sequence[AccountingItem]) -> Accounted:
+def account_batch(
+    database: Database,
+    items: Sequence[AccountingItem],
+    started: Callable[[tuple[int, ...]], None] | None = None,
+) -> Accounted:
     """`account_many`, and which users the batch changed: returns once it is committed."""
     with database.begin() as db:
-        return store_batch(db, items)
+        accounted = store_batch(db, items)
+        if started is not None and accounted.started:
+            db.info.setdefault("committed", []).append(
+                functools.partial(started, accounted.started)
+            )
+    return accounted
 
 
 def store_records(db: Session, items: Sequence[AccountingItem]) -> list[SessionState | None]:
@@ -130,7 +147,8 @@ def store_batch(db: Session, items: Sequence[AccountingItem]) -> Accounted:
     batch = _Batch.load(db, items)
     stored = [batch.store(db, router, record, now) for router, record, now in items]
     batch.write(db)
-    return Accounted(stored, frozenset(batch.changed))
+    started = tuple(row.user_id for row in batch.new if row.user_id is not None)
+    return Accounted(stored, frozenset(batch.changed), started)
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
     from userman.services.listing import Listing, Query
+    from userman.services.nodes import Registry
     from userman.services.payments import Payments
     from userman.services.policy import PolicyCache
     from userman.services.reports import Report
@@ -446,11 +447,25 @@ class Userman:
 
         return PolicyCache(self.database)
 
+    @functools.cached_property
+    def nodes(self) -> Registry:
+        """This process among the serving ones (services/nodes.py): `serve` joins."""
+        from userman.services.nodes import Registry  # noqa: PLC0415
+
+        return Registry(self.database, self.policy.claims)
+
+    @property
+    def node_id(self) -> int | None:
+        """This process's row in server_node, once `serve` joined."""
+        registry = self.__dict__.get("nodes")
+        return None if registry is None else registry.node_id
+
     def decide(
         self, router: RouterInfo, request: AccessRequest, now: dt.datetime
     ) -> tuple[Decision, int | None] | None:
-        """Decide from the policy in memory, storing nothing (services/access.py); None:
-        only the database can (`authenticate`)."""
+        """Decide from the policy in memory, storing nothing (services/access.py; alone, a
+        shared-users place is claimed in memory); None: only the database can
+        (`authenticate`)."""
         from userman.services import access  # noqa: PLC0415
 
         return access.decide(self.policy, router, request, now)
@@ -467,7 +482,14 @@ class Userman:
         from userman.services import access  # noqa: PLC0415
 
         return access.store_effects(
-            self.database, router, request, decision, user_id=user_id, now=now
+            self.database,
+            router,
+            request,
+            decision,
+            user_id=user_id,
+            now=now,
+            claims=self.policy.claims,
+            node_id=self.node_id,
         )
 
     def log_decisions(self, items: Sequence[LogItem]) -> list[None]:
@@ -488,7 +510,9 @@ class Userman:
     ) -> Decision:
         from userman.services import aaa  # noqa: PLC0415
 
-        return aaa.authenticate(self.database, router, request, now)
+        return aaa.authenticate(
+            self.database, router, request, now, claims=self.policy.claims, node_id=self.node_id
+        )
 
     def log_failures(self, failures: Sequence[tuple[Failure, int]]) -> None:
         """Write dropped requests to their routers' logs (services/aaa.py)."""
@@ -538,7 +562,7 @@ class Userman:
         """Store several accounting records in one transaction, in their order (group commit)."""
         from userman.services import accounting  # noqa: PLC0415
 
-        return accounting.account_many(self.database, items)
+        return accounting.account_many(self.database, items, started=self.policy.claims.started)
 
     def account_batch(self, items: Sequence[AccountingItem]) -> Accounted:
         """`account_many`, with the ids of the users whose usage or open sessions the batch

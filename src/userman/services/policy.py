@@ -46,6 +46,7 @@ from userman.core.policy import (
     UserState,
 )
 from userman.core.windows import Window, parse_weekdays
+from userman.services.claims import Claims
 from userman.services.facts import LIMITATION_COLUMNS, zone
 from userman.store import claims, notify
 from userman.store import policy as store
@@ -162,6 +163,9 @@ class PolicyCache:
         self._lock = threading.Lock()
         self._listening = False
         self._listener: notify.Listener | None = None
+        # The places this process's Accepts claimed under shared-users limits while it serves
+        # alone, until their sessions start (services/claims.py): counted by its decisions.
+        self.claims = Claims()
 
     def load(self) -> None:
         """Read everything, and from now on follow what this process commits."""
@@ -174,6 +178,7 @@ class PolicyCache:
     def _load(self) -> None:
         began, now = time.monotonic(), self.clock()
         policy = Policy()
+        mark = self.claims.mark()  # the sessions started before this read are in it
         with self._read() as db:
             cursor = store.start_cursor(db)  # before the tables: nothing falls in between
             for table, (name, record) in TABLES.items():
@@ -190,6 +195,7 @@ class PolicyCache:
                     policy.put_user(state)
                 after = states[-1].user.id
         self.policy, self._cursor, self.loaded = policy, cursor, True
+        self.claims.settle(mark)
         self.refreshed = began
         self.counters["loads"] += 1
         # The policy's objects live until the next load and hold no cycles: out of the
@@ -221,6 +227,7 @@ class PolicyCache:
             self._load()
             return -1
         cursor = copy.deepcopy(cursor)  # moved only once the changes are in
+        mark = self.claims.mark()
         with self._read() as db:
             changes = store.read_changes(db, cursor, CHANGE_LIMIT)
             if changes is not None and changes:
@@ -231,6 +238,7 @@ class PolicyCache:
             self._load()
             return -1
         self._cursor, self.refreshed = cursor, began
+        self.claims.settle(mark)  # the sessions this read saw start take their claims over
         if changes:
             self.counters["changes"] += len(changes)
         return len(changes or ())

@@ -21,9 +21,18 @@ from collections.abc import Collection
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from userman.store import models
+from userman.store import models, nodes
 
-__all__ = ["CLAIM_SECONDS", "claim", "live_claims", "lock_sessions", "lock_user", "prune"]
+__all__ = [
+    "CLAIM_SECONDS",
+    "any_live",
+    "claim",
+    "live_claims",
+    "lock_sessions",
+    "lock_user",
+    "prune",
+    "write",
+]
 
 # How long an Access-Accept's place is held for the session's first accounting record (a
 # router sends Accounting-Start right after the Accept; a log-on that never starts frees it).
@@ -82,13 +91,23 @@ def live_claims(db: Session, user_id: int, now: dt.datetime) -> int:
 
 
 def claim(
-    db: Session, user_id: int, limit: int, now: dt.datetime, router_id: int | None = None
+    db: Session,
+    user_id: int,
+    limit: int,
+    now: dt.datetime,
+    router_id: int | None = None,
+    *,
+    node_id: int | None = None,
 ) -> bool:
     """Claim a place for a new session of the user; False, and nothing claimed, when its open
-    sessions and live claims, this one included, would be more than `limit`."""
+    sessions and live claims, this one included, would be more than `limit`. With `node_id`,
+    only while that node is registered (nodes.Unregistered: a peer found it gone and may be
+    deciding alone, from memory, where it would not see this claim)."""
     lock_user(db, user_id)
     since = now - dt.timedelta(seconds=CLAIM_SECONDS)
     db.execute(delete(_CLAIM).where(_CLAIM.c.user_id == user_id, _CLAIM.c.created < since))
+    if node_id is not None:
+        nodes.hold(db, node_id)
     # The INSERT first: on SQLite it takes the write lock before the count is read.
     db.execute(insert(_CLAIM).values(user_id=user_id, router_id=router_id, created=now))
     sessions = (
@@ -104,6 +123,23 @@ def claim(
     newest = select(func.max(_CLAIM.c.id)).where(_CLAIM.c.user_id == user_id).scalar_subquery()
     db.execute(delete(_CLAIM).where(_CLAIM.c.id == newest))
     return False
+
+
+def write(db: Session, held: Collection[tuple[int, dt.datetime]]) -> None:
+    """Store claims held in memory until now (services/nodes.py: a peer came)."""
+    users = models.Base.metadata.tables["user"]
+    ids = {user_id for user_id, _ in held}
+    if ids:  # a user removed meanwhile has nothing to claim
+        ids = set(db.scalars(select(users.c.id).where(users.c.id.in_(ids))))
+    rows = [{"user_id": user_id, "created": created} for user_id, created in held if user_id in ids]
+    if rows:
+        db.execute(insert(_CLAIM), rows)
+
+
+def any_live(db: Session, now: dt.datetime) -> bool:
+    """Whether any claim has neither lapsed nor been taken over."""
+    since = now - dt.timedelta(seconds=CLAIM_SECONDS)
+    return db.scalar(select(_CLAIM.c.id).where(_CLAIM.c.created >= since).limit(1)) is not None
 
 
 def prune(db: Session, now: dt.datetime) -> int:

@@ -253,6 +253,10 @@ class Database:
         """One transaction: committed when the block ends, rolled back when it raises."""
         with self._sessions.begin() as db:
             yield db
+        # What the transaction itself asked to be told of its commit (db.info["committed"]),
+        # before the listeners: the policy's read that follows sees it (services/claims.py).
+        for callback in db.info.get("committed", ()):
+            callback()
         for listener in self.after_commit:
             listener()
 

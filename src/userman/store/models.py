@@ -47,6 +47,8 @@ __all__ = [
     "ProfileLimitation",
     "Router",
     "RouterCounter",
+    "ServerNode",
+    "SessionClaim",
     "SessionDay",
     "SubscriberSetting",
     "User",
@@ -591,6 +593,22 @@ class SessionClaim(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     router_id: Mapped[int | None] = mapped_column(default=None)
     created: Mapped[dt.datetime]
+
+
+class ServerNode(Base):
+    """A `userman serve` process on this database (store/nodes.py): registered at start,
+    `seen` renewed every second, deleted at a clean stop. `acknowledged`: the highest peer id
+    for which it has written its shared-users claims from memory into session_claim."""
+
+    __tablename__ = "server_node"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids only grow: `acknowledged` compares them
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started: Mapped[dt.datetime]
+    seen: Mapped[dt.datetime]
+    acknowledged: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class PolicyChange(Base):

@@ -1,6 +1,11 @@
-"""nodes on one PostgreSQL: session_claim, and policy changes notified
+"""nodes on one PostgreSQL: server_node, session_claim, and policy changes notified
 
 Several `userman serve` nodes share one database (README "Nodes on one PostgreSQL"):
+
+- server_node: the serving processes, each registered at start, its `seen` renewed every
+  second (store/nodes.py). A process with no live peer decides shared-users from memory; with
+  peers, claims go to session_claim. `acknowledged` is the highest peer id for which a node has
+  written its claims from memory into session_claim: a starting node waits for it.
 
 - session_claim: an Access-Accept that counts against a shared-users limit claims a place
   before the router is answered (store/claims.py), so two log-ons at once on two nodes never
@@ -56,6 +61,17 @@ SQLITE = [
 
 def upgrade() -> None:
     op.create_table(
+        "server_node",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("host", sa.String(length=255), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("started", sa.DateTime(), nullable=False),
+        sa.Column("seen", sa.DateTime(), nullable=False),
+        sa.Column("acknowledged", sa.Integer(), nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_server_node")),
+        sqlite_autoincrement=True,  # ids only grow: `acknowledged` compares them
+    )
+    op.create_table(
         "session_claim",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -85,3 +101,4 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER session_claim_taken")
     op.drop_index(op.f("ix_session_claim_user_id"), table_name="session_claim")
     op.drop_table("session_claim")
+    op.drop_table("server_node")
