@@ -15,8 +15,9 @@ asked twice is rejected: its claim holds, and is counted as `bad`). Throughput i
 of the generators' answers over the window; p99 is over every answer. Then it times a
 shared-users claim both ways (store/claims.py): the advisory lock with insert-then-count, and
 a conditional INSERT ... SELECT alone, two threads racing for one place of one user each
-round, and counts the rounds in which both passed. Everything on this machine's cores: servers, PostgreSQL and generators share them.
-It measures and prints; it asserts nothing. Every wait is bounded; the database is dropped.
+round, and counts the rounds in which both passed. Everything on this machine's cores:
+servers, PostgreSQL and generators share them. It measures and prints; it asserts nothing.
+Every wait is bounded; the database is dropped.
 """
 
 from __future__ import annotations

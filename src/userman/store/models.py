@@ -601,7 +601,8 @@ class ServerNode(Base):
     for which it has written its shared-users claims from memory into session_claim."""
 
     __tablename__ = "server_node"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids only grow: `acknowledged` compares them
+    # Ids only grow, also on SQLite: `acknowledged` compares them.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     host: Mapped[str] = mapped_column(String(255))
