@@ -9,6 +9,8 @@ active for this user at once"; two log-ons at once get one Accept, wherever they
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import subprocess
 import threading
 import time
 
@@ -180,3 +182,16 @@ def test_a_node_not_seen_for_long_is_forgotten_and_registers_again(
     first.beat()
     second.beat()
     assert second.ready()
+
+
+def test_a_process_of_this_host_that_was_killed_is_no_peer(app: Userman) -> None:
+    """A `serve` killed and started again at once does not wait for its former self."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    with app.database.begin() as db:
+        nodes.register(db, socket.gethostname(), ended.pid)
+    again = Registry(app.database, Claims())
+    again.join()
+    assert again.peers == []
+    assert again.ready()
+    assert again.claims.mode is Mode.ALONE

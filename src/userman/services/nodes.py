@@ -8,7 +8,8 @@ in a thread) renews the row and switches:
   row says it `acknowledged` the peer (the newest peer's id);
 - no live peer and no live claim in the database (none a forgotten peer may have left), while
   in the database: back to memory, once the database claims of this process under way ended.
-A process whose row was forgotten (not renewed for PEER_SECONDS: it stalled) registers anew.
+A process whose row was forgotten (not renewed for PEER_SECONDS: it stalled) registers anew;
+one that joins forgets the rows of the processes of its host that no longer run (one killed).
 A registered process claims nowhere until every live peer has acknowledged it (or for at most
 JOIN_WAIT: `ready`), so no peer still claims in memory where its claims would not be seen.
 A renewal older than LEASE_SECONDS makes this process stop claiming in memory (StaleError).
@@ -39,6 +40,17 @@ LEASE_SECONDS = 3.0  # alone, only while the last renewal began less than this l
 JOIN_WAIT = 5.0  # seconds a registered process waits for its peers' acknowledgement
 
 
+def _running(pid: int) -> bool:
+    """Whether a process `pid` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
+
+
 class Registry:
     """This process's row and mode."""
 
@@ -58,8 +70,13 @@ class Registry:
     def join(self) -> None:
         """Register; claim nowhere until the peers acknowledged (`beat`, `acknowledged`)."""
         self.claims.shared()  # nothing held yet: claiming waits for the first beat
+        host = socket.gethostname()
         with self._session() as db, db.begin():
-            self.node_id = nodes.register(db, socket.gethostname(), os.getpid())
+            # A process of this host that is gone (killed, and started again now) is no peer
+            # to wait for.
+            gone = [row.id for row in nodes.on_host(db, host) if not _running(row.pid)]
+            nodes.forget(db, gone)
+            self.node_id = nodes.register(db, host, os.getpid())
         self._waiting, self._since = True, time.monotonic()
         self.counters["registrations"] += 1
         self.beat()

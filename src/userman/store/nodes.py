@@ -20,9 +20,11 @@ __all__ = [
     "Unregistered",
     "acknowledge",
     "clock",
+    "forget",
     "forget_stale",
     "hold",
     "leave",
+    "on_host",
     "peers",
     "register",
     "renew",
@@ -77,6 +79,21 @@ def hold(db: Session, node_id: int) -> None:
         query = query.with_for_update(read=True)
     if db.scalar(query) is None:
         raise Unregistered(f"server node {node_id} is no longer registered")
+
+
+def on_host(db: Session, host: str) -> list[Peer]:
+    """The rows of processes on `host`."""
+    rows = db.execute(
+        select(_NODE.c.id, _NODE.c.host, _NODE.c.pid, _NODE.c.acknowledged).where(
+            _NODE.c.host == host
+        )
+    )
+    return [Peer(*row) for row in rows]
+
+
+def forget(db: Session, node_ids: list[int]) -> None:
+    if node_ids:
+        db.execute(delete(_NODE).where(_NODE.c.id.in_(node_ids)))
 
 
 def forget_stale(db: Session, now: dt.datetime) -> int:
