@@ -70,8 +70,8 @@ def decide(
         return None
     user_id = state.user.id
     sessions = facts.active_sessions
-    places = cache.claims
-    held = places.held(user_id, now)  # Accepts of this process whose sessions did not start
+    memory = cache.claims
+    held = memory.held(user_id, now)  # Accepts of this process whose sessions did not start
     if held:
         facts = replace(facts, active_sessions=sessions + held, evict_oldest=bool(evict))
     decision = authorize(request, facts, now)
@@ -79,7 +79,10 @@ def decide(
     if decision.accept and limit is not None:
         # Alone, the place is claimed here, at once (services/claims.py); else in the
         # database, before the Accept (`store_effects`).
-        taken = places.take(user_id, limit, sessions - decision.evict, now)
+        try:
+            taken = memory.take(user_id, limit, sessions - decision.evict, now)
+        except places.StaleError:
+            return None  # not sure to be alone: the database decides, or says why not
         if taken is False:
             decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         elif taken:

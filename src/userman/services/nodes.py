@@ -91,6 +91,8 @@ class Registry:
                 self.node_id = nodes.register(db, socket.gethostname(), os.getpid())
                 self._waiting, self._since = True, began
                 self.counters["registrations"] += 1
+                if self.claims.mode is Mode.SHARED:
+                    self.claims.shared()  # nowhere until acknowledged again
                 log.warning(
                     "registered again as server node %d: this process was not seen for %d s",
                     self.node_id,

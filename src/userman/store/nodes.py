@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from userman.store import models
 
 __all__ = [
+    "NODE_LOCK",
     "PEER_SECONDS",
     "Peer",
     "Unregistered",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 PEER_SECONDS = 5  # a row seen within this long is a live peer; older, it is forgotten
+NODE_LOCK = 0x75730003  # advisory locks' first key: a node's claims under way (store/claims.py)
 
 _NODE = models.Base.metadata.tables["server_node"]
 
@@ -49,7 +51,7 @@ class Peer:
 
 def clock(db: Session) -> dt.datetime:
     """Now, by the database's clock on PostgreSQL."""
-    if db.get_bind().dialect.name == "postgresql":
+    if _postgres(db):
         found = db.scalar(text("SELECT clock_timestamp()"))
         assert isinstance(found, dt.datetime)
         return found.astimezone(dt.UTC)
@@ -71,13 +73,20 @@ def renew(db: Session, node_id: int) -> bool:
     return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
+def _postgres(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
 def hold(db: Session, node_id: int) -> None:
-    """Keep the row until the transaction ends (a peer's `forget_stale` waits for it on
-    PostgreSQL; SQLite's one writer orders them); Unregistered when it is gone."""
-    query = select(_NODE.c.id).where(_NODE.c.id == node_id)
-    if db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
-    if db.scalar(query) is None:
+    """Keep the row until the transaction ends (on PostgreSQL a shared advisory lock on the
+    node, which a peer's `forget_stale` waits for; SQLite's one writer orders them);
+    Unregistered when it is gone. No row lock: many claims at once share it for nothing."""
+    if _postgres(db):
+        db.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:space, :key)"),
+            {"space": NODE_LOCK, "key": node_id},
+        )
+    if db.scalar(select(_NODE.c.id).where(_NODE.c.id == node_id)) is None:
         raise Unregistered(f"server node {node_id} is no longer registered")
 
 
@@ -98,9 +107,20 @@ def forget(db: Session, node_ids: list[int]) -> None:
 
 def forget_stale(db: Session, now: dt.datetime) -> int:
     """Delete the rows not seen within PEER_SECONDS (a process killed, or stalled: when it
-    comes back it registers anew); how many."""
+    comes back it registers anew), each once its claims under way have ended (`hold`); how
+    many."""
     since = now - dt.timedelta(seconds=PEER_SECONDS)
-    result = db.execute(delete(_NODE).where(_NODE.c.seen < since))
+    stale = list(db.scalars(select(_NODE.c.id).where(_NODE.c.seen < since).order_by(_NODE.c.id)))
+    if not stale:
+        return 0
+    if _postgres(db):
+        for node_id in stale:
+            db.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                {"space": NODE_LOCK, "key": node_id},
+            )
+    # Seen again meanwhile (a stalled process that came back in time) is kept.
+    result = db.execute(delete(_NODE).where(_NODE.c.id.in_(stale), _NODE.c.seen < since))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
