@@ -79,6 +79,19 @@ def test_a_start_takes_its_claim_over_at_the_read_that_sees_it() -> None:
     assert places.held(1, NOW) == 1  # this one did: the session counts, not the claim
 
 
+def test_a_claim_whose_session_started_is_not_written_to_the_database() -> None:
+    """The session is committed (the database counts it): at the switch its claim, not yet
+    taken over by a read, is not written as well."""
+    places = alone()
+    assert places.take(1, 2, 0, NOW)
+    assert places.take(2, 2, 0, NOW)
+    places.started([1])
+    assert places.shared() == [(2, NOW)]
+    places.settle(places.mark())  # the read that follows takes nothing more over
+    places.switched(Mode.ALONE, [(2, NOW)])
+    assert places.held(2, NOW) == 1
+
+
 def test_not_alone_claims_go_to_the_database() -> None:
     places = Claims()
     assert places.mode is Mode.SHARED

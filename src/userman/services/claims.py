@@ -59,11 +59,11 @@ class Claims:
 
     def held(self, user_id: int, now: dt.datetime) -> int:
         """The user's live claims held here."""
-        found = self._held.get(user_id)
-        if not found:
+        if user_id not in self._held:  # most users: no lock taken
             return 0
         since = now - dt.timedelta(seconds=CLAIM_SECONDS)
-        return sum(1 for created in found if created >= since)
+        with self._lock:
+            return sum(1 for created in self._held.get(user_id, ()) if created >= since)
 
     def take(
         self, user_id: int, limit: int, sessions: int, now: dt.datetime, *, wait: bool = False
@@ -81,13 +81,17 @@ class Claims:
                 return None
             if time.monotonic() >= self.lease_until:
                 raise StaleError("this server's registration was not renewed in time")
-            found = self._held.setdefault(user_id, deque())
-            since = now - dt.timedelta(seconds=CLAIM_SECONDS)
-            while found and found[0] < since:
-                found.popleft()
-            if max(sessions, 0) + len(found) + 1 > limit:
+            found = self._held.get(user_id)
+            if found is not None:
+                since = now - dt.timedelta(seconds=CLAIM_SECONDS)
+                while found and found[0] < since:
+                    found.popleft()
+                if not found:
+                    del self._held[user_id]
+                    found = None
+            if max(sessions, 0) + len(found or ()) + 1 > limit:
                 return False
-            found.append(now)
+            self._held.setdefault(user_id, deque()).append(now)
             return True
 
     def started(self, user_ids: Iterable[int]) -> None:
@@ -104,23 +108,29 @@ class Claims:
     def settle(self, mark: int) -> None:
         """After the policy's read: the claims of the starts it saw are taken over."""
         with self._lock:
-            count = mark - self._settled
-            if count <= 0:
-                return
-            done, self._started = self._started[:count], self._started[count:]
-            self._settled = mark
-            for user_id in done:
-                found = self._held.get(user_id)
-                if found:
-                    found.popleft()
-                    if not found:
-                        del self._held[user_id]
+            self._settle(mark)
+
+    def _settle(self, mark: int) -> None:
+        count = mark - self._settled
+        if count <= 0:
+            return
+        done, self._started = self._started[:count], self._started[count:]
+        self._settled = mark
+        for user_id in done:
+            found = self._held.get(user_id)
+            if found:
+                found.popleft()
+                if not found:
+                    del self._held[user_id]
 
     def shared(self) -> list[tuple[int, dt.datetime]]:
         """Begin the switch to the database: no claim is taken anywhere until `switched`;
         the claims held here, to be written there (and forgotten here)."""
         with self._lock:
             self.mode = Mode.SWITCHING
+            # Sessions committed already: the database counts them, so their claims are not
+            # written there (its trigger took them over before they were).
+            self._settle(self._settled + len(self._started))
             out = [(user_id, created) for user_id, found in self._held.items() for created in found]
             self._held.clear()
             return out
