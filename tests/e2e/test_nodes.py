@@ -217,6 +217,10 @@ def test_a_change_on_one_node_is_in_effect_on_the_others_within_a_second(
         ),
         3,
     ), "every node listens again"
+    for node in nodes:  # the loss said once, and its end once
+        log = node.log.read_text()
+        assert log.count("lost the database's notifications") == 1, log
+        assert _eventually(lambda node=node: "heard again" in node.log.read_text(), 2), log
 
 
 def test_shared_users_is_exact_across_nodes(cluster: Cluster, radclient: str) -> None:
