@@ -25,7 +25,7 @@ from userman.store import claims as stored
 from userman.store import models, nodes
 
 ROOT = Actor.superuser()
-NOW = dt.datetime.now(dt.UTC)  # the registry reckons with the real clock (the database's)
+NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(seconds=stored.CLAIM_SECONDS + 1)
 
 
@@ -125,11 +125,12 @@ def claims_stored(app: Userman) -> int:
 
 
 def test_a_process_alone_claims_in_memory(app: Userman, user_id: int) -> None:
+    now = dt.datetime.now(dt.UTC)  # the registry reckons with the real clock
     first = Registry(app.database, Claims())
     first.join()
     assert first.ready()
     assert first.claims.mode is Mode.ALONE
-    assert first.claims.take(user_id, 1, 0, NOW) is True
+    assert first.claims.take(user_id, 1, 0, now) is True
     assert claims_stored(app) == 0
     first.leave()
     with app.database.session() as db:
@@ -137,9 +138,11 @@ def test_a_process_alone_claims_in_memory(app: Userman, user_id: int) -> None:
 
 
 def test_a_second_node_makes_the_first_write_its_claims(app: Userman, user_id: int) -> None:
+    now = dt.datetime.now(dt.UTC)  # the registry reckons with the real clock
+    later = now + dt.timedelta(seconds=stored.CLAIM_SECONDS + 1)
     first = Registry(app.database, Claims())
     first.join()
-    assert first.claims.take(user_id, 1, 0, NOW) is True  # an Accept, its session not started
+    assert first.claims.take(user_id, 1, 0, now) is True  # an Accept, its session not started
     second = Registry(app.database, Claims())
     second.join()
     assert second.node_id is not None
@@ -151,20 +154,20 @@ def test_a_second_node_makes_the_first_write_its_claims(app: Userman, user_id: i
     assert first.claims.mode is Mode.SHARED
     assert first.acknowledged == second.node_id
     assert claims_stored(app) == 1
-    assert first.claims.held(user_id, NOW) == 0
+    assert first.claims.held(user_id, now) == 0
     second.beat()
     assert second.ready()
     assert second.claims.mode is Mode.SHARED
     # The second node's log-on of the same user is refused: the first's claim counts.
     with app.database.begin() as db:
-        assert not stored.claim(db, user_id, 1, NOW, node_id=second.node_id)
+        assert not stored.claim(db, user_id, 1, now, node_id=second.node_id)
     # The first node's claims now go to the database too.
-    assert first.claims.take(user_id, 1, 0, NOW) is None
+    assert first.claims.take(user_id, 1, 0, now) is None
     second.leave()
     first.beat()  # alone again, but a live claim in the database keeps it there
     assert first.claims.mode is Mode.SHARED
     with app.database.begin() as db:
-        stored.prune(db, LATER)
+        stored.prune(db, later)
     first.beat()
     assert first.claims.mode is Mode.ALONE
 
@@ -172,6 +175,7 @@ def test_a_second_node_makes_the_first_write_its_claims(app: Userman, user_id: i
 def test_a_node_not_seen_for_long_is_forgotten_and_registers_again(
     app: Userman, user_id: int
 ) -> None:
+    now = dt.datetime.now(dt.UTC)  # the registry reckons with the real clock
     first = Registry(app.database, Claims())
     first.join()
     second = Registry(app.database, Claims())
@@ -187,7 +191,7 @@ def test_a_node_not_seen_for_long_is_forgotten_and_registers_again(
         )
     first.beat()  # forgets it
     with app.database.begin() as db, pytest.raises(nodes.Unregistered):
-        stored.claim(db, user_id, 1, NOW, node_id=old)  # its claims would not be seen
+        stored.claim(db, user_id, 1, now, node_id=old)  # its claims would not be seen
     second.beat()  # registers again, and waits for the first's acknowledgement
     assert second.node_id is not None
     assert second.node_id > old
