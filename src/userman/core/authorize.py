@@ -171,6 +171,9 @@ class Decision:
     profile_changes: tuple[ProfileSlot, ...] = field(default=())
     bind_caller_id: str = ""  # caller-id-bind-on-first-use: the caller-id to store now
     evict: int = 0  # how many of the user's oldest sessions to end to make room (v7 mode)
+    # The shared-users limit an accepted new session counts against (None: unlimited), which
+    # is claimed in the database before the Accept is sent (store/claims.py).
+    shared_users: int | None = None
 
 
 def _check_password(
@@ -385,7 +388,8 @@ def _grant(
     )
     if timeout is not None:
         reply.append(("Session-Timeout", timeout))
-    return Decision(True, None, tuple(reply), granted.changed, bind, evict)
+    counted = None if open_session else limit
+    return Decision(True, None, tuple(reply), granted.changed, bind, evict, counted)
 
 
 def _ends(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from userman.radius.dictionary import default_dictionary
-from userman.server import cache, coa, logs, metrics, notify, policy
+from userman.server import cache, coa, logs, metrics, nodes, notify, policy
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Userman
 
@@ -113,10 +113,19 @@ async def serve(
             )
     transports: list[asyncio.DatagramTransport] = []
     sender: coa.CoaSender | None = None
+    membership = nodes.Membership(app.nodes)
+    stop = asyncio.Event()
+    beats: asyncio.Future[None] | None = None
     try:
-        # The policy first: no request is answered before it is in memory (the ports queue
+        # Registered first (services/nodes.py: alone, shared-users claims are kept in memory),
+        # then the policy: no request is answered before it is in memory (the ports queue
         # what arrives meanwhile; routers retransmit), none by the database for want of it.
+        # Meanwhile the peers acknowledge this node (they write their claims in memory to
+        # the database): the ports open when they have, or JOIN_WAIT passed.
+        await membership.join()
+        beats = asyncio.ensure_future(membership.beat(stop))
         await _load_policy(app)
+        await membership.ready()
         for sock, accounting in zip(sockets, (False, True), strict=True):
             transport, _ = await loop.create_datagram_endpoint(
                 functools.partial(RadiusProtocol, server, accounting=accounting), sock=sock
@@ -125,7 +134,6 @@ async def serve(
         if role.primary:
             # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
             sender = await coa.start_sender(server, bind)
-        stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         ports = f"authentication {sockets[0].getsockname()[1]}/udp, accounting "
@@ -174,11 +182,15 @@ async def serve(
             server.counters["accounting-requests"],
         )
     finally:
+        stop.set()
         for transport in transports:
             transport.close()
         if sender is not None:
             sender.close()
         server.close()
+        if beats is not None:
+            await asyncio.gather(beats, return_exceptions=True)
+        await membership.leave()  # peers alone again decide from memory
 
 
 async def _load_policy(app: Userman) -> None:

@@ -18,8 +18,9 @@ from dataclasses import replace
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from userman.core.authorize import AccessRequest, Decision, authorize
+from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
 from userman.core.context import RequestContext
+from userman.services import claims as places
 from userman.services import coa, snapshot
 from userman.services.accounting import (
     AccountingItem,
@@ -31,6 +32,7 @@ from userman.services.accounting import (
 from userman.services.facts import user_facts
 from userman.services.queue import store_slots
 from userman.services.routers import ROUTER_FAILURE, Failure, Requirement, RouterInfo
+from userman.store import claims as stored_claims
 from userman.store import models, queries
 from userman.store.database import Database
 
@@ -116,14 +118,26 @@ def note_signed(database: Database, router_id: int, now: dt.datetime) -> bool:
 
 
 def authenticate(
-    database: Database, router: RouterInfo, request: AccessRequest, now: dt.datetime
+    database: Database,
+    router: RouterInfo,
+    request: AccessRequest,
+    now: dt.datetime,
+    *,
+    claims: places.Claims | None = None,
+    node_id: int | None = None,
 ) -> Decision:
-    """Decide on an Access-Request and store what the decision changed (profile starts, log)."""
-    with database.begin() as db:
+    """Decide on an Access-Request and store what the decision changed (profile starts, log);
+    a shared-users place is claimed where `claims` says (services/claims.py)."""
+    held = claims or places.Claims()
+    with held.claiming(), database.begin() as db:
         user = queries.user_by_username(db, router.subscriber_id, request.username)
         facts = None
         if user is not None:
             facts = replace(user_facts(db, user, now), coa=router.use_coa)
+            # Places claimed by Accepts whose sessions have not started count as sessions.
+            claimed = stored_claims.live_claims(db, user.id, now) + held.held(user.id, now)
+            if claimed:
+                facts = replace(facts, active_sessions=facts.active_sessions + claimed)
             # Only a user with open sessions can be at its limit: only then is it read.
             if facts.active_sessions:
                 evict = router.evict_oldest
@@ -131,6 +145,24 @@ def authenticate(
                     evict = _subscriber_evicts(db, router.subscriber_id)
                 facts = replace(facts, evict_oldest=evict)
         decision = authorize(request, facts, now)
+        limit = decision.shared_users
+        if decision.accept and user is not None and limit is not None:
+            if decision.evict:
+                evict_oldest(db, user, decision.evict, now)
+                decision = replace(decision, evict=0)
+            # Exact across nodes (store/claims.py): another log-on may have claimed meanwhile.
+            sessions = queries.active_sessions(db, user.id)
+            if not places.claim(
+                db,
+                held,
+                user.id,
+                limit=limit,
+                sessions=sessions,
+                now=now,
+                router_id=router.id,
+                node_id=node_id,
+            ):
+                decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:
             user.last_seen = now

@@ -2,15 +2,17 @@
 
 `decide` runs on the server's event loop: the user's facts come from the `PolicyCache`
 (core/policy.py builds them as services/facts.py reads them, and keeps them with the terms
-they grant until they may change), `authorize` decides, and no database is asked. What a
+they grant until they may change), `authorize` decides, and no database is asked; a process
+that serves alone claims a shared-users place in memory there (services/claims.py). What a
 decision changes is stored in two ways:
 
 - `store_effects`: what the router relies on, committed before the Access-Accept is sent (a
   profile that starts or ends at this log-on, a caller-id bound on first use, the oldest
-  sessions ended to make room), in one transaction with the decision's log row and the
-  user's last-seen. Each change is conditional on the row being as the decision saw it; when
-  another process changed it first, nothing is stored and False tells the caller to let the
-  database decide (services/aaa.py `authenticate`).
+  sessions ended to make room, the place claimed under a shared-users limit when this process
+  is not alone: store/claims.py, exact across processes and nodes), in one transaction with
+  the decision's log row and the user's last-seen. Each change is conditional on the row
+  being as the decision saw it; when another process changed it first, nothing is stored and
+  False tells the caller to let the database decide (services/aaa.py `authenticate`).
 - `log_decisions` and `store_last_seen`: the log rows of the router's `log` flags and the
   users' last-seen, written in batches after the replies (a crash loses at most a batch).
 
@@ -22,19 +24,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
 
-from userman.core.authorize import AccessRequest, Decision, authorize
+from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
 from userman.core.context import RequestContext
 from userman.core.policy import decision_facts
 from userman.core.profiles import ProfileState
+from userman.services import claims as places
 from userman.services.aaa import evict_oldest, log_row, outcome
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
 from userman.store import models
 from userman.store.database import Database
+from userman.store.queries import active_sessions
 
 __all__ = [
     "LogItem",
@@ -64,14 +69,34 @@ def decide(
     found = decision_facts(policy, state, now, coa=router.use_coa, evict_oldest=evict)
     if found is None:
         return None
-    facts, held = found
-    return authorize(request, facts, now, held), state.user.id
+    facts, terms = found
+    user_id = state.user.id
+    sessions = facts.active_sessions
+    memory = cache.claims
+    held = memory.held(user_id, now)  # Accepts of this process whose sessions did not start
+    if held:
+        facts = replace(facts, active_sessions=sessions + held, evict_oldest=bool(evict))
+    decision = authorize(request, facts, now, terms)
+    limit = decision.shared_users
+    if decision.accept and limit is not None:
+        # Alone, the place is claimed here, at once (services/claims.py); else in the
+        # database, before the Accept (`store_effects`).
+        try:
+            taken = memory.take(user_id, limit, sessions - decision.evict, now)
+        except places.StaleError:
+            return None  # not sure to be alone: the database decides, or says why not
+        if taken is False:
+            decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
+        elif taken:
+            decision = replace(decision, shared_users=None)
+    return decision, user_id
 
 
 def durable(decision: Decision) -> bool:
     """Whether the decision changes what must be stored before the router is answered."""
     return bool(decision.profile_changes) or (
-        decision.accept and bool(decision.bind_caller_id or decision.evict)
+        decision.accept
+        and bool(decision.bind_caller_id or decision.evict or decision.shared_users is not None)
     )
 
 
@@ -91,11 +116,14 @@ def store_effects(
     *,
     user_id: int,
     now: dt.datetime,
+    claims: places.Claims | None = None,
+    node_id: int | None = None,
 ) -> bool:
     """Commit what the decision changes (see the module); False: nothing was, because a row
-    changed since the policy read it."""
+    changed since the policy read it. A shared-users place goes where `claims` says."""
+    held = claims or places.Claims()
     try:
-        with database.begin() as db:
+        with held.claiming(), database.begin() as db:
             entries = models.UserProfile
             for slot in decision.profile_changes:
                 result = db.execute(
@@ -117,6 +145,11 @@ def store_effects(
                     user.caller_id = decision.bind_caller_id
                 if decision.evict:
                     evict_oldest(db, user, decision.evict, now)
+                limit = decision.shared_users
+                if limit is not None and not _claim(
+                    db, held, user=user, limit=limit, now=now, router=router, node_id=node_id
+                ):
+                    raise _Changed  # another log-on took the place first: the database decides
             wanted, status, description = outcome(decision, request.username)
             if wanted in router.log:
                 log_row(
@@ -131,6 +164,31 @@ def store_effects(
     except _Changed:
         return False
     return True
+
+
+def _claim(
+    db: Session,
+    held: places.Claims,
+    *,
+    user: models.User,
+    limit: int,
+    now: dt.datetime,
+    router: RouterInfo,
+    node_id: int | None,
+) -> bool:
+    sessions = 0
+    if held.mode is not places.Mode.SHARED:  # the database counts its own
+        sessions = active_sessions(db, user.id)
+    return places.claim(
+        db,
+        held,
+        user.id,
+        limit=limit,
+        sessions=sessions,
+        now=now,
+        router_id=router.id,
+        node_id=node_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ a use-coa router's record checked, are read again.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from userman.services.enforce import remember
 from userman.services.facts import user_facts
 from userman.services.routers import RouterInfo
 from userman.store import accounting as rows
-from userman.store import models
+from userman.store import claims, models
 from userman.store import policy as changes
 from userman.store.database import Database
 
@@ -77,6 +78,21 @@ EMPTY_CONTEXT: dict[str, Any] = {
 }
 
 
+# A Start for an open session that has heard nothing but its Start, begun at most this long
+# before this one says it began, is that Start again (a router's retransmission, perhaps to
+# another server); later, it is a new session that reuses the id.
+REPEATED_START = dt.timedelta(seconds=60)
+
+
+def _repeated(state: SessionState, began: dt.datetime) -> bool:
+    """Whether a Start that says it began at `began` repeats the one that opened `state`."""
+    return (
+        state.active
+        and state.status == {"start"}
+        and abs(began - state.from_time) <= REPEATED_START
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Accounted:
     """What a batch stored: each record's session as stored (None for Accounting-On/Off), in
@@ -90,6 +106,8 @@ class Accounted:
     # user whose rows it wrote in full (the others among `users` are to be read again).
     mark: changes.Mark | None = None
     usage: dict[int, UsageChange] = field(default_factory=dict)
+    # The users of the session rows it inserted: each takes a claim over (services/claims.py).
+    started: tuple[int, ...] = ()
 
 
 def account(
@@ -104,21 +122,29 @@ def account(
 
 
 def account_many(
-    database: Database, items: Sequence[AccountingItem], policy: PolicyCache | None = None
+    database: Database,
+    items: Sequence[AccountingItem],
+    policy: PolicyCache | None = None,
+    started: Callable[[tuple[int, ...]], None] | None = None,
 ) -> list[SessionState | None]:
     """Store several records in one transaction (the server's group commit), in their order.
 
     Returns each record's session as stored (None for Accounting-On/Off) once all of them are
-    committed; when one fails, none is stored and the error is raised.
+    committed; when one fails, none is stored and the error is raised. `started` is told, at
+    the commit, before the policy in memory reads it, whose sessions it inserted.
     """
-    return account_batch(database, items, policy).sessions
+    return account_batch(database, items, policy, started).sessions
 
 
 def account_batch(
-    database: Database, items: Sequence[AccountingItem], policy: PolicyCache | None = None
+    database: Database,
+    items: Sequence[AccountingItem],
+    policy: PolicyCache | None = None,
+    started: Callable[[tuple[int, ...]], None] | None = None,
 ) -> Accounted:
     """`account_many`, and which users the batch changed: returns once it is committed.
-    A loaded `policy` is told what the batch wrote before it commits (`PolicyCache.expect`)."""
+    A loaded `policy` is told what the batch wrote before it commits (`PolicyCache.expect`);
+    `started`, at the commit, the users whose sessions it inserted."""
     expecting = policy is not None and policy.loaded
     mark = None
     try:
@@ -127,6 +153,10 @@ def account_batch(
             mark = accounted.mark
             if policy is not None and mark is not None and accounted.usage:
                 policy.expect(mark, accounted.usage)
+            if started is not None and accounted.started:
+                db.info.setdefault("committed", []).append(
+                    functools.partial(started, accounted.started)
+                )
     except BaseException:
         if policy is not None and mark is not None:
             policy.withdraw(mark)
@@ -151,9 +181,11 @@ def store_batch(db: Session, items: Sequence[AccountingItem], *, marked: bool = 
     batch = _Batch.load(db, items)
     stored = [batch.store(db, router, record, now) for router, record, now in items]
     batch.write(db)
+    started = tuple(row.user_id for row in batch.new if row.user_id is not None)
     if not marked:
-        return Accounted(stored, frozenset(batch.changed))
-    return Accounted(stored, frozenset(batch.changed), changes.mark(db, began), batch.usage())
+        return Accounted(stored, frozenset(batch.changed), started=started)
+    mark = changes.mark(db, began)
+    return Accounted(stored, frozenset(batch.changed), mark, batch.usage(), started)
 
 
 @dataclass(slots=True)
@@ -195,6 +227,8 @@ class _Batch:
                 names.add((router.subscriber_id, record.username))
                 if record.user_id is not None:
                     named.add(record.user_id)
+        # Another node's batch with the same sessions commits first (store/claims.py).
+        claims.lock_sessions(db, keys)
         sessions = rows.latest_sessions(db, keys) if keys else {}
         users = rows.users(db, names, named) if names or named else []
         by_name = {(user.subscriber_id, user.username): user for user in users}
@@ -215,6 +249,10 @@ class _Batch:
             return None
         key = (router.id, record.acct_session_id)
         row = self.sessions.get(key)
+        if row is not None and record.status is AcctStatus.START and _repeated(row.state, now):
+            # The same Start again, sent to another node after a timeout (README "Nodes on one
+            # PostgreSQL"): the session's natural key decides, and it is there already.
+            return row.state
         if row is not None and record.status is AcctStatus.START:
             # A new Start with the same id closes the old session (and starts another).
             self._set(row, replace(row.state, active=False))

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
     from userman.services.listing import Listing, Query
+    from userman.services.nodes import Registry
     from userman.services.payments import Payments
     from userman.services.policy import PolicyCache
     from userman.services.reports import Report
@@ -474,11 +475,25 @@ class Userman:
                 status[name] = int(count())
         return status
 
+    @functools.cached_property
+    def nodes(self) -> Registry:
+        """This process among the serving ones (services/nodes.py): `serve` joins."""
+        from userman.services.nodes import Registry  # noqa: PLC0415
+
+        return Registry(self.database, self.policy.claims)
+
+    @property
+    def node_id(self) -> int | None:
+        """This process's row in server_node, once `serve` joined."""
+        registry = self.__dict__.get("nodes")
+        return None if registry is None else registry.node_id
+
     def decide(
         self, router: RouterInfo, request: AccessRequest, now: dt.datetime
     ) -> tuple[Decision, int | None] | None:
-        """Decide from the policy in memory, storing nothing (services/access.py); None:
-        only the database can (`authenticate`)."""
+        """Decide from the policy in memory, storing nothing (services/access.py; alone, a
+        shared-users place is claimed in memory); None: only the database can
+        (`authenticate`)."""
         from userman.services import access  # noqa: PLC0415
 
         return access.decide(self.policy, router, request, now)
@@ -495,7 +510,14 @@ class Userman:
         from userman.services import access  # noqa: PLC0415
 
         return access.store_effects(
-            self.database, router, request, decision, user_id=user_id, now=now
+            self.database,
+            router,
+            request,
+            decision,
+            user_id=user_id,
+            now=now,
+            claims=self.policy.claims,
+            node_id=self.node_id,
         )
 
     def log_decisions(self, items: Sequence[LogItem]) -> list[None]:
@@ -516,7 +538,9 @@ class Userman:
     ) -> Decision:
         from userman.services import aaa  # noqa: PLC0415
 
-        return aaa.authenticate(self.database, router, request, now)
+        return aaa.authenticate(
+            self.database, router, request, now, claims=self.policy.claims, node_id=self.node_id
+        )
 
     def log_failures(self, failures: Sequence[tuple[Failure, int]]) -> None:
         """Write dropped requests to their routers' logs (services/aaa.py)."""
@@ -564,9 +588,7 @@ class Userman:
 
     def account_many(self, items: Sequence[AccountingItem]) -> list[SessionState | None]:
         """Store several accounting records in one transaction, in their order (group commit)."""
-        from userman.services import accounting  # noqa: PLC0415
-
-        return accounting.account_many(self.database, items, self._loaded_policy())
+        return self.account_batch(items).sessions
 
     def account_batch(self, items: Sequence[AccountingItem]) -> Accounted:
         """`account_many`, with the ids of the users whose usage or open sessions the batch
@@ -574,7 +596,10 @@ class Userman:
         batch wrote as it commits, without reading those users again."""
         from userman.services import accounting  # noqa: PLC0415
 
-        return accounting.account_batch(self.database, items, self._loaded_policy())
+        policy = self._loaded_policy()
+        # The claims in memory of the users whose sessions the batch inserted are taken over.
+        started = policy.claims.started if policy is not None else None
+        return accounting.account_batch(self.database, items, policy, started)
 
     def _loaded_policy(self) -> PolicyCache | None:
         """The policy in memory, when it is loaded (only `serve` loads it)."""

@@ -16,6 +16,7 @@ the small tables, whole dictionaries, so a reader never sees a dictionary change
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import gc
@@ -47,7 +48,9 @@ from userman.core.policy import (
     with_usage,
 )
 from userman.core.windows import Window, parse_weekdays
+from userman.services.claims import Claims
 from userman.services.facts import LIMITATION_COLUMNS, zone
+from userman.store import claims, notify
 from userman.store import policy as store
 from userman.store.database import Database
 
@@ -175,6 +178,10 @@ class PolicyCache:
         # again (`expect`). Replaced whole under `_expecting`, never changed in place.
         self._expected: tuple[tuple[store.Mark, Mapping[int, UsageChange]], ...] = ()
         self._expecting = threading.Lock()
+        self._listener: notify.Listener | None = None
+        # The places this process's Accepts claimed under shared-users limits while it serves
+        # alone, until their sessions start (services/claims.py): counted by its decisions.
+        self.claims = Claims()
 
     def load(self) -> None:
         """Read everything, and from now on follow what this process commits."""
@@ -188,6 +195,7 @@ class PolicyCache:
         began, now = time.monotonic(), self.clock()
         policy = Policy()
         policy.remember = self.remember
+        mark = self.claims.mark()  # the sessions started before this read are in it
         with self._read() as db:
             cursor = store.start_cursor(db)  # before the tables: nothing falls in between
             for table, (name, record) in TABLES.items():
@@ -205,6 +213,7 @@ class PolicyCache:
                 after = states[-1].user.id
         self.policy, self._cursor, self.loaded = policy, cursor, True
         self._forget_passed(cursor)
+        self.claims.settle(mark)
         self.refreshed = began
         self.counters["loads"] += 1
         # The policy's objects live until the next load and hold no cycles: out of the
@@ -236,6 +245,7 @@ class PolicyCache:
             self._load()
             return -1
         cursor = copy.deepcopy(cursor)  # moved only once the changes are in
+        mark = self.claims.mark()
         with self._read() as db:
             changes = store.read_changes(db, cursor, CHANGE_LIMIT)
             if changes is not None and changes:
@@ -247,6 +257,7 @@ class PolicyCache:
             return -1
         self._cursor, self.refreshed = cursor, began
         self._forget_passed(cursor)
+        self.claims.settle(mark)  # the sessions this read saw start take their claims over
         if changes:
             self.counters["changes"] += len(changes)
         return len(changes or ())
@@ -348,9 +359,41 @@ class PolicyCache:
         self.policy.memo = {}
 
     def prune(self, now: dt.datetime) -> int:
-        """Delete the changes older than KEEP (every server may; the server's sweeper does)."""
+        """Delete the changes older than KEEP, and the shared-users claims that lapsed (every
+        server may; the server's sweeper does)."""
         with self.database.begin() as db:
+            claims.prune(db, now)
             return store.prune(db, now - KEEP)
+
+    @property
+    def notified(self) -> bool:
+        """Whether other processes' commits are notified (PostgreSQL's LISTEN/NOTIFY), not
+        only found by polling the change log."""
+        return not self.database.is_sqlite
+
+    def wait_for_changes(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for a commit of another process to be notified:
+        True when one was, or when listening (re)starts (what was committed before is read
+        next: a node whose connection was lost catches up); False after the timeout. A lost
+        connection raises, and the next call listens anew."""
+        if self._listener is None:
+            self._listener = notify.Listener(self.database.engine)
+            self.counters["listens"] += 1
+            return True
+        try:
+            came = self._listener.wait(timeout)
+        except Exception:
+            self.stop_listening()
+            raise
+        if came:
+            self.counters["notifications"] += 1
+        return came
+
+    def stop_listening(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                listener.close()
 
     def user(self, subscriber_id: int, username: str) -> UserState | None:
         return self.policy.user(subscriber_id, username)

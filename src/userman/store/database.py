@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 # The newest Alembic revision in migrations/versions (a test checks that they agree). Knowing it
 # lets every CLI command skip loading Alembic when the schema is already current.
-SCHEMA_REVISION = "0019"
+SCHEMA_REVISION = "0020"
 
 DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
 SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
@@ -278,6 +278,10 @@ class Database:
         """One transaction: committed when the block ends, rolled back when it raises."""
         with self._sessions.begin() as db:
             yield db
+        # What the transaction itself asked to be told of its commit (db.info["committed"]),
+        # before the listeners: the policy's read that follows sees it (services/claims.py).
+        for callback in db.info.get("committed", ()):
+            callback()
         for listener in self.after_commit:
             listener()
 

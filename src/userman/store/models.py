@@ -47,6 +47,8 @@ __all__ = [
     "ProfileLimitation",
     "Router",
     "RouterCounter",
+    "ServerNode",
+    "SessionClaim",
     "SessionDay",
     "SubscriberSetting",
     "User",
@@ -576,6 +578,38 @@ class SubscriberSetting(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+class SessionClaim(Base):
+    """A place under a user's shared-users limit, claimed by an Access-Accept before the router
+    is answered (store/claims.py): it counts like an open session until the session's first
+    accounting record takes it over (migration 0020's trigger on `session` deletes it) or it
+    lapses. Any node may claim; a transaction-level advisory lock on the user on PostgreSQL
+    (the write lock on SQLite) makes claims of one user one at a time."""
+
+    __tablename__ = "session_claim"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    router_id: Mapped[int | None] = mapped_column(default=None)
+    created: Mapped[dt.datetime]
+
+
+class ServerNode(Base):
+    """A `userman serve` process on this database (store/nodes.py): registered at start,
+    `seen` renewed every second, deleted at a clean stop. `acknowledged`: the highest peer id
+    for which it has written its shared-users claims from memory into session_claim."""
+
+    __tablename__ = "server_node"
+    # Ids only grow, also on SQLite: `acknowledged` compares them.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started: Mapped[dt.datetime]
+    seen: Mapped[dt.datetime]
+    acknowledged: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class PolicyChange(Base):

@@ -1,0 +1,84 @@
+"""This process in the registry of serving processes (services/nodes.py), from the event loop:
+`join` before the policy is loaded, `beat` every second in a thread of its own (a slow database
+never delays a request), `leave` at a clean stop. A beat that fails is logged once, and its
+recovery once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from userman.services.nodes import BEAT_SECONDS, JOIN_WAIT, Registry
+
+__all__ = ["Membership"]
+
+log = logging.getLogger("userman.server")
+
+
+class Membership:
+    """The registry's calls, each in the one thread that makes them."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="userman-node")
+
+    async def _run(self, func: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, func)
+
+    async def join(self) -> None:
+        """Register (raises when the database cannot be written)."""
+        await self._run(self.registry.join)
+        peers = self.registry.peers
+        log.info(
+            "server node %s: %s",
+            self.registry.node_id,
+            f"{len(peers)} peer(s): shared-users claims in the database"
+            if peers
+            else "alone: shared-users claims in memory",
+        )
+
+    async def ready(self) -> None:
+        """Until every live peer acknowledged this node (JOIN_WAIT at most, then said)."""
+        registry = self.registry
+        if registry.ready():
+            return
+        log.info("waiting for %d peer(s) to acknowledge this node", len(registry.peers))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOIN_WAIT + 2 * BEAT_SECONDS
+        while not registry.ready() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def beat(self, stop: asyncio.Event) -> None:
+        """Renew and switch every BEAT_SECONDS until `stop` is set."""
+        failing = False
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=BEAT_SECONDS)
+            if stop.is_set():
+                break
+            try:
+                await self._run(self.registry.beat)
+            except Exception:
+                if not failing:
+                    log.exception(
+                        "could not renew this server node's registration; limited log-ons "
+                        "are not answered until it is"
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.warning("this server node's registration is renewed again")
+                failing = False
+
+    async def leave(self) -> None:
+        try:
+            await self._run(self.registry.leave)
+        except Exception:
+            log.exception("could not delete this server node's registration")
+        finally:
+            self._executor.shutdown(wait=False)

@@ -1,0 +1,149 @@
+"""What makes decisions and accounting exact when several processes or nodes share a database:
+places claimed under a user's shared-users limit, and the locks that order them.
+
+`claim` inserts a place for a new session and counts the user's open sessions and live claims
+with it; over the limit, the caller rolls back. On PostgreSQL a transaction-level advisory lock
+on the user comes first, so a second claim of the same user waits for the first transaction to
+end and then counts its claim (under READ COMMITTED an insert-then-count or a conditional
+INSERT ... SELECT alone lets two concurrent claims both pass: bench/claims.py measures it). On
+SQLite the INSERT takes the database's one write lock, which orders them the same way.
+`lock_sessions` orders accounting batches of different nodes that touch the same session
+(router, Acct-Session-Id): the second reads the session as the first left it, so a record that
+a router retransmitted to another node adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Collection
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from userman.store import models, nodes
+
+__all__ = [
+    "CLAIM_SECONDS",
+    "any_live",
+    "claim",
+    "live_claims",
+    "lock_sessions",
+    "lock_user",
+    "prune",
+    "write",
+]
+
+# How long an Access-Accept's place is held for the session's first accounting record (a
+# router sends Accounting-Start right after the Accept; a log-on that never starts frees it).
+CLAIM_SECONDS = 60
+# The first key of userman's two-key advisory locks: what the second one names.
+USER_LOCK = 0x75730001  # a user's claims
+SESSION_LOCK = 0x75730002  # a session's accounting, by (router id, Acct-Session-Id)
+
+_CLAIM = models.Base.metadata.tables["session_claim"]
+_SESSION = models.Base.metadata.tables["session"]
+
+
+def _postgres(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _int4(value: int) -> int:
+    """An id folded into PostgreSQL's int4 (the advisory lock's second key)."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def lock_user(db: Session, user_id: int) -> None:
+    """Until the transaction ends, be the only one claiming for this user (PostgreSQL)."""
+    if _postgres(db):
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"),
+            {"space": USER_LOCK, "key": _int4(user_id)},
+        )
+
+
+def lock_sessions(db: Session, keys: Collection[tuple[int, str]]) -> None:
+    """Until the transaction ends, be the only one accounting for these sessions (PostgreSQL):
+    locks taken in one order, so two batches never wait for each other in a circle."""
+    if not keys or not _postgres(db):
+        return
+    hashed = sorted(
+        {_int4(zlib.crc32(f"{router_id}:{session_id}".encode())) for router_id, session_id in keys}
+    )
+    db.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:space, key)"
+            " FROM unnest(CAST(:keys AS integer[])) AS key ORDER BY key"
+        ),
+        {"space": SESSION_LOCK, "keys": hashed},
+    )
+
+
+def live_claims(db: Session, user_id: int, now: dt.datetime) -> int:
+    """The user's claims not yet taken over by a session, nor lapsed."""
+    since = now - dt.timedelta(seconds=CLAIM_SECONDS)
+    found = db.scalar(
+        select(func.count()).where(_CLAIM.c.user_id == user_id, _CLAIM.c.created >= since)
+    )
+    return int(found or 0)
+
+
+def claim(
+    db: Session,
+    user_id: int,
+    limit: int,
+    now: dt.datetime,
+    router_id: int | None = None,
+    *,
+    node_id: int | None = None,
+) -> bool:
+    """Claim a place for a new session of the user; False, and nothing claimed, when its open
+    sessions and live claims, this one included, would be more than `limit`. With `node_id`,
+    only while that node is registered (nodes.Unregistered: a peer found it gone and may be
+    deciding alone, from memory, where it would not see this claim)."""
+    lock_user(db, user_id)
+    since = now - dt.timedelta(seconds=CLAIM_SECONDS)
+    db.execute(delete(_CLAIM).where(_CLAIM.c.user_id == user_id, _CLAIM.c.created < since))
+    if node_id is not None:
+        nodes.hold(db, node_id)
+    # The INSERT first: on SQLite it takes the write lock before the count is read.
+    db.execute(insert(_CLAIM).values(user_id=user_id, router_id=router_id, created=now))
+    sessions = (
+        select(func.count())
+        .where(_SESSION.c.user_id == user_id, _SESSION.c.active.is_(True))
+        .scalar_subquery()
+    )
+    claims = select(func.count()).where(_CLAIM.c.user_id == user_id).scalar_subquery()
+    held = db.scalar(select(sessions + claims))  # one statement: one snapshot
+    if int(held or 0) <= limit:
+        return True
+    # The user's newest claim is this one: the lock (or SQLite's write lock) is still held.
+    newest = select(func.max(_CLAIM.c.id)).where(_CLAIM.c.user_id == user_id).scalar_subquery()
+    db.execute(delete(_CLAIM).where(_CLAIM.c.id == newest))
+    return False
+
+
+def write(db: Session, held: Collection[tuple[int, dt.datetime]]) -> None:
+    """Store claims held in memory until now (services/nodes.py: a peer came)."""
+    users = models.Base.metadata.tables["user"]
+    ids = {user_id for user_id, _ in held}
+    if ids:  # a user removed meanwhile has nothing to claim
+        ids = set(db.scalars(select(users.c.id).where(users.c.id.in_(ids))))
+    rows = [{"user_id": user_id, "created": created} for user_id, created in held if user_id in ids]
+    if rows:
+        db.execute(insert(_CLAIM), rows)
+
+
+def any_live(db: Session, now: dt.datetime) -> bool:
+    """Whether any claim has neither lapsed nor been taken over."""
+    since = now - dt.timedelta(seconds=CLAIM_SECONDS)
+    return db.scalar(select(_CLAIM.c.id).where(_CLAIM.c.created >= since).limit(1)) is not None
+
+
+def prune(db: Session, now: dt.datetime) -> int:
+    """Delete the claims that lapsed; how many."""
+    since = now - dt.timedelta(seconds=CLAIM_SECONDS)
+    result = db.execute(delete(_CLAIM).where(_CLAIM.c.created < since))
+    return int(result.rowcount)  # type: ignore[attr-defined]

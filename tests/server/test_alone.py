@@ -1,0 +1,129 @@
+"""One `serve` process alone on its database decides shared-users from memory: a user with
+shared-users=1 (the manual's example) gets its Access-Accept with no database write before
+it, and two log-ons at once get one Accept; with a peer registered, the place is claimed in the
+database first (README "Nodes on one PostgreSQL"; services/claims.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from inmemory import ROUTER, D, access_request, accounting, do, make_app
+from userman.radius.packet import Code
+from userman.server.endpoint import RadiusServer
+from userman.services import Userman
+from userman.services.claims import Mode
+from userman.services.nodes import Registry
+from userman.store import models
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class Recorder(asyncio.DatagramTransport):
+    """What the server sent, with how many writes the database had seen at that moment."""
+
+    def __init__(self, writes: list[str]) -> None:
+        super().__init__()
+        self.writes = writes
+        self.sent: list[tuple[int, int]] = []  # (reply code, writes so far)
+
+    def sendto(self, data: bytes, addr: Any = None) -> None:
+        self.sent.append((data[0], len(self.writes)))
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path)
+    do(userman, "user add", username="one", password="p", **{"shared-users": "1"})
+    do(userman, "user create-and-activate-profile", "one", profile="p")
+    userman.policy.load()
+    userman.nodes.join()
+    yield userman
+    userman.nodes.leave()
+    userman.close()
+
+
+@pytest.fixture
+def writes(app: Userman) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(WRITES):
+            seen.append(statement)
+
+    event.listen(app.database.engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(app.database.engine, "before_cursor_execute", note)
+
+
+def exchange(app: Userman, writes: list[str], *datagrams: tuple[bytes, bool]) -> Recorder:
+    """The datagrams, at once, through one server; what it sent."""
+    server = RadiusServer(app, D, workers=2)
+    transport = Recorder(writes)
+
+    async def answer() -> None:
+        await asyncio.gather(
+            *(server.handle(transport, data, ROUTER, acct) for data, acct in datagrams)
+        )
+        await server.drain()
+
+    try:
+        asyncio.run(answer())
+    finally:
+        server.close()
+    return transport
+
+
+def log_on() -> tuple[bytes, bool]:
+    return access_request("one", "p")[1], False
+
+
+def test_alone_a_limit_of_one_is_accepted_with_no_write_first(
+    app: Userman, writes: list[str]
+) -> None:
+    assert app.policy.claims.mode is Mode.ALONE
+    writes.clear()
+    sent = exchange(app, writes, log_on())
+    assert sent.sent == [(Code.ACCESS_ACCEPT, 0)]
+
+
+def test_alone_two_log_ons_at_once_get_one_accept(app: Userman, writes: list[str]) -> None:
+    sent = exchange(app, writes, log_on(), log_on())
+    assert sorted(code for code, _ in sent.sent) == [Code.ACCESS_ACCEPT, Code.ACCESS_REJECT]
+
+
+def test_the_start_takes_the_place_over(app: Userman, writes: list[str]) -> None:
+    user = app.policy.user(1, "one")
+    assert user is not None
+    now = dt.datetime.now(dt.UTC)
+    assert exchange(app, writes, log_on()).sent[0][0] == Code.ACCESS_ACCEPT
+    assert app.policy.claims.held(user.user.id, now) == 1
+    exchange(app, writes, (accounting("one", "Start", "s1"), True))
+    assert app.policy.claims.held(user.user.id, now) == 0  # the session counts instead
+    assert exchange(app, writes, log_on()).sent[0][0] == Code.ACCESS_REJECT
+    exchange(app, writes, (accounting("one", "Stop", "s1"), True))
+    assert exchange(app, writes, log_on()).sent[0][0] == Code.ACCESS_ACCEPT
+
+
+def test_with_a_peer_the_place_is_claimed_in_the_database_first(
+    app: Userman, writes: list[str]
+) -> None:
+    peer = Registry(app.database, app.policy.claims.__class__())
+    peer.join()
+    app.nodes.beat()  # sees the peer
+    assert app.policy.claims.mode is Mode.SHARED
+    writes.clear()
+    sent = exchange(app, writes, log_on(), log_on())
+    codes = sorted(sent.sent)
+    assert [code for code, _ in codes] == [Code.ACCESS_ACCEPT, Code.ACCESS_REJECT]
+    accept_writes = next(count for code, count in sent.sent if code == Code.ACCESS_ACCEPT)
+    assert accept_writes > 0  # the claim was committed before the Accept
+    with app.database.session() as db:
+        assert db.scalar(select(func.count()).select_from(models.SessionClaim)) == 1
+    peer.leave()
