@@ -80,8 +80,8 @@ def exchange(app: Userman, writes: list[str], *datagrams: tuple[bytes, bool]) ->
     return transport
 
 
-def log_on() -> tuple[bytes, bool]:
-    return access_request("one", "p")[1], False
+def log_on(**extra: object) -> tuple[bytes, bool]:
+    return access_request("one", "p", **extra)[1], False
 
 
 def test_alone_a_limit_of_one_is_accepted_with_no_write_first(
@@ -96,6 +96,18 @@ def test_alone_a_limit_of_one_is_accepted_with_no_write_first(
 def test_alone_two_log_ons_at_once_get_one_accept(app: Userman, writes: list[str]) -> None:
     sent = exchange(app, writes, log_on(), log_on())
     assert sorted(code for code, _ in sent.sent) == [Code.ACCESS_ACCEPT, Code.ACCESS_REJECT]
+
+
+def test_the_same_device_may_try_again_before_its_session_starts(
+    app: Userman, writes: list[str]
+) -> None:
+    """A user whose first Accept did not bring a session up (lost, or the router failed
+    after it) logs on again from the same device: accepted; another device is not."""
+    phone = {"Calling-Station-Id": "AA:BB:CC:00:00:01"}
+    laptop = {"Calling-Station-Id": "AA:BB:CC:00:00:02"}
+    assert exchange(app, writes, log_on(**phone)).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on(**phone)).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on(**laptop)).sent[0][0] == Code.ACCESS_REJECT
 
 
 def test_the_start_takes_the_place_over(app: Userman, writes: list[str]) -> None:

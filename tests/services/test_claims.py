@@ -50,6 +50,21 @@ def test_a_limit_of_one_takes_one_place_until_it_lapses() -> None:
     assert places.take(1, 1, 0, LATER) is True  # the claim lapsed: no session started
 
 
+def test_a_device_trying_again_takes_its_own_claim_over() -> None:
+    """A log-on whose Accept was lost, or whose session did not come up, is tried again by the
+    same device: it is not turned away by its own claim; another device is."""
+    places = alone()
+    phone, laptop = (1, "AA:BB:CC:00:00:01"), (1, "AA:BB:CC:00:00:02")
+    assert places.take(1, 1, 0, NOW, device=phone) is True
+    assert places.held(1, NOW, phone) == 0  # its own claim does not count against it
+    assert places.held(1, NOW, laptop) == 1
+    assert places.take(1, 1, 0, NOW, device=phone) is True  # in place of the first
+    assert places.held(1, NOW) == 1
+    assert places.take(1, 1, 0, NOW, device=laptop) is False
+    assert places.take(1, 1, 0, NOW) is False  # a request that names no device
+    assert places.take(1, 1, 0, NOW, device=(2, phone[1])) is False  # through another router
+
+
 def test_two_decisions_at_once_get_one_place() -> None:
     places = alone()
     results: list[bool | None] = []

@@ -135,7 +135,9 @@ def authenticate(
         if user is not None:
             facts = replace(user_facts(db, user, now), coa=router.use_coa)
             # Places claimed by Accepts whose sessions have not started count as sessions.
-            claimed = stored_claims.live_claims(db, user.id, now) + held.held(user.id, now)
+            made_for = places.device(router.id, request.context.calling_station_id)
+            claimed = stored_claims.live_claims(db, user.id, now)
+            claimed += held.held(user.id, now, made_for)
             if claimed:
                 facts = replace(facts, active_sessions=facts.active_sessions + claimed)
             # Only a user with open sessions can be at its limit: only then is it read.
@@ -161,6 +163,7 @@ def authenticate(
                 now=now,
                 router_id=router.id,
                 node_id=node_id,
+                device=places.device(router.id, request.context.calling_station_id),
             ):
                 decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         store_slots(db, decision.profile_changes)

@@ -73,7 +73,9 @@ def decide(
     user_id = state.user.id
     sessions = facts.active_sessions
     memory = cache.claims
-    held = memory.held(user_id, now)  # Accepts of this process whose sessions did not start
+    # Accepts of this process whose sessions did not start, but for this device's own.
+    made_for = places.device(router.id, request.context.calling_station_id)
+    held = memory.held(user_id, now, made_for)
     if held:
         facts = replace(facts, active_sessions=sessions + held, evict_oldest=bool(evict))
     decision = authorize(request, facts, now, terms)
@@ -82,7 +84,7 @@ def decide(
         # Alone, the place is claimed here, at once (services/claims.py); else in the
         # database, before the Accept (`store_effects`).
         try:
-            taken = memory.take(user_id, limit, sessions - decision.evict, now)
+            taken = memory.take(user_id, limit, sessions - decision.evict, now, device=made_for)
         except places.StaleError:
             return None  # not sure to be alone: the database decides, or says why not
         if taken is False:
@@ -147,7 +149,14 @@ def store_effects(
                     evict_oldest(db, user, decision.evict, now)
                 limit = decision.shared_users
                 if limit is not None and not _claim(
-                    db, held, user=user, limit=limit, now=now, router=router, node_id=node_id
+                    db,
+                    held,
+                    user=user,
+                    limit=limit,
+                    now=now,
+                    router=router,
+                    node_id=node_id,
+                    device=places.device(router.id, request.context.calling_station_id),
                 ):
                     raise _Changed  # another log-on took the place first: the database decides
             wanted, status, description = outcome(decision, request.username)
@@ -175,6 +184,7 @@ def _claim(
     now: dt.datetime,
     router: RouterInfo,
     node_id: int | None,
+    device: places.Device,
 ) -> bool:
     sessions = 0
     if held.mode is not places.Mode.SHARED:  # the database counts its own
@@ -188,6 +198,7 @@ def _claim(
         now=now,
         router_id=router.id,
         node_id=node_id,
+        device=device,
     )
 
 

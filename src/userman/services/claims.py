@@ -4,7 +4,11 @@ not started yet: the in-memory twin of store/claims.py, and where a claim goes.
 A process that serves alone (no live peer in `server_node`, services/nodes.py) claims here,
 in memory, with no database write before the Accept: `take` counts the user's open sessions
 (the caller's) and its live claims here, and adds one, atomically under a lock, so two log-ons
-of a limit-1 user at once get one Accept. A claim lapses after CLAIM_SECONDS; the session's
+of a limit-1 user at once get one Accept. A claim names the device it was made for (the
+router and the Calling-Station-Id, `device`): a new log-on of the same device (a user who
+tries again because the first Accept was lost, or its session did not come up) takes that
+claim's place instead of counting beside it, so it is never turned away by its own earlier
+attempt. A claim lapses after CLAIM_SECONDS; the session's
 first accounting record takes it over (`started`, applied by the policy's next read, which
 sees that session: `mark` before the read, `settle` after). With peers, claims go to the
 database (store/claims.py); `claim` picks the place, and `shared`/`alone` switch between them
@@ -26,7 +30,17 @@ from sqlalchemy.orm import Session
 from userman.store import claims as stored
 from userman.store.claims import CLAIM_SECONDS
 
-__all__ = ["Claims", "Mode", "StaleError", "claim"]
+__all__ = ["Claims", "Device", "Mode", "StaleError", "claim", "device"]
+
+# What a claim was made for: (router id, Calling-Station-Id); None when the request names no
+# device (its claims are never taken over by another log-on, only by a session or the time).
+Device = tuple[int, str] | None
+
+
+def device(router_id: int, calling_station_id: str) -> Device:
+    """The device a log-on comes from, when the router says it (Calling-Station-Id)."""
+    return (router_id, calling_station_id) if calling_station_id else None
+
 
 SWITCH_WAIT = 5.0  # seconds a database claim waits for a switch of mode before it fails
 
@@ -51,27 +65,40 @@ class Claims:
     def __init__(self) -> None:
         self.mode = Mode.SHARED
         self.lease_until = 0.0  # time.monotonic() before which ALONE holds (services/nodes.py)
-        self._held: dict[int, deque[dt.datetime]] = {}
+        self._held: dict[int, deque[tuple[dt.datetime, Device]]] = {}
         self._started: list[int] = []  # user ids whose sessions started, not yet settled
         self._settled = 0  # how many of `_started` were applied (`mark` counts from here)
         self._in_flight = 0  # database claims under way (a switch to ALONE waits for them)
         self._lock = threading.Condition()
 
-    def held(self, user_id: int, now: dt.datetime) -> int:
-        """The user's live claims held here."""
+    def held(self, user_id: int, now: dt.datetime, device: Device = None) -> int:
+        """The user's live claims held here, but for one `device` made (its own earlier
+        attempt, which this one takes over)."""
         if user_id not in self._held:  # most users: no lock taken
             return 0
         since = now - dt.timedelta(seconds=CLAIM_SECONDS)
         with self._lock:
-            return sum(1 for created in self._held.get(user_id, ()) if created >= since)
+            return sum(
+                1
+                for created, made_for in self._held.get(user_id, ())
+                if created >= since and (device is None or made_for != device)
+            )
 
     def take(
-        self, user_id: int, limit: int, sessions: int, now: dt.datetime, *, wait: bool = False
+        self,
+        user_id: int,
+        limit: int,
+        sessions: int,
+        now: dt.datetime,
+        *,
+        device: Device = None,
+        wait: bool = False,
     ) -> bool | None:
-        """Claim a place in memory when alone: False (nothing claimed) when the user's
-        `sessions` and claims, this one included, would be more than `limit`; None when not
-        alone (claim in the database), or while a switch is under way unless `wait` (in a
-        thread, never on the event loop). StaleError: alone, but not sure of it any more."""
+        """Claim a place in memory when alone, for `device` (taking over its own earlier
+        claim): False (nothing claimed) when the user's `sessions` and claims, this one
+        included, would be more than `limit`; None when not alone (claim in the database), or
+        while a switch is under way unless `wait` (in a thread, never on the event loop).
+        StaleError: alone, but not sure of it any more."""
         with self._lock:
             if wait and not self._lock.wait_for(
                 lambda: self.mode is not Mode.SWITCHING, SWITCH_WAIT
@@ -84,14 +111,19 @@ class Claims:
             found = self._held.get(user_id)
             if found is not None:
                 since = now - dt.timedelta(seconds=CLAIM_SECONDS)
-                while found and found[0] < since:
-                    found.popleft()
-                if not found:
+                kept = [
+                    claim
+                    for claim in found
+                    if claim[0] >= since and (device is None or claim[1] != device)
+                ]
+                if kept:
+                    found = self._held[user_id] = deque(kept)
+                else:
                     del self._held[user_id]
                     found = None
             if max(sessions, 0) + len(found or ()) + 1 > limit:
                 return False
-            self._held.setdefault(user_id, deque()).append(now)
+            self._held.setdefault(user_id, deque()).append((now, device))
             return True
 
     def started(self, user_ids: Iterable[int]) -> None:
@@ -131,7 +163,9 @@ class Claims:
             # Sessions committed already: the database counts them, so their claims are not
             # written there (its trigger took them over before they were).
             self._settle(self._settled + len(self._started))
-            out = [(user_id, created) for user_id, found in self._held.items() for created in found]
+            out = [
+                (user_id, created) for user_id, found in self._held.items() for created, _ in found
+            ]
             self._held.clear()
             return out
 
@@ -139,7 +173,7 @@ class Claims:
         """End a switch in `mode`; `claims` back in memory (when ALONE)."""
         with self._lock:
             for user_id, created in claims:
-                self._held.setdefault(user_id, deque()).append(created)
+                self._held.setdefault(user_id, deque()).append((created, None))
             self.mode = mode
             self._lock.notify_all()
 
@@ -177,12 +211,13 @@ def claim(
     now: dt.datetime,
     router_id: int | None = None,
     node_id: int | None = None,
+    device: Device = None,
 ) -> bool:
     """Claim a place for a new session of the user, in memory or in the database (see the
     module), inside the caller's transaction, itself inside `places.claiming()`; False, and
     nothing claimed, over the limit. `sessions`: its open sessions (the database counts its
     own when the claim goes there)."""
-    taken = places.take(user_id, limit, sessions, now, wait=True)
+    taken = places.take(user_id, limit, sessions, now, device=device, wait=True)
     if taken is not None:
         return taken
     return stored.claim(db, user_id, limit, now, router_id, node_id=node_id)
