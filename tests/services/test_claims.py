@@ -227,3 +227,22 @@ def test_a_process_of_this_host_that_was_killed_is_no_peer(app: Userman) -> None
     assert again.peers == []
     assert again.ready()
     assert again.claims.mode is Mode.ALONE
+
+
+def test_in_the_database_a_device_trying_again_takes_its_own_claim_over(
+    app: Userman, user_id: int
+) -> None:
+    """With peers, the same rule in session_claim: the device's earlier claim does not count
+    against it and is gone once the new one is kept; another device is refused."""
+    with app.database.begin() as db:
+        assert stored.claim(db, user_id, 1, NOW, 1, station="AA:01")
+    with app.database.begin() as db:
+        assert stored.live_claims(db, user_id, NOW, 1, "AA:01") == 0
+        assert stored.live_claims(db, user_id, NOW, 1, "AA:02") == 1
+        assert stored.claim(db, user_id, 1, NOW, 1, station="AA:01")
+    with app.database.begin() as db:
+        assert stored.live_claims(db, user_id, NOW) == 1
+        assert not stored.claim(db, user_id, 1, NOW, 1, station="AA:02")
+        assert not stored.claim(db, user_id, 1, NOW, 2, station="AA:01")  # another router
+        assert not stored.claim(db, user_id, 1, NOW, 1)  # no device named
+        assert stored.live_claims(db, user_id, NOW) == 1

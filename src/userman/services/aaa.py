@@ -136,7 +136,8 @@ def authenticate(
             facts = replace(user_facts(db, user, now), coa=router.use_coa)
             # Places claimed by Accepts whose sessions have not started count as sessions.
             made_for = places.device(router.id, request.context.calling_station_id)
-            claimed = stored_claims.live_claims(db, user.id, now)
+            station = request.context.calling_station_id
+            claimed = stored_claims.live_claims(db, user.id, now, router.id, station)
             claimed += held.held(user.id, now, made_for)
             if claimed:
                 facts = replace(facts, active_sessions=facts.active_sessions + claimed)

@@ -220,4 +220,5 @@ def claim(
     taken = places.take(user_id, limit, sessions, now, device=device, wait=True)
     if taken is not None:
         return taken
-    return stored.claim(db, user_id, limit, now, router_id, node_id=node_id)
+    station = device[1] if device is not None else ""
+    return stored.claim(db, user_id, limit, now, router_id, node_id=node_id, station=station)

@@ -18,7 +18,7 @@ import datetime as dt
 import zlib
 from collections.abc import Collection
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import ColumnElement, and_, delete, false, func, insert, not_, select, text
 from sqlalchemy.orm import Session
 
 from userman.store import models, nodes
@@ -81,11 +81,25 @@ def lock_sessions(db: Session, keys: Collection[tuple[int, str]]) -> None:
     )
 
 
-def live_claims(db: Session, user_id: int, now: dt.datetime) -> int:
-    """The user's claims not yet taken over by a session, nor lapsed."""
+def _made_for(router_id: int | None, station: str) -> ColumnElement[bool]:
+    """The claims one device made (none when the request named no Calling-Station-Id)."""
+    if not station or router_id is None:
+        return false()
+    return and_(_CLAIM.c.router_id == router_id, _CLAIM.c.calling_station_id == station)
+
+
+def live_claims(
+    db: Session, user_id: int, now: dt.datetime, router_id: int | None = None, station: str = ""
+) -> int:
+    """The user's claims not yet taken over by a session, nor lapsed, but for those of the
+    device (`router_id`, `station`) asking again (it takes them over)."""
     since = now - dt.timedelta(seconds=CLAIM_SECONDS)
     found = db.scalar(
-        select(func.count()).where(_CLAIM.c.user_id == user_id, _CLAIM.c.created >= since)
+        select(func.count()).where(
+            _CLAIM.c.user_id == user_id,
+            _CLAIM.c.created >= since,
+            not_(_made_for(router_id, station)),
+        )
     )
     return int(found or 0)
 
@@ -98,9 +112,12 @@ def claim(
     router_id: int | None = None,
     *,
     node_id: int | None = None,
+    station: str = "",
 ) -> bool:
     """Claim a place for a new session of the user; False, and nothing claimed, when its open
-    sessions and live claims, this one included, would be more than `limit`. With `node_id`,
+    sessions and live claims, this one included, would be more than `limit`. A device (the
+    router and Calling-Station-Id `station`) asking again takes its earlier claims over: they
+    do not count, and go when this one is kept. With `node_id`,
     only while that node is registered (nodes.Unregistered: a peer found it gone and may be
     deciding alone, from memory, where it would not see this claim)."""
     lock_user(db, user_id)
@@ -109,19 +126,24 @@ def claim(
     if node_id is not None:
         nodes.hold(db, node_id)
     # The INSERT first: on SQLite it takes the write lock before the count is read.
-    db.execute(insert(_CLAIM).values(user_id=user_id, router_id=router_id, created=now))
+    row = {"user_id": user_id, "router_id": router_id, "created": now}
+    inserted = db.execute(insert(_CLAIM).values(**row, calling_station_id=station))
+    this = inserted.inserted_primary_key[0]  # type: ignore[attr-defined]
+    earlier = and_(_made_for(router_id, station), _CLAIM.c.id != this)
     sessions = (
         select(func.count())
         .where(_SESSION.c.user_id == user_id, _SESSION.c.active.is_(True))
         .scalar_subquery()
     )
-    claims = select(func.count()).where(_CLAIM.c.user_id == user_id).scalar_subquery()
+    claims = (
+        select(func.count()).where(_CLAIM.c.user_id == user_id, not_(earlier)).scalar_subquery()
+    )
     held = db.scalar(select(sessions + claims))  # one statement: one snapshot
     if int(held or 0) <= limit:
+        db.execute(delete(_CLAIM).where(_CLAIM.c.user_id == user_id, earlier))
         return True
-    # The user's newest claim is this one: the lock (or SQLite's write lock) is still held.
-    newest = select(func.max(_CLAIM.c.id)).where(_CLAIM.c.user_id == user_id).scalar_subquery()
-    db.execute(delete(_CLAIM).where(_CLAIM.c.id == newest))
+    # The lock (or SQLite's write lock) is still held: nobody saw this claim.
+    db.execute(delete(_CLAIM).where(_CLAIM.c.id == this))
     return False
 
 

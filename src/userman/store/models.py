@@ -592,6 +592,8 @@ class SessionClaim(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     router_id: Mapped[int | None] = mapped_column(default=None)
+    # With router_id, the device it was made for: the same device asking again takes it over.
+    calling_station_id: Mapped[str] = mapped_column(String(253), default="", server_default="")
     created: Mapped[dt.datetime]
 
 

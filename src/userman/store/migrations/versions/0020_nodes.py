@@ -76,6 +76,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("router_id", sa.Integer(), nullable=True),
+        # The device it was made for with router_id: the same device asking again takes it over.
+        sa.Column("calling_station_id", sa.String(length=253), nullable=False, server_default=""),
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
