@@ -227,9 +227,15 @@ def test_shared_users_is_exact_across_nodes(cluster: Cluster, radclient: str) ->
     """README: two log-ons of the same user at once on two nodes never both pass a limit of 1
     (manual: shared-users, how many sessions a user may have at once)."""
     first, second = cluster.nodes[0], cluster.nodes[1]
-    requests = [f"User-Name=race{n},User-Password=pw" for n in range(RACERS)]
+
+    def requests(device: str) -> list[str]:  # a device of its own at each node
+        return [
+            f"User-Name=race{n},User-Password=pw,Calling-Station-Id={device}" for n in range(RACERS)
+        ]
+
     both = [
-        _radclient(radclient, node, "auth", requests, parallel=RACERS) for node in (first, second)
+        _radclient(radclient, node, "auth", requests(device), parallel=RACERS)
+        for node, device in ((first, "AA-BB-CC-00-00-01"), (second, "AA-BB-CC-00-00-02"))
     ]
     outputs = [_output(process) for process in both]
     accepts = sum(out.count("Received Access-Accept") for out in outputs)

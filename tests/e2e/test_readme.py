@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 README = Path(__file__).parents[2] / "README.md"
 PROGRAM = re.compile(r"^(?:uv run )?userman(?:\s|$)")
-GLOBAL_OPTIONS = {"--db", "--json", "--as", "--help", "--version"}
+GLOBAL_OPTIONS = {"--db", "--key-file", "--json", "--as", "--help", "--version"}
 
 
 def shown_lines(text: str) -> list[str]:

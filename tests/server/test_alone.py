@@ -80,6 +80,10 @@ def exchange(app: Userman, writes: list[str], *datagrams: tuple[bytes, bool]) ->
     return transport
 
 
+PHONE = {"Calling-Station-Id": "AA:BB:CC:00:00:01"}
+LAPTOP = {"Calling-Station-Id": "AA:BB:CC:00:00:02"}
+
+
 def log_on(**extra: object) -> tuple[bytes, bool]:
     return access_request("one", "p", **extra)[1], False
 
@@ -89,13 +93,23 @@ def test_alone_a_limit_of_one_is_accepted_with_no_write_first(
 ) -> None:
     assert app.policy.claims.mode is Mode.ALONE
     writes.clear()
-    sent = exchange(app, writes, log_on())
+    sent = exchange(app, writes, log_on(**PHONE))  # a claim in memory: no write before
     assert sent.sent == [(Code.ACCESS_ACCEPT, 0)]
 
 
 def test_alone_two_log_ons_at_once_get_one_accept(app: Userman, writes: list[str]) -> None:
-    sent = exchange(app, writes, log_on(), log_on())
+    sent = exchange(app, writes, log_on(**PHONE), log_on(**LAPTOP))
     assert sorted(code for code, _ in sent.sent) == [Code.ACCESS_ACCEPT, Code.ACCESS_REJECT]
+
+
+def test_a_log_on_that_names_no_device_claims_nothing(app: Userman, writes: list[str]) -> None:
+    """Without a Calling-Station-Id a log-on cannot be told from its own retry: it claims no
+    place (its session counts once it starts, as User Manager counts), so trying again is never
+    refused for it; a device's claim still counts against it."""
+    assert exchange(app, writes, log_on()).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on()).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on(**PHONE)).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on()).sent[0][0] == Code.ACCESS_REJECT
 
 
 def test_the_same_device_may_try_again_before_its_session_starts(
@@ -103,18 +117,16 @@ def test_the_same_device_may_try_again_before_its_session_starts(
 ) -> None:
     """A user whose first Accept did not bring a session up (lost, or the router failed
     after it) logs on again from the same device: accepted; another device is not."""
-    phone = {"Calling-Station-Id": "AA:BB:CC:00:00:01"}
-    laptop = {"Calling-Station-Id": "AA:BB:CC:00:00:02"}
-    assert exchange(app, writes, log_on(**phone)).sent[0][0] == Code.ACCESS_ACCEPT
-    assert exchange(app, writes, log_on(**phone)).sent[0][0] == Code.ACCESS_ACCEPT
-    assert exchange(app, writes, log_on(**laptop)).sent[0][0] == Code.ACCESS_REJECT
+    assert exchange(app, writes, log_on(**PHONE)).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on(**PHONE)).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on(**LAPTOP)).sent[0][0] == Code.ACCESS_REJECT
 
 
 def test_the_start_takes_the_place_over(app: Userman, writes: list[str]) -> None:
     user = app.policy.user(1, "one")
     assert user is not None
     now = dt.datetime.now(dt.UTC)
-    assert exchange(app, writes, log_on()).sent[0][0] == Code.ACCESS_ACCEPT
+    assert exchange(app, writes, log_on(**PHONE)).sent[0][0] == Code.ACCESS_ACCEPT
     assert app.policy.claims.held(user.user.id, now) == 1
     exchange(app, writes, (accounting("one", "Start", "s1"), True))
     assert app.policy.claims.held(user.user.id, now) == 0  # the session counts instead
@@ -131,7 +143,7 @@ def test_with_a_peer_the_place_is_claimed_in_the_database_first(
     app.nodes.beat()  # sees the peer
     assert app.policy.claims.mode is Mode.SHARED
     writes.clear()
-    sent = exchange(app, writes, log_on(), log_on())
+    sent = exchange(app, writes, log_on(**PHONE), log_on(**LAPTOP))
     codes = sorted(sent.sent)
     assert [code for code, _ in codes] == [Code.ACCESS_ACCEPT, Code.ACCESS_REJECT]
     accept_writes = next(count for code, count in sent.sent if code == Code.ACCESS_ACCEPT)

@@ -31,8 +31,19 @@ class Membership:
         await loop.run_in_executor(self._executor, func)
 
     async def join(self) -> None:
-        """Register (raises when the database cannot be written)."""
-        await self._run(self.registry.join)
+        """Register. A database that cannot be written (full, read-only) does not keep the
+        server from answering from memory: it says so, claims shared-users places in the
+        database (which decides those log-ons, or does not answer them) and `beat` registers
+        it once it can."""
+        try:
+            await self._run(self.registry.join)
+        except Exception as error:
+            log.warning(
+                "could not register this server node (%s): log-ons under a shared-users limit "
+                "are decided by the database until it can",
+                error.__class__.__name__,
+            )
+            return
         peers = self.registry.peers
         log.info(
             "server node %s: %s",

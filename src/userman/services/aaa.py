@@ -149,10 +149,12 @@ def authenticate(
                 facts = replace(facts, evict_oldest=evict)
         decision = authorize(request, facts, now)
         limit = decision.shared_users
-        if decision.accept and user is not None and limit is not None:
-            if decision.evict:
-                evict_oldest(db, user, decision.evict, now)
-                decision = replace(decision, evict=0)
+        if decision.accept and user is not None and limit is not None and decision.evict:
+            evict_oldest(db, user, decision.evict, now)
+            decision = replace(decision, evict=0)
+        # A request that names no device claims nothing (services/claims.py).
+        station = request.context.calling_station_id
+        if decision.accept and user is not None and limit is not None and station:
             # Exact across nodes (store/claims.py): another log-on may have claimed meanwhile.
             sessions = queries.active_sessions(db, user.id)
             if not places.claim(
@@ -164,7 +166,7 @@ def authenticate(
                 now=now,
                 router_id=router.id,
                 node_id=node_id,
-                device=places.device(router.id, request.context.calling_station_id),
+                device=places.device(router.id, station),
             ):
                 decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         store_slots(db, decision.profile_changes)

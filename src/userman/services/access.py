@@ -80,7 +80,11 @@ def decide(
         facts = replace(facts, active_sessions=sessions + held, evict_oldest=bool(evict))
     decision = authorize(request, facts, now, terms)
     limit = decision.shared_users
-    if decision.accept and limit is not None:
+    if decision.accept and limit is not None and made_for is None:
+        # A request that names no device claims nothing: it cannot be told from the same
+        # device trying again; its session counts once it starts (services/claims.py).
+        decision = replace(decision, shared_users=None)
+    elif decision.accept and limit is not None:
         # Alone, the place is claimed here, at once (services/claims.py); else in the
         # database, before the Accept (`store_effects`).
         try:

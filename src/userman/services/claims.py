@@ -8,7 +8,10 @@ of a limit-1 user at once get one Accept. A claim names the device it was made f
 router and the Calling-Station-Id, `device`): a new log-on of the same device (a user who
 tries again because the first Accept was lost, or its session did not come up) takes that
 claim's place instead of counting beside it, so it is never turned away by its own earlier
-attempt. A claim lapses after CLAIM_SECONDS; the session's
+attempt. A request that names no device (no Calling-Station-Id: routers send one for their
+users, a test client may not) claims nothing, since it cannot be told from its own retry: its
+session counts once it starts, as User Manager and FreeRADIUS's Simultaneous-Use count (it
+still sees the other devices' claims). A claim lapses after CLAIM_SECONDS; the session's
 first accounting record takes it over (`started`, applied by the policy's next read, which
 sees that session: `mark` before the read, `settle` after). With peers, claims go to the
 database (store/claims.py); `claim` picks the place, and `shared`/`alone` switch between them
