@@ -68,8 +68,12 @@ def _render(db: Session, stmt: Insert | Update, names: tuple[str, ...], rows: in
     every = (*names, *defaults)
     if rows:
         assert isinstance(stmt, Insert)
+        # Each parameter typed as its column, so its bind processor is the column type's (a
+        # bare bindparam would hand datetimes to the driver's own, deprecated, adapter).
+        columns = stmt.table.columns
         many: list[dict[str, Any]] = [
-            {name: bindparam(f"r{n}_{name}") for name in every} for n in range(rows)
+            {name: bindparam(f"r{n}_{name}", type_=columns[name].type) for name in every}
+            for n in range(rows)
         ]
         compiled = stmt.values(many).compile(dialect=dialect)
         index = {
@@ -84,7 +88,9 @@ def _render(db: Session, stmt: Insert | Update, names: tuple[str, ...], rows: in
     assert order is not None
     plan: list[tuple[int, Processor | None, Any]] = []
     for name in order:
-        processor = compiled.binds[name].type.bind_processor(dialect)
+        # The back end's own implementation of the type: a generic DateTime's processor is
+        # None, SQLite's DATETIME's writes the text SQLAlchemy reads back.
+        processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
         if name in index:
             plan.append((index[name], processor, None))
         else:  # a column the rows leave to its default
