@@ -156,18 +156,17 @@ def authenticate(
         station = request.context.calling_station_id
         if decision.accept and user is not None and limit is not None and station:
             # Exact across nodes (store/claims.py): another log-on may have claimed meanwhile.
-            sessions = queries.active_sessions(db, user.id)
-            if not places.claim(
+            claimed = places.claim(
                 db,
                 held,
                 user.id,
                 limit=limit,
-                sessions=sessions,
                 now=now,
                 router_id=router.id,
+                station=station,
                 node_id=node_id,
-                device=places.device(router.id, station),
-            ):
+            )
+            if not claimed:
                 decision = Decision(False, RejectReason.TOO_MANY_SESSIONS)
         store_slots(db, decision.profile_changes)
         if decision.accept and user is not None:

@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import Session
 
 from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
 from userman.core.context import RequestContext
@@ -39,7 +38,6 @@ from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
 from userman.store import models
 from userman.store.database import Database
-from userman.store.queries import active_sessions
 
 __all__ = [
     "LogItem",
@@ -152,15 +150,16 @@ def store_effects(
                 if decision.evict:
                     evict_oldest(db, user, decision.evict, now)
                 limit = decision.shared_users
-                if limit is not None and not _claim(
+                station = request.context.calling_station_id
+                if limit is not None and not places.claim(
                     db,
                     held,
-                    user=user,
+                    user_id,
                     limit=limit,
                     now=now,
-                    router=router,
+                    router_id=router.id,
+                    station=station,
                     node_id=node_id,
-                    device=places.device(router.id, request.context.calling_station_id),
                 ):
                     raise _Changed  # another log-on took the place first: the database decides
             wanted, status, description = outcome(decision, request.username)
@@ -177,33 +176,6 @@ def store_effects(
     except _Changed:
         return False
     return True
-
-
-def _claim(
-    db: Session,
-    held: places.Claims,
-    *,
-    user: models.User,
-    limit: int,
-    now: dt.datetime,
-    router: RouterInfo,
-    node_id: int | None,
-    device: places.Device,
-) -> bool:
-    sessions = 0
-    if held.mode is not places.Mode.SHARED:  # the database counts its own
-        sessions = active_sessions(db, user.id)
-    return places.claim(
-        db,
-        held,
-        user.id,
-        limit=limit,
-        sessions=sessions,
-        now=now,
-        router_id=router.id,
-        node_id=node_id,
-        device=device,
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from enum import Enum
 from sqlalchemy.orm import Session
 
 from userman.store import claims as stored
+from userman.store import queries
 from userman.store.claims import CLAIM_SECONDS
 
 __all__ = ["Claims", "Device", "Mode", "StaleError", "claim", "device"]
@@ -210,18 +211,18 @@ def claim(
     user_id: int,
     *,
     limit: int,
-    sessions: int,
     now: dt.datetime,
-    router_id: int | None = None,
+    router_id: int,
+    station: str,
     node_id: int | None = None,
-    device: Device = None,
 ) -> bool:
-    """Claim a place for a new session of the user, in memory or in the database (see the
-    module), inside the caller's transaction, itself inside `places.claiming()`; False, and
-    nothing claimed, over the limit. `sessions`: its open sessions (the database counts its
-    own when the claim goes there)."""
-    taken = places.take(user_id, limit, sessions, now, device=device, wait=True)
+    """Claim a place for a new session of the user from the device (`router_id`, `station`:
+    its Calling-Station-Id), in memory or in the database (see the module), inside the
+    caller's transaction, itself inside `places.claiming()`; False, and nothing claimed, over
+    the limit. The user's open sessions are counted in that transaction."""
+    sessions = queries.active_sessions(db, user_id)
+    made_for = device(router_id, station)
+    taken = places.take(user_id, limit, sessions, now, device=made_for, wait=True)
     if taken is not None:
         return taken
-    station = device[1] if device is not None else ""
     return stored.claim(db, user_id, limit, now, router_id, node_id=node_id, station=station)
