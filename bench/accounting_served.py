@@ -28,40 +28,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import userman_setup
+from accounting import drive
 from flows import AccountingSessions, shuffled
-from load import CountingTransport
 from packets import AccountingRequests, D
 from population import ROUTER_ADDRESS
 
 from userman.core.accounting import SessionState
-from userman.server import cache
 from userman.server.endpoint import RadiusServer
 from userman.services import Userman
 from userman.services.accounting import AccountingItem
-
-
-async def drive(server: RadiusServer, data: list[bytes], in_flight: int) -> tuple[float, float]:
-    transport = CountingTransport()
-    gate = asyncio.Semaphore(in_flight)
-    stop = asyncio.Event()
-    watcher = asyncio.ensure_future(cache.watch(server.routers, server.app, stop))
-    while not server.routers.counters["snapshots"]:
-        await asyncio.sleep(0.01)
-
-    async def one(index: int, pkt: bytes) -> None:
-        async with gate:
-            await server.handle(transport, pkt, (ROUTER_ADDRESS, 10000 + index % 50000), True)
-
-    try:
-        start, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(one(index, pkt) for index, pkt in enumerate(data)))
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    finally:
-        stop.set()
-        await watcher
-    if transport.sent != len(data):
-        print(f"  ({len(data) - transport.sent} requests were not answered)")
-    return transport.sent / elapsed, cpu / max(transport.sent, 1)
 
 
 def packets(users: int, count: int, open_sessions: int, seed: int) -> list[bytes]:
@@ -115,7 +90,7 @@ def main() -> None:
                 if profiler:
                     profiler.enable()
                 batch_cpu[:] = [0.0, 0]
-                rate, cpu = asyncio.run(drive(server, data, args.in_flight))
+                rate, cpu = asyncio.run(drive(server, data, args.in_flight, ROUTER_ADDRESS))
                 per_batch = batch_cpu[0] / max(batch_cpu[1], 1)
                 if profiler:
                     profiler.disable()
