@@ -24,7 +24,6 @@ from userman.services import claims as places
 from userman.services import coa, snapshot
 from userman.services.accounting import (
     AccountingItem,
-    account,
     account_many,
     close_stale,
     store_records,
@@ -39,7 +38,6 @@ from userman.store.database import Database
 __all__ = [
     "AccountingItem",
     "RouterInfo",
-    "account",
     "account_many",
     "authenticate",
     "close_stale",

@@ -52,7 +52,6 @@ __all__ = [
     "STORED",
     "Accounted",
     "AccountingItem",
-    "account",
     "account_batch",
     "account_many",
     "close_stale",
@@ -108,17 +107,6 @@ class Accounted:
     usage: dict[int, UsageChange] = field(default_factory=dict)
     # The users of the session rows it inserted: each takes a claim over (services/claims.py).
     started: tuple[int, ...] = ()
-
-
-def account(
-    database: Database,
-    router: RouterInfo,
-    record: AccountingRecord,
-    now: dt.datetime,
-    policy: PolicyCache | None = None,
-) -> None:
-    """Store an accounting record; returns only once it is committed (RFC 2866 2)."""
-    account_batch(database, [(router, record, now)], policy)
 
 
 def account_many(

@@ -582,9 +582,8 @@ class Userman:
         return accounting.close_stale(self.database, older_than, now)
 
     def account(self, router: RouterInfo, record: AccountingRecord, now: dt.datetime) -> None:
-        from userman.services import accounting  # noqa: PLC0415
-
-        accounting.account(self.database, router, record, now, self._loaded_policy())
+        """Store one accounting record: a batch of one (returns once it is committed)."""
+        self.account_batch([(router, record, now)])
 
     def account_many(self, items: Sequence[AccountingItem]) -> list[SessionState | None]:
         """Store several accounting records in one transaction, in their order (group commit)."""
