@@ -3,6 +3,7 @@ dropped and counted, and that an Accounting-Response follows the commit (RFC 286
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 import inmemory
 from userman.radius.packet import Code, Packet, build, decode, encode, verify_response_authenticator
+from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.services import Actor, Userman
 
 D, SECRET, ROUTER, exchange = inmemory.D, inmemory.SECRET, inmemory.ROUTER, inmemory.exchange
@@ -175,3 +177,26 @@ def test_caller_id_bind_on_first_use_stores_the_first_caller(app: Userman) -> No
     _, other = access_request("test", **{"Calling-Station-Id": "11:22:33:44:55:66"})
     _, [(reply_data, _, _)] = exchange(app, other)
     assert decode(reply_data, D).code is Code.ACCESS_REJECT
+
+
+def test_a_stopping_server_takes_no_more_requests(app: Userman) -> None:
+    """Once told to stop, a port takes nothing more (the router retransmits to another
+    server), while the request taken before it is still answered."""
+    server = RadiusServer(app, D, workers=2)
+    transport = inmemory.FakeTransport(app)
+    protocol = RadiusProtocol(server, accounting=False)
+    protocol.connection_made(transport)
+
+    async def stop_between() -> None:
+        protocol.datagram_received(access_request("test")[1], ROUTER)
+        protocol.refuse()
+        protocol.datagram_received(access_request("test")[1], ROUTER)
+        await server.drain()
+
+    try:
+        asyncio.run(stop_between())
+    finally:
+        server.close()
+    [(reply, _, _)] = transport.sent
+    assert decode(reply, D).code is Code.ACCESS_ACCEPT
+    assert server.counters["access-requests"] == 1

@@ -16,6 +16,7 @@ from the duplicate cache (RFC 5080 2.2.2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -572,3 +573,12 @@ class RadiusProtocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if self.transport is not None:
             self.server.submit(self.transport, data, addr, self.accounting)
+
+    def refuse(self) -> None:
+        """Take no more requests (the server stops): what arrives from now is left unread,
+        or dropped where the loop's transport cannot pause; the answers to what was taken
+        still go out through the transport each request holds."""
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError):
+                transport.pause_reading()  # type: ignore[attr-defined]

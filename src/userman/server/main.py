@@ -112,6 +112,7 @@ async def serve(
                 metrics.Collector(lambda: metrics.merge(metrics.gather(directory).values()))
             )
     transports: list[asyncio.DatagramTransport] = []
+    protocols: list[RadiusProtocol] = []
     sender: coa.CoaSender | None = None
     membership = nodes.Membership(app.nodes)
     stop = asyncio.Event()
@@ -127,10 +128,11 @@ async def serve(
         await _load_policy(app)
         await membership.ready()
         for sock, accounting in zip(sockets, (False, True), strict=True):
-            transport, _ = await loop.create_datagram_endpoint(
+            transport, protocol = await loop.create_datagram_endpoint(
                 functools.partial(RadiusProtocol, server, accounting=accounting), sock=sock
             )
             transports.append(transport)
+            protocols.append(protocol)
         if role.primary:
             # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
             sender = await coa.start_sender(server, bind)
@@ -165,6 +167,10 @@ async def serve(
         started = [asyncio.ensure_future(work) for work in running]
         extra = [asyncio.ensure_future(task(stop)) for task in tasks]
         await stop.wait()
+        # Told to stop: nothing more is taken (the routers retransmit to another server)
+        # while the tasks end and what was received is answered.
+        for protocol in protocols:
+            protocol.refuse()
         if role.ready is None:
             notify.notify("STOPPING=1")
         for task in started:
