@@ -24,6 +24,7 @@ from userman.radius.mschap import (
     mschap_v2_response,
     nt_challenge_response,
     nt_password_hash,
+    nt_secrets,
     verify_mschap_v1,
     verify_mschap_v2,
 )
@@ -76,6 +77,17 @@ def h(name: str) -> str:
 
 
 # --- RFC 2759 section 9.2, one function per intermediate value ----------------------------------
+
+
+def test_the_secrets_kept_per_password_are_the_rfc_values() -> None:
+    """What `nt_secrets` keeps (RFC 2759 9.2's PasswordHash and PasswordHashHash; RFC 2433
+    B.3's DES keys, each as the TripleDES key that is that DES key thrice)."""
+    kept = nt_secrets(PASSWORD)
+    assert kept.password_hash.hex().upper() == h("PasswordHash")
+    assert kept.password_hash_hash.hex().upper() == h("PasswordHashHash")
+    keys = nt_secrets("MyPw").des_keys
+    assert [key.hex().upper() for key in keys[:2]] == [full * 3 for _, full in DES_KEYS]
+    assert nt_secrets(PASSWORD) is kept
 
 
 def test_rfc2759_challenge_hash() -> None:

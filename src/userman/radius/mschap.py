@@ -8,18 +8,21 @@ salts the MPPE keys), nor draw random numbers: a peer challenge is always a para
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
 
-from Crypto.Cipher import DES
 from Crypto.Hash import MD4
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from userman.radius import mppe
 
 __all__ = [
     "MschapV1Result",
     "MschapV2Result",
+    "NtSecrets",
     "challenge_hash",
     "challenge_response",
     "challenge_user_name",
@@ -37,6 +40,7 @@ __all__ = [
     "mschap_v2_response",
     "nt_challenge_response",
     "nt_password_hash",
+    "nt_secrets",
     "verify_mschap_v1",
     "verify_mschap_v2",
 ]
@@ -54,6 +58,9 @@ _RESPONSE_LEN = 50  # both MS-CHAP-Response and MS-CHAP2-Response values
 _NT_RESPONSE = slice(26, 50)  # the same place in both
 _V2_PEER_CHALLENGE = slice(2, 18)
 _V1_FLAG_USE_NT = 0x01
+# Passwords whose derived secrets (`nt_secrets`) are kept: as many users as the policy keeps
+# decisions for (core/policy.MEMO_HELD), about 200 octets each.
+SECRETS_HELD = 50_000
 
 
 # --- the RFC pseudocode -------------------------------------------------------------------------
@@ -104,7 +111,21 @@ def des_encrypt(clear: bytes, key7: bytes) -> bytes:
 
     https://www.rfc-editor.org/rfc/rfc2759#section-8.6
     """
-    return DES.new(expand_des_key(key7), DES.MODE_ECB).encrypt(clear)
+    return _des_ecb(clear, _triple(expand_des_key(key7)))
+
+
+_ECB = modes.ECB()
+
+
+def _triple(key: bytes) -> bytes:
+    """A DES key as a TripleDES one: EDE under one key thrice is DES (FIPS 46-3, keying
+    option 3), and OpenSSL's TripleDES is what `cryptography` still offers for it."""
+    return key * 3
+
+
+def _des_ecb(block: bytes, key: bytes) -> bytes:
+    """One 8-octet block under a `_triple` key."""
+    return Cipher(TripleDES(key), _ECB).encryptor().update(block)
 
 
 def challenge_response(challenge: bytes, password_hash: bytes) -> bytes:
@@ -112,12 +133,36 @@ def challenge_response(challenge: bytes, password_hash: bytes) -> bytes:
 
     https://www.rfc-editor.org/rfc/rfc2759#section-8.5
     """
+    return _encrypt_thrice(challenge, _des_keys(password_hash))
+
+
+def _des_keys(password_hash: bytes) -> tuple[bytes, bytes, bytes]:
+    """The three DES keys of ChallengeResponse: the hash zero-padded to 21 octets, in sevens."""
     z = password_hash.ljust(21, b"\0")
-    return (
-        des_encrypt(challenge, z[:7])
-        + des_encrypt(challenge, z[7:14])
-        + des_encrypt(challenge, z[14:21])
-    )
+    first, second, third = (_triple(expand_des_key(z[i : i + 7])) for i in (0, 7, 14))
+    return first, second, third
+
+
+def _encrypt_thrice(block: bytes, keys: tuple[bytes, bytes, bytes]) -> bytes:
+    return _des_ecb(block, keys[0]) + _des_ecb(block, keys[1]) + _des_ecb(block, keys[2])
+
+
+@dataclass(frozen=True, slots=True)
+class NtSecrets:
+    """What MS-CHAP derives from a password alone, made once per password (`nt_secrets`)."""
+
+    password_hash: bytes  # NtPasswordHash, RFC 2759 8.3
+    password_hash_hash: bytes  # HashNtPasswordHash, RFC 2759 8.4
+    des_keys: tuple[bytes, bytes, bytes]  # ChallengeResponse's three keys (`_triple`), 8.5
+
+
+@functools.lru_cache(maxsize=SECRETS_HELD)
+def nt_secrets(password: str) -> NtSecrets:
+    """The password's NT hash, its hash and ChallengeResponse's DES keys, kept for the
+    SECRETS_HELD passwords last used: two MD4s and three key expansions fewer per request.
+    What it keeps derives from passwords the caller already holds in memory."""
+    password_hash = nt_password_hash(password)
+    return NtSecrets(password_hash, hash_nt_password_hash(password_hash), _des_keys(password_hash))
 
 
 def challenge_hash(peer_challenge: bytes, authenticator_challenge: bytes, username: bytes) -> bytes:
@@ -248,14 +293,14 @@ def verify_mschap_v2(
     ident = response[0]
     peer_challenge = response[_V2_PEER_CHALLENGE]
     nt_response = response[_NT_RESPONSE]
-    password_hash = nt_password_hash(password)
+    secrets = nt_secrets(password)
     names = [challenge_user_name(username)]
     if names[0] != username:
         names.append(username)
     for name in names:
         challenge = challenge_hash(peer_challenge, authenticator_challenge, name)
-        if hmac.compare_digest(challenge_response(challenge, password_hash), nt_response):
-            password_hash_hash = hash_nt_password_hash(password_hash)
+        if hmac.compare_digest(_encrypt_thrice(challenge, secrets.des_keys), nt_response):
+            password_hash_hash = secrets.password_hash_hash
             # https://www.rfc-editor.org/rfc/rfc2548#section-2.3.3
             success = bytes((ident,)) + _authenticator_response(
                 password_hash_hash, nt_response, challenge
@@ -279,7 +324,7 @@ def verify_mschap_v1(password: str, challenge: bytes, response: bytes) -> Mschap
         return None
     if not response[1] & _V1_FLAG_USE_NT:
         return None
-    expected = nt_challenge_response(challenge, password)
+    expected = _encrypt_thrice(challenge, nt_secrets(password).des_keys)
     if not hmac.compare_digest(expected, response[_NT_RESPONSE]):
         return None
     return MschapV1Result(mppe_keys=mschap_v1_mppe_keys(password))
