@@ -133,11 +133,11 @@ class PeerIdentity:
         except x509.ExtensionNotFound:
             pass
         else:
-            names_ = san.value
-            assert isinstance(names_, x509.SubjectAlternativeName)
-            emails = names_.get_values_for_type(x509.RFC822Name)
-            dns_names = names_.get_values_for_type(x509.DNSName)
-            for other in names_.get_values_for_type(x509.OtherName):
+            alt = san.value
+            assert isinstance(alt, x509.SubjectAlternativeName)
+            emails = alt.get_values_for_type(x509.RFC822Name)
+            dns_names = alt.get_values_for_type(x509.DNSName)
+            for other in alt.get_values_for_type(x509.OtherName):
                 if other.type_id == _UPN_OID and (upn := _utf8_string(other.value)) is not None:
                     upns.append(upn)
         return cls(
@@ -233,6 +233,8 @@ class ServerSession:
     (to be fragmented). On a HandshakeError, `outgoing()` still holds the alert to send the
     peer before the EAP-Failure (RFC 5216 2.1.3). `now` is the time of the conversation:
     a resumed session's certificate is checked again against it and the CRL (RFC 9190 5.7).
+    After a TLS 1.3 EAP-TLS handshake the conversation writes the one-octet commitment
+    b"\\x00" (RFC 9190 2.5) with `write()`; TTLS and PEAP write their inner messages.
     """
 
     def __init__(self, context: ServerContext, now: datetime) -> None:
