@@ -17,7 +17,7 @@ from userman.core.authorize import AccessRequest, PapCredentials, authorize
 from userman.core.context import RequestContext
 from userman.core.policy import user_facts as memory_facts
 from userman.services import Actor, Userman, policy, retention
-from userman.services.access import decide
+from userman.services.access import Effects, decide
 from userman.services.facts import user_facts as stored_facts
 from userman.services.routers import RouterInfo
 from userman.store import models
@@ -362,6 +362,38 @@ def test_a_caller_id_bound_by_another_node_first_is_kept(loaded: Userman) -> Non
         connection.execute(text("UPDATE \"user\" SET caller_id = 'bb' WHERE username = 'u4'"))
     assert not loaded.store_effects(router(loaded), request, decision, user_id, NOW)
     assert not loaded.authenticate(router(loaded), request, NOW).accept  # bb is bound
+
+
+def test_a_batch_of_effects_undoes_only_the_one_whose_place_was_taken(loaded: Userman) -> None:
+    """The server commits decisions' effects in batches, each in a savepoint: two log-ons of a
+    shared-users=1 user from two devices decided at once from memory (claims in the database,
+    as with peers) get one place; the other's undoing leaves a third decision of the batch."""
+    run(loaded, ROOT, "user add", username="s1", password="p1", **{"shared-users": "1"})
+    run(loaded, ROOT, "user create-and-activate-profile", "s1", profile="day")
+    run(loaded, ROOT, "user create-and-activate-profile", "u4", profile="day")
+    loaded.policy.refresh()
+    batch = []
+    for username, password, station in (
+        ("s1", b"p1", "aa"),
+        ("s1", b"p1", "bb"),
+        ("u4", b"p4", "cc"),
+    ):
+        request = AccessRequest(
+            username, PapCredentials(password), RequestContext(calling_station_id=station)
+        )
+        found = decide(loaded.policy, router(loaded), request, NOW)
+        assert found is not None
+        decision, user_id = found
+        assert decision.accept
+        assert user_id is not None
+        batch.append(Effects(router(loaded), request, decision, user_id, NOW))
+    assert [effects.decision.shared_users for effects in batch] == [1, 1, None]
+    assert loaded.store_effects_many(batch) == [True, False, True]
+    with loaded.database.session() as db:
+        assert db.scalar(select(func.count()).select_from(models.SessionClaim)) == 1
+        u4 = db.scalar(select(models.User).where(models.User.username == "u4"))
+        assert u4 is not None
+        assert u4.caller_id == "cc"
 
 
 def test_a_commit_does_not_wait_long_for_a_read_in_progress(loaded: Userman) -> None:

@@ -47,7 +47,7 @@ from userman.server.failures import FailureLog, Throttle
 from userman.server.metrics import Histogram
 from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
 from userman.services import RouterInfo, Userman
-from userman.services.access import LogItem, durable, log_item
+from userman.services.access import Effects, LogItem, durable, log_item
 from userman.services.routers import Drop, Failure, Requirement
 
 if TYPE_CHECKING:
@@ -100,6 +100,12 @@ class RadiusServer:
         )
         # Reply attributes in wire form, kept (server/requests.py).
         self.replies = requests.Replies(dictionary)
+        # What decisions from memory change that the router relies on (a profile started, a
+        # caller-id bound, a shared-users place claimed in the database), committed in batches
+        # before their Accepts (services/access.py store_effects_many).
+        self.effects: GroupCommitWriter[Effects, bool] = GroupCommitWriter(
+            app.store_effects_many, limit=batch_limit, name="userman-effects"
+        )
         # Decisions' log rows, written after the replies, in batches (services/access.py).
         self.decisions: GroupCommitWriter[LogItem, None] = GroupCommitWriter(
             app.log_decisions, limit=batch_limit, name="userman-decisions"
@@ -387,11 +393,9 @@ class RadiusServer:
     ) -> Decision:
         """Commit first what the router will rely on of a decision from memory (`found`);
         let the database decide when memory cannot, or when a row changed under it."""
-        if found is not None and found[1] is not None:
-            decision, user_id = found
-            stored = await self._call(
-                self.app.store_effects, router, request, decision, user_id, now
-            )
+        decision, user_id = found or (None, None)
+        if decision is not None and user_id is not None:
+            stored = await self.effects.write(Effects(router, request, decision, user_id, now))
             if stored:
                 self.counters["decided-in-memory"] += 1
                 return decision
@@ -521,6 +525,7 @@ class RadiusServer:
     def close(self) -> None:
         """Store the accounting records still queued, then stop the workers."""
         self.writer.close()
+        self.effects.close()
         self.decisions.close()
         self.pool.shutdown(wait=True)
 

@@ -168,8 +168,9 @@ class GroupCommitWriter(Generic[T, R]):
                 return
             self.counters["failed-batches"] += 1
             log.warning(
-                "a batch of %d accounting records failed (%s); storing them one by one",
+                "a batch of %d items of %s failed (%s); storing them one by one",
                 len(batch),
+                self._thread.name,
                 error,
             )
             for single in batch:

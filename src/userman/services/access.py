@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
 
 from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
 from userman.core.context import RequestContext
@@ -38,14 +39,17 @@ from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
 from userman.store import models
 from userman.store.database import Database
+from userman.store.policy import begin_written
 
 __all__ = [
+    "Effects",
     "LogItem",
     "decide",
     "durable",
     "log_decisions",
     "log_item",
     "store_effects",
+    "store_effects_many",
     "store_last_seen",
 ]
 
@@ -112,6 +116,17 @@ class _Changed(Exception):
     """A row the decision relied on is not as it was: nothing is stored."""
 
 
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """A decision from memory whose changes the router relies on (`durable`), to be stored."""
+
+    router: RouterInfo
+    request: AccessRequest
+    decision: Decision
+    user_id: int
+    now: dt.datetime
+
+
 def store_effects(
     database: Database,
     router: RouterInfo,
@@ -125,57 +140,85 @@ def store_effects(
 ) -> bool:
     """Commit what the decision changes (see the module); False: nothing was, because a row
     changed since the policy read it. A shared-users place goes where `claims` says."""
+    effects = Effects(router, request, decision, user_id, now)
+    [stored] = store_effects_many(database, [effects], claims=claims, node_id=node_id)
+    return stored
+
+
+def store_effects_many(
+    database: Database,
+    batch: Sequence[Effects],
+    *,
+    claims: places.Claims | None = None,
+    node_id: int | None = None,
+) -> list[bool]:
+    """`store_effects` for each of a batch, in one transaction (one commit, one fsync, one
+    read of the policy's changes after it: the server's group-commit writer hands them over),
+    each in a savepoint of its own: one whose row changed first (False) is undone alone, and
+    a later one of the same user sees what an earlier one claimed."""
     held = claims or places.Claims()
-    try:
-        with held.claiming(), database.begin() as db:
-            entries = models.UserProfile
-            for slot in decision.profile_changes:
-                result = db.execute(
-                    update(entries)
-                    .where(entries.id == slot.id, entries.state == BEFORE[slot.state])
-                    .values(state=slot.state, start_time=slot.start_time, end_time=slot.end_time)
-                    .execution_options(synchronize_session=False)
-                )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    raise _Changed
-            if decision.accept:
-                user = db.get(models.User, user_id)
-                if user is None:
-                    raise _Changed
-                user.last_seen = now
-                if decision.bind_caller_id:
-                    if user.caller_id:
-                        raise _Changed
-                    user.caller_id = decision.bind_caller_id
-                if decision.evict:
-                    evict_oldest(db, user, decision.evict, now)
-                limit = decision.shared_users
-                station = request.context.calling_station_id
-                if limit is not None and not places.claim(
-                    db,
-                    held,
-                    user_id,
-                    limit=limit,
-                    now=now,
-                    router_id=router.id,
-                    station=station,
-                    node_id=node_id,
-                ):
-                    raise _Changed  # another log-on took the place first: the database decides
-            wanted, status, description = outcome(decision, request.username)
-            if wanted in router.log:
-                log_row(
-                    db,
-                    router,
-                    username=request.username,
-                    context=request.context,
-                    status=status,
-                    description=description,
-                    now=now,
-                )
-    except _Changed:
-        return False
-    return True
+    out: list[bool] = []
+    with held.claiming(), database.begin() as db:
+        begin_written(db)  # the savepoints nest in a transaction that holds the write lock
+        for effects in batch:
+            try:
+                with db.begin_nested():
+                    _store(db, effects, held, node_id)
+            except _Changed:
+                out.append(False)
+            else:
+                out.append(True)
+    return out
+
+
+def _store(db: Session, effects: Effects, held: places.Claims, node_id: int | None) -> None:
+    """One decision's changes, inside the caller's savepoint; _Changed: a row it relied on
+    changed first."""
+    router, request, decision, now = effects.router, effects.request, effects.decision, effects.now
+    entries = models.UserProfile
+    for slot in decision.profile_changes:
+        result = db.execute(
+            update(entries)
+            .where(entries.id == slot.id, entries.state == BEFORE[slot.state])
+            .values(state=slot.state, start_time=slot.start_time, end_time=slot.end_time)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise _Changed
+    if decision.accept:
+        user = db.get(models.User, effects.user_id)
+        if user is None:
+            raise _Changed
+        user.last_seen = now
+        if decision.bind_caller_id:
+            if user.caller_id:
+                raise _Changed
+            user.caller_id = decision.bind_caller_id
+        if decision.evict:
+            evict_oldest(db, user, decision.evict, now)
+        limit = decision.shared_users
+        if limit is not None and not places.claim(
+            db,
+            held,
+            effects.user_id,
+            limit=limit,
+            now=now,
+            router_id=router.id,
+            station=request.context.calling_station_id,
+            node_id=node_id,
+        ):
+            raise _Changed  # another log-on took the place first: the database decides
+    wanted, status, description = outcome(decision, request.username)
+    if wanted in router.log:
+        log_row(
+            db,
+            router,
+            username=request.username,
+            context=request.context,
+            status=status,
+            description=description,
+            now=now,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from userman.store.database import Database, default_url
 if TYPE_CHECKING:
     from userman.core.accounting import AccountingRecord, SessionState
     from userman.core.authorize import AccessRequest, Decision
-    from userman.services.access import LogItem
+    from userman.services.access import Effects, LogItem
     from userman.services.accounting import Accounted, AccountingItem
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
@@ -518,6 +518,14 @@ class Userman:
             now=now,
             claims=self.policy.claims,
             node_id=self.node_id,
+        )
+
+    def store_effects_many(self, batch: Sequence[Effects]) -> list[bool]:
+        """`store_effects` for each of a batch, in one commit (the server's writer)."""
+        from userman.services import access  # noqa: PLC0415
+
+        return access.store_effects_many(
+            self.database, batch, claims=self.policy.claims, node_id=self.node_id
         )
 
     def log_decisions(self, items: Sequence[LogItem]) -> list[None]:

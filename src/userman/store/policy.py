@@ -27,6 +27,7 @@ __all__ = [
     "Cursor",
     "Mark",
     "begin_marked",
+    "begin_written",
     "config_rows",
     "mark",
     "prune",
@@ -225,14 +226,24 @@ def _newest_change(db: Session) -> int:
 
 def begin_marked(db: Session) -> int:
     """Begin a write transaction whose changes `mark` can tell apart, before its first
-    statement: on SQLite, take the write lock now (BEGIN IMMEDIATE; unless the transaction has
-    written already, and so holds it) and return the newest change's id; 0 on PostgreSQL."""
+    statement: on SQLite, take the write lock now (`begin_written`) and return the newest
+    change's id; 0 on PostgreSQL."""
     if _postgres(db):
         return 0
+    begin_written(db)
+    return _newest_change(db)
+
+
+def begin_written(db: Session) -> None:
+    """On SQLite, begin the write transaction now, holding the write lock (BEGIN IMMEDIATE;
+    unless the transaction has written already, and so holds it): Python's sqlite3 begins one
+    only before a row is written, and a SAVEPOINT outside one would be a transaction of its
+    own, committed at its RELEASE. PostgreSQL's transaction has begun already."""
+    if _postgres(db):
+        return
     connection = db.connection()
     if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    return _newest_change(db)
 
 
 def mark(db: Session, began: int) -> Mark:
