@@ -246,3 +246,16 @@ def test_in_the_database_a_device_trying_again_takes_its_own_claim_over(
         assert not stored.claim(db, user_id, 1, NOW, 2, station="AA:01")  # another router
         assert not stored.claim(db, user_id, 1, NOW, 1)  # no device named
         assert stored.live_claims(db, user_id, NOW) == 1
+
+
+def test_in_the_database_a_lapsed_claim_counts_no_more(app: Userman, user_id: int) -> None:
+    """A claim whose session never started holds its place CLAIM_SECONDS, no longer: it is
+    not counted after that, though its row stays until the server's prune."""
+    with app.database.begin() as db:
+        assert stored.claim(db, user_id, 1, NOW, 1, station="AA:01")
+    with app.database.begin() as db:
+        assert not stored.claim(db, user_id, 1, LATER - dt.timedelta(seconds=2), 1, station="AA:02")
+        assert stored.claim(db, user_id, 1, LATER, 1, station="AA:02")
+    assert claims_stored(app) == 2
+    with app.database.begin() as db:
+        assert stored.prune(db, LATER + dt.timedelta(seconds=1)) == 1

@@ -37,7 +37,7 @@ from userman.services import claims as places
 from userman.services.aaa import evict_oldest, log_row, outcome
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
-from userman.store import models
+from userman.store import models, nodes
 from userman.store.database import Database
 from userman.store.policy import begin_written
 
@@ -160,10 +160,17 @@ def store_effects_many(
     out: list[bool] = []
     with held.claiming(), database.begin() as db:
         begin_written(db)  # the savepoints nest in a transaction that holds the write lock
+        node = node_id
+        claiming = any(effects.decision.shared_users is not None for effects in batch)
+        if node_id is not None and claiming and held.mode is places.Mode.SHARED:
+            # The batch's claims go to the database (inside `claiming()` that holds): the
+            # node's registration held once for all of them, until the commit.
+            nodes.hold(db, node_id)
+            node = None
         for effects in batch:
             try:
                 with db.begin_nested():
-                    _store(db, effects, held, node_id)
+                    _store(db, effects, held, node)
             except _Changed:
                 out.append(False)
             else:

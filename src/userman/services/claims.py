@@ -220,9 +220,12 @@ def claim(
     its Calling-Station-Id), in memory or in the database (see the module), inside the
     caller's transaction, itself inside `places.claiming()`; False, and nothing claimed, over
     the limit. The user's open sessions are counted in that transaction."""
-    sessions = queries.active_sessions(db, user_id)
-    made_for = device(router_id, station)
-    taken = places.take(user_id, limit, sessions, now, device=made_for, wait=True)
-    if taken is not None:
-        return taken
+    if places.mode is not Mode.SHARED:
+        # Inside `claiming()` a process claiming in the database goes on doing so (a switch to
+        # memory waits for the transaction): only otherwise are the sessions counted here.
+        sessions = queries.active_sessions(db, user_id)
+        made_for = device(router_id, station)
+        taken = places.take(user_id, limit, sessions, now, device=made_for, wait=True)
+        if taken is not None:
+            return taken
     return stored.claim(db, user_id, limit, now, router_id, node_id=node_id, station=station)

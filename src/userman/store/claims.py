@@ -121,8 +121,7 @@ def claim(
     only while that node is registered (nodes.Unregistered: a peer found it gone and may be
     deciding alone, from memory, where it would not see this claim)."""
     lock_user(db, user_id)
-    since = now - dt.timedelta(seconds=CLAIM_SECONDS)
-    db.execute(delete(_CLAIM).where(_CLAIM.c.user_id == user_id, _CLAIM.c.created < since))
+    since = now - dt.timedelta(seconds=CLAIM_SECONDS)  # older claims lapsed (`prune` goes)
     if node_id is not None:
         nodes.hold(db, node_id)
     # The INSERT first: on SQLite it takes the write lock before the count is read.
@@ -136,7 +135,9 @@ def claim(
         .scalar_subquery()
     )
     claims = (
-        select(func.count()).where(_CLAIM.c.user_id == user_id, not_(earlier)).scalar_subquery()
+        select(func.count())
+        .where(_CLAIM.c.user_id == user_id, _CLAIM.c.created >= since, not_(earlier))
+        .scalar_subquery()
     )
     held = db.scalar(select(sessions + claims))  # one statement: one snapshot
     if int(held or 0) <= limit:
