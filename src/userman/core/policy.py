@@ -45,6 +45,7 @@ __all__ = [
     "UserState",
     "attribute_pairs",
     "decision_facts",
+    "group_auths",
     "user_facts",
     "with_usage",
 ]
@@ -424,11 +425,11 @@ def user_facts(
         ipv6_dns=user.ipv6_dns,
         attributes=_attributes(policy, user, running),
         coa=coa,
-        outer_auths=_outer_auths(policy, user),
+        outer_auths=group_auths(policy, user),
     )
 
 
-def _outer_auths(policy: Policy, user: UserRecord) -> frozenset[AuthMethod] | None:
+def group_auths(policy: Policy, user: UserRecord) -> frozenset[AuthMethod] | None:
     """What the user's group allows; None (any) without a group, as services/facts.py."""
     group = None if user.group_id is None else policy.groups.get(user.group_id)
     return None if group is None else group.outer_auths
