@@ -189,6 +189,7 @@ def test_an_unknown_state_is_rejected_with_eap_failure(app: Userman) -> None:
         assert reply is not None
         assert reply.code is Code.ACCESS_REJECT
         assert eap_of(reply) == EapPacket(EapCode.FAILURE, 9)
+        assert reply.get("Reply-Message") == "EAP conversation of user <test> failed"
         assert router.server.counters["eap-unknown-state"] == 1
 
     run(app, steps)
@@ -224,5 +225,21 @@ def test_when_the_conversations_are_full_a_new_one_is_dropped(app: Userman) -> N
         router.state = None
         assert await router.send(identity) is None  # a second start: refused
         assert router.server.counters["eap-refused"] == 1
+
+    run(app, steps)
+
+
+def test_a_nak_for_a_method_not_offered_is_rejected(app: Userman) -> None:
+    # RFC 3748 5.3.1: the peer asks for EAP-TLS (13), which is not implemented yet.
+    async def steps(router: Router) -> None:
+        identity = response(EapPacket(EapCode.REQUEST, 1, Type.IDENTITY), Type.IDENTITY, b"test")
+        first = await router.send(identity)
+        assert first is not None
+        reply = await router.send(response(eap_of(first), Type.NAK, b"\x0d"))
+        assert reply is not None
+        assert reply.code is Code.ACCESS_REJECT
+        assert eap_of(reply).code is EapCode.FAILURE
+        assert reply.get("Reply-Message") == "auth method not allowed for user <test>"
+        assert len(router.server.eap.live) == 0
 
     run(app, steps)

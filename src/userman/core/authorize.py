@@ -203,6 +203,9 @@ class RejectReason(Enum):
     TRANSFER_LIMIT_REACHED = "transfer limit reached for user <{user}>"
     TOO_MANY_SESSIONS = "user <{user}> has reached its shared-users limit"
     METHOD_NOT_ALLOWED = "auth method not allowed for user <{user}>"
+    # An EAP conversation that ended before any credentials were decided: an unknown or
+    # expired State, a response the method could not read (eap/).
+    EAP_FAILED = "EAP conversation of user <{user}> failed"
 
     def describe(self, user: str) -> str:
         return self.value.format(user=user)

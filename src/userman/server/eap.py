@@ -239,6 +239,6 @@ class EapServer:
             elif isinstance(out, Reject) and out.no_method:
                 final = Decision(False, RejectReason.METHOD_NOT_ALLOWED)
             else:
-                final = Decision(False, RejectReason.WRONG_PASSWORD)
+                final = Decision(False, RejectReason.EAP_FAILED)
         extra = [self._chunk("EAP-Message", eap.encode())]
         return self.server.grant(router, pkt, request, final, extra)
