@@ -9,11 +9,13 @@ import struct
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from userman.core.authorize import AccessRequest, AuthMethod, RejectReason, UserFacts, authorize
 from userman.core.profiles import ProfileSlot, ProfileState
 from userman.eap.conversation import Accept, Challenge, Conversation, Decide, Phase, Reject
-from userman.eap.method import verdict
+from userman.eap.method import Verdict, verdict
 from userman.eap.mschapv2 import MschapV2, OpCode
 from userman.eap.packet import Code, EapPacket, Type, decode
 from userman.radius import mppe, mschap
@@ -178,3 +180,37 @@ def test_a_malformed_mschapv2_response_ends_in_failure() -> None:
     assert isinstance(challenge, Challenge)
     wire, pkt = respond(challenge.request, Type.MSCHAPV2, b"\x02\x00")
     assert isinstance(conv.receive(wire, pkt), Reject)
+
+
+# Any sequence of Responses, whatever their Code, Identifier, Type and data, and any verdict:
+# the conversation answers, discards or asks for a decision, and never raises (STYLE: every
+# (state, input) pair of the table).
+RESPONSES = st.lists(
+    st.tuples(
+        st.sampled_from([Code.RESPONSE, Code.RESPONSE, Code.REQUEST]),
+        st.integers(-1, 1),  # the Identifier: one before, the outstanding one, one after
+        st.sampled_from([Type.IDENTITY, Type.NAK, Type.MSCHAPV2, Type.MD5_CHALLENGE]),
+        st.binary(max_size=80),
+        st.booleans(),  # the verdict, when one is asked for
+    ),
+    max_size=8,
+)
+
+
+@given(RESPONSES)
+def test_any_responses_are_answered_or_discarded(responses: list[tuple[object, ...]]) -> None:
+    conv = conversation()
+    pending = conv.start().request
+    over = False
+    for code, offset, kind, data, accept in responses:
+        pkt = EapPacket(code, (pending.identifier + offset) % 256, kind, data)  # type: ignore[arg-type, operator]
+        out = conv.receive(pkt.encode(), decode(pkt.encode()))
+        if isinstance(out, Decide):
+            out = conv.decided(Verdict(bool(accept), b"S=" + b"0" * 40, bytes(16), bytes(16)))
+        if over:
+            assert out is None or isinstance(out, Accept | Reject)
+        if isinstance(out, Challenge):
+            pending = out.request
+        elif isinstance(out, Accept | Reject):
+            over = True
+            assert conv.phase is Phase.DONE
