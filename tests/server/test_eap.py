@@ -243,3 +243,15 @@ def test_a_nak_for_a_method_not_offered_is_rejected(app: Userman) -> None:
         assert len(router.server.eap.live) == 0
 
     run(app, steps)
+
+
+@pytest.mark.parametrize("eap", [b"\x02", b"\x02\x01\x00\x09\x01", b"\x07\x01\x00\x04"])
+def test_a_malformed_eap_message_is_dropped_and_counted(app: Userman, eap: bytes) -> None:
+    # RFC 3748 4: silently discarded; counted with the malformed requests.
+    async def steps(router: Router) -> None:
+        assert await router.send(eap) is None
+        assert await router.send(eap, state=b"some state value") is None
+        assert router.server.counters["broken-requests"] == 2
+        assert len(router.server.eap.live) == 0
+
+    run(app, steps)
