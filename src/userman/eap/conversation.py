@@ -66,13 +66,16 @@ class Phase(Enum):
 
 class Conversation:
     """See the module. `methods`: the implemented methods by Type; `allowed(identity)`: the
-    Types that identity may use, best first (a user's group's `outer-auths`)."""
+    Types that identity may use, best first (a user's group's `outer-auths`); `asked`: the
+    Identifier of the Request/Identity the router sent itself."""
 
     def __init__(
         self,
         methods: Mapping[Type, MethodFactory],
         allowed: Callable[[str], Sequence[Type]],
         random: Callable[[int], bytes],
+        *,
+        asked: int | None = None,
     ) -> None:
         self.methods = methods
         self.allowed = allowed
@@ -81,7 +84,10 @@ class Conversation:
         self.identity = ""
         self.method: Method | None = None
         self.tried: set[Type] = set()
-        self.pending = EapPacket(Code.REQUEST, random(1)[0], Type.IDENTITY)
+        # RFC 3579 2.1: the router may ask for the identity itself (`asked`: that Request's
+        # Identifier), or leave it to the server (an EAP-Start: `start`).
+        first = random(1)[0] if asked is None else asked
+        self.pending = EapPacket(Code.REQUEST, first, Type.IDENTITY)
         self.answered: tuple[bytes, Output] | None = None  # the last Response, and its answer
         self.last = b""  # the Response being answered
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from userman.core.authorize import AccessRequest, AuthMethod, Decision, RejectReason
-from userman.eap.conversation import Accept, Challenge, Conversation, Decide, Output, Reject
+from userman.eap.conversation import Accept, Challenge, Conversation, Decide, Reject
 from userman.eap.conversations import Conversations
 from userman.eap.method import METHOD_ATTRIBUTES, verdict
 from userman.eap.mschapv2 import MschapV2
@@ -55,6 +55,19 @@ class _Held:
     decision: Decision | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    """One Access-Request of a conversation: where it came from, and the conversation's key."""
+
+    router: RouterInfo
+    pkt: Packet
+    source: str
+    key: tuple[int, bytes]  # (router id, State)
+
+
+Reply = bytes | Coroutine[Any, Any, bytes | None] | None  # None: dropped
+
+
 class EapServer:
     """The EAP conversations of one RadiusServer (see the module)."""
 
@@ -62,52 +75,41 @@ class EapServer:
         self.server = server
         self.live: Conversations[_Held] = conversations or Conversations()
 
-    def answer(
-        self, router: RouterInfo, pkt: Packet, source: str
-    ) -> bytes | Coroutine[Any, Any, bytes] | None:
+    def answer(self, router: RouterInfo, pkt: Packet, source: str) -> Reply:
+        """The reply to an Access-Request with EAP-Message; None: dropped."""
         now = asyncio.get_running_loop().time()
         data = join(pkt.get_all("EAP-Message"))
         state = pkt.get("State")
         if not isinstance(state, bytes):
-            return self._begin(router, pkt, source, data, now)
-        key = (router.id, state)
-        held = self.live.get(key, now)
-        try:
-            eap = decode(data)
-        except EapDecodeError as error:
-            raise DecodeError(f"EAP-Message: {error}", offset=20) from None
+            return self._begin(_Exchange(router, pkt, source, (router.id, b"")), data, now)
+        at = _Exchange(router, pkt, source, (router.id, state))
+        held = self.live.get(at.key, now)
+        eap = _decode(data)
         if held is None:
-            # RFC 3579 2.6.1 / FreeRADIUS: no such conversation (ended, idle, another node's).
+            # No such conversation (ended, idle too long, or another node's or worker's).
             self.server.count("eap-unknown-state", router.id)
-            failure = EapPacket(EapCode.FAILURE, eap.identifier)
-            return self._final(router, pkt, source, None, Reject(failure))
-        return self._continue(router, pkt, source, key, held, data, eap)
+            return self._final(at, None, Reject(EapPacket(EapCode.FAILURE, eap.identifier)))
+        return self._continue(at, held, data, eap)
 
-    def _begin(
-        self, router: RouterInfo, pkt: Packet, source: str, data: bytes, now: float
-    ) -> bytes | Coroutine[Any, Any, bytes] | None:
-        held = _Held(Conversation(METHODS, self._allowed(router), os.urandom))
-        state = os.urandom(STATE_SIZE)
-        if data:  # else an EAP-Start (RFC 3579 2.1): the Request/Identity
-            try:
-                eap = decode(data)
-            except EapDecodeError as error:
-                raise DecodeError(f"EAP-Message: {error}", offset=20) from None
-            if eap.type != Type.IDENTITY:
-                failure = EapPacket(EapCode.FAILURE, eap.identifier)
-                return self._final(router, pkt, source, None, Reject(failure))
-            # The Identity Response answers the Request/Identity the router sent itself.
-            held.conversation.pending = dataclasses.replace(
-                held.conversation.pending, identifier=eap.identifier
-            )
-        if not self.live.add((router.id, state), held, now):
-            self.server.count("eap-refused", router.id)
+    def _begin(self, at: _Exchange, data: bytes, now: float) -> Reply:
+        """A request without State: an EAP-Start (RFC 3579 2.1: no octets), or the peer's
+        Identity Response to the Request/Identity the router sent itself."""
+        eap = _decode(data) if data else None
+        if eap is not None and eap.type != Type.IDENTITY:
+            return self._final(at, None, Reject(EapPacket(EapCode.FAILURE, eap.identifier)))
+        asked = None if eap is None else eap.identifier
+        conversation = Conversation(METHODS, self._allowed(at.router), os.urandom, asked=asked)
+        held = _Held(conversation)
+        at = dataclasses.replace(at, key=(at.router.id, os.urandom(STATE_SIZE)))
+        if not self.live.add(at.key, held, now):
+            self.server.count("eap-refused", at.router.id)
             return None  # full: dropped; the router tries again later
-        if not data:
-            return self._challenge(router, pkt, state, held.conversation.start())
-        return self._continue(router, pkt, source, (router.id, state), held, data, eap)
+        if eap is None:
+            return self._challenge(at, conversation.start())
+        return self._continue(at, held, data, eap)
 
-    def _allowed(self, router: RouterInfo) -> Any:
+    def _allowed(self, router: RouterInfo) -> Callable[[str], list[Type]]:
+        """The EAP methods an identity may use: those its group's outer-auths name."""
         app = self.server.app
 
         def allowed(identity: str) -> list[Type]:
@@ -118,96 +120,59 @@ class EapServer:
 
         return allowed
 
-    def _continue(  # noqa: PLR0917
-        self,
-        router: RouterInfo,
-        pkt: Packet,
-        source: str,
-        key: tuple[int, bytes],
-        held: _Held,
-        data: bytes,
-        eap: EapPacket,
-    ) -> bytes | Coroutine[Any, Any, bytes] | None:
+    def _continue(self, at: _Exchange, held: _Held, data: bytes, eap: EapPacket) -> Reply:
         out = held.conversation.receive(data, eap)
         if out is None:
-            self.server.count("eap-discarded", router.id)
+            self.server.count("eap-discarded", at.router.id)
             return None
         if isinstance(out, Decide):
-            return self._decide(router, pkt, source, key, held, out)
-        return self._reply(router, pkt, source, key, held, out)
+            return self._decide(at, held, out)
+        return self._reply(at, held, out)
 
-    def _decide(  # noqa: PLR0917
-        self,
-        router: RouterInfo,
-        pkt: Packet,
-        source: str,
-        key: tuple[int, bytes],
-        held: _Held,
-        out: Decide,
-    ) -> bytes | Coroutine[Any, Any, bytes] | None:
-        radius = requests.access_request(self.server.dictionary, pkt, source)
+    def _decide(self, at: _Exchange, held: _Held, out: Decide) -> Reply:
+        """Decide the method's credentials by the server's one decision path."""
+        radius = requests.access_request(self.server.dictionary, at.pkt, at.source)
         request = AccessRequest(out.username, out.credentials, radius.context, eap=out.method)
         held.request = request
-        decided = self.server.decision(router, request)
+        decided = self.server.decision(at.router, request)
         if isinstance(decided, Decision):
-            return self._decided(router, pkt, source, key, held, decided)
-        return self._decided_later(router, pkt, source, key, held, decided)
+            return self._decided(at, held, decided)
+        return self._decided_later(at, held, decided)
 
-    async def _decided_later(  # noqa: PLR0917
-        self,
-        router: RouterInfo,
-        pkt: Packet,
-        source: str,
-        key: tuple[int, bytes],
-        held: _Held,
-        decided: Coroutine[Any, Any, Decision],
-    ) -> bytes:
-        decision = await decided
-        reply = self._decided(router, pkt, source, key, held, decision)
-        assert isinstance(reply, bytes)
-        return reply
-
-    def _decided(  # noqa: PLR0917
-        self,
-        router: RouterInfo,
-        pkt: Packet,
-        source: str,
-        key: tuple[int, bytes],
-        held: _Held,
-        decision: Decision,
+    async def _decided_later(
+        self, at: _Exchange, held: _Held, decided: Coroutine[Any, Any, Decision]
     ) -> bytes | None:
+        reply = self._decided(at, held, await decided)
+        return await reply if isinstance(reply, Coroutine) else reply
+
+    def _decided(self, at: _Exchange, held: _Held, decision: Decision) -> Reply:
         held.decision = decision
         out = held.conversation.decided(verdict(decision))
-        return self._reply(router, pkt, source, key, held, out)
+        if isinstance(out, Decide):  # a method with more to prove (inner credentials)
+            return self._decide(at, held, out)
+        return self._reply(at, held, out)
 
-    def _reply(  # noqa: PLR0917
-        self,
-        router: RouterInfo,
-        pkt: Packet,
-        source: str,
-        key: tuple[int, bytes],
-        held: _Held,
-        out: Output,
-    ) -> bytes | None:
+    def _reply(self, at: _Exchange, held: _Held, out: Challenge | Accept | Reject) -> bytes:
         if isinstance(out, Challenge):
-            return self._challenge(router, pkt, key[1], out)
-        assert not isinstance(out, Decide)
-        self.live.remove(key)
-        return self._final(router, pkt, source, held, out)
+            return self._challenge(at, out)
+        self.live.remove(at.key)
+        return self._final(at, held, out)
 
-    def _challenge(self, router: RouterInfo, pkt: Packet, state: bytes, out: Challenge) -> bytes:
+    def _challenge(self, at: _Exchange, out: Challenge) -> bytes:
         """An Access-Challenge: the EAP Request, State, Session-Timeout, Message-Authenticator."""
         chunks = [self._chunk("EAP-Message", part) for part in split(out.request.encode())]
-        chunks.append(self._chunk("State", state))
+        chunks.append(self._chunk("State", at.key[1]))
         chunks.append(self.server.replies.chunk("Session-Timeout", CHALLENGE_TIMEOUT))
-        chunks.extend(encode_attribute(avp) for avp in requests.proxy_state(pkt))
-        self.server.count("access-challenges", router.id)
+        # https://www.rfc-editor.org/rfc/rfc2865#section-5.33: Proxy-State echoed, in order.
+        chunks.extend(encode_attribute(avp) for avp in requests.proxy_state(at.pkt))
+        self.server.count("access-challenges", at.router.id)
+        pkt = at.pkt
         return encode_response(
             Code.ACCESS_CHALLENGE,
             pkt.identifier,
             pkt.authenticator,
             chunks,
-            router.secret,
+            at.router.secret,
             message_authenticator=True,
         )
 
@@ -215,23 +180,21 @@ class EapServer:
         """An attribute whose value is this reply's own (not kept, as Replies would)."""
         return encode_attribute(make_avp(self.server.dictionary, name, value))
 
-    def _final(
-        self, router: RouterInfo, pkt: Packet, source: str, held: _Held | None, out: Output
-    ) -> bytes:
-        """The Access-Accept (EAP-Success, the MSK as MPPE keys) or -Reject (EAP-Failure)."""
+    def _final(self, at: _Exchange, held: _Held | None, out: Accept | Reject) -> bytes:
+        """The Access-Accept (EAP-Success, the MSK as MPPE keys) or -Reject (EAP-Failure),
+        by the server's `grant`, as any decision's reply."""
         decision = None if held is None else held.decision
         request = None if held is None else held.request
         if request is None:
-            request = requests.access_request(self.server.dictionary, pkt, source)
-        made = decision.reply if decision is not None else ()
-        reply = tuple(pair for pair in made if pair[0] not in METHOD_ATTRIBUTES)
+            request = requests.access_request(self.server.dictionary, at.pkt, at.source)
         if isinstance(out, Accept) and decision is not None and decision.accept:
+            kept = tuple(pair for pair in decision.reply if pair[0] not in METHOD_ATTRIBUTES)
+            # RFC 2548 2.4.2-2.4.3 as RFC 3579 uses them: the MSK, receive key first.
             half = len(out.msk) // 2
             keys = (("MS-MPPE-Recv-Key", out.msk[:half]), ("MS-MPPE-Send-Key", out.msk[half:]))
-            final = dataclasses.replace(decision, reply=(*reply, *keys))
+            final = dataclasses.replace(decision, reply=(*kept, *keys))
             eap = out.success
         else:
-            assert isinstance(out, Reject | Accept)
             answered = out.success if isinstance(out, Accept) else out.failure
             eap = EapPacket(EapCode.FAILURE, answered.identifier)
             if decision is not None and not decision.accept:
@@ -241,4 +204,12 @@ class EapServer:
             else:
                 final = Decision(False, RejectReason.EAP_FAILED)
         extra = [self._chunk("EAP-Message", eap.encode())]
-        return self.server.grant(router, pkt, request, final, extra)
+        return self.server.grant(at.router, at.pkt, request, final, extra)
+
+
+def _decode(data: bytes) -> EapPacket:
+    """The EAP packet of the EAP-Messages; a bad one drops the request as malformed."""
+    try:
+        return decode(data)
+    except EapDecodeError as error:
+        raise DecodeError(f"EAP-Message: {error}", offset=20) from None
