@@ -103,7 +103,7 @@ def test_the_right_password_is_accepted_and_the_keys_agree(
     assert result.returncode == 0, result.stdout[-3000:]
     assert result.stdout.rstrip().endswith("SUCCESS")
     assert keys_agree(result), result.stdout[-3000:]
-    # RFC 3579 2.6.1 and 3.2: each Access-Challenge names its conversation, hints a timeout
+    # RFC 3579 2 and 3.2: each Access-Challenge names its conversation, hints a timeout
     # and is signed.
     challenges = result.stdout.split("code=11 (Access-Challenge)")[1:]
     assert challenges

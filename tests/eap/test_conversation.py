@@ -150,7 +150,7 @@ def test_a_retransmitted_response_gets_the_same_answer_and_a_stale_one_none() ->
     conv = conversation()
     wire, pkt = respond(conv.start().request, Type.IDENTITY, b"alice")
     first = conv.receive(wire, pkt)
-    assert conv.receive(wire, pkt) == first  # RFC 3579 2.6.3 / RFC 5080: the same again
+    assert conv.receive(wire, pkt) == first  # RFC 3579 2, RFC 5080 2.2.2: the same again
     assert isinstance(first, Challenge)
     # A Response whose Identifier is not the outstanding Request's is discarded (RFC 3748 4.1).
     wrong_id = EapPacket(

@@ -100,7 +100,7 @@ def test_eap_mschapv2_is_accepted_with_the_mppe_keys(app: Userman) -> None:
         identity_request = EapPacket(EapCode.REQUEST, 5, Type.IDENTITY)
         first = await router.send(response(identity_request, Type.IDENTITY, b"test"))
         assert first is not None
-        # RFC 3579 2.6.1 and 3.2: State, the Session-Timeout hint, Message-Authenticator.
+        # RFC 3579 2 and 3.2: State, the Session-Timeout hint, Message-Authenticator.
         assert first.code is Code.ACCESS_CHALLENGE
         assert isinstance(first.get("State"), bytes)
         assert first.get("Session-Timeout") == 30

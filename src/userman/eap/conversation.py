@@ -4,7 +4,7 @@ Identity (RFC 3748 5.1) -> the first method the peer's identity may use is propo
 Nak (5.3.1) moves to another the peer asks for and is allowed, or ends in Failure -> the method
 (eap/method.py) runs, its credentials decided by the caller (`Decide` -> `decided`) -> Success
 or Failure. A Response must answer the Request outstanding (its Identifier, RFC 3748 4.1); a
-copy of the Response last answered gets the same answer again (RFC 3579 2.6.3-style
+copy of the Response last answered gets the same answer again (RFC 3579 2, RFC 5080 2.2.2:
 retransmission), anything else is discarded. No I/O, no clock; randomness is a parameter.
 """
 

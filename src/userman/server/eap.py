@@ -3,7 +3,7 @@
 The conversations (eap/conversation.py) live in this process's memory, by router and State
 (RFC 2865 5.24), bounded (eap/conversations.py: when full, a new one is refused and its
 request dropped). Each Access-Challenge carries the EAP Request, the State, a Session-Timeout
-hint (RFC 3579 2.6.1) and a Message-Authenticator (RFC 3579 3.2). A request whose State names
+hint (RFC 3579 2) and a Message-Authenticator (RFC 3579 3.2). A request whose State names
 no conversation of its router (unknown, or idle too long) gets an Access-Reject with
 EAP-Failure; a Response that answers no outstanding Request is dropped (RFC 3748 4.1); a copy
 of the Response last answered gets the same answer (RFC 5080 2.2.2 covers an identical
