@@ -3,10 +3,9 @@
 A conversation lives from its first Access-Challenge until its Access-Accept or -Reject, or
 until it was idle `idle` seconds (longer than the Session-Timeout hint of its Access-Challenges,
 RFC 3579 2). At most `capacity` live at once: when that many are live after the idle ones are
-gone, the new
-one is refused (the caller drops its request) and those in progress go on, so a flood of EAP
-starts cannot push out conversations that are nearly done; it can only keep new ones out until
-its own expire. No clock: every call takes `now`, monotonic seconds.
+gone, the new one is refused (the caller drops its request) and those in progress go on, so a
+flood of EAP starts cannot push out conversations that are nearly done; it can only keep new
+ones out until its own expire. No clock: every call takes `now`, monotonic seconds.
 """
 
 from __future__ import annotations
