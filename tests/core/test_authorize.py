@@ -10,6 +10,7 @@ import pytest
 
 from userman.core.authorize import (
     AccessRequest,
+    AuthMethod,
     ChapCredentials,
     Credentials,
     MschapV1Credentials,
@@ -17,7 +18,9 @@ from userman.core.authorize import (
     PapCredentials,
     RejectReason,
     UserFacts,
+    auth_methods,
     authorize,
+    method_of,
     standing,
 )
 from userman.core.context import RequestContext
@@ -231,3 +234,36 @@ def test_a_waiting_profile_starts_at_the_next_logon_with_its_whole_validity() ->
 def test_no_valid_profile_stands_for_nothing() -> None:
     nothing = standing(facts(profiles=()), NOW)
     assert (nothing.running, nothing.time_left) == (None, None)
+
+
+# v7 user groups: `outer-auths` names the methods a group's users may log on with.
+@pytest.mark.parametrize("method", METHODS)
+def test_a_method_the_group_does_not_allow_is_refused(method: str) -> None:
+    allowed = {
+        "pap": "chap,mschap1",
+        "chap": "pap",
+        "mschapv1": "mschap2",
+        "mschapv2": "eap-mschap2",
+    }
+    facts = dataclasses.replace(FACTS, outer_auths=auth_methods(allowed[method]))
+    decision = authorize(AccessRequest("test", creds(method, "test")), facts, NOW)
+    assert decision.reason is RejectReason.METHOD_NOT_ALLOWED
+    assert decision.reason.describe("test") == "auth method not allowed for user <test>"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_method_the_group_allows_is_decided_as_before(method: str) -> None:
+    facts = dataclasses.replace(FACTS, outer_auths=auth_methods("pap,chap,mschap1,mschap2"))
+    assert authorize(AccessRequest("test", creds(method, "test")), facts, NOW).accept
+    wrong = authorize(AccessRequest("test", creds(method, "nope")), facts, NOW)
+    assert wrong.reason is RejectReason.WRONG_PASSWORD
+
+
+def test_credentials_over_eap_are_the_eap_method_s() -> None:
+    request = AccessRequest("test", creds("mschapv2", "test"), eap=AuthMethod.EAP_MSCHAP2)
+    assert method_of(request) is AuthMethod.EAP_MSCHAP2
+    plain = dataclasses.replace(FACTS, outer_auths=auth_methods("mschap2"))
+    assert authorize(request, plain, NOW).reason is RejectReason.METHOD_NOT_ALLOWED
+    over_eap = dataclasses.replace(FACTS, outer_auths=auth_methods("eap-mschap2,bogus"))
+    assert authorize(request, over_eap, NOW).accept
+    assert authorize(request, FACTS, NOW).accept  # no group: any method

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from support import NOW, run
 from userman.core.accounting import AccountingRecord, AcctStatus
-from userman.core.authorize import AccessRequest, PapCredentials, authorize
+from userman.core.authorize import AccessRequest, PapCredentials, RejectReason, authorize
 from userman.core.context import RequestContext
 from userman.core.policy import user_facts as memory_facts
 from userman.services import Actor, Userman, policy, retention
@@ -174,6 +174,7 @@ def test_a_command_is_in_memory_as_it_commits(loaded: Userman) -> None:
         ("limitation set", ("total",), {"reset-counters-interval": "weekly"}),
         ("profile-limitation set", ("*1",), {"till-time": "20:00:00"}),
         ("user group set", ("g",), {"attributes": "Mikrotik-Group:silver"}),
+        ("user group set", ("g",), {"outer-auths": "chap,eap-mschap2"}),
         ("attribute set", ("Acme-Blob",), {"type-id": "9"}),
         ("user create-and-activate-profile", ("u4",), {"profile": "day"}),
         ("user add", (), {"username": "u5", "password": "p5"}),
@@ -331,6 +332,22 @@ def test_decisions_from_memory_match_the_database(loaded: Userman) -> None:
         assert decision.accept == stored.accept, username
         assert decision.reason == stored.reason, username
         assert decision.reply == stored.reply, username
+
+
+def test_a_group_s_outer_auths_refuse_from_memory_as_the_database(loaded: Userman) -> None:
+    # v7: a user may log on only with the methods its group's outer-auths name.
+    run(loaded, ROOT, "user group set", "g", **{"outer-auths": "chap,eap-mschap2"})
+    request = AccessRequest("u2", PapCredentials(b"p2"))
+    found = decide(loaded.policy, router(loaded), request, NOW)
+    assert found is not None
+    assert found[0].reason is RejectReason.METHOD_NOT_ALLOWED
+    assert (
+        loaded.authenticate(router(loaded), request, NOW).reason is RejectReason.METHOD_NOT_ALLOWED
+    )
+    run(loaded, ROOT, "user group set", "g", **{"outer-auths": "pap"})
+    found = decide(loaded.policy, router(loaded), request, NOW)
+    assert found is not None
+    assert found[0].reason is not RejectReason.METHOD_NOT_ALLOWED
 
 
 def test_a_profile_start_another_node_made_first_is_not_made_twice(loaded: Userman) -> None:

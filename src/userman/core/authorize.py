@@ -1,9 +1,10 @@
 """The access decision: credentials + what the store knows of the user -> accept or reject; pure.
 
-`authorize()` checks the password by the method the request used (PAP, CHAP, MS-CHAPv1,
-MS-CHAPv2), then the user's state and profile queue, and returns a `Decision` with the reply
-attributes as (name, value) pairs or a reject reason from `RejectReason`. It does no I/O: the
-caller loads `UserFacts`, passes `now`, and stores `Decision.profile_changes`.
+`authorize()` checks that the user's group allows the method the request used (PAP, CHAP,
+MS-CHAPv1, MS-CHAPv2, or the EAP method that carried them), the password by that method, then
+the user's state and profile queue, and returns a `Decision` with the reply attributes as
+(name, value) pairs or a reject reason from `RejectReason`. It does no I/O: the caller loads
+`UserFacts`, passes `now`, and stores `Decision.profile_changes`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from userman.radius import chap, mschap
 
 __all__ = [
     "AccessRequest",
+    "AuthMethod",
     "ChapCredentials",
     "Credentials",
     "CustomAttribute",
@@ -49,8 +51,10 @@ __all__ = [
     "Standing",
     "Terms",
     "UserFacts",
+    "auth_methods",
     "authorize",
     "class_for",
+    "method_of",
     "reauthorize",
     "same_caller",
     "shared_users_limit",
@@ -87,6 +91,28 @@ class MschapV2Credentials:
 Credentials = PapCredentials | ChapCredentials | MschapV1Credentials | MschapV2Credentials
 
 
+class AuthMethod(Enum):
+    """The outer authentication methods a v7 user group allows (`outer-auths`), by v7 name."""
+
+    PAP = "pap"
+    CHAP = "chap"
+    MSCHAP1 = "mschap1"
+    MSCHAP2 = "mschap2"
+    EAP_TLS = "eap-tls"
+    EAP_TTLS = "eap-ttls"
+    EAP_PEAP = "eap-peap"
+    EAP_MSCHAP2 = "eap-mschap2"
+
+
+# The method of credentials that came in plain RADIUS attributes, not over EAP.
+PLAIN_METHODS: dict[type, AuthMethod] = {
+    PapCredentials: AuthMethod.PAP,
+    ChapCredentials: AuthMethod.CHAP,
+    MschapV1Credentials: AuthMethod.MSCHAP1,
+    MschapV2Credentials: AuthMethod.MSCHAP2,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class AccessRequest:
     username: str
@@ -94,6 +120,21 @@ class AccessRequest:
     context: RequestContext = field(default_factory=RequestContext)
     # False: the User-Name was not UTF-8 (`username` shows its octets escaped): no user's.
     readable: bool = True
+    # The EAP method that carried `credentials` (eap/): its outer method; None: plain RADIUS.
+    eap: AuthMethod | None = None
+
+
+def auth_methods(text: str) -> frozenset[AuthMethod]:
+    """The methods a group's `outer-auths` text ("pap,chap,eap-mschap2") names."""
+    known = {method.value: method for method in AuthMethod}
+    return frozenset(known[name] for name in text.split(",") if name in known)
+
+
+def method_of(request: AccessRequest) -> AuthMethod | None:
+    """The outer method a request used: its EAP method, else its credentials' kind."""
+    if request.eap is not None:
+        return request.eap
+    return None if request.credentials is None else PLAIN_METHODS[type(request.credentials)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +180,9 @@ class UserFacts:
     # and a profile handing over to the next one are sent to it as a CoA (services/enforce.py),
     # so they do not end the session's Session-Timeout; only the end of access does.
     coa: bool = False
+    # The outer methods the user's group allows (v7 `outer-auths`); None: any (no group: the
+    # built-in `default` group, which allows every method).
+    outer_auths: frozenset[AuthMethod] | None = None
 
 
 class RejectReason(Enum):
@@ -158,6 +202,10 @@ class RejectReason(Enum):
     UPLOAD_LIMIT_REACHED = "upload limit reached for user <{user}>"
     TRANSFER_LIMIT_REACHED = "transfer limit reached for user <{user}>"
     TOO_MANY_SESSIONS = "user <{user}> has reached its shared-users limit"
+    METHOD_NOT_ALLOWED = "auth method not allowed for user <{user}>"
+    # An EAP conversation that ended before any credentials were decided: an unknown or
+    # expired State, a response the method could not read (eap/).
+    EAP_FAILED = "EAP conversation of user <{user}> failed"
 
     def describe(self, user: str) -> str:
         return self.value.format(user=user)
@@ -265,6 +313,9 @@ def authorize(
         return Decision(False, RejectReason.NO_CREDENTIALS)
     if facts is None:
         return Decision(False, RejectReason.UNKNOWN_USER)
+    # v7: the user's group names the outer methods it may log on with (`outer-auths`).
+    if facts.outer_auths is not None and method_of(request) not in facts.outer_auths:
+        return Decision(False, RejectReason.METHOD_NOT_ALLOWED)
     matched, method_reply = _check_password(request, facts)
     if not matched:
         return Decision(False, RejectReason.WRONG_PASSWORD)

@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from userman.core.authorize import CustomAttribute, Terms, UserFacts, terms
+from userman.core.authorize import AuthMethod, CustomAttribute, Terms, UserFacts, terms
 from userman.core.limits import (
     LimitationFacts,
     Usage,
@@ -45,6 +45,7 @@ __all__ = [
     "UserState",
     "attribute_pairs",
     "decision_facts",
+    "group_auths",
     "user_facts",
     "with_usage",
 ]
@@ -91,6 +92,7 @@ class Binding:
 class GroupRecord:
     id: int
     attributes: str
+    outer_auths: frozenset[AuthMethod] | None = None  # None: any method
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,7 +425,14 @@ def user_facts(
         ipv6_dns=user.ipv6_dns,
         attributes=_attributes(policy, user, running),
         coa=coa,
+        outer_auths=group_auths(policy, user),
     )
+
+
+def group_auths(policy: Policy, user: UserRecord) -> frozenset[AuthMethod] | None:
+    """What the user's group allows; None (any) without a group, as services/facts.py."""
+    group = None if user.group_id is None else policy.groups.get(user.group_id)
+    return None if group is None else group.outer_auths
 
 
 MEMO_HELD = 50_000  # users' memos held at most: past that all are forgotten and made again

@@ -22,12 +22,13 @@ import functools
 import logging
 import os
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
+from userman.core.authorize import AccessRequest, Decision
 from userman.radius.dedup import DuplicateCache, RequestKey, Status, request_key
 from userman.radius.dictionary import Dictionary
 from userman.radius.errors import DecodeError
@@ -43,6 +44,7 @@ from userman.radius.packet import (
 )
 from userman.server import requests
 from userman.server.cache import RouterCache
+from userman.server.eap import EapServer
 from userman.server.failures import FailureLog, Throttle
 from userman.server.metrics import Histogram
 from userman.server.writer import BATCH_LIMIT, GroupCommitWriter
@@ -52,7 +54,6 @@ from userman.services.routers import Drop, Failure, Requirement
 
 if TYPE_CHECKING:
     from userman.core.accounting import SessionState
-    from userman.core.authorize import AccessRequest, Decision
     from userman.services.aaa import AccountingItem
 
 __all__ = ["RadiusProtocol", "RadiusServer"]
@@ -335,8 +336,27 @@ class RadiusServer:
         return self._authenticate(router, pkt, source)
 
     def _authenticate(self, router: RouterInfo, pkt: Packet, source: str) -> Answer:
-        """The Access-Accept or -Reject, now when memory decides alone, else later."""
+        """The Access-Accept or -Reject, now when memory decides alone, else later; EAP's
+        Access-Challenges and final replies come from server/eap.py."""
+        if "EAP-Message" in pkt:
+            return self.eap.answer(router, pkt, source)
         request = requests.access_request(self.dictionary, pkt, source)
+        decided = self.decision(router, request)
+        if isinstance(decided, Coroutine):
+            return self._grant_later(router, pkt, request, decided)
+        return self.grant(router, pkt, request, decided)
+
+    @functools.cached_property
+    def eap(self) -> EapServer:
+        """The EAP conversations in progress (server/eap.py)."""
+        return EapServer(self)
+
+    def decision(
+        self, router: RouterInfo, request: AccessRequest
+    ) -> Decision | Coroutine[Any, Any, Decision]:
+        """The one decision path of every log-on (plain or over EAP): from memory when it
+        decides alone and nothing must be stored first, else the coroutine that stores or
+        asks the database."""
         now = utcnow()
         found = self.app.decide(router, request, now)
         if found is not None:
@@ -344,24 +364,27 @@ class RadiusServer:
             if user_id is None or not durable(decision):
                 self.counters["decided-in-memory"] += 1
                 self._after(router, request, decision, user_id, now)
-                return self._grant(router, pkt, request, decision)
-        return self._authenticate_later(router, pkt, request, found, now)
+                return decision
+        return self._decide(router, request, found, now)
 
-    async def _authenticate_later(
+    async def _grant_later(
         self,
         router: RouterInfo,
         pkt: Packet,
         request: AccessRequest,
-        found: tuple[Decision, int | None] | None,
-        now: dt.datetime,
+        decided: Coroutine[Any, Any, Decision],
     ) -> bytes:
-        decision = await self._decide(router, request, found, now)
-        return self._grant(router, pkt, request, decision)
+        return self.grant(router, pkt, request, await decided)
 
-    def _grant(
-        self, router: RouterInfo, pkt: Packet, request: AccessRequest, decision: Decision
+    def grant(
+        self,
+        router: RouterInfo,
+        pkt: Packet,
+        request: AccessRequest,
+        decision: Decision,
+        extra: Sequence[bytes] = (),
     ) -> bytes:
-        """The reply that tells the router the decision."""
+        """The reply that tells the router the decision, with `extra` attributes (wire form)."""
         self.count("access-requests", router.id)
         self.count("accepts" if decision.accept else "rejects", router.id)
         if not decision.accept:
@@ -378,6 +401,7 @@ class RadiusServer:
         if decision.accept and self.interim_interval:
             # RFC 2869 5.16: how often the router sends Interim-Updates (limits hold in-session).
             chunks.append(self.replies.chunk("Acct-Interim-Interval", self.interim_interval))
+        chunks.extend(extra)
         # https://www.rfc-editor.org/rfc/rfc2865#section-5.33: Proxy-State echoed, in order.
         chunks.extend(encode_attribute(avp) for avp in requests.proxy_state(pkt))
         return encode_response(

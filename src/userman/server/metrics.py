@@ -152,6 +152,7 @@ METRICS: dict[str, Metric] = {
 ANSWERED = {
     "accepts": ("access-request", "accept"),
     "rejects": ("access-request", "reject"),
+    "access-challenges": ("access-request", "challenge"),  # an EAP conversation goes on
     "accounting-requests": ("accounting-request", "stored"),
     "status-server": ("status-server", "answered"),
 }
@@ -160,6 +161,8 @@ DROPPED = {
     "failed-requests": "failed",
     "missing-message-authenticator": "missing-message-authenticator",
     "bad-authenticator": "bad-authenticator",
+    "eap-refused": "eap-conversations-full",  # server/eap.py
+    "eap-discarded": "eap-out-of-turn",
 }
 COA = {
     "disconnect-ack": "disconnect-ack",

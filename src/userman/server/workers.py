@@ -3,14 +3,16 @@
 The parent binds every port before it says it listens: per worker its own sockets of the RADIUS
 ports, joined with SO_REUSEPORT so that the kernel spreads datagrams among them by a hash of
 their source and destination (one router's source port always reaches the same socket, so one
-worker's RFC 5080 duplicate cache sees every retransmission of a request), the web port and the
-control socket. It keeps them all open while it runs and hands each worker its own (pass_fds):
-the sockets outlive a worker, what arrives while it restarts waits in them for the next one, and
-the hash never changes. Worker 0 is the primary: it serves the web port and the control socket
-too, and runs the tasks that must run once (server/main.py `Role`). A worker that ends unasked
-is started again after a back-off that grows while it keeps failing; SIGTERM or SIGINT to the
-parent stops every worker (each drains: its accounting committed before it exits), then the
-parent. The parent opens no database and runs no thread of its own.
+worker's RFC 5080 duplicate cache sees every retransmission of a request, and one EAP
+conversation's requests, sent from one port as routers do, reach the worker that holds it:
+server/eap.py), the web port and the control socket. It keeps them all open while it runs and
+hands each worker its own (pass_fds): the sockets outlive a worker, what arrives while it
+restarts waits in them for the next one, and the hash never changes. Worker 0 is the primary: it
+serves the web port and the control socket too, and runs the tasks that must run once
+(server/main.py `Role`). A worker that ends unasked is started again after a back-off that grows
+while it keeps failing; SIGTERM or SIGINT to the parent stops every worker (each drains: its
+accounting committed before it exits), then the parent. The parent opens no database and runs no
+thread of its own.
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
+from userman.core.authorize import AccessRequest, AuthMethod, Decision, RejectReason, authorize
 from userman.core.context import RequestContext
-from userman.core.policy import decision_facts
+from userman.core.policy import decision_facts, group_auths
 from userman.core.profiles import ProfileState
 from userman.services import claims as places
 from userman.services.aaa import evict_oldest, log_row, outcome
@@ -48,6 +48,7 @@ __all__ = [
     "durable",
     "log_decisions",
     "log_item",
+    "outer_auths",
     "store_effects",
     "store_effects_many",
     "store_last_seen",
@@ -98,6 +99,17 @@ def decide(
         elif taken:
             decision = replace(decision, shared_users=None)
     return decision, user_id
+
+
+def outer_auths(
+    cache: PolicyCache, router: RouterInfo, username: str
+) -> frozenset[AuthMethod] | None:
+    """The outer methods the user's group allows (v7 `outer-auths`), from memory; None: any
+    (no group), or not known (no such user, no policy loaded yet)."""
+    if not cache.loaded:
+        return None
+    state = cache.policy.user(router.subscriber_id, username)
+    return None if state is None else group_auths(cache.policy, state.user)
 
 
 def durable(decision: Decision) -> bool:

@@ -25,7 +25,7 @@ from userman.store.database import Database, default_url
 
 if TYPE_CHECKING:
     from userman.core.accounting import AccountingRecord, SessionState
-    from userman.core.authorize import AccessRequest, Decision
+    from userman.core.authorize import AccessRequest, AuthMethod, Decision
     from userman.services.access import Effects, LogItem
     from userman.services.accounting import Accounted, AccountingItem
     from userman.services.coa import CoaJob, Result
@@ -497,6 +497,13 @@ class Userman:
         from userman.services import access  # noqa: PLC0415
 
         return access.decide(self.policy, router, request, now)
+
+    def outer_auths(self, router: RouterInfo, username: str) -> frozenset[AuthMethod] | None:
+        """The methods the user's group allows, from memory; None: any, or not known here
+        (the decision refuses what is not allowed)."""
+        from userman.services import access  # noqa: PLC0415
+
+        return access.outer_auths(self.policy, router, username)
 
     def store_effects(
         self,

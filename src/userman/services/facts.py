@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from userman.core.authorize import CustomAttribute, UserFacts
+from userman.core.authorize import AuthMethod, CustomAttribute, UserFacts, auth_methods
 from userman.core.errors import InvalidValueError
 from userman.core.limits import (
     LimitationFacts,
@@ -168,7 +168,14 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
         wireless_psk=user.wireless_psk,
         ipv6_dns=user.ipv6_dns,
         attributes=_attributes(db, user, running),
+        outer_auths=_outer_auths(db, user),
     )
+
+
+def _outer_auths(db: Session, user: models.User) -> frozenset[AuthMethod] | None:
+    """What the user's group allows (v7 `outer-auths`); None (any) without a group."""
+    group = None if user.group_id is None else db.get(models.UserGroup, user.group_id)
+    return None if group is None else auth_methods(group.outer_auths)
 
 
 def _attributes(db: Session, user: models.User, running: ProfileSlot | None) -> tuple[Pair, ...]:
