@@ -152,6 +152,10 @@ def test_import_takes_a_chain_and_its_key(app: Userman, tmp_path: Path) -> None:
     run(app, ROOT, "database set", **{"radsec-certificate": "vpn", "trusted-ca": "outside-ca"})
     with pytest.raises(InvalidValueError, match="certificate: outside-ca has no private key here"):
         run(app, ROOT, "database set", certificate="outside-ca")
+    with pytest.raises(InvalidValueError, match="certificate: is none or certificate names"):
+        run(app, ROOT, "database set", certificate="vpn,none")
+    with pytest.raises(InvalidValueError, match="certificate: names one certificate"):
+        run(app, ROOT, "database set", certificate="vpn,vpn2")
     with pytest.raises(InvalidValueError, match="trusted-ca: vpn is not a CA"):
         run(app, ROOT, "database set", **{"trusted-ca": "outside-ca,vpn"})
     # Its CA has no key here: it cannot be revoked here.
@@ -306,6 +310,9 @@ def test_revoke_puts_the_certificate_on_its_cas_crl(app: Userman) -> None:
         run(app, ROOT, "certificate revoke", "alice")
     with pytest.raises(InvalidValueError, match="certificate: alice is revoked"):
         run(app, ROOT, "database set", certificate="alice")
+    run(app, ROOT, "certificate add", name="bob", ca="ca", usage="client", **{"common-name": "b"})
+    with pytest.raises(InvalidValueError, match="radsec-certificate: bob is not for a TLS server"):
+        run(app, ROOT, "database set", **{"radsec-certificate": "bob"})
     # Removed, it stays on the CRL: the next revocation keeps it.
     run(app, ROOT, "certificate remove", "alice")
     run(app, ROOT, "certificate revoke", "srv")

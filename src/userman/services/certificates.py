@@ -365,7 +365,8 @@ def _show(stored: str | None) -> str:
 
 
 def _check_server(ctx: Context, stored: str | None, name: str) -> None:
-    """A server certificate has its key here, is valid now and is not revoked."""
+    """A server certificate has its key here, is valid now, is not revoked and is for a TLS
+    server."""
     if stored is None:
         return
     row = _find(ctx.db, stored)
@@ -378,6 +379,10 @@ def _check_server(ctx: Context, stored: str | None, name: str) -> None:
     cert = _chain(row)[0]
     if cert.not_valid_after_utc < ctx.now:
         raise InvalidValueError(name, f"{row.name} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+    if not pki.serves(cert):
+        raise InvalidValueError(
+            name, f"{row.name} is not for a TLS server (its extended key usage has no serverAuth)"
+        )
 
 
 def _check_trusted(ctx: Context, stored: str | None, name: str) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "load_chain",
     "load_key",
     "make",
+    "serves",
     "summary",
 ]
 
@@ -278,6 +279,16 @@ def is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
+
+
+def serves(cert: x509.Certificate) -> bool:
+    """Whether a TLS server may present it: no extended key usage (any), or serverAuth."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    any_usage = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
+    return ExtendedKeyUsageOID.SERVER_AUTH in usage or any_usage in usage
 
 
 def summary(cert: x509.Certificate) -> Summary:
