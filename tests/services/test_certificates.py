@@ -148,6 +148,11 @@ def test_import_takes_a_chain_and_its_key(app: Userman, tmp_path: Path) -> None:
     assert (outside["private-key"], outside["ca"]) == ("no", "yes")
     assert export(app, "vpn") == leaf.cert + ca.cert
     assert export(app, "vpn", "include-key") == leaf.cert + ca.cert + leaf.key
+    # What `export include-key` writes imports with its key, from the one file.
+    both = write(tmp_path / "both.pem", export(app, "vpn", "include-key"))
+    run(app, ROOT, "certificate import", name="vpn-copy", file=both)
+    assert fields(app, "vpn-copy")["private-key"] == "yes"
+    assert fields(app, "vpn-copy")["fingerprint"] == vpn["fingerprint"]
     # The server may use it; a certificate without its key it may not.
     run(app, ROOT, "database set", **{"radsec-certificate": "vpn", "trusted-ca": "outside-ca"})
     with pytest.raises(InvalidValueError, match="certificate: outside-ca has no private key here"):

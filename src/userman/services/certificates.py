@@ -196,8 +196,8 @@ def add(ctx: Context, menu: Menu, request: Request) -> Outcome:
 
 def import_(ctx: Context, menu: Menu, request: Request) -> Outcome:
     """`certificate import name= file=PEM [key-file=PEM]`: a certificate and its chain, and
-    perhaps its key; refused, with nothing changed, unless every part reads, is valid now and
-    belongs together."""
+    perhaps its key (from key-file, or from file when it holds one too); refused, with nothing
+    changed, unless every part reads, is valid now and belongs together."""
     _superuser(ctx, "import a certificate")
     if request.positional:
         raise InvalidValueError(request.positional[0], "import takes only name=value pairs")
@@ -206,10 +206,13 @@ def import_(ctx: Context, menu: Menu, request: Request) -> Outcome:
     _check_name(ctx.db, name)
     if not args.get("file"):
         raise InvalidValueError("file", "say which PEM file holds the certificate (file=PATH)")
-    chain = pki.load_chain(_read(args["file"], "file"), "file", ctx.now)
+    text = _read(args["file"], "file")
+    chain = pki.load_chain(text, "file", ctx.now)
     key = ""
     if args.get("key-file"):
         key = pki.key_pem(pki.load_key(_read(args["key-file"], "key-file"), "key-file", chain[0]))
+    elif "PRIVATE KEY-----" in text:  # one file with both, as `export include-key` writes
+        key = pki.key_pem(pki.load_key(text, "file", chain[0]))
     issuer = _issuer_of(ctx.db, chain[0])
     row = models.Certificate(
         name=name,
