@@ -8,12 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, event, select, type_coerce
 
 from support import run
 from userman.core.errors import (
@@ -22,7 +23,8 @@ from userman.core.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from userman.services import Actor, Userman, pki
+from userman.services import Actor, Userman, commands, pki
+from userman.services.request import Request
 from userman.store import models
 
 ROOT = Actor.superuser()
@@ -403,3 +405,39 @@ def test_the_servers_see_a_change_without_a_restart(app: Userman) -> None:
         )
     assert app.tls_stamp() != stamp
     assert app.tls_material().crls == ()
+
+
+def test_one_name_given_twice_at_once_is_refused_as_the_check_says(app: Userman) -> None:
+    """Both commands pass the check before the write (neither sees the other's uncommitted
+    row); the unique index stops the later one, which says what the check says. The first
+    has written its row and commits only once the second sends its INSERT (as in
+    test_concurrent_adds)."""
+    outcome: list[BaseException | None] = []
+    writing = threading.Event()
+
+    def spy(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if threading.current_thread() is other and statement.startswith("INSERT INTO certificate "):
+            writing.set()
+
+    def second() -> None:
+        try:
+            run(app, ROOT, "certificate add", name="twice", **{"common-name": "B"})
+            outcome.append(None)
+        except BaseException as error:  # handed to the test's thread
+            outcome.append(error)
+
+    other = threading.Thread(target=second)
+    event.listen(app.database.engine, "before_cursor_execute", spy)
+    try:
+        with app.database.begin() as db:
+            request = Request(("certificate",), "add", (), {"name": "twice", "common-name": "A"})
+            commands.run(db, ROOT, request, NOW)
+            other.start()
+            assert writing.wait(30)
+    finally:
+        event.remove(app.database.engine, "before_cursor_execute", spy)
+    other.join(30)
+    [error] = outcome
+    assert isinstance(error, ConflictError), repr(error)
+    assert str(error) == "name: a certificate named twice exists"
+    assert fields(app, "twice")["common-name"] == "A"

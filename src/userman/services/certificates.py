@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import String, select, type_coerce
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from userman.core.errors import (
@@ -37,6 +38,7 @@ from userman.services.fields import check_characters
 from userman.services.menus import Menu
 from userman.services.request import Context, Outcome, Request
 from userman.store import models
+from userman.store.conflicts import unique_columns
 
 __all__ = [
     "CERTIFICATE",
@@ -102,6 +104,19 @@ def _check_name(db: Session, name: str) -> None:
         raise InvalidValueError("name", "is not `none`, has no comma and no spaces at its ends")
     if db.scalar(select(models.Certificate.id).where(models.Certificate.name == name)):
         raise ConflictError("name", f"a certificate named {name} exists")
+
+
+def _flush_new(db: Session, row: models.Certificate) -> None:
+    """Write a new certificate. Two commands that add one name at once both pass
+    `_check_name`; the unique index stops the later one, answered as the check would have."""
+    name = row.name
+    db.add(row)
+    try:
+        db.flush()
+    except IntegrityError as error:
+        if unique_columns(error) == (models.Certificate.__tablename__, frozenset({"name"})):
+            raise ConflictError("name", f"a certificate named {name} exists") from None
+        raise
 
 
 def _chain(row: models.Certificate) -> list[x509.Certificate]:
@@ -189,8 +204,7 @@ def add(ctx: Context, menu: Menu, request: Request) -> Outcome:
     )
     if row.is_ca:
         _write_crl(row, ctx.now, ())  # an empty CRL from the start: a verifier finds one
-    ctx.db.add(row)
-    ctx.db.flush()
+    _flush_new(ctx.db, row)
     return Outcome(None, (_item(row),))
 
 
@@ -225,8 +239,7 @@ def import_(ctx: Context, menu: Menu, request: Request) -> Outcome:
     )
     if row.is_ca and key:
         _write_crl(row, ctx.now, ())
-    ctx.db.add(row)
-    ctx.db.flush()
+    _flush_new(ctx.db, row)
     return Outcome(None, (_item(row),))
 
 
