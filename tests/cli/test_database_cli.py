@@ -30,6 +30,7 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_retention_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
     assert run("database", "print").stdout.split() == [
         "allow-private-destinations:", "no", "allow-local-coa:", "no",
+        "certificate:", "none", "radsec-certificate:", "none", "trusted-ca:", "none",
         "keep-sessions:", "forever", "keep-log:", "forever",
     ]  # fmt: skip
     assert run("database", "prune").stdout == (
@@ -38,6 +39,7 @@ def test_retention_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
     run("database", "set", "keep-sessions=365d", "keep-log=30d")
     assert run("database", "print").stdout.split() == [
         "allow-private-destinations:", "no", "allow-local-coa:", "no",
+        "certificate:", "none", "radsec-certificate:", "none", "trusted-ca:", "none",
         "keep-sessions:", "52w1d", "keep-log:", "4w2d",
     ]  # fmt: skip
     bad = run("database", "set", "keep-log=1h", ok=False)

@@ -5,10 +5,11 @@ global options may follow the command, and help is the CLI's own."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from served import Server, run_userman, send_start, through_socket
+from served import NO_DATABASE_LAYER, Server, run_userman, send_start, through_socket
 
 pytestmark = pytest.mark.e2e
 
@@ -50,3 +51,23 @@ def test_help_is_the_clis_own_while_a_server_runs(manual_server: Server) -> None
     unknown = through_socket("--db", manual_server.db_url, "user", "frobnicate")
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("failure: no such command: frobnicate (user has: add, ")
+
+
+def test_a_file_named_through_the_socket_is_read_where_the_command_was_typed(
+    manual_server: Server, tmp_path: Path
+) -> None:
+    """`certificate import file=` reads the file in the server's process: a relative path is
+    made absolute by the command line first (remote.FILE_PROPERTIES)."""
+    db = ("--db", manual_server.db_url)
+    program = ("-c", NO_DATABASE_LAYER)  # through the socket only
+    made = run_userman(*db, "certificate", "add", "name=far-ca", "common-name=Far", program=program)
+    assert made.returncode == 0, made.stderr
+    exported = run_userman(*db, "certificate", "export", "far-ca", "include-key", program=program)
+    assert exported.returncode == 0, exported.stderr
+    cert, _, key = exported.stdout.partition("-----BEGIN PRIVATE KEY-----")
+    (tmp_path / "far.pem").write_text(cert)
+    (tmp_path / "far.key").write_text("-----BEGIN PRIVATE KEY-----" + key)
+    words = ("certificate", "import", "name=again", "file=far.pem", "key-file=far.key")
+    imported = run_userman(*db, *words, program=program, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert "private-key: yes" in imported.stdout

@@ -264,12 +264,21 @@ SPECIALS: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {
     ("settings", "set"): ("full", (), {"smtp-server": "mail.example"}),
     # Below full permissions `export` simply leaves the settings out (test_settings_cli).
     ("settings", "export"): ("read-only", (), {}),
+    # The installation's certificates: an owner sees them and exports a CA for its clients.
+    ("certificate", "print"): ("owner", (), {}),
+    ("certificate", "export"): ("owner", ("missing",), {}),
 }
 
 
 # The installation's settings (services/settings.py): the local superuser's alone, whatever a
 # customer's level.
-SUPERUSER_ONLY = {("database", "set"): {"allow-private-destinations": "yes"}}
+SUPERUSER_ONLY = {
+    ("database", "set"): {"allow-private-destinations": "yes"},
+    ("certificate", "add"): {"name": "ca", "common-name": "CA"},
+    ("certificate", "import"): {"name": "ca", "file": "/nonexistent.pem"},
+    ("certificate", "remove"): {},
+    ("certificate", "revoke"): {},
+}
 
 
 def test_every_special_verb_has_a_level() -> None:

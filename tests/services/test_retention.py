@@ -109,6 +109,9 @@ def test_nothing_is_pruned_unless_asked(app: Userman) -> None:
     assert run(app, ROOT, "database print").items[0].fields == (
         ("allow-private-destinations", "no"),
         ("allow-local-coa", "no"),
+        ("certificate", "none"),
+        ("radsec-certificate", "none"),
+        ("trusted-ca", "none"),
         ("keep-sessions", "forever"),
         ("keep-log", "forever"),
     )
@@ -122,6 +125,9 @@ def test_the_settings_are_the_superusers_and_say_what_is_wrong(app: Userman) -> 
     assert run(app, ROOT, "database print").items[0].fields == (
         ("allow-private-destinations", "no"),
         ("allow-local-coa", "no"),
+        ("certificate", "none"),
+        ("radsec-certificate", "none"),
+        ("trusted-ca", "none"),
         ("keep-sessions", "52w"),
         ("keep-log", "12w6d"),
     )

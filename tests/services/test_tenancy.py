@@ -149,6 +149,14 @@ SPECIAL_CASES: dict[tuple[str, str], list[tuple[tuple[str, ...], dict[str, str]]
     ("settings", "print"): [((), {"subscriber": "{it}"}), ((), {"subscriber": "{it}-clerk"})],
     ("settings", "set"): [((), {"subscriber": "{it}", "smtp-server": "evil.example"})],
     ("settings", "export"): [],  # only the actor's own: test_settings_cli
+    # The installation's certificates, no subscriber's data: every change and a key are the
+    # local superuser's (test_certificates: test_only_the_superuser_changes_certificates).
+    ("certificate", "add"): [],
+    ("certificate", "import"): [],
+    ("certificate", "print"): [],
+    ("certificate", "export"): [],
+    ("certificate", "remove"): [],
+    ("certificate", "revoke"): [],
 }
 
 

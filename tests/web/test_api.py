@@ -296,3 +296,29 @@ def test_the_api_documents_each_text_propertys_limit(client: TestClient) -> None
     user = schema["UserProperties"]["properties"]
     assert "at most 253 bytes" in user["username"]["description"]
     assert "at most 1000 characters" in user["comment"]["description"]
+
+
+def test_an_owner_reads_the_certificates_and_changes_none(
+    client: TestClient, userman: Userman
+) -> None:
+    """The installation's certificates (services/certificates.py) over the API: an owner
+    prints them and exports a CA for its clients; making one and reading a key are the local
+    superuser's, whom the API never is."""
+    root = Actor.superuser()
+    userman.execute(root, ("certificate",), "add", (), {"name": "ca", "common-name": "CA"})
+    printed = client.post("/api/v1/certificate/print")
+    assert printed.status_code == 200, printed.text
+    [item] = printed.json()["items"]
+    assert (item["name"], item["private-key"]) == ("ca", "yes")
+    exported = client.post("/api/v1/certificate/export", json={"name": "ca"}).json()
+    assert exported["message"].startswith("-----BEGIN CERTIFICATE-----")
+    assert "PRIVATE" not in exported["message"]
+    for verb, body in (
+        ("export", {"name": "ca", "include-key": "yes"}),
+        ("add", {"name": "mine", "common-name": "mine"}),
+        ("revoke", {}),
+    ):
+        refused = client.post(f"/api/v1/certificate/{verb}", json=body)
+        assert refused.status_code == 403, (verb, refused.text)
+        assert "PRIVATE" not in refused.text
+    assert len(client.post("/api/v1/certificate/print").json()["items"]) == 1

@@ -15,8 +15,8 @@ from userman.services.subscriber_settings import SETTINGS, Setting
 
 __all__ = ["MENU_NAMES", "menu_help", "menus_overview", "submenus"]
 
-# Every menu by its legacy name, as the README lists them, then the two of their own kind.
-MENU_NAMES: tuple[str, ...] = (*MENUS, "settings", "database")
+# Every menu by its legacy name, as the README lists them, then the three of their own kind.
+MENU_NAMES: tuple[str, ...] = (*MENUS, "settings", "database", "certificate")
 WIDTH = 100
 SHORT_DEFAULT = 30  # longer defaults (the mail and voucher templates) are not shown
 WHERE = (
@@ -158,6 +158,45 @@ def menu_help(path: Sequence[str]) -> str:
                 ]
             )
         )
+        lines.extend(
+            _table(
+                [
+                    (
+                        "certificate",
+                        "set, print: a certificate with its key | none; default none (the"
+                        " superuser's): the EAP server's (EAP-TLS, TTLS, PEAP)",
+                    ),
+                    (
+                        "radsec-certificate",
+                        "set, print: a certificate with its key | none; default none (the"
+                        " superuser's): the RadSec server's",
+                    ),
+                    (
+                        "trusted-ca",
+                        "set, print: CA certificates, comma-separated | none; default none"
+                        " (the superuser's): whose client certificates are trusted",
+                    ),
+                ]
+            )
+        )
         lines.append("prune deletes what keep-sessions and keep-log say is due (sessions added")
         lines.append("up per user and day first); optimize runs VACUUM and ANALYZE.")
+    elif canonical == "certificate":
+        lines.append("Properties (name=value; every change is the superuser's):")
+        lines.extend(_table(CERTIFICATE_HELP))
     return "\n".join(lines)
+
+
+CERTIFICATE_HELP = (
+    ("name", "the certificate's name: add, import; print, export, remove, revoke take it bare"),
+    ("common-name", "add: the subject's CN (a server's host name, a client's user name)"),
+    ("days", "add: how long it is valid; default 3650 for a CA, 365 for one a CA signs"),
+    ("ca", "add: the CA here that signs it; without: a self-signed CA"),
+    ("usage", "add: server | client; default server (extended key usage)"),
+    ("key-type", "add: ec (P-256) | rsa (2048 bits); default ec"),
+    ("subject-alt-name", "add: DNS:name, IP:address, email:address, comma-separated"),
+    ("file", "import: a PEM file of the certificate, then the ones that issued it"),
+    ("key-file", "import: a PEM file of its private key (unencrypted)"),
+    ("crl", "export: the CA's CRL instead of its certificate"),
+    ("include-key", "export: the private key too (the superuser's)"),
+)

@@ -147,6 +147,18 @@ def _split_options(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]] | No
     return options, words
 
 
+# Properties that name a file the command reads (`certificate import file= key-file=`): the
+# server runs in its own folder, so a relative path is made absolute here, where it was meant.
+FILE_PROPERTIES = ("file=", "key-file=")
+
+
+def _absolute(word: str) -> str:
+    for prefix in FILE_PROPERTIES:
+        if word.startswith(prefix) and len(word) > len(prefix):
+            return prefix + os.path.abspath(word[len(prefix) :])
+    return word
+
+
 def forward(argv: Sequence[str]) -> int | None:
     """Run a menu command through the running server: its exit status, or None to run it here."""
     split = _split_options(argv)
@@ -167,6 +179,7 @@ def forward(argv: Sequence[str]) -> int | None:
         if not allowed_peer(sock):
             return None
         sock.settimeout(None)  # a command may take long (add-batch-users)
+        words = [_absolute(word) for word in words]
         request = {"argv": words, "db": db_url, "as": options["as"], "json": options["json"]}
         sock.sendall(json.dumps(request).encode() + b"\n")
         return _answer(sock.makefile("rb"), path)

@@ -38,7 +38,8 @@ def render_outcome(outcome: Outcome, width: int = 100) -> str:
         return str(outcome.count)
     menu = outcome.menu
     if menu is None and outcome.items and not outcome.message:
-        return _render_single(outcome.items[0])
+        # Items of what is not a menu (settings, certificates): each as a menu of one item.
+        return "\n\n".join(_render_single(item) for item in outcome.items)
     if menu is None or outcome.message or not (outcome.items or outcome.listing):
         return outcome.message
     lines: list[str] = []

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from userman.core.authorize import AccessRequest, AuthMethod, Decision
     from userman.services.access import Effects, LogItem
     from userman.services.accounting import Accounted, AccountingItem
+    from userman.services.certificates import TlsMaterial
     from userman.services.coa import CoaJob, Result
     from userman.services.dashboard import Dashboard
     from userman.services.listing import Listing, Query
@@ -81,6 +82,22 @@ class Userman:
         from userman.store.secrets import rotate  # noqa: PLC0415 - only this command's
 
         return rotate(self.database.engine, models.Base.metadata.sorted_tables, keep_old=keep_old)
+
+    def tls_stamp(self) -> str:
+        """The stamp of the certificates and the settings naming them (services/certificates.py):
+        the EAP and RadSec servers read it every poll, and `tls_material` again when it changed,
+        to build their TLS contexts anew without a restart."""
+        from userman.services import certificates  # noqa: PLC0415 - only the TLS servers'
+
+        with self.database.begin() as db:
+            return certificates.tls_stamp(db)
+
+    def tls_material(self) -> TlsMaterial:
+        """The servers' certificates and keys, the trusted CAs and their CRLs, with their stamp."""
+        from userman.services import certificates  # noqa: PLC0415 - only the TLS servers'
+
+        with self.database.begin() as db:
+            return certificates.tls_material(db)
 
     @property
     def key_file(self) -> Path | None:

@@ -27,6 +27,7 @@ from userman.core.errors import (
 from userman.services import (
     backup,
     batch,
+    certificates,
     coa,
     counters,
     history,
@@ -200,7 +201,8 @@ GENERIC: dict[str, Handler] = {
 }
 
 # (menu, verb) -> the handler of a verb only that menu has (each declared in the menu's
-# `verbs`), or of a verb of what is not a menu (permissions.AREA_LEVEL: database, settings).
+# `verbs`), or of a verb of what is not a menu (permissions.AREA_LEVEL: database, settings,
+# certificate).
 SPECIAL: dict[tuple[str, str], Handler] = {
     ("user", "create-and-activate-profile"): profiles.create_and_activate_profile,
     ("user-profile", "add"): profiles.add_user_profile,
@@ -217,6 +219,12 @@ SPECIAL: dict[tuple[str, str], Handler] = {
     ("settings", "print"): subscriber_settings.print_command,
     ("settings", "set"): subscriber_settings.set_command,
     ("settings", "export"): subscriber_settings.export_command,
+    ("certificate", "add"): certificates.add,
+    ("certificate", "import"): certificates.import_,
+    ("certificate", "print"): certificates.print_,
+    ("certificate", "export"): certificates.export,
+    ("certificate", "remove"): certificates.remove,
+    ("certificate", "revoke"): certificates.revoke,
 }
 
 

@@ -54,6 +54,7 @@ FAMILIES = ("routers", "users", "profiles", "limits")
 AREA_LEVEL = {
     "database": "owner",  # save, load (services/backup.py)
     "settings": "full",  # services/subscriber_settings.py
+    "certificate": "owner",  # services/certificates.py: its changes are the superuser's
 }
 
 

@@ -1,8 +1,9 @@
 """The installation's own settings (models.ServerSetting), the same on every server node: the
 keys that sign cookies (`secret`), and those the local superuser sets with `database set
 name=value` and anyone of owner level reads with `database print`, declared in INSTALLATION by
-the modules they belong to: retention (services/retention.py) and allow-private-destinations
-(services/destinations.py, declared here). A setting without a row has its default.
+the modules they belong to: retention (services/retention.py), the certificates of EAP and
+RadSec (services/certificates.py) and allow-private-destinations (services/destinations.py,
+declared here). A setting without a row has its default.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ __all__ = [
 class InstallationSetting:
     """A setting of the whole installation: `parse(text, name)` is what `database set` stores
     (None: no row, the default; InvalidValueError when the text is wrong), `show(stored)` what
-    `database print` shows of what is stored (None: never set)."""
+    `database print` shows of what is stored (None: never set), and `check(ctx, stored,
+    name)`, when there is one, refuses with InvalidValueError what parses but may not be set
+    as the database stands (a certificate without its key)."""
 
     name: str
     parse: Callable[[str, str], str | None]
     show: Callable[[str | None], str]
+    check: Callable[[Context, str | None, str], None] | None = None
 
 
 # name -> setting, in the order `database print` shows them.
@@ -136,6 +140,10 @@ def set_command(ctx: Context, menu: Menu, request: Request) -> Outcome:
         if name not in INSTALLATION:
             raise UnknownPropertyError(name, "database set")
     parsed = {name: INSTALLATION[name].parse(text, name) for name, text in request.args.items()}
+    for name, stored in parsed.items():
+        check = INSTALLATION[name].check
+        if check is not None:
+            check(ctx, stored, name)
     for name, stored in parsed.items():
         put(ctx.db, name, stored)
     return Outcome(None)

@@ -31,11 +31,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from userman.core.profiles import ProfileState
-from userman.store.secrets import Sealed
+from userman.store.secrets import Sealed, SealedText
 
 __all__ = [
     "Attribute",
     "Base",
+    "Certificate",
     "CoaRequest",
     "Customer",
     "HistoryEntry",
@@ -520,6 +521,28 @@ class ServerSetting(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+class Certificate(Base):
+    """A certificate of the installation (services/certificates.py): `chain` is its PEM, the
+    certificate first and then the ones that issued it; `key` its private key (PKCS#8 PEM),
+    sealed at rest like user passwords, or empty for one imported without its key. `issuer_id`
+    is the CA here that signed it (revoke writes that CA's CRL); a CA keeps its latest CRL in
+    `crl`, numbered by `crl_number`. Installation-wide, like ServerSetting: no subscriber."""
+
+    __tablename__ = "certificate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    chain: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(SealedText("certificate.key"), default="")
+    is_ca: Mapped[bool] = mapped_column(default=False)
+    issuer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificate.id", ondelete="SET NULL"), default=None
+    )
+    revoked: Mapped[dt.datetime | None] = mapped_column(default=None)
+    crl: Mapped[str] = mapped_column(Text, default="")
+    crl_number: Mapped[int] = mapped_column(default=0)
 
 
 class ApiToken(Base):

@@ -27,7 +27,17 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, Engine, String, Table, bindparam, select, type_coerce, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
@@ -38,6 +48,7 @@ __all__ = [
     "PREFIX",
     "Keyring",
     "Sealed",
+    "SealedText",
     "SecretsError",
     "attach",
     "keyring_of",
@@ -294,6 +305,14 @@ class Sealed(TypeDecorator[str]):
                 "(?key_file=PATH in the database URL, or $USERMAN_KEY_FILE)"
             )
         return keyring.open(value, self.purpose)
+
+
+class SealedText(Sealed):
+    """`Sealed` for values longer than a column of 255 characters holds (a certificate's
+    private key in PEM): the same sealing, in a column of unbounded text."""
+
+    impl = Text()
+    cache_ok = True
 
 
 def unreadable(dialect: Dialect, table: Table, values: dict[str, Any]) -> list[str]:

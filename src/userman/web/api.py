@@ -393,8 +393,9 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     for menu in MENUS.values():
         _add_collection(router, menu)
-    for verb in verbs_of("database"):
-        _add_menu_verb(router, "/database", "database", ("database",), verb)
+    for area in ("database", "certificate"):
+        for verb in verbs_of(area):
+            _add_menu_verb(router, f"/{area}", area, (area,), verb)
     _add_tokens(router)
     _add_web_sessions(router)
     return router
@@ -404,7 +405,7 @@ def special_verbs() -> set[tuple[str, str]]:
     """The (menu, verb) pairs the API offers beside the generic ones, for a test to compare
     with services.SPECIAL."""
     pairs = {(menu.name, verb.name) for menu in MENUS.values() for verb in menu.verbs}
-    database = {("database", verb) for verb in verbs_of("database")}
+    database = {(area, verb) for area in ("database", "certificate") for verb in verbs_of(area)}
     # The settings are GET/PATCH /api/v1/settings (web/settings.py).
     settings = {("settings", "print"), ("settings", "set"), ("settings", "export")}
     return pairs | database | settings
