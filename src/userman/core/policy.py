@@ -120,6 +120,8 @@ class UserRecord:
     wireless_psk: str
     group_id: int | None
     attributes: str
+    otp_secret: str
+    otp_step: int | None  # the step of the last one-time code used (core/totp.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +425,8 @@ def user_facts(
         ipv6_dns=user.ipv6_dns,
         attributes=_attributes(policy, user, running),
         coa=coa,
+        otp_secret=user.otp_secret,
+        otp_step=user.otp_step,
     )
 
 

@@ -168,6 +168,8 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
         wireless_psk=user.wireless_psk,
         ipv6_dns=user.ipv6_dns,
         attributes=_attributes(db, user, running),
+        otp_secret=user.otp_secret,
+        otp_step=user.otp_step,
     )
 
 
