@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,11 @@ def test_methods_that_cannot_carry_the_code_are_refused_with_their_reason(method
         decision = authorize(AccessRequest("test", creds(method, password)), FACTS, NOW)
         assert decision.reason is RejectReason.OTP_NOT_CARRIED
     assert "only PAP carries" in RejectReason.OTP_NOT_CARRIED.describe("test")
+
+
+def test_the_security_notes_list_every_reject_reason() -> None:
+    """docs/security.md, "Reject reasons and one-time passwords": the whole catalogue."""
+    notes = (Path(__file__).parents[2] / "docs" / "security.md").read_text()
+    for reason in RejectReason:
+        name = reason.name.lower().replace("_", "-")
+        assert f"| {name} | `{reason.describe('name')}` |" in notes, name
