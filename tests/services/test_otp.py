@@ -206,3 +206,37 @@ def test_the_server_accepts_a_code_once(tmp_path: Path) -> None:
         }
     finally:
         app.close()
+
+
+def test_another_process_refuses_the_code_and_its_memory_follows(db_url: str) -> None:
+    """Two processes on one database (two `Userman`s, each with its policy in memory, as two
+    workers or two nodes): a code one accepted is refused by the other, which reads the step
+    from the change log (migration 0021's trigger) and then refuses it from memory alone."""
+    first, second = Userman(db_url), Userman(db_url)
+    try:
+        first.prepare()
+        setup(first)
+        first.policy.load()
+        second.policy.load()
+        request = pap("pw" + code())
+        found = decide(first.policy, router(first), request, NOW)
+        stale = decide(second.policy, router(second), request, NOW)  # before either commits
+        assert found is not None
+        assert stale is not None
+        assert found[1] is not None
+        assert stale[1] is not None
+        assert found[0].accept
+        assert stale[0].accept
+        assert first.store_effects(router(first), request, found[0], found[1], NOW)
+        assert not second.store_effects(router(second), request, stale[0], stale[1], NOW)
+        assert second.authenticate(router(second), request, NOW).reason is RejectReason.OTP_REPLAYED
+        second.policy.refresh()
+        state = second.policy.user(1, "u")
+        assert state is not None
+        assert state.user.otp_step == totp.step_of(NOW)
+        followed = decide(second.policy, router(second), request, NOW)
+        assert followed is not None
+        assert followed[0].reason is RejectReason.OTP_REPLAYED
+    finally:
+        second.close()
+        first.close()
