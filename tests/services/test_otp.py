@@ -79,6 +79,10 @@ def test_an_otp_secret_is_stored_as_apps_show_it_in_capitals(app: Userman) -> No
     setup(app, secret="gezd gnbv gy3t qojq gezd gnbv gy3t qojq")
     [item] = run(app, ROOT, "user print", "show-sensitive").items
     assert item.json["otp-secret"] == SECRET
+    # A copy is another person's account: it gets no copy of the secret.
+    run(app, ROOT, "user add", username="v", **{"copy-from": "u"})
+    copied = run(app, ROOT, "user get", "v", "show-sensitive").items[0].json
+    assert (copied["password"], copied["otp-secret"]) == ("pw", "")
     run(app, ROOT, "user set", "u", **{"otp-secret": ""})  # none: the password alone
     assert app.authenticate(router(app), pap("pw"), NOW).accept
 
