@@ -236,9 +236,9 @@ def _check_password(
     if isinstance(creds, PapCredentials):
         return check_plain_password(facts, creds.password, now), ()
     if facts.otp_secret:
-        # CHAP and MS-CHAP send a hash of the password with a challenge: the code cannot be
-        # split off it, and a hash of password + every code within the skew would let a
-        # captured exchange be tried offline against the static part.
+        # CHAP and MS-CHAP send a hash of the password with a challenge, not the password:
+        # the code cannot be taken off it (hashing the static password with each acceptable
+        # code is not done); a tunnel's inner PAP is the way for such users.
         return PasswordCheck(False, RejectReason.OTP_NOT_CARRIED), ()
     matched, reply = _check_hashed_password(request, creds, facts.password)
     return PasswordCheck(matched), reply
