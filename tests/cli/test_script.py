@@ -172,7 +172,6 @@ def test_v7_unlimited_validity_and_the_default_group(run: Run, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ("/user-manager user\nadd name=u otp-secret=JBSWY3DP\n", "line 2, column 12: otp-secret:"),
         (
             "/user-manager router\nadd name=r address=10.0.0.9 protocol=radsec\n",
             "line 2, column 29: protocol:",
@@ -184,7 +183,7 @@ def test_v7_unlimited_validity_and_the_default_group(run: Run, tmp_path: Path) -
             "line 3, column 5: size: unknown property of database set",
         ),
     ],
-    ids=["user otp-secret", "router protocol", "settings", "advanced", "database"],
+    ids=["router protocol", "settings", "advanced", "database"],
 )
 def test_v7_items_without_an_equivalent_fail_by_name(
     run: Run, tmp_path: Path, text: str, where: str
@@ -194,6 +193,17 @@ def test_v7_items_without_an_equivalent_fail_by_name(
     assert result.stderr.startswith(f"failure: {where}"), result.stderr
     assert printed(run, "user") == []
     assert printed(run, "router") == []
+
+
+def test_a_v7_otp_secret_imports_and_a_bad_one_fails_at_its_column(
+    run: Run, tmp_path: Path
+) -> None:
+    run("import", script(tmp_path, "/user-manager user\nadd name=u otp-secret=JBSWY3DP\n"))
+    [user] = printed(run, "user", "show-sensitive")
+    assert user["otp-secret"] == "JBSWY3DP"
+    bad = "/user-manager user\nadd name=v otp-secret=JBSWY3D1\n"
+    result = run("import", script(tmp_path, bad), ok=False)
+    assert result.stderr.startswith("failure: line 2, column 12: otp-secret: is not base32")
 
 
 def test_a_service_error_points_at_the_property_and_applies_nothing(

@@ -55,6 +55,8 @@ def _user(user_id: int, name: str, **columns: object) -> UserRecord:
         "wireless_psk": "",
         "group_id": None,
         "attributes": "",
+        "otp_secret": "",
+        "otp_step": None,
     }
     values.update(columns)
     return UserRecord(**values)  # type: ignore[arg-type]

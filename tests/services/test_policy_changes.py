@@ -54,9 +54,12 @@ def test_postgresql_reads_a_change_committed_after_a_later_one(app: Userman) -> 
 
 
 def test_the_trigger_watches_every_user_column_the_policy_reads() -> None:
-    """Migration 0014's user trigger notes a change of exactly the columns store/policy.py
-    reads for a decision: one read and not watched would go stale in memory."""
+    """The user trigger (migration 0014's, watching since 0022 the otp columns too) notes a
+    change of exactly the columns store/policy.py reads for a decision: one read and not
+    watched would go stale in memory."""
     import importlib
 
-    migration = importlib.import_module("userman.store.migrations.versions.0014_policy_change")
-    assert ("id", *migration.USER_COLUMNS) == policy.USER_COLUMNS
+    first = importlib.import_module("userman.store.migrations.versions.0014_policy_change")
+    latest = importlib.import_module("userman.store.migrations.versions.0022_otp")
+    assert latest.BEFORE == first.USER_COLUMNS
+    assert ("id", *latest.AFTER) == policy.USER_COLUMNS

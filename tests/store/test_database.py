@@ -467,7 +467,9 @@ def test_0016_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) ->
         db.flush()
         customer.subscriber_id = customer.id
         ids = {"subscriber_id": customer.id, "customer_id": customer.id}
-        db.add(models.User(**ids, username="u", password="old password"))
+        # In the columns of 0015 (a later revision's do not exist yet).
+        db.flush()
+        insert_as_of(db.connection(), models.User, **ids, username="u", password="old password")
         db.add(models.Router(**ids, name="r", ip_address="10.0.0.1", shared_secret="old secret"))
         kept = [{"table": "user", "id": 1, "before": {"password": "older"}, "after": None}]
         db.add(
@@ -496,4 +498,54 @@ def test_0016_seals_the_clear_passwords_and_secrets_of_before(tmp_path: Path) ->
         connection.exec_driver_sql("UPDATE user SET password = 'typed'")
     with database.begin() as db:
         assert db.scalars(select(models.User.password)).one() == "typed"
+    database.dispose()
+
+
+def test_0022_gives_users_no_otp_secret_and_notes_a_used_code_as_a_policy_change(
+    db_url: str,
+) -> None:
+    """The users already there have no otp-secret and no code used; a code being used (the
+    step stored, services/access.py) is noted for the policy in memory of every process, as a
+    change of the password is; down again, the trigger watches what 0014 made it watch."""
+    from alembic import command
+
+    database = at_revision(db_url, "0021")
+    with database.engine.begin() as connection:
+        insert_as_of(
+            connection,
+            models.Customer,
+            id=1,
+            subscriber_id=1,
+            parent_id=1,
+            login="a",
+            public_id="p",
+        )
+        insert_as_of(connection, models.User, id=1, subscriber_id=1, customer_id=1, username="u")
+    config = _upgrade(database, "head")
+
+    def notes() -> int:
+        with database.engine.connect() as connection:
+            return int(
+                connection.exec_driver_sql(
+                    "SELECT count(*) FROM policy_change WHERE table_name = 'user'"
+                ).scalar_one()
+            )
+
+    with database.begin() as db:
+        user = db.get(models.User, 1)
+        assert user is not None
+        assert (user.otp_secret, user.otp_step) == ("", None)
+    before = notes()
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql('UPDATE "user" SET otp_step = 5 WHERE id = 1')
+    assert notes() == before + 1
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql('UPDATE "user" SET uptime_used = 7 WHERE id = 1')
+    assert notes() == before + 1  # not what a decision reads: no note
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0021")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE \"user\" SET password = 'x' WHERE id = 1")
+    assert notes() == before + 2
     database.dispose()

@@ -4,7 +4,8 @@
 MS-CHAPv1, MS-CHAPv2, or the EAP method that carried them), the password by that method, then
 the user's state and profile queue, and returns a `Decision` with the reply attributes as
 (name, value) pairs or a reject reason from `RejectReason`. It does no I/O: the caller loads
-`UserFacts`, passes `now`, and stores `Decision.profile_changes`.
+`UserFacts`, passes `now`, and stores `Decision.profile_changes` (and the `otp_step` of a
+one-time code, `check_plain_password`, before the Accept).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from userman.core.context import RequestContext
@@ -35,9 +36,11 @@ from userman.core.limits import (
 )
 from userman.core.profiles import ProfileSlot, ProfileState, select_profile
 from userman.core.ratelimit import combine, format_rate_limit
+from userman.core.totp import Outcome, check, decode_secret
 from userman.radius import chap, mschap
 
 __all__ = [
+    "OTP_DIGITS",
     "AccessRequest",
     "AuthMethod",
     "ChapCredentials",
@@ -47,12 +50,14 @@ __all__ = [
     "MschapV1Credentials",
     "MschapV2Credentials",
     "PapCredentials",
+    "PasswordCheck",
     "RejectReason",
     "Standing",
     "Terms",
     "UserFacts",
     "auth_methods",
     "authorize",
+    "check_plain_password",
     "class_for",
     "method_of",
     "reauthorize",
@@ -183,6 +188,10 @@ class UserFacts:
     # The outer methods the user's group allows (v7 `outer-auths`); None: any (no group: the
     # built-in `default` group, which allows every method).
     outer_auths: frozenset[AuthMethod] | None = None
+    # v7's otp-secret (base32; "": none): the password is then the static one followed by
+    # the TOTP code (core/totp.py); `otp_step` is the step of the last code used (None: none).
+    otp_secret: str = ""
+    otp_step: int | None = None
 
 
 class RejectReason(Enum):
@@ -206,6 +215,11 @@ class RejectReason(Enum):
     # An EAP conversation that ended before any credentials were decided: an unknown or
     # expired State, a response the method could not read (eap/).
     EAP_FAILED = "EAP conversation of user <{user}> failed"
+    OTP_REPLAYED = "one-time code of user <{user}> was used already"
+    OTP_NOT_CARRIED = (
+        "user <{user}> has an otp-secret: the one-time code goes after the password, which "
+        "only PAP carries (not CHAP or MS-CHAP)"
+    )
 
     def describe(self, user: str) -> str:
         return self.value.format(user=user)
@@ -222,16 +236,66 @@ class Decision:
     # The shared-users limit an accepted new session counts against (None: unlimited), which
     # is claimed in the database before the Accept is sent (store/claims.py).
     shared_users: int | None = None
+    # The step of the one-time code this Accept used (core/totp.py), stored with the user
+    # before the Accept is sent, on the condition that no later step is stored: once per user.
+    otp_step: int | None = None
+
+
+OTP_DIGITS = 6  # the TOTP code at the end of the password of a user with an otp-secret
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    """Whether a password matched; if not, why (None: a wrong password, WRONG_PASSWORD).
+    `otp_step`: the step of the one-time code it carried, to store."""
+
+    matched: bool
+    reason: RejectReason | None = None
+    otp_step: int | None = None
+
+
+def check_plain_password(facts: UserFacts, password: bytes, now: dt.datetime) -> PasswordCheck:
+    """Check a password given in clear (PAP's User-Password, TTLS's inner PAP): the user's
+    password, or for a user with an otp-secret that password followed by the code of a step
+    within one of `now`'s (RFC 6238 5.2) and after the last one used. Both parts are always
+    compared, so a wrong static part takes as long as a wrong code."""
+    offered = password.rstrip(b"\0")  # RFC 2865 5.2: NUL padding carries no meaning
+    if not facts.otp_secret:
+        return PasswordCheck(chap.verify_pap(offered, facts.password.encode()))
+    static, code = offered[:-OTP_DIGITS], offered[-OTP_DIGITS:]
+    static_ok = chap.verify_pap(static, facts.password.encode()) and len(code) == OTP_DIGITS
+    try:
+        key = decode_secret(facts.otp_secret)
+    except ValueError:  # stored before validation, or by hand: no code can match it
+        return PasswordCheck(False)
+    found = check(key, code.decode("ascii", "replace"), now, facts.otp_step)
+    if not static_ok or found.outcome is Outcome.WRONG:
+        return PasswordCheck(False)
+    if found.outcome is Outcome.REPLAYED:
+        return PasswordCheck(False, RejectReason.OTP_REPLAYED)
+    return PasswordCheck(True, None, found.step)
 
 
 def _check_password(
-    request: AccessRequest, facts: UserFacts
-) -> tuple[bool, tuple[tuple[str, object], ...]]:
+    request: AccessRequest, facts: UserFacts, now: dt.datetime
+) -> tuple[PasswordCheck, tuple[tuple[str, object], ...]]:
     """Whether the credentials match, and the reply attributes the method adds on success."""
     creds = request.credentials
-    secret = facts.password
     if isinstance(creds, PapCredentials):
-        return chap.verify_pap(creds.password, secret.encode()), ()
+        return check_plain_password(facts, creds.password, now), ()
+    if facts.otp_secret:
+        # CHAP and MS-CHAP send a hash of the password with a challenge, not the password:
+        # the code cannot be taken off it (hashing the static password with each acceptable
+        # code is not done); a tunnel's inner PAP is the way for such users.
+        return PasswordCheck(False, RejectReason.OTP_NOT_CARRIED), ()
+    matched, reply = _check_hashed_password(request, creds, facts.password)
+    return PasswordCheck(matched), reply
+
+
+def _check_hashed_password(
+    request: AccessRequest, creds: Credentials | None, secret: str
+) -> tuple[bool, tuple[tuple[str, object], ...]]:
+    """CHAP, MS-CHAPv1 and MS-CHAPv2: the response made from `secret` and the challenge."""
     if isinstance(creds, ChapCredentials):
         return chap.verify_chap(creds.chap_password, creds.challenge, secret.encode()), ()
     if isinstance(creds, MschapV1Credentials):
@@ -316,9 +380,9 @@ def authorize(
     # v7: the user's group names the outer methods it may log on with (`outer-auths`).
     if facts.outer_auths is not None and method_of(request) not in facts.outer_auths:
         return Decision(False, RejectReason.METHOD_NOT_ALLOWED)
-    matched, method_reply = _check_password(request, facts)
-    if not matched:
-        return Decision(False, RejectReason.WRONG_PASSWORD)
+    checked, method_reply = _check_password(request, facts, now)
+    if not checked.matched:
+        return Decision(False, checked.reason or RejectReason.WRONG_PASSWORD)
     if facts.disabled:
         return Decision(False, RejectReason.USER_DISABLED)
     if facts.customer_disabled:
@@ -330,7 +394,10 @@ def authorize(
             return Decision(False, RejectReason.CALLER_ID_MISMATCH)
     elif facts.caller_id_bind_on_first_use and calling:
         bind = calling  # the first caller-id seen becomes the only one allowed
-    return _grant(facts, now, method_reply, bind, open_session=False, held=held)
+    decision = _grant(facts, now, method_reply, bind, open_session=False, held=held)
+    if decision.accept and checked.otp_step is not None:
+        return replace(decision, otp_step=checked.otp_step)
+    return decision
 
 
 def reauthorize(facts: UserFacts, now: dt.datetime) -> Decision:

@@ -122,6 +122,8 @@ class UserRecord:
     wireless_psk: str
     group_id: int | None
     attributes: str
+    otp_secret: str
+    otp_step: int | None  # the step of the last one-time code used (core/totp.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +428,8 @@ def user_facts(
         attributes=_attributes(policy, user, running),
         coa=coa,
         outer_auths=group_auths(policy, user),
+        otp_secret=user.otp_secret,
+        otp_step=user.otp_step,
     )
 
 

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from userman.core.authorize import AccessRequest, Decision, RejectReason, authorize
@@ -48,6 +48,7 @@ __all__ = [
     "note_signed",
     "outcome",
     "store_records",
+    "use_otp_step",
 ]
 
 
@@ -146,6 +147,11 @@ def authenticate(
                     evict = _subscriber_evicts(db, router.subscriber_id)
                 facts = replace(facts, evict_oldest=evict)
         decision = authorize(request, facts, now)
+        # First: a code another process accepted meanwhile is refused here (once per user).
+        step = decision.otp_step
+        if decision.accept and user is not None and step is not None:
+            used = use_otp_step(db, user.id, step)
+            decision = decision if used else Decision(False, RejectReason.OTP_REPLAYED)
         limit = decision.shared_users
         if decision.accept and user is not None and limit is not None and decision.evict:
             evict_oldest(db, user, decision.evict, now)
@@ -192,6 +198,21 @@ def outcome(decision: Decision, username: str) -> tuple[str, str, str]:
     if decision.reason is not None:
         return "auth-fail", "authorization-failure", decision.reason.describe(username)
     return "auth-ok", "authorization-ok", ""
+
+
+def use_otp_step(db: Session, user_id: int, step: int) -> bool:
+    """Store `step` as the user's last one-time code used, unless that or a later step is
+    stored already: False then (the code was used, by another request, process or node). One
+    conditional UPDATE: on PostgreSQL a second one waits for the first's commit and then
+    finds the row changed."""
+    users = models.User
+    result = db.execute(
+        update(users)
+        .where(users.id == user_id, or_(users.otp_step.is_(None), users.otp_step < step))
+        .values(otp_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 SIMULTANEOUS = "um-simultaneous-sessions"  # v7's terminate-cause

@@ -7,7 +7,8 @@ that serves alone claims a shared-users place in memory there (services/claims.p
 decision changes is stored in two ways:
 
 - `store_effects`: what the router relies on, committed before the Access-Accept is sent (a
-  profile that starts or ends at this log-on, a caller-id bound on first use, the oldest
+  profile that starts or ends at this log-on, a caller-id bound on first use, the step of a
+  one-time code used (a code works once: core/totp.py), the oldest
   sessions ended to make room, the place claimed under a shared-users limit when this process
   is not alone: store/claims.py, exact across processes and nodes), in one transaction with
   the decision's log row and the user's last-seen. Each change is conditional on the row
@@ -34,7 +35,7 @@ from userman.core.context import RequestContext
 from userman.core.policy import decision_facts, group_auths
 from userman.core.profiles import ProfileState
 from userman.services import claims as places
-from userman.services.aaa import evict_oldest, log_row, outcome
+from userman.services.aaa import evict_oldest, log_row, outcome, use_otp_step
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
 from userman.store import models, nodes
@@ -116,7 +117,12 @@ def durable(decision: Decision) -> bool:
     """Whether the decision changes what must be stored before the router is answered."""
     return bool(decision.profile_changes) or (
         decision.accept
-        and bool(decision.bind_caller_id or decision.evict or decision.shared_users is not None)
+        and bool(
+            decision.bind_caller_id
+            or decision.evict
+            or decision.shared_users is not None
+            or decision.otp_step is not None
+        )
     )
 
 
@@ -204,6 +210,9 @@ def _store(db: Session, effects: Effects, held: places.Claims, node_id: int | No
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise _Changed
+    step = decision.otp_step
+    if decision.accept and step is not None and not use_otp_step(db, effects.user_id, step):
+        raise _Changed  # the code was used meanwhile: the database decides, and says so
     if decision.accept:
         user = db.get(models.User, effects.user_id)
         if user is None:

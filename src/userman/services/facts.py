@@ -169,6 +169,8 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
         ipv6_dns=user.ipv6_dns,
         attributes=_attributes(db, user, running),
         outer_auths=_outer_auths(db, user),
+        otp_secret=user.otp_secret,
+        otp_step=user.otp_step,
     )
 
 

@@ -14,7 +14,8 @@ still prints. The limits (docs/security.md, "Input validation"):
   U+202A-U+202E, U+2066-U+2069), which make a name read as another; an item's name has no `,`
   (lists of items), does not start with `*` (an item's *ID) and, but for a username, is not all
   digits (a print number);
-- secrets: at most `limit` bytes of UTF-8 (a password 128, RFC 2865 5.2), no NUL;
+- secrets: at most `limit` bytes of UTF-8 (a password 128, RFC 2865 5.2), no NUL; an
+  otp-secret is base32 (RFC 4648 6; any case, spaces ignored), stored in capitals;
 - numbers: ASCII digits within the column's range; a price has at most 2 decimal places and 10
   whole digits (the column is NUMERIC(12, 2)).
 """
@@ -33,7 +34,7 @@ from enum import Enum
 from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError
 
-from userman.core import values
+from userman.core import totp, values
 from userman.core.errors import InvalidValueError
 from userman.core.windows import check_time_zone
 
@@ -55,6 +56,7 @@ __all__ = [
     "IPV6",
     "NAME",
     "NAME_LIMIT",
+    "OTP_SECRET",
     "OVERRIDE",
     "PASSWORD",
     "PASSWORD_HASH",
@@ -223,6 +225,22 @@ def secret(limit: int = TEXT_LIMIT) -> Kind:
 
 SECRET = secret(SEALED_BYTES)  # a shared secret, sealed
 PASSWORD = secret(PASSWORD_LIMIT)
+
+
+def _parse_otp_secret(value: str, prop: str) -> str:
+    """A TOTP key in base32 as authenticator apps show it (v7's otp-secret); "" for none."""
+    plain = "".join(value.split()).upper()
+    if not plain:
+        return ""
+    _check_length(plain, prop, SEALED_BYTES)
+    try:
+        totp.decode_secret(plain)
+    except ValueError as error:
+        raise InvalidValueError(prop, f"{error}: a TOTP key in base32, as apps show it") from None
+    return plain
+
+
+OTP_SECRET = Kind("base32", _parse_otp_secret, _text, _text, limit=SEALED_BYTES)
 
 
 def _parse_time_zone(value: str, prop: str) -> str:

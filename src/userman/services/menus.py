@@ -43,6 +43,7 @@ from userman.services.fields import (
     IP,
     IPV6,
     NAME,
+    OTP_SECRET,
     OVERRIDE,
     PASSWORD,
     PASSWORD_HASH,
@@ -542,6 +543,9 @@ USER = Menu(
         Prop("username", "username", USERNAME, aliases=("name",)),
         Prop("customer", "customer_id", ref="customer"),
         Prop("password", "password", PASSWORD, sensitive=True),
+        # v7: the password is then followed by a TOTP code (core/totp.py), PAP only. Each
+        # user's own (its authenticator's): `copy-from` leaves it out.
+        Prop("otp-secret", "otp_secret", OTP_SECRET, sensitive=True, unique=True),
         Prop("disabled", "disabled", BOOL, default="no"),
         Prop("shared-users", "shared_users", COUNT, default="unlimited"),
         # v7 puts every user in a group, `default` unless told otherwise; here a user without

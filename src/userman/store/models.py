@@ -229,6 +229,13 @@ class User(Base):
     download_used: Mapped[int] = mapped_column(BigInteger, default=0)
     upload_used: Mapped[int] = mapped_column(BigInteger, default=0)
     last_seen: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # v7's otp-secret (base32): the password is then followed by a TOTP code (core/totp.py);
+    # sealed at rest as the password is. `otp_step`: the step of the last code used, so that
+    # a code works once (services/access.py stores it before the Access-Accept).
+    otp_secret: Mapped[str] = mapped_column(
+        Sealed("user.otp_secret"), default="", server_default=""
+    )
+    otp_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class UserProfile(Base):

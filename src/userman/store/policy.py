@@ -70,6 +70,8 @@ USER_COLUMNS = (
     "wireless_psk",
     "group_id",
     "attributes",
+    "otp_secret",
+    "otp_step",
 )
 
 

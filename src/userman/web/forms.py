@@ -60,6 +60,7 @@ WORDS = {
     "pool6": "pool (IPv6)",
     "ipv6": "IPv6",
     "dns": "DNS",
+    "otp": "OTP",
 }
 
 

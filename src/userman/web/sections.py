@@ -70,7 +70,10 @@ USERS = MenuPage(
     ),
     order=(("username", False),),
     form=(
-        ("Account", ("username", "password", "customer", "group", "shared-users", "disabled")),
+        (
+            "Account",
+            ("username", "password", "otp-secret", "customer", "group", "shared-users", "disabled"),
+        ),
         ("Person", ("first-name", "last-name", "email", "phone", "location", "comment")),
         (
             "Access",
