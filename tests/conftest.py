@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from prepared import PostgresTemplate, copy_sqlite, make_sqlite_template
 from support import missing
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -23,6 +24,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
+    yield from _postgres_database()
+
+
+def _postgres_database() -> Iterator[str]:
     psycopg = pytest.importorskip("psycopg")
     admin = POSTGRES_ADMIN_URL
     name = f"userman_test_{uuid.uuid4().hex[:12]}"
@@ -76,3 +81,33 @@ def module_db_url(
     yield url
     if request.param == "postgresql":
         _empty_postgres(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database prepared once (tests/prepared.py); `copy_sqlite` gives a test its own."""
+    return make_sqlite_template(tmp_path_factory.mktemp("template") / "userman.db")
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[PostgresTemplate]:
+    """A PostgreSQL database of its own, prepared once and put back after each test using it."""
+    for url in _postgres_database():
+        template = PostgresTemplate(url)
+        yield template
+        template.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def prepared_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of a database as `Userman.prepare` leaves an empty one (the schema at the newest
+    revision, the default customer admin), on each back end, without running the migrations
+    again: a copy of one prepared once (SQLite), or one put back after use (PostgreSQL)."""
+    if request.param == "sqlite":
+        yield copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "userman.db")
+        return
+    template: PostgresTemplate = request.getfixturevalue("postgres_template")
+    try:
+        yield template.url
+    finally:
+        template.reset()

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from prepared import copy_sqlite
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, Packet, build, encode
 from userman.server.endpoint import RadiusServer
@@ -73,10 +74,13 @@ def do(app: Userman, command: str, *positional: str, **args: str) -> None:
     app.execute(Actor.superuser(), tuple(path), verb, positional, args)
 
 
-def make_app(folder: Path) -> Userman:
+def make_app(folder: Path, template: Path | None = None) -> Userman:
     """A database with router r (127.0.0.1, secret 12345; CoA to this host allowed), profile p
-    (1d, starts at once) and user test/test without a profile yet."""
-    app = Userman(f"sqlite:///{folder / 'userman.db'}")
+    (1d, starts at once) and user test/test without a profile yet; from a copy of the prepared
+    `template` (tests/prepared.py, the `sqlite_template` fixture) when given, so that it does
+    not run every migration again."""
+    path = folder / "userman.db"
+    app = Userman(copy_sqlite(template, path) if template else f"sqlite:///{path}")
     app.prepare()
     # The router is this host's (127.0.0.1): CoA/Disconnect may go there only when allowed.
     do(app, "database set", **{"allow-local-coa": "yes"})

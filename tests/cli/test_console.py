@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from prepared import copy_sqlite
 from userman.cli.console import Console, completer, history_path, interactive_loop
 from userman.cli.main import cli
 from userman.services import Actor, Userman
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'console.db'}"
+def url(tmp_path: Path, sqlite_template: Path) -> str:
+    return copy_sqlite(sqlite_template, tmp_path / "console.db")
 
 
 @pytest.fixture

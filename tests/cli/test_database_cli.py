@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from prepared import copy_sqlite
 from userman.cli.main import cli
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def run(tmp_path: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
+    url = copy_sqlite(sqlite_template, tmp_path / "cli.db")
     runner = CliRunner()
 
     def invoke(*words: str, ok: bool = True) -> Result:

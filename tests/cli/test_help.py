@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from prepared import copy_sqlite
 from userman.cli.console import run_console
 from userman.cli.main import cli
 from userman.core.errors import UnknownCommandError, UsermanError
@@ -117,8 +118,8 @@ def test_a_menu_without_a_verb_says_which_it_has() -> None:
 
 
 @pytest.fixture
-def app(tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = Userman(f"sqlite:///{tmp_path / 'help.db'}")
+def app(tmp_path: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
+    app = Userman(copy_sqlite(sqlite_template, tmp_path / "help.db"))
     app.prepare()
     yield app
     app.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from prepared import copy_sqlite
 from userman.cli.console import run_console
 from userman.cli.main import cli
 from userman.services import Userman
@@ -38,8 +39,8 @@ QUIET = (
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'quiet.db'}"
+def url(tmp_path: Path, sqlite_template: Path) -> str:
+    return copy_sqlite(sqlite_template, tmp_path / "quiet.db")
 
 
 def invoke(url: str, line: str) -> tuple[int, str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from prepared import copy_sqlite
 from userman.cli.main import cli
 from userman.cli.script import EXPORT_ORDER, ScriptError, import_script, parse_rsc
 from userman.cli.syntax import parse_command
@@ -32,8 +33,8 @@ def runner_for(url: str) -> Run:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'script.db'}"
+def url(tmp_path: Path, sqlite_template: Path) -> str:
+    return copy_sqlite(sqlite_template, tmp_path / "script.db")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from prepared import copy_sqlite
 from served import Server, radclient_send, start_server, stop_server, userman
 
 
@@ -19,8 +20,8 @@ def log_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path, log_path: Path) -> Iterator[Server]:
-    db_url = f"sqlite:///{tmp_path / 'userman.db'}"
+def server(tmp_path: Path, log_path: Path, sqlite_template: Path) -> Iterator[Server]:
+    db_url = copy_sqlite(sqlite_template, tmp_path / "userman.db")
     for line in (
         "router add ip-address=127.0.0.1 name=router1 shared-secret=12345",
         "profile add name=profile1",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from prepared import copy_sqlite
 from served import send_start, start_server, stop_server, userman
 from standin import StandInRouter
 from userman.radius.packet import Code
@@ -16,8 +17,10 @@ from userman.radius.packet import Code
 pytestmark = pytest.mark.e2e
 
 
-def test_close_session_from_the_cli_disconnects_at_the_router(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'userman.db'}"
+def test_close_session_from_the_cli_disconnects_at_the_router(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    db_url = copy_sqlite(sqlite_template, tmp_path / "userman.db")
     with StandInRouter(mode="ack") as router:
         for line in (
             "database set allow-local-coa=yes",  # the stand-in router is on this host

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from prepared import copy_sqlite
 from served import send_start, start_server, stop_server, userman
 from standin import StandInRouter
 from userman.radius.packet import Code
@@ -17,8 +18,10 @@ from userman.radius.packet import Code
 pytestmark = pytest.mark.e2e
 
 
-def test_an_edited_limitation_reaches_the_open_session_as_a_coa(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'userman.db'}"
+def test_an_edited_limitation_reaches_the_open_session_as_a_coa(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    db_url = copy_sqlite(sqlite_template, tmp_path / "userman.db")
     with StandInRouter(mode="ack") as router:
         for line in (
             "database set allow-local-coa=yes",  # the stand-in router is on this host

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from prepared import copy_sqlite
 from served import (
     free_tcp_port,
     free_udp_port,
@@ -71,10 +72,10 @@ class Running:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'userman.db'}"
-    userman(url, "user", "print")  # the schema, made once
-    return url
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A database with its schema, as a first command leaves it: a copy of the prepared one
+    (tests/prepared.py) rather than a `userman` process migrating a new file for each test."""
+    return copy_sqlite(sqlite_template, tmp_path / "userman.db")
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from prepared import copy_sqlite
 from served import radclient_send, start_server, stop_server, userman
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_log_on_reaches_the_collector(radclient: str, tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'userman.db'}"
+def test_a_log_on_reaches_the_collector(
+    radclient: str, tmp_path: Path, sqlite_template: Path
+) -> None:
+    db_url = copy_sqlite(sqlite_template, tmp_path / "userman.db")
     for line in (
         "router add ip-address=127.0.0.1 name=router1 shared-secret=12345 log=auth-ok,auth-fail",
         "profile add name=p starts-at=now",

@@ -38,8 +38,8 @@ class Recorder(asyncio.DatagramTransport):
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)
     do(userman, "user add", username="one", password="p", **{"shared-users": "1"})
     do(userman, "user create-and-activate-profile", "one", profile="p")
     userman.policy.load()

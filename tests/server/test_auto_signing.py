@@ -36,8 +36,8 @@ MISSING = (
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)  # router r, left at its default
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)  # router r, left at its default
     do(userman, "user create-and-activate-profile", "test", profile="p")
     yield userman
     userman.close()

@@ -22,8 +22,8 @@ ROOT = Actor.superuser()
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)
     do(userman, "user create-and-activate-profile", "test", profile="p")
     do(userman, "router set", "r", log="auth-fail,auth-ok,acct-ok,acct-fail")
     yield userman

@@ -23,8 +23,8 @@ from userman.store import models
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)
     do(userman, "limitation add", name="l", **{"rate-limit-rx": "10M", "rate-limit-tx": "20M"})
     do(userman, "profile-limitation add", profile="p", limitation="l")
     do(userman, "user create-and-activate-profile", "test", profile="p")

@@ -174,8 +174,8 @@ def rows() -> Iterator[list[logging.LogRecord]]:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)
     do(userman, "router set", "r", log="auth-fail,auth-ok,acct-ok,acct-fail")
     yield userman
     userman.close()

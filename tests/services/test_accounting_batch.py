@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from prepared import copy_sqlite
 from support import run
 from userman.core.accounting import AccountingRecord, AcctStatus
 from userman.core.context import RequestContext
@@ -50,10 +51,13 @@ def build(url: str) -> Userman:
 
 
 @pytest.fixture
-def apps(db_url: str, tmp_path: Path) -> Iterator[tuple[Userman, Userman]]:
+def apps(
+    prepared_db_url: str, tmp_path: Path, sqlite_template: Path
+) -> Iterator[tuple[Userman, Userman]]:
     """The database under test (each back end) and a reference on SQLite, built alike."""
     (tmp_path / "reference").mkdir()
-    pair = build(db_url), build(f"sqlite:///{tmp_path / 'reference' / 'userman.db'}")
+    reference = copy_sqlite(sqlite_template, tmp_path / "reference" / "userman.db")
+    pair = build(prepared_db_url), build(reference)
     yield pair
     for app in pair:
         app.close()

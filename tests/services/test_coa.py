@@ -18,8 +18,8 @@ from userman.store import models
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)
     do(userman, "router set", "r", **{"use-coa": "yes", "coa-port": "3799"})
     do(userman, "user create-and-activate-profile", "test", profile="p")
     yield userman

@@ -50,8 +50,8 @@ def test_public_and_private_addresses_are_a_routers(address: str) -> None:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)  # router r at 127.0.0.1, local CoA allowed
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)  # router r at 127.0.0.1, local CoA allowed
     do(userman, "user create-and-activate-profile", "test", profile="p")
     do(userman, "database set", **{"allow-local-coa": "no"})
     yield userman

@@ -21,8 +21,8 @@ DAY = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)  # a Monday noon, UTC (the c
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)
     do(userman, "router set", "r", **{"use-coa": "yes", "coa-port": "3799"})
     do(userman, "profile add", name="open", validity="0s", **{"starts-at": "now"})
     do(userman, "limitation add", name="day", **{"rate-limit-rx": "10M", "rate-limit-tx": "20M"})

@@ -31,8 +31,8 @@ def decision_tables(app: Userman) -> set[str]:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = make_app(tmp_path)
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = make_app(tmp_path, sqlite_template)
     yield userman
     userman.close()
 

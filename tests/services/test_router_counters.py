@@ -19,12 +19,12 @@ ROUNDS = 40
 
 
 @pytest.fixture
-def apps(db_url: str) -> Iterator[tuple[Userman, Userman]]:
+def apps(prepared_db_url: str) -> Iterator[tuple[Userman, Userman]]:
     """Two servers' services on one database."""
-    first = Userman(db_url)
+    first = Userman(prepared_db_url)
     first.prepare()
     do(first, "router add", name="r", **{"ip-address": "127.0.0.1", "shared-secret": "12345"})
-    second = Userman(db_url)
+    second = Userman(prepared_db_url)
     yield first, second
     first.close()
     second.close()

@@ -59,7 +59,7 @@ PATHOLOGICAL = {"^(a+)+$": 0, "(a|aa)+$": 0, "(.*a){20}": 1, "^a{990}": 1}
 LONG_COMMENTS = ("a" * 990 + "!", "b" * 999)  # comments hold at most 1,000 characters
 
 
-def test_where_patterns_answer_in_linear_time(app: Userman, db_url: str) -> None:
+def test_where_patterns_answer_in_linear_time(app: Userman, prepared_db_url: str) -> None:
     """The verb's own matching, in a child process so that a regression fails, not hangs."""
     for number, comment in enumerate(LONG_COMMENTS):
         run(app, "user add", username=f"long{number}", comment=comment)
@@ -73,7 +73,7 @@ def test_where_patterns_answer_in_linear_time(app: Userman, db_url: str) -> None
         "print(json.dumps(counts))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, db_url, *PATHOLOGICAL],
+        [sys.executable, "-c", script, prepared_db_url, *PATHOLOGICAL],
         capture_output=True,
         text=True,
         timeout=30,

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from prepared import copy_sqlite
 from userman.services import Userman
 from userman.web.app import create_app
 from userman.web.metrics import metrics_app, parse_allow
@@ -21,8 +22,8 @@ LOCAL = ("127.0.0.1", 50000)
 
 
 @pytest.fixture
-def userman(tmp_path: Path) -> Iterator[Userman]:
-    app = Userman(f"sqlite:///{tmp_path / 'web.db'}")
+def userman(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    app = Userman(copy_sqlite(sqlite_template, tmp_path / "web.db"))
     app.prepare()
     yield app
     app.close()

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from prepared import copy_sqlite
 from userman.services import Userman
 from userman.web.serve import Task, bind_http, web_server
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Userman]:
-    userman = Userman(f"sqlite:///{tmp_path / 'userman.db'}")
+def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
+    userman = Userman(copy_sqlite(sqlite_template, tmp_path / "userman.db"))
     userman.prepare()
     yield userman
     userman.close()
