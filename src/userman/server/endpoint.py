@@ -246,10 +246,10 @@ class RadiusServer:
             self._failed(router, error)
             answer = None
         latency = self.latency[accounting]
-        if isinstance(answer, Coroutine):
-            return self._finish(answer, router, key, transport, addr, (latency, began))
-        self._send(answer, key, transport, addr, (latency, began))
-        return None
+        if answer is None or isinstance(answer, bytes):  # concrete: quicker than an ABC
+            self._send(answer, key, transport, addr, (latency, began))
+            return None
+        return self._finish(answer, router, key, transport, addr, (latency, began))
 
     async def _finish(  # noqa: PLR0917
         self,
@@ -338,13 +338,13 @@ class RadiusServer:
     def _authenticate(self, router: RouterInfo, pkt: Packet, source: str) -> Answer:
         """The Access-Accept or -Reject, now when memory decides alone, else later; EAP's
         Access-Challenges and final replies come from server/eap.py."""
-        if "EAP-Message" in pkt:
+        if requests.carries_eap(pkt):
             return self.eap.answer(router, pkt, source)
         request = requests.access_request(self.dictionary, pkt, source)
         decided = self.decision(router, request)
-        if isinstance(decided, Coroutine):
-            return self._grant_later(router, pkt, request, decided)
-        return self.grant(router, pkt, request, decided)
+        if isinstance(decided, Decision):  # a concrete class: quicker to ask than an ABC
+            return self.grant(router, pkt, request, decided)
+        return self._grant_later(router, pkt, request, decided)
 
     @functools.cached_property
     def eap(self) -> EapServer:
