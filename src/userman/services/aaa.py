@@ -82,6 +82,23 @@ def log_row(
     db.add(entry)
 
 
+def log_decision(
+    db: Session, router: RouterInfo, request: AccessRequest, decision: Decision, now: dt.datetime
+) -> None:
+    """The decision's log row, when the router's `log` flags want it."""
+    wanted, status, description = outcome(decision, request.username)
+    if wanted in router.log:
+        log_row(
+            db,
+            router,
+            username=request.username,
+            context=request.context,
+            status=status,
+            description=description,
+            now=now,
+        )
+
+
 def log_failures(database: Database, failures: Sequence[tuple[Failure, int]]) -> None:
     """Write dropped requests to their router's customer's log, whatever its `log` flags say:
     each with how many like it the server left unwritten before (server/failures.py)."""
@@ -179,17 +196,7 @@ def authenticate(
                 user.caller_id = decision.bind_caller_id
             if decision.evict:
                 evict_oldest(db, user, decision.evict, now)
-        wanted, status, description = outcome(decision, request.username)
-        if wanted in router.log:  # the router's `log` flags choose what is written
-            log_row(
-                db,
-                router,
-                username=request.username,
-                context=request.context,
-                status=status,
-                description=description,
-                now=now,
-            )
+        log_decision(db, router, request, decision, now)
         return decision
 
 

@@ -35,7 +35,7 @@ from userman.core.context import RequestContext
 from userman.core.policy import decision_facts, group_auths
 from userman.core.profiles import ProfileState
 from userman.services import claims as places
-from userman.services.aaa import evict_oldest, log_row, outcome, use_otp_step
+from userman.services.aaa import evict_oldest, log_decision, log_row, outcome, use_otp_step
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
 from userman.store import models, nodes
@@ -236,17 +236,7 @@ def _store(db: Session, effects: Effects, held: places.Claims, node_id: int | No
             node_id=node_id,
         ):
             raise _Changed  # another log-on took the place first: the database decides
-    wanted, status, description = outcome(decision, request.username)
-    if wanted in router.log:
-        log_row(
-            db,
-            router,
-            username=request.username,
-            context=request.context,
-            status=status,
-            description=description,
-            now=now,
-        )
+    log_decision(db, router, request, decision, now)
 
 
 @dataclass(frozen=True, slots=True)
