@@ -14,6 +14,7 @@ collector; a message that cannot be sent is dropped and counted, never retried.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -186,6 +187,16 @@ class Rfc5424Formatter(logging.Formatter):
         return f"{head} userman {self.procid} {msgid} {data} \ufeff{message}"
 
 
+def _read_pending(sock: socket.socket) -> None:
+    """Read what the collector sent unasked (TLS 1.3's session tickets come after the
+    handshake), without waiting: a socket closed with unread data resets the connection, and
+    the collector may then lose the frames it had not read yet."""
+    with contextlib.suppress(OSError):  # ssl.SSLWantReadError too: nothing more to read
+        sock.setblocking(False)
+        while sock.recv(4096):
+            pass
+
+
 class SyslogHandler(logging.Handler):
     """Sends each formatted record to a collector: a datagram over UDP, an octet-counted frame
     over TCP (reconnected on the next record after a failure). Runs in the queue's thread."""
@@ -227,6 +238,8 @@ class SyslogHandler(logging.Handler):
 
     def _close(self) -> None:
         if self._sock is not None:
+            if self._tls is not None:
+                _read_pending(self._sock)
             self._sock.close()
             self._sock = None
 
