@@ -52,7 +52,8 @@ CONFIG_TABLES: dict[str, Table] = {
     )
 }
 
-# The user's columns a decision reads; migration 0014's trigger watches the same ones.
+# The user's columns a decision reads; the user trigger (migration 0014's, since 0022 with the
+# otp columns) watches the same ones, each migration keeping its own frozen copy of the list.
 USER_COLUMNS = (
     "id",
     "subscriber_id",
