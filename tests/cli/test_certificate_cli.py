@@ -10,25 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from userman.cli.main import cli
 
 OPENSSL = shutil.which("openssl")
-
-
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    runner = CliRunner()
-
-    def invoke(*words: str, ok: bool = True) -> Result:
-        result = runner.invoke(cli, ["--db", url, *words], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    return invoke
 
 
 def shown(text: str) -> list[dict[str, str]]:

@@ -7,26 +7,6 @@ import sqlite3
 import stat
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
-
-from prepared import copy_sqlite
-from userman.cli.main import cli
-
-
-@pytest.fixture
-def run(tmp_path: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
-    url = copy_sqlite(sqlite_template, tmp_path / "cli.db")
-    runner = CliRunner()
-
-    def invoke(*words: str, ok: bool = True) -> Result:
-        result = runner.invoke(cli, ["--db", url, *words], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    return invoke
-
 
 def test_retention_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
     assert run("database", "print").stdout.split() == [

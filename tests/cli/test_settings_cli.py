@@ -5,27 +5,8 @@ item (`name: value` lines)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
-
-from prepared import copy_sqlite
-from userman.cli.main import cli
-
-
-@pytest.fixture
-def run(tmp_path: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
-    url = copy_sqlite(sqlite_template, tmp_path / "cli.db")
-    runner = CliRunner()
-
-    def invoke(*words: str, ok: bool = True) -> Result:
-        result = runner.invoke(cli, ["--db", url, *words], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    return invoke
+from click.testing import Result
 
 
 def shown(result: Result) -> dict[str, str]:
