@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,14 +39,6 @@ def without_override() -> list[str]:
     return [setpriv, f"--bounding-set={drop}", "--inh-caps=-all", "--"]
 
 
-# Known, not yet understood: on Python 3.12 and 3.13 the server goes on failing BEGIN IMMEDIATE
-# with SQLITE_READONLY after the file is writable again (it does already at the session's
-# start, 38a76a3), so it answers nothing until restarted; nothing unstored is acknowledged.
-@pytest.mark.xfail(
-    sys.version_info >= (3, 12),
-    reason="recovery from a read-only database file works on Python 3.11 only (README)",
-    strict=True,
-)
 def test_no_acknowledgement_while_read_only_and_recovery(tmp_path: Path) -> None:
     wrapper = without_override()
     database = tmp_path / "userman.db"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, column, inspect, select, table
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy import Connection, column, event, inspect, select, table, text
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from userman.core.errors import DatabaseError
 from userman.core.profiles import ProfileState
@@ -548,4 +549,68 @@ def test_0022_gives_users_no_otp_secret_and_notes_a_used_code_as_a_policy_change
     with database.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE \"user\" SET password = 'x' WHERE id = 1")
     assert notes() == before + 2
+    database.dispose()
+
+
+def watched_connections(database: Database) -> list[str]:
+    """What the pool of `database` does from now on: "open" and "close" per DB-API connection."""
+    seen: list[str] = []
+    event.listen(database.engine.pool, "connect", lambda *_: seen.append("open"))
+    event.listen(database.engine.pool, "close", lambda *_: seen.append("close"))
+    return seen
+
+
+def test_a_read_only_error_closes_every_connection_before_the_next_opens(tmp_path: Path) -> None:
+    """SQLite shares one WAL index among a process's connections to a file, opened read-only
+    when the first was (docs/security.md, "A database file the server cannot write"): after
+    SQLITE_READONLY the pool closes them all before it opens another. `PRAGMA query_only` makes
+    the same error without taking the file's write permission (which root keeps)."""
+    database = Database(f"sqlite:///{tmp_path / 'ro.db'}")
+    database.migrate()
+    opened = [database.engine.connect() for _ in range(3)]
+    for connection in opened:
+        connection.close()  # three in the pool: one stays idle, one is busy, one fails
+    busy = database.engine.connect()  # in use by another thread when the error comes
+    seen = watched_connections(database)
+    with database.engine.connect() as failing:
+        failing.exec_driver_sql("PRAGMA query_only=ON")
+        with pytest.raises(OperationalError, match="readonly"):
+            failing.exec_driver_sql("DELETE FROM alembic_version")
+    assert seen.count("close") == 2  # the failing one and the idle one; `busy` is in use
+    waiting: list[int] = []
+
+    def read() -> None:
+        with database.engine.connect() as connection:
+            waiting.append(connection.exec_driver_sql("SELECT 1").scalar_one())
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive()  # waits until `busy` has closed
+    assert "open" not in seen
+    busy.close()
+    thread.join(5)
+    assert waiting == [1]
+    assert seen == ["close", "close", "close", "open"]
+    with database.begin() as db:  # writes again: the new connection is not query-only
+        db.execute(text("UPDATE alembic_version SET version_num = version_num"))
+    database.dispose()
+
+
+def test_a_read_only_error_gives_the_wal_and_shm_the_database_files_mode(tmp_path: Path) -> None:
+    """SQLite makes the -wal and -shm with the database file's mode of the time: made while it
+    was read-only, they would stay so after it is writable again."""
+    path = tmp_path / "modes.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    sides = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    # `keeper` stays open, so that SQLite does not remove the -wal when the failing one closes.
+    with database.engine.connect() as keeper, database.engine.connect() as connection:
+        keeper.exec_driver_sql("SELECT 1")
+        for side in sides:
+            side.chmod(0o400)
+        connection.exec_driver_sql("PRAGMA query_only=ON")
+        with pytest.raises(OperationalError, match="readonly"):
+            connection.exec_driver_sql("DELETE FROM alembic_version")
+        assert [side.stat().st_mode & 0o777 for side in sides] == [0o600, 0o600]
     database.dispose()

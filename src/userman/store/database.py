@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -35,6 +36,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.util import queue as sqla_queue
 
 from userman.core.errors import DatabaseError
 from userman.store import logbook  # noqa: F401 - every log row committed, to `userman.log`
@@ -56,6 +59,7 @@ log = logging.getLogger(__name__)
 SCHEMA_REVISION = "0022"
 
 DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
+REOPEN_WAIT = 10.0  # seconds a transaction waits for the SQLite pool to close its connections
 SUPPORTED = "sqlite:///PATH or postgresql://USER@HOST/NAME"
 DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("psycopg",)}  # after normalize_url
 CONNECT_TIMEOUT = 5  # seconds for PostgreSQL to answer; a connect_timeout in the URL wins
@@ -204,17 +208,97 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str) ->
     cursor.close()
 
 
-def _read_only_connection(context: ExceptionContext) -> None:
+def _read_only_connection(context: ExceptionContext, *, path: str) -> None:
     """SQLite opens a file it may not write read-only, and the connection stays so after the
     file becomes writable ("attempt to write a readonly database", SQLITE_READONLY, for ever).
-    Such an error is taken as a lost connection: SQLAlchemy discards it (and the pool's others,
-    opened the same way), and the next transaction opens the file anew, writing once it may.
-    The failed transaction is rolled back and reported as before: nothing is acknowledged."""
+    Worse, SQLite shares one WAL index (-shm) among all the connections of a process to a file,
+    opened the way the first one opened it, until the last of them closes: a connection opened
+    after the file became writable is read-only too while any older one is open. So such an
+    error is taken as a lost connection (SQLAlchemy discards it), and the pool closes every
+    connection before it opens the next (`_ReopeningPool`): the next transaction opens the file
+    anew, writing once it may. The -wal and -shm, which SQLite made with the file's mode of the
+    time, are given its mode of now. The failed transaction is rolled back and reported as
+    before: nothing is acknowledged."""
     error = context.original_exception
     code = getattr(error, "sqlite_errorcode", None)
     readonly = isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_READONLY
     if isinstance(error, sqlite3.OperationalError) and readonly:
         context.is_disconnect = True
+        _side_files_as(Path(path))
+        pool = context.engine.pool if context.engine is not None else None
+        if isinstance(pool, _ReopeningPool):
+            pool.reopen()
+
+
+def _side_files_as(database: Path) -> None:
+    """The -wal and -shm of `database` given its owner's read and write bits, as SQLite gives
+    them when it makes them: one made while the file was read-only stays so otherwise."""
+    try:
+        wanted = database.stat().st_mode & 0o600
+    except OSError:
+        return
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{database}{suffix}")
+        try:
+            mode = side.stat().st_mode & 0o777
+            if mode & 0o600 != wanted:
+                os.chmod(side, (mode & ~0o600) | wanted)
+        except OSError:  # not there, or not ours: SQLite says what it cannot do
+            continue
+
+
+class _ReopeningPool(QueuePool):
+    """The SQLite file's pool: a QueuePool that can close all its connections at once.
+
+    After `reopen()` the idle connections are closed at once, those in use when they come back,
+    and a thread asking for one waits (up to REOPEN_WAIT seconds) until none is open: only
+    then does SQLite let go of the WAL index that was opened read-only. Connections to an
+    in-memory database are never reopened (they are the database)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reopening = threading.Condition()
+        self._closing = False
+
+    def reopen(self) -> None:
+        with self._reopening:
+            self._closing = True
+            while True:
+                try:
+                    record = self._pool.get(False)
+                except sqla_queue.Empty:
+                    break
+                self._discard(record)
+            self._closed_all()
+
+    def _discard(self, record: ConnectionPoolEntry) -> None:
+        try:
+            record.close()
+        finally:
+            self._dec_overflow()
+
+    def _closed_all(self) -> None:
+        """Called holding the condition: the closing ends when no connection is open."""
+        if self._closing and self.checkedout() + self._pool.qsize() == 0:
+            self._closing = False
+            self._reopening.notify_all()
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        with self._reopening:
+            if self._closing:
+                self._discard(record)
+                self._closed_all()
+                return
+        super()._do_return_conn(record)
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        if not self._closing:  # the usual case, without the lock
+            return super()._do_get()
+        with self._reopening:
+            # Bounded: a thread that holds a connection while it asks for another would
+            # otherwise wait for itself; past the bound it goes on (and may fail read-only).
+            self._reopening.wait_for(lambda: not self._closing, REOPEN_WAIT)
+        return super()._do_get()
 
 
 class Database:
@@ -236,10 +320,15 @@ class Database:
             self.synchronous: str | None = _synchronous(parsed, url)
             _sqlite_files(parsed.database)
             # The level is userman's, not the driver's: the engine gets the URL without it.
-            self.engine: Engine = create_engine(parsed.difference_update_query(["synchronous"]))
+            self.engine: Engine = create_engine(
+                parsed.difference_update_query(["synchronous"]),
+                poolclass=None if in_memory else _ReopeningPool,
+            )
             pragmas = functools.partial(_sqlite_pragmas, synchronous=self.synchronous)
             event.listen(self.engine, "connect", pragmas)
-            event.listen(self.engine, "handle_error", _read_only_connection)
+            if not in_memory and parsed.database:
+                readonly = functools.partial(_read_only_connection, path=parsed.database)
+                event.listen(self.engine, "handle_error", readonly)
         else:
             if "synchronous" in parsed.query:
                 raise DatabaseError(
