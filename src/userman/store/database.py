@@ -257,6 +257,9 @@ class _ReopeningPool(QueuePool):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # SQLAlchemy names a pool's logger after its class: under `userman.` this one would
+        # write the INFO lines (pool disposed, recreated) that QueuePool's keep to itself.
+        self.logger = logging.getLogger("sqlalchemy.pool.impl.QueuePool")
         self._reopening = threading.Condition()
         self._closing = False
 
