@@ -70,7 +70,7 @@ def test_never_more_than_the_slots_at_once(counting: _Counting) -> None:
 
 @pytest.mark.usefixtures("all_slots_taken")
 def test_a_full_house_refuses_at_once_and_changes_nothing() -> None:
-    stored = passwords.DECOY
+    stored = passwords.decoy()
     with pytest.raises(BusyError) as refused:
         passwords.verify(stored, "decoy")
     assert refused.value.retry_after == passwords.RETRY_AFTER
@@ -84,8 +84,8 @@ def test_a_refusal_gives_no_slot_away(monkeypatch: pytest.MonkeyPatch) -> None:
     taken = [passwords._slots.acquire(timeout=5) for _ in range(passwords.SLOTS)]
     try:
         with pytest.raises(BusyError):
-            passwords.verify(passwords.DECOY, "x")
+            passwords.verify(passwords.decoy(), "x")
     finally:
         for _ in taken:
             passwords._slots.release()
-    assert passwords.verify(passwords.DECOY, "decoy")  # every slot is free again
+    assert passwords.verify(passwords.decoy(), "decoy")  # every slot is free again

@@ -84,7 +84,7 @@ def log_in(db: Session, login: str, password: str) -> Actor:
     the login or the password is wrong, so that a refusal does not tell which."""
     customer = db.scalar(select(models.Customer).where(models.Customer.login == login))
     if customer is None:
-        password_matches(passwords.DECOY, password)
+        password_matches(passwords.decoy(), password)
         raise PermissionDeniedError(BAD_LOGIN)
     if not password_matches(customer.password_hash, password):
         raise PermissionDeniedError(BAD_LOGIN)

@@ -9,6 +9,7 @@ refused at once with BusyError (web: 503 and Retry-After) instead of queueing wi
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from argon2 import PasswordHasher
@@ -16,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from userman.core.errors import BusyError
 
-__all__ = ["DECOY", "RETRY_AFTER", "SLOTS", "WAIT", "hash_password", "verify"]
+__all__ = ["RETRY_AFTER", "SLOTS", "WAIT", "decoy", "hash_password", "verify"]
 
 # How many argon2 hashes run at once in this process: the cores of the small machine userman is
 # sized for (2), so that password checks never hold more than 2 x 64 MiB nor every core.
@@ -28,9 +29,6 @@ RETRY_AFTER = 2  # seconds, what a refusal tells the client to wait
 
 _hasher = PasswordHasher()
 _slots = threading.BoundedSemaphore(SLOTS)
-# A hash of nothing anyone knows, checked for a login that no customer has, so that an unknown
-# login takes as long to refuse as a wrong password.
-DECOY = _hasher.hash("decoy")
 
 
 class _Slot:
@@ -48,6 +46,14 @@ def hash_password(password: str) -> str:
     """The argon2 hash of a new password."""
     with _Slot():
         return _hasher.hash(password)
+
+
+@functools.cache
+def decoy() -> str:
+    """A hash of nothing anyone knows, checked for a login that no customer has, so that an
+    unknown login takes as long to refuse as a wrong password. Made when first needed, not at
+    import: every CLI command imports this module, and a hash is a fifth of a second."""
+    return _hasher.hash("decoy")
 
 
 def verify(stored_hash: str, password: str) -> bool:
