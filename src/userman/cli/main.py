@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import socket
 import sys
@@ -279,6 +280,13 @@ def _listening(
     help="RADIUS accounting port (0: one the system picks, as logged).",
 )
 @click.option(
+    "--radsec-port",
+    type=PORT,
+    default=None,
+    help="RadSec (RADIUS over TLS) port, for authentication and accounting both (0: none). "
+    "Default: 2083 when a radsec-certificate is set when the server starts, else none.",
+)
+@click.option(
     "--interim-interval",
     default="5m",
     show_default=True,
@@ -391,6 +399,7 @@ def serve(  # noqa: PLR0917 - click passes every option
     bind: str,
     auth_port: int,
     acct_port: int,
+    radsec_port: int | None,
     interim_interval: str,
     http_port: int,
     http_bind: str | None,
@@ -465,10 +474,22 @@ def serve(  # noqa: PLR0917 - click passes every option
         )
     # In a worker the parent brought the schema up to date already: this only checks it.
     app = _open(ctx)
+    radsec_off = ""
+    if radsec_port == 0:
+        radsec_off = "--radsec-port 0"
+    elif radsec_port is None and worker is None:
+        if app.tls_material().radsec is None:
+            radsec_off = (
+                "no radsec-certificate is set (database set radsec-certificate=NAME and restart,"
+                " or start with --radsec-port 2083)"
+            )
+        else:
+            radsec_port = 2083  # server/radsec.py PORT, without importing the server here
 
     def answer(
         sockets: tuple[socket.socket, socket.socket],
         *,
+        radsec: socket.socket | None = None,
         web: socket.socket | None,
         metrics_sock: socket.socket | None,
         control: Control | Owner | None,
@@ -525,6 +546,8 @@ def serve(  # noqa: PLR0917 - click passes every option
                 loop=loop,
                 role=role,
                 registry=registry,
+                radsec=radsec,
+                radsec_off=radsec_off,
             )
 
     if worker is not None:  # started by `serve --workers N` (server/workers.py), not by people
@@ -544,7 +567,7 @@ def serve(  # noqa: PLR0917 - click passes every option
             f"a server already runs on {db_url} ({pid}answering CLI commands on "
             f"{control.path}): stop it first, or serve another database"
         )
-    web = metrics_sock = None
+    web = metrics_sock = radsec = None
     try:
         if workers > 1:
             from userman.server.workers import bind_shared  # noqa: PLC0415 - only serve's
@@ -562,6 +585,10 @@ def serve(  # noqa: PLR0917 - click passes every option
                     _listening("accounting", "udp", bind, acct_port, bind_udp),
                 )
             ]
+        if radsec_port:
+            from userman.server.radsec import bind_tcp  # noqa: PLC0415 - only serve's
+
+            radsec = _listening("RadSec", "tcp", bind, radsec_port, bind_tcp)
         if http_port:
             from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
 
@@ -577,12 +604,24 @@ def serve(  # noqa: PLR0917 - click passes every option
     # Every port is bound: now the lines that say so.
     if workers == 1:
         answer(
-            shared[0], web=web, metrics_sock=metrics_sock, control=control, role=Role(), tasks=[]
+            shared[0],
+            radsec=radsec,
+            web=web,
+            metrics_sock=metrics_sock,
+            control=control,
+            role=Role(),
+            tasks=[],
         )
         return
     app.close()  # the parent holds no database: its workers open their own
     configure_logging(json_lines=log_format == "json", syslog=syslog)
-    ctx.exit(_supervise(ctx, db_url, shared, web=web, metrics_sock=metrics_sock, control=control))
+    if radsec_off:
+        logging.getLogger("userman.server").info("RadSec is off: %s", radsec_off)
+    ctx.exit(
+        _supervise(
+            ctx, db_url, shared, web=web, metrics_sock=metrics_sock, control=control, radsec=radsec
+        )
+    )
 
 
 # Where `serve --workers N`'s parent tells its workers to publish their counters for /metrics.
@@ -609,6 +648,7 @@ def _supervise(
     web: socket.socket | None,
     metrics_sock: socket.socket | None,
     control: Any,
+    radsec: socket.socket | None = None,
 ) -> int:
     """Run `serve --workers N`'s workers (server/workers.py) until stopped; the exit status."""
     from userman.cli.control import Control, Owner  # noqa: PLC0415 - only serve's
@@ -629,8 +669,10 @@ def _supervise(
         sockets=shared,
         web=web,
         control=control.listener if isinstance(control, Control) else None,
-        where=f"{host}: authentication {auth}/udp, accounting {acct}/udp",
+        where=f"{host}: authentication {auth}/udp, accounting {acct}/udp"
+        + ("" if radsec is None else f", RadSec {radsec.getsockname()[1]}/tcp"),
         metrics=metrics_sock,
+        radsec=radsec,
     )
     try:
         return supervise(plan)
@@ -661,6 +703,9 @@ def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
         sock.setblocking(False)
     web = socket.socket(fileno=inherited.web) if inherited.web >= 0 else None
     metrics = socket.socket(fileno=inherited.metrics) if inherited.metrics >= 0 else None
+    radsec = socket.socket(fileno=inherited.radsec) if inherited.radsec >= 0 else None
+    if radsec is not None:
+        radsec.setblocking(False)
     path = socket_path(db_url)
     control = None
     if inherited.control >= 0 and path is not None:
@@ -674,6 +719,7 @@ def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
     )
     answer(
         sockets,
+        radsec=radsec,
         web=web,
         metrics_sock=metrics,
         control=control,

@@ -1,6 +1,8 @@
 """The UDP endpoints: datagram in, services, reply out; nothing blocks the loop.
 
-One `RadiusServer` serves the authentication and the accounting port. It finds the router by
+One `RadiusServer` serves the authentication and the accounting port, and the packets that
+RadSec connections carry (server/radsec.py: both kinds on one connection, from a `Peer`, with
+the secret "radsec"), all through the same path. It finds the router by
 source address in its snapshot cache (server/cache.py) without a query. It decides an
 Access-Request on the loop from the policy in memory (services/access.py); only what a router
 relies on (a profile that starts, a caller-id bound) is committed, in a worker thread, before the
@@ -24,9 +26,9 @@ import os
 from collections import Counter
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from userman.core.authorize import AccessRequest, Decision
 from userman.radius.dedup import DuplicateCache, RequestKey, Status, request_key
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
     from userman.core.accounting import SessionState
     from userman.services.aaa import AccountingItem
 
-__all__ = ["RadiusProtocol", "RadiusServer"]
+__all__ = ["RADSEC_SECRET", "Peer", "RadiusProtocol", "RadiusServer", "Sender"]
 
 log = logging.getLogger("userman.server")
 
@@ -66,6 +68,43 @@ Answer = bytes | Coroutine[Any, Any, bytes | None] | None
 # Which request codes each port answers (RFC 2865 3, RFC 2866 3, RFC 5997 2).
 AUTH_CODES = frozenset({Code.ACCESS_REQUEST, Code.STATUS_SERVER})
 ACCT_CODES = frozenset({Code.ACCOUNTING_REQUEST, Code.STATUS_SERVER})
+# RadSec carries both on one connection (https://www.rfc-editor.org/rfc/rfc6614#section-2.1).
+RADSEC_CODES = AUTH_CODES | ACCT_CODES
+# https://www.rfc-editor.org/rfc/rfc6614#section-2.3: the shared secret over TLS is "radsec".
+RADSEC_SECRET = b"radsec"
+
+
+class Sender(Protocol):
+    """Where replies go: a UDP port's transport, or a RadSec connection (server/radsec.py)."""
+
+    def sendto(self, data: bytes, addr: Any) -> None: ...
+
+
+@dataclass(slots=True)
+class Peer:
+    """The far end of a RadSec connection: the names its certificate holds (its subject's CN
+    and its DNS subject alternative names). Its requests are those of the router whose address
+    the connection comes from, if that router's name is one of `names`, and are signed with
+    the secret "radsec" (RFC 6614 2.3) instead of the router's. `refused`: a request found no
+    such router (any more): the connection is closed."""
+
+    names: frozenset[str]
+    refused: bool = False
+    _seen: tuple[RouterInfo, RouterInfo] | None = None  # a router as read, and as admitted
+
+    def admit(self, router: RouterInfo | None) -> RouterInfo | None:
+        """`router` (found by the source address) as this peer's requests are answered for,
+        or None when it is not this peer's."""
+        if router is None or router.disabled or router.name not in self.names:
+            self.refused = True
+            return None
+        seen = self._seen
+        if seen is None or seen[0] is not router:  # once per snapshot, not per request
+            seen = self._seen = (router, replace(router, secret=RADSEC_SECRET))
+        return seen[1]
+
+
+_ACCOUNTING_REQUEST = bytes([Code.ACCOUNTING_REQUEST])
 
 
 def utcnow() -> dt.datetime:
@@ -130,19 +169,30 @@ class RadiusServer:
         return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
 
     def submit(
-        self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
+        self,
+        transport: Sender,
+        data: bytes,
+        addr: Any,
+        accounting: bool | None,
+        via: Peer | None = None,
     ) -> None:
-        """Answer a datagram: at once when it needs no wait (a decision from memory, a
-        Status-Server, a drop), else in a task of its own."""
-        work = self.receive(transport, data, addr, accounting)
+        """Answer a datagram (or a packet of a RadSec connection: `via` its peer, `accounting`
+        None): at once when it needs no wait (a decision from memory, a Status-Server, a
+        drop), else in a task of its own."""
+        work = self.receive(transport, data, addr, accounting, via)
         if work is not None:
             self._spawn(work)
 
     async def handle(
-        self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
+        self,
+        transport: Sender,
+        data: bytes,
+        addr: Any,
+        accounting: bool | None,
+        via: Peer | None = None,
     ) -> None:
         """Answer a datagram, waiting for whatever that takes."""
-        work = self.receive(transport, data, addr, accounting)
+        work = self.receive(transport, data, addr, accounting, via)
         if work is not None:
             await work
 
@@ -186,50 +236,72 @@ class RadiusServer:
         self._flushed = counts
 
     def receive(
-        self, transport: asyncio.DatagramTransport, data: bytes, addr: Any, accounting: bool
+        self,
+        transport: Sender,
+        data: bytes,
+        addr: Any,
+        accounting: bool | None,
+        via: Peer | None = None,
     ) -> Coroutine[Any, Any, None] | None:
         """Answer what can be answered now; what must wait (a router to read while the
-        snapshot is not fresh, a decision to commit, accounting) is the coroutine returned."""
+        snapshot is not fresh, a decision to commit, accounting) is the coroutine returned.
+        `accounting`: which port it came to; None: a RadSec connection's, from `via`."""
         source = str(addr[0])
         began = perf_counter()  # the reply's latency, for /metrics
         if not self.routers.fresh(asyncio.get_running_loop().time()):
-            return self._read_router(transport, data, addr, accounting, began)
-        return self._receive(self.routers.get(source), transport, data, addr, accounting, began)
+            return self._read_router(transport, data, addr, (accounting, via), began)
+        router = self.routers.get(source)
+        return self._receive(router, transport, data, addr, (accounting, via), began)
+
+    async def find_router(self, source: str) -> RouterInfo | None:
+        """The router with the address `source`: from the snapshot while it is fresh, else
+        read from the database."""
+        if self.routers.fresh(asyncio.get_running_loop().time()):
+            return self.routers.get(source)
+        router: RouterInfo | None = await self._call(self.app.find_router, source)
+        return router
 
     async def _read_router(
         self,
-        transport: asyncio.DatagramTransport,
+        transport: Sender,
         data: bytes,
         addr: Any,
-        accounting: bool,
+        port: tuple[bool | None, Peer | None],
         began: float,
     ) -> None:
         router: RouterInfo | None = await self._call(self.app.find_router, str(addr[0]))
-        work = self._receive(router, transport, data, addr, accounting, began)
+        work = self._receive(router, transport, data, addr, port, began)
         if work is not None:
             await work
 
     def _receive(  # noqa: PLR0917
         self,
         router: RouterInfo | None,
-        transport: asyncio.DatagramTransport,
+        transport: Sender,
         data: bytes,
         addr: Any,
-        accounting: bool,
+        port: tuple[bool | None, Peer | None],
         began: float,
     ) -> Coroutine[Any, Any, None] | None:
         source = str(addr[0])
         now = asyncio.get_running_loop().time()
+        to_accounting, via = port
+        # A RadSec connection carries both kinds: its accounting requests are told by their code.
+        accounting = bool(to_accounting) if via is None else data[:1] == _ACCOUNTING_REQUEST
+        if via is not None:
+            router = via.admit(router)
         if router is None or router.disabled:
             self.counters["unknown-requests"] += 1
             unwritten = self.quiet.note((source, "unknown"), now)
             if unwritten is not None:
                 log.warning(
-                    "dropped a request from %s: no router with that address%s",
+                    "dropped a request from %s: no router with that address%s%s",
                     source,
+                    "" if via is None else " and certificate",
                     _since(unwritten),
                 )
             return None
+        codes = RADSEC_CODES if via is not None else ACCT_CODES if accounting else AUTH_CODES
         # https://www.rfc-editor.org/rfc/rfc5080#section-2.2.2: a retransmission is not decided
         # (nor accounted) again: it gets the reply sent, or nothing while the first is decided.
         key = request_key(data, source, int(addr[1]), accounting=accounting)
@@ -241,7 +313,7 @@ class RadiusServer:
                     transport.sendto(seen.reply, addr)
                 return None
         try:
-            answer = self._answer(router, data, source, accounting)
+            answer = self._answer(router, data, source, codes)
         except Exception as error:
             self._failed(router, error)
             answer = None
@@ -256,7 +328,7 @@ class RadiusServer:
         answer: Coroutine[Any, Any, bytes | None],
         router: RouterInfo,
         key: RequestKey | None,
-        transport: asyncio.DatagramTransport,
+        transport: Sender,
         addr: Any,
         timing: tuple[Histogram, float],
     ) -> None:
@@ -272,7 +344,7 @@ class RadiusServer:
         self,
         reply: bytes | None,
         key: RequestKey | None,
-        transport: asyncio.DatagramTransport,
+        transport: Sender,
         addr: Any,
         timing: tuple[Histogram, float],
     ) -> None:
@@ -309,10 +381,12 @@ class RadiusServer:
         else:
             self.duplicates.finish(key, reply, now)
 
-    def _answer(self, router: RouterInfo, data: bytes, source: str, accounting: bool) -> Answer:
+    def _answer(
+        self, router: RouterInfo, data: bytes, source: str, codes: frozenset[Code]
+    ) -> Answer:
         secret = router.secret
         pkt = decode(data, self.dictionary, secret=secret)
-        if pkt.code not in (ACCT_CODES if accounting else AUTH_CODES):
+        if pkt.code not in codes:
             raise DecodeError(f"{pkt.code.name} is not answered on this port", offset=0)
         # RFC 3579 3.2: a wrong Message-Authenticator means a silent discard.
         signed = verify_message_authenticator(data, secret)
@@ -327,8 +401,9 @@ class RadiusServer:
         elif pkt.code is Code.ACCESS_REQUEST and router.learns and not self._must_sign(router):
             self._learn(router)
         if pkt.code is Code.STATUS_SERVER:
-            # RFC 5997 3: Access-Accept on the auth port, Accounting-Response on the acct port.
-            answer = Code.ACCOUNTING_RESPONSE if accounting else Code.ACCESS_ACCEPT
+            # RFC 5997 3: Access-Accept on the auth port, Accounting-Response on the acct port;
+            # over RadSec, which has one port for both, Access-Accept (as FreeRADIUS answers).
+            answer = Code.ACCESS_ACCEPT if codes >= AUTH_CODES else Code.ACCOUNTING_RESPONSE
             self.count("status-server", router.id)
             return self._encode(pkt.reply(answer, ()), secret, pkt, sign=True)
         if pkt.code is Code.ACCOUNTING_REQUEST:

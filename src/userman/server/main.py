@@ -6,7 +6,9 @@ every worker answers on its own sockets of the shared ports, with its own accoun
 policy and router snapshots and per-router counters (added to the database's totals, so N
 flushes add up); the primary (worker 0) alone sends the queued Disconnect/CoA requests,
 rechecks the open sessions (enforce), closes stale sessions and prunes (CoA rows, policy, the
-retention settings), tasks that would only conflict or repeat if run N times."""
+retention settings), tasks that would only conflict or repeat if run N times. The RadSec port
+(server/radsec.py), when there is one, is the primary's too: a router keeps its one connection.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 from userman.radius.dictionary import default_dictionary
 from userman.server import cache, coa, logs, metrics, nodes, notify, policy
 from userman.server.endpoint import RadiusProtocol, RadiusServer
+from userman.server.radsec import Radsec
 from userman.services import Userman
 
 if TYPE_CHECKING:
@@ -97,9 +100,12 @@ async def serve(
     tasks: Sequence[Task] = (),
     role: Role = Role(),
     registry: CollectorRegistry | None = None,
+    radsec: socket.socket | None = None,
+    radsec_off: str = "",
 ) -> None:
-    """Answer on `sockets`, the bound authentication and accounting ports, until stopped;
-    `registry` (/metrics') reads the server's counters when scraped (server/metrics.py)."""
+    """Answer on `sockets`, the bound authentication and accounting ports, and on `radsec`, the
+    bound RadSec port (None: why is `radsec_off`), until stopped; `registry` (/metrics') reads
+    the server's counters when scraped (server/metrics.py)."""
     loop = asyncio.get_running_loop()
     server = RadiusServer(app, default_dictionary(), interim_interval=interim_interval)
     source = metrics.server_source(server)
@@ -114,6 +120,7 @@ async def serve(
     transports: list[asyncio.DatagramTransport] = []
     protocols: list[RadiusProtocol] = []
     sender: coa.CoaSender | None = None
+    tls: Radsec | None = None
     membership = nodes.Membership(app.nodes)
     stop = asyncio.Event()
     beats: asyncio.Future[None] | None = None
@@ -133,6 +140,11 @@ async def serve(
             )
             transports.append(transport)
             protocols.append(protocol)
+        if radsec is not None:
+            tls = Radsec(server)
+            await tls.start(radsec)
+        elif radsec_off and role.primary:
+            log.info("RadSec is off: %s", radsec_off)
         if role.primary:
             # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
             sender = await coa.start_sender(server, bind)
@@ -140,6 +152,8 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
         ports = f"authentication {sockets[0].getsockname()[1]}/udp, accounting "
         ports += f"{sockets[1].getsockname()[1]}/udp"
+        if radsec is not None:
+            ports += f", RadSec {radsec.getsockname()[1]}/tcp"
         if role.ready is None:
             log.info("userman is listening on %s: %s", bind, ports)
         else:
@@ -153,6 +167,8 @@ async def serve(
             # The policy in memory, following what other processes change.
             policy.watch(app.policy, stop),
         ]
+        if tls is not None:  # the RadSec certificates, followed
+            running.append(tls.watch(stop))
         if sender is not None:  # the primary's, once for all workers
             running += [
                 _sweep_stale(server, interim_interval, stop),
@@ -171,6 +187,8 @@ async def serve(
         # while the tasks end and what was received is answered.
         for protocol in protocols:
             protocol.refuse()
+        if tls is not None:
+            tls.refuse()
         if role.ready is None:
             notify.notify("STOPPING=1")
         for task in started:
@@ -180,6 +198,8 @@ async def serve(
         # Answer what was received (its accounting committed first); `close()` below stores
         # whatever is still queued once the ports are closed.
         await server.drain()
+        if tls is not None:
+            await tls.close()  # the answers written, the connections closed
         with contextlib.suppress(Exception):
             await server.flush_counters(final=True)  # what the last answers counted
         log.info(
@@ -191,6 +211,8 @@ async def serve(
         stop.set()
         for transport in transports:
             transport.close()
+        if tls is not None:
+            await tls.close()
         if sender is not None:
             sender.close()
         server.close()
@@ -305,6 +327,8 @@ def run_server(
     loop: str = "auto",
     role: Role = Role(),
     registry: CollectorRegistry | None = None,
+    radsec: socket.socket | None = None,
+    radsec_off: str = "",
 ) -> None:
     """`serve` on the event loop `loop` names (see `event_loop`), until it stops."""
     name, factory = event_loop(loop)
@@ -327,6 +351,8 @@ def run_server(
                     tasks=tasks,
                     role=role,
                     registry=registry,
+                    radsec=radsec,
+                    radsec_off=radsec_off,
                 )
             )
     finally:

@@ -106,6 +106,7 @@ class Inherited:
     control: int
     ready: int
     parent: int
+    radsec: int = -1  # worker 0's, like the web port: a router keeps one connection
 
     def spec(self) -> str:
         return ",".join(str(value) for value in dataclasses.astuple(self))
@@ -120,7 +121,7 @@ class Inherited:
 
     @property
     def fds(self) -> tuple[int, ...]:
-        fds = (self.auth, self.acct, self.web, self.metrics, self.control)
+        fds = (self.auth, self.acct, self.web, self.metrics, self.control, self.radsec)
         return tuple(fd for fd in fds if fd >= 0)
 
 
@@ -137,6 +138,7 @@ class Plan:
     control: socket.socket | None
     where: str
     metrics: socket.socket | None = None  # --metrics-port, worker 0's like the web port
+    radsec: socket.socket | None = None  # --radsec-port, worker 0's like the web port
 
 
 def supervise(plan: Plan) -> int:
@@ -210,8 +212,10 @@ class _Worker:
         """Start the process and wait until it answers; False when it ended before."""
         auth, acct = self.plan.sockets[self.index]
         primary = self.index == 0
-        web, metrics, control = (
-            (self.plan.web, self.plan.metrics, self.plan.control) if primary else (None,) * 3
+        web, metrics, control, radsec = (
+            (self.plan.web, self.plan.metrics, self.plan.control, self.plan.radsec)
+            if primary
+            else (None,) * 4
         )
         read, write = os.pipe()
         inherited = Inherited(
@@ -224,6 +228,7 @@ class _Worker:
             control.fileno() if control is not None else -1,
             write,
             os.getpid(),
+            radsec.fileno() if radsec is not None else -1,
         )
         try:
             self.process = await asyncio.create_subprocess_exec(

@@ -1,0 +1,339 @@
+"""RadSec (RADIUS over TLS, RFC 6614): the TCP port (2083), its connections, and the TLS context
+built from the installation's `radsec-certificate` and `trusted-ca` (services/certificates.py).
+
+A connection is taken only from a router's address, and within the limits (MAX_CONNECTIONS,
+PER_ADDRESS); its TLS handshake (TLS 1.2 or newer) must show a client certificate that a
+trusted CA signed (and, when every trusted CA has a CRL, not revoked), whose subject CN or one
+of whose DNS subject alternative names is that router's name. Then every RADIUS packet it
+carries, cut from the stream by its Length (radius/stream.py), takes the UDP ports' own path
+(server/endpoint.py, with the secret "radsec"), and the answer is written back to it. A
+connection silent for IDLE_SECONDS, one whose Length is out of bounds, or whose router is
+gone, is closed. New connections use the context as the settings say now: `watch` builds it
+again when the certificates' stamp changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import ssl
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from userman.radius.errors import DecodeError
+from userman.radius.stream import Framer
+from userman.server.endpoint import Peer, RadiusServer
+
+if TYPE_CHECKING:
+    from userman.services.certificates import TlsMaterial
+
+__all__ = [
+    "HANDSHAKE_SECONDS",
+    "IDLE_SECONDS",
+    "MAX_CONNECTIONS",
+    "PER_ADDRESS",
+    "PORT",
+    "Radsec",
+    "bind_tcp",
+    "context",
+    "peer_names",
+]
+
+log = logging.getLogger("userman.server")
+
+PORT = 2083  # https://www.rfc-editor.org/rfc/rfc6614#section-2.1
+MAX_CONNECTIONS = 256  # at once, from every router
+PER_ADDRESS = 4  # at once, from one address (a router keeps one; RFC 6614 2.5)
+IDLE_SECONDS = 120.0  # a connection that carried nothing for this long is closed
+HANDSHAKE_SECONDS = 10.0  # the TLS handshake's limit
+MAX_BUFFERED = 1 << 20  # answers a peer has not read: more, and the connection is closed
+POLL_SECONDS = 1.0  # between two reads of the certificates' stamp
+READ_SIZE = 65536
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """The RadSec port, bound and listening (connections wait in its backlog until the server
+    runs); OSError when it cannot be, for `serve` to say before it listens anywhere."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    sock.setblocking(False)
+    return sock
+
+
+def context(material: TlsMaterial) -> ssl.SSLContext | None:
+    """The server's TLS context from the settings, or None while `radsec-certificate` or
+    `trusted-ca` is not set (every connection is then refused). ssl.SSLError when the
+    certificates do not load."""
+    if material.radsec is None or not material.trusted:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # https://www.rfc-editor.org/rfc/rfc6614#section-2.3: TLS 1.1 or newer; 1.2 here (RFC 8996).
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.verify_mode = ssl.CERT_REQUIRED  # mutual authentication (RFC 6614 2.3)
+    # load_cert_chain and CRLs take files only: written to a private directory, then removed.
+    with tempfile.TemporaryDirectory(prefix="userman-radsec-") as folder:
+        chain, key = Path(folder, "chain.pem"), Path(folder, "key.pem")
+        chain.write_text(material.radsec.chain)
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(material.radsec.key)
+        ctx.load_cert_chain(chain, key)
+        trusted = Path(folder, "trusted.pem")
+        trusted.write_text("".join(material.trusted) + "".join(material.crls))
+        ctx.load_verify_locations(cafile=trusted)
+    # A CRL is checked when every trusted CA has one (OpenSSL refuses a leaf whose CA has none).
+    if material.crls and len(material.crls) == len(material.trusted):
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    return ctx
+
+
+def peer_names(cert: dict[str, Any]) -> frozenset[str]:
+    """The names a verified peer certificate (ssl's getpeercert()) gives its holder: its
+    subject's common names and its DNS subject alternative names."""
+    names = {value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"}
+    names |= {value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"}
+    return frozenset(names)
+
+
+class _Replies:
+    """A connection as the endpoint's reply sender: answers written to it, in order."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+
+    def sendto(self, data: bytes, addr: Any) -> None:
+        writer = self.writer
+        if writer.is_closing():
+            return  # closed while the request was decided: the router sends it again
+        writer.write(data)
+        if writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+            log.warning("closed a RadSec connection from %s: it does not read its answers", addr[0])
+            writer.transport.abort()
+
+
+class _Unread(asyncio.StreamReaderProtocol):
+    """A connection that reads nothing until its TLS handshake begins: the ClientHello must
+    reach TLS, not the plain stream. (uvloop starts reading after connection_made: its task,
+    which pauses again, must not wait for anything before start_tls.)"""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.pause_reading()  # type: ignore[attr-defined]
+        super().connection_made(transport)
+
+
+class Radsec:
+    """The RadSec port of one `RadiusServer`: its listener, connections and TLS context."""
+
+    def __init__(
+        self,
+        server: RadiusServer,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        per_address: int = PER_ADDRESS,
+        idle: float = IDLE_SECONDS,
+    ) -> None:
+        self.server = server
+        self.max_connections = max_connections
+        self.per_address = per_address
+        self.idle = idle
+        self.context: ssl.SSLContext | None = None
+        self.stamp: str | None = None
+        self.open: Counter[str] = Counter()  # connections by source address
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._listener: asyncio.Server | None = None
+        self._closing = False
+
+    async def load(self) -> None:
+        """Build the context from the settings when the certificates' stamp changed."""
+        loop = asyncio.get_running_loop()
+        app = self.server.app
+        stamp = await loop.run_in_executor(None, app.tls_stamp)
+        if stamp == self.stamp:
+            return
+        material = await loop.run_in_executor(None, app.tls_material)
+        try:
+            self.context = await loop.run_in_executor(None, context, material)
+        except (ssl.SSLError, OSError, ValueError) as error:
+            self.context = None
+            log.error("RadSec refuses every connection: its certificates do not load: %s", error)
+        else:
+            if self.context is None:
+                log.warning(
+                    "RadSec refuses every connection: set radsec-certificate and trusted-ca"
+                    " (userman database set radsec-certificate=NAME trusted-ca=CA)"
+                )
+            else:
+                name = material.radsec.name if material.radsec else ""
+                log.info(
+                    "RadSec serves the certificate %s, trusting %d CAs", name, len(material.trusted)
+                )
+        self.stamp = material.stamp
+
+    async def start(self, sock: socket.socket) -> None:
+        """Load the context and take connections on `sock` (bound and listening)."""
+        await self.load()
+
+        def made() -> _Unread:
+            return _Unread(asyncio.StreamReader(limit=READ_SIZE), self._connected)
+
+        self._listener = await asyncio.get_running_loop().create_server(made, sock=sock)
+
+    async def watch(self, stop: asyncio.Event, interval: float = POLL_SECONDS) -> None:
+        """Follow the certificates' settings until `stop` (new connections use the new ones)."""
+        failing = False
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if stop.is_set():
+                return
+            try:
+                await self.load()
+                failing = False
+            except Exception:
+                if not failing:
+                    log.exception("could not read the RadSec certificates")
+                failing = True
+
+    def refuse(self) -> None:
+        """Take no more connections nor requests (the server stops); the answers to what was
+        taken still go out."""
+        self._closing = True
+        if self._listener is not None:
+            self._listener.close()
+        for writer in self._writers:
+            with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError):
+                writer.transport.pause_reading()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        """Close every connection (after `RadiusServer.drain`: their answers are written)."""
+        self.refuse()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _refused(self, source: str, why: str, reason: str) -> None:
+        """Count a refused connection, and log it once per source and reason a minute."""
+        self.server.counters[f"radsec-refused-{reason}"] += 1
+        now = asyncio.get_running_loop().time()
+        unwritten = self.server.quiet.note((source, f"radsec-{reason}"), now)
+        if unwritten is not None:
+            more = f" ({unwritten} more since the last such entry)" if unwritten else ""
+            log.warning("refused a RadSec connection from %s: %s%s", source, why, more)
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        peername = writer.get_extra_info("peername")
+        source = str(peername[0])
+        if task is None or self._closing:
+            writer.transport.abort()
+            return
+        self._tasks.add(task)
+        self._writers.add(writer)
+        self.open[source] += 1
+        try:
+            await self._serve(reader, writer, (source, int(peername[1])))
+        except (ConnectionError, ssl.SSLError, OSError):
+            pass  # the peer went: nothing to answer
+        finally:
+            self._tasks.discard(task)
+            self._writers.discard(writer)
+            self.open[source] -= 1
+            if not self.open[source]:
+                del self.open[source]
+            writer.close()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, addr: tuple[str, int]
+    ) -> None:
+        source = addr[0]
+        with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError):
+            writer.transport.pause_reading()  # type: ignore[attr-defined]
+        # Nothing is awaited before start_tls (see _Unread).
+        if len(self._writers) > self.max_connections:
+            self._refused(source, f"{self.max_connections} connections are open", "limit")
+            return
+        if self.open[source] > self.per_address:
+            self._refused(source, f"{self.per_address} connections from it are open", "limit")
+            return
+        routers = self.server.routers
+        fresh = routers.fresh(asyncio.get_running_loop().time())
+        router = routers.get(source) if fresh else None
+        if fresh and (router is None or router.disabled):  # refused before the handshake
+            self._refused(source, "no router with that address", "unknown")
+            return
+        ctx = self.context
+        if ctx is None:
+            self._refused(source, "no radsec-certificate and trusted-ca are set", "unset")
+            return
+        try:
+            await writer.start_tls(ctx, ssl_handshake_timeout=HANDSHAKE_SECONDS)
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as error:
+            why = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+            why = why or str(error) or type(error).__name__
+            self._refused(source, f"TLS handshake failed: {why}", "handshake")
+            return
+        if router is None:  # the snapshot was not fresh: the database says
+            router = await self.server.find_router(source)
+        if router is None or router.disabled:
+            self._refused(source, "no router with that address", "unknown")
+            return
+        tls = writer.get_extra_info("ssl_object")
+        cert = tls.getpeercert() if tls is not None else None
+        peer = Peer(peer_names(cert or {}))
+        if peer.admit(router) is None:
+            names = ", ".join(sorted(peer.names)) or "no name"
+            why = f"its certificate names {names}, not the router {router.name}"
+            self._refused(source, why, "certificate")
+            return
+        log.info("RadSec connection from router %s (%s)", router.name, source)
+        await self._requests(reader, writer, addr, peer)
+
+    async def _requests(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        addr: tuple[str, int],
+        peer: Peer,
+    ) -> None:
+        """Answer the connection's packets until it ends, goes silent, breaks or is refused."""
+        framer = Framer()
+        replies = _Replies(writer)
+        server = self.server
+        while True:
+            try:
+                async with asyncio.timeout(self.idle):
+                    data = await reader.read(READ_SIZE)
+            except TimeoutError:
+                log.info("closed a RadSec connection from %s: idle %.0f s", addr[0], self.idle)
+                return
+            if not data:
+                return
+            try:
+                packets = framer.feed(data)
+            except DecodeError as error:
+                server.counters["broken-requests"] += 1
+                log.warning("closed a RadSec connection from %s: %s", addr[0], error)
+                return
+            for packet in packets:
+                server.submit(replies, packet, addr, None, peer)
+            if peer.refused:
+                log.warning(
+                    "closed a RadSec connection from %s: its router is gone or disabled", addr[0]
+                )
+                return

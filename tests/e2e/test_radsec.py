@@ -1,0 +1,176 @@
+"""RadSec (RADIUS over TLS, RFC 6614) through a real `userman serve`, reached by radsecproxy
+(Debian's): radclient sends UDP to radsecproxy on 127.0.0.1, which forwards over TLS, with its
+client certificate, to userman's RadSec port. PAP is accepted and rejected as over UDP, and an
+Accounting-Request is answered once its record is stored (RFC 2866 2); a radsecproxy whose
+certificate no trusted CA signed is refused at the handshake (RFC 6614 2.3).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from served import Server, free_tcp_port, free_udp_port, start_server, stop_process, userman
+from support import require_program
+
+pytestmark = pytest.mark.e2e
+
+CONFIGURATION = """
+/tool user-manager router
+add ip-address=127.0.0.1 name=router1 shared-secret=12345 log=auth-ok,auth-fail
+/tool user-manager profile
+add name=profile1 starts-at=now
+/tool user-manager user
+add username=test password=test
+/user-manager user-profile
+add user=test profile=profile1
+"""
+
+SECRET = "local"  # between radclient and radsecproxy; over TLS it is "radsec"
+
+
+@dataclass
+class Setup:
+    folder: Path
+    server: Server
+    radsec_port: int
+
+
+def export(db_url: str, folder: Path, name: str, *, key: bool = False) -> Path:
+    args = ["certificate", "export", name, *(["include-key"] if key else [])]
+    path = folder / f"{name}.pem"
+    path.write_text(userman(db_url, *args).stdout)
+    return path
+
+
+@pytest.fixture(scope="module")
+def radsecproxy() -> str:
+    sbin = Path("/usr/sbin/radsecproxy")  # Debian's, outside a user's PATH
+    return str(sbin) if sbin.exists() else require_program("radsecproxy")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    folder = tmp_path_factory.mktemp("radsec")
+    db_url = f"sqlite:///{folder / 'userman.db'}"
+    script = folder / "config.rsc"
+    script.write_text(CONFIGURATION)
+    userman(db_url, "import", str(script))
+    for line in (
+        "certificate add name=office-ca common-name=Office-CA",
+        "certificate add name=radius common-name=127.0.0.1 ca=office-ca",
+        "certificate add name=router1 common-name=router1 ca=office-ca usage=client",
+        "certificate add name=other-ca common-name=Other-CA",
+        "certificate add name=stranger common-name=router1 ca=other-ca usage=client",
+        "database set radsec-certificate=radius trusted-ca=office-ca",
+    ):
+        userman(db_url, *line.split())
+    for name in ("office-ca", "router1", "stranger"):
+        export(db_url, folder, name, key=name != "office-ca")
+    radsec_port = free_tcp_port()
+    server = start_server(db_url, folder / "serve.log", "--radsec-port", str(radsec_port))
+    yield Setup(folder, server, radsec_port)
+    stop_process(server.process)
+
+
+@dataclass
+class Proxy:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_proxy(radsecproxy: str, setup: Setup, client_cert: str) -> Proxy:
+    """radsecproxy in the foreground, UDP on a free loopback port, forwarding over TLS to
+    userman's RadSec port with the certificate `client_cert` (exported with its key)."""
+    folder = setup.folder
+    port = free_udp_port()
+    conf = folder / f"radsecproxy-{client_cert}.conf"
+    log = folder / f"radsecproxy-{client_cert}.log"
+    conf.write_text(
+        f"ListenUDP 127.0.0.1:{port}\n"
+        "tls default {\n"
+        f"    CACertificateFile {folder / 'office-ca.pem'}\n"
+        f"    CertificateFile {folder / client_cert}.pem\n"
+        f"    CertificateKeyFile {folder / client_cert}.pem\n"
+        "}\n"
+        "client radclient {\n"
+        "    host 127.0.0.1\n"
+        "    type udp\n"
+        f"    secret {SECRET}\n"
+        "}\n"
+        "server userman {\n"
+        f"    host 127.0.0.1\n    port {setup.radsec_port}\n"
+        "    type tls\n    tls default\n    secret radsec\n"
+        "    CertificateNameCheck on\n"
+        "}\n"
+        "realm * {\n    server userman\n    accountingServer userman\n}\n"
+    )
+    with log.open("w") as out:  # -f: in the foreground, its log (-d 3) on stderr
+        process = subprocess.Popen(
+            [radsecproxy, "-f", "-d", "3", "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    time.sleep(0.5)  # it binds its UDP port at once; the TLS connection is made on demand
+    return Proxy(port, process, log)
+
+
+def send(radclient: str, proxy: Proxy, kind: str, attributes: str) -> str:
+    """One request through radsecproxy (5 s, two tries); radclient's output."""
+    result = subprocess.run(
+        [radclient, "-x", "-r", "2", "-t", "5", f"127.0.0.1:{proxy.port}", kind, SECRET],
+        input=attributes,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def proxy(radsecproxy: str, setup: Setup) -> Iterator[Proxy]:
+    started = start_proxy(radsecproxy, setup, "router1")
+    yield started
+    stop_process(started.process)
+
+
+def test_pap_is_accepted_and_rejected_over_radsec(
+    radclient: str, setup: Setup, proxy: Proxy
+) -> None:
+    good = send(radclient, proxy, "auth", "User-Name=test,User-Password=test")
+    assert "Received Access-Accept" in good, good + proxy.log.read_text()
+    bad = send(radclient, proxy, "auth", "User-Name=test,User-Password=wrong")
+    assert "Received Access-Reject" in bad, bad
+
+
+def test_accounting_over_radsec_is_stored_before_its_answer(
+    radclient: str, setup: Setup, proxy: Proxy
+) -> None:
+    attributes = (
+        "User-Name=test,Acct-Session-Id=radsec1,Acct-Status-Type=Start,"
+        "Framed-IP-Address=10.0.0.7,NAS-IP-Address=127.0.0.1"
+    )
+    out = send(radclient, proxy, "acct", attributes)
+    assert "Received Accounting-Response" in out, out
+    sessions = setup.server.json("session", "print")
+    assert [s["acct-session-id"] for s in sessions] == ["radsec1"], sessions
+
+
+def test_a_certificate_no_trusted_ca_signed_is_refused(
+    radclient: str, radsecproxy: str, setup: Setup
+) -> None:
+    stranger = start_proxy(radsecproxy, setup, "stranger")
+    try:
+        out = send(radclient, stranger, "auth", "User-Name=test,User-Password=test")
+    finally:
+        stop_process(stranger.process)
+    assert "Received" not in out, out
+    served = (setup.folder / "serve.log").read_text()
+    assert "refused a RadSec connection from 127.0.0.1: TLS handshake failed" in served, served
