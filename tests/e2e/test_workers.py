@@ -91,8 +91,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, systemd: Systemd) -> Iterat
     script = folder / "config.rsc"
     script.write_text(CONFIGURATION)
     userman(db_url, "import", str(script))  # one process, not one a line
+    (folder / "tmp").mkdir()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("NOTIFY_SOCKET", systemd.sock.getsockname())
+        env.setenv("TMPDIR", str(folder / "tmp"))  # where the parent makes its metrics directory
         # Two processes start at once on two cores: a longer bound than one server's.
         running = start_server(db_url, folder / "serve.log", "--workers", "2", startup=60)
     yield running
@@ -101,6 +103,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, systemd: Systemd) -> Iterat
 
 def _log(server: Server) -> str:
     return Path(server.db_url.removeprefix("sqlite:///")).with_name("serve.log").read_text()
+
+
+def metrics_dirs(server: Server) -> list[Path]:
+    """The parent's directories where its workers publish their counters (server/metrics.py)."""
+    tmp = Path(server.db_url.removeprefix("sqlite:///")).with_name("tmp")
+    return sorted(tmp.glob("userman-metrics-*"))
 
 
 def pids(server: Server) -> dict[int, int]:
@@ -170,7 +178,12 @@ def test_metrics_sum_every_workers_counts(radclient: str, server: Server) -> Non
 
 
 def test_a_killed_worker_is_started_again_and_answers(radclient: str, server: Server) -> None:
+    """...and retired from the metrics directory: its counters kept in retired.json (the sum
+    never goes back), its own file gone."""
+    [published] = metrics_dirs(server)
     killed = pids(server)[1]
+    assert (published / f"{killed}.json").exists()
+    counted = accepts_counted(server)
     os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + 60  # a bound for a busy machine, not a measure
     while "worker 1 answers again" not in _log(server):
@@ -178,6 +191,10 @@ def test_a_killed_worker_is_started_again_and_answers(radclient: str, server: Se
         time.sleep(0.1)
     assert f"worker 1 (pid {killed}) was killed by SIGKILL" in _log(server)
     assert pids(server)[1] != killed
+    files = {path.name for path in published.iterdir()}
+    assert f"{killed}.json" not in files
+    assert "retired.json" in files
+    assert accepts_counted(server) >= counted
     assert set(answers(radclient, server, "other")) == {"Access-Accept"}
 
 
@@ -202,6 +219,7 @@ def test_accounting_acknowledged_is_stored_and_sigterm_stops_all(server: Server)
     workers = pids(server)
     stop_server(server)
     assert server.process.returncode == 0, _log(server)
+    assert metrics_dirs(server) == []  # removed by the parent as it ended
     for pid in workers.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -631,6 +631,7 @@ def _supervise(
         control=control.listener if isinstance(control, Control) else None,
         where=f"{host}: authentication {auth}/udp, accounting {acct}/udp",
         metrics=metrics_sock,
+        metrics_dir=Path(published.name),
     )
     try:
         return supervise(plan)
