@@ -58,8 +58,15 @@ def userman(db_url: str, *args: str) -> list[str]:
 def provision(folder: Path, users: int, *, limit: float) -> tuple[str, float, str | None]:
     """A database with `users` users, through `userman import`: (its URL, the import's
     seconds, None) or, when the import fails or outlasts `limit` seconds, the reason."""
-    database = folder / f"userman-{users}.db"
-    url = f"sqlite:///{database}"
+    url = f"sqlite:///{folder / f'userman-{users}.db'}"
+    seconds, why = provision_into(url, folder, users, limit=limit)
+    return url, seconds, why
+
+
+def provision_into(url: str, folder: Path, users: int, *, limit: float) -> tuple[float, str | None]:
+    """`users` users imported into the database at `url` (an empty PostgreSQL database, or a
+    SQLite file to make), the script and log in `folder`: (the import's seconds, None) or,
+    when the import fails or outlasts `limit` seconds, the reason."""
     script = folder / f"userman-{users}.rsc"
     with script.open("w") as out:
         out.writelines(script_lines(users))
@@ -76,12 +83,12 @@ def provision(folder: Path, users: int, *, limit: float) -> tuple[str, float, st
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return url, time.monotonic() - began, f"`userman import` outlasted {limit:.0f} s"
+            return time.monotonic() - began, f"`userman import` outlasted {limit:.0f} s"
     seconds = time.monotonic() - began
     if done.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:]
-        return url, seconds, f"`userman import` failed: {' '.join(tail)}"
-    return url, seconds, None
+        return seconds, f"`userman import` failed: {' '.join(tail)}"
+    return seconds, None
 
 
 def serve(db_url: str, auth_port: int, acct_port: int) -> list[str]:

@@ -1,5 +1,8 @@
 """`userman serve --workers N` against one process: PAP and accounting throughput and p99 with
-1 and 2 workers (`--workers 1,2,...`), side by side, on copies of one provisioned database.
+1 and 2 workers (`--workers 1,2,...`), side by side, on copies of one provisioned database, on
+SQLite and on PostgreSQL (`--databases sqlite,postgresql`; PostgreSQL on 127.0.0.1:5432, or
+$USERMAN_TEST_POSTGRES, the admin URL: a fresh database per case, copied from one imported
+with CREATE DATABASE ... TEMPLATE, all dropped at the end).
 
 Placement: nothing is pinned. The server's processes (the parent and its workers) and the load
 generator (bench/loadgen.py, one process) share every core the machine has; on a 2-core
@@ -9,6 +12,7 @@ RADIUS port (8: as several routers would), since the kernel spreads the load amo
 by source port (SO_REUSEPORT). Prints figures, asserts nothing; every wait is bounded.
 
     uv run python bench/workers.py [--users 1000] [--seconds 5] [--runs 1] [--workers 1,2]
+        [--databases sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import userman_setup
 from flows import AccountingSessions, Flow, SteadyAccess, shuffled
 from loadgen import status_server
@@ -32,6 +39,8 @@ from packets import AccessRequests, AccountingRequests
 from servers import free_port, start
 
 CASES = ("pap", "accounting")
+DATABASES = ("sqlite", "postgresql")
+ADMIN = os.environ.get("USERMAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -42,6 +51,7 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--sources", type=int, default=8, help="source ports per RADIUS port")
     parser.add_argument("--workers", default="1,2", help="the --workers values to compare")
+    parser.add_argument("--databases", default="sqlite", help="sqlite, postgresql or both")
     parser.add_argument("--timeout", type=float, default=3.0)
     parser.add_argument("--start-limit", type=float, default=120.0)
     return parser.parse_args(argv)
@@ -49,6 +59,58 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def say(text: str) -> None:
     print(f"# {text}", file=sys.stderr, flush=True)
+
+
+class Databases:
+    """One provisioned database and its copies, one per case: SQLite files in `folder`, or
+    PostgreSQL databases (dropped by `drop`)."""
+
+    def __init__(self, kind: str, folder: Path) -> None:
+        self.kind = kind
+        self.folder = folder
+        self.prefix = f"userman_bench_{uuid.uuid4().hex[:10]}"
+        self.made: list[str] = []
+
+    def _pg_url(self, name: str) -> str:
+        return f"{ADMIN.rsplit('/', 1)[0]}/{name}"
+
+    def _create(self, name: str, template: str | None = None) -> str:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            like = f' TEMPLATE "{template}"' if template else ""
+            admin.execute(f'CREATE DATABASE "{name}"{like}')
+        self.made.append(name)
+        return self._pg_url(name)
+
+    def provision(self, users: int) -> tuple[str, float]:
+        if self.kind == "sqlite":
+            url, seconds, why = userman_setup.provision(self.folder, users, limit=600)
+        else:
+            url = self._create(f"{self.prefix}_base")
+            seconds, why = userman_setup.provision_into(url, self.folder, users, limit=600)
+        if why:
+            raise SystemExit(why)
+        self.base = url
+        return url, seconds
+
+    def copy(self, name: str) -> str:
+        if self.kind == "postgresql":
+            return self._create(f"{self.prefix}_{name}".replace("-", "_"), f"{self.prefix}_base")
+        return copy_database(self.base, self.folder, name)
+
+    def drop(self) -> None:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            for name in reversed(self.made):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def databases(kind: str, folder: Path) -> Iterator[Databases]:
+    made = Databases(kind, folder)
+    try:
+        yield made
+    finally:
+        if made.made:
+            made.drop()
 
 
 def copy_database(url: str, folder: Path, name: str) -> str:
@@ -70,17 +132,24 @@ def flow_for(case: str, requests: AccessRequests | None, order: list[int], run: 
 
 
 def run(
-    args: argparse.Namespace, folder: Path, counts: list[int]
+    args: argparse.Namespace, folder: Path, counts: list[int], kind: str
 ) -> dict[tuple[str, int], Measurement]:
-    say(f"userman import of {args.users:,} users ...")
-    url, seconds, why = userman_setup.provision(folder, args.users, limit=600)
-    if why:
-        raise SystemExit(why)
+    with databases(kind, folder / kind) as made:
+        return _run(args, made, counts)
+
+
+def _run(
+    args: argparse.Namespace, made: Databases, counts: list[int]
+) -> dict[tuple[str, int], Measurement]:
+    folder = made.folder
+    folder.mkdir(exist_ok=True)
+    say(f"userman import of {args.users:,} users into {made.kind} ...")
+    _, seconds = made.provision(args.users)
     say(f"imported in {seconds:.1f} s")
     order = shuffled(args.users, seed=1)
     figures: dict[tuple[str, int], Measurement] = {}
     for workers in counts:
-        db_url = copy_database(url, folder, f"workers-{workers}")
+        db_url = made.copy(f"workers-{workers}")
         auth, acct = free_port(), free_port()
         argv = [*userman_setup.serve(db_url, auth, acct), "--workers", str(workers)]
         server, why = start(
@@ -119,7 +188,7 @@ def run(
                 ]
                 figures[case, workers] = median(runs)
                 m = figures[case, workers]
-                say(f"{case}, {workers} workers: {m.rate:,.0f}/s, p99 {ms(m.p99)}")
+                say(f"{made.kind} {case}, {workers} workers: {m.rate:,.0f}/s, p99 {ms(m.p99)}")
         finally:
             server.stop()
     return figures
@@ -158,19 +227,26 @@ def table(figures: dict[tuple[str, int], Measurement], counts: list[int]) -> str
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
     counts = [int(word) for word in args.workers.split(",")]
+    kinds = args.databases.split(",")
+    if not set(kinds) <= set(DATABASES):
+        raise SystemExit(f"--databases: {args.databases!r}: choose among {', '.join(DATABASES)}")
     folder = Path(tempfile.mkdtemp(prefix="userman-workers-"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        figures = run(args, folder, counts)
-        print(
-            f"serve --workers, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, {args.users:,} users, SQLite (synchronous=FULL), "
-            f"{args.in_flight} in flight from {args.sources} source ports per port, "
-            f"{args.runs} run(s) of {args.seconds:g} s; nothing pinned: the workers and the "
-            f"load generator share the cores; load average {os.getloadavg()[0]:.1f}"
-        )
-        print()
-        print(table(figures, counts))
+        tables = {kind: run(args, folder, counts, kind) for kind in kinds}
+        for kind, figures in tables.items():
+            where = "SQLite (synchronous=FULL)" if kind == "sqlite" else "PostgreSQL on 127.0.0.1"
+            print(
+                f"serve --workers, {where}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores,"
+                f" Python {platform.python_version()}, {args.users:,} users, "
+                f"{args.in_flight} in flight from {args.sources} source ports per port, "
+                f"{args.runs} run(s) of {args.seconds:g} s; nothing pinned: the workers, the "
+                f"database and the load generator share the cores; load average "
+                f"{os.getloadavg()[0]:.1f}"
+            )
+            print()
+            print(table(figures, counts))
+            print()
         return 0
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -4,7 +4,10 @@ once in worker 0 (which runs it) and reaches the other worker within the policy'
 freshness rule (shared/DESIGN.md: "in effect for the next
 RADIUS request (in well under a second, on every node)"), accounting acknowledged is accounting
 stored (RFC 2866 section 2: no Accounting-Response before the record is stored), and SIGTERM to
-the parent stops them all. One server for the module; the tests run in order, the last stops it.
+the parent stops them all; systemd (Type=notify, NotifyAccess=main) hears READY=1 and
+STOPPING=1 from the parent alone, once each
+(https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html). One server for the
+module; the tests run in order, the one that sends SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
+import struct
 import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,21 +52,63 @@ add user=test profile=profile1
 """
 
 
+@dataclass
+class Systemd:
+    """A stand-in for systemd's notification socket: datagrams with their sender's pid, which
+    the kernel vouches for (SO_PASSCRED, as systemd reads them)."""
+
+    sock: socket.socket
+
+    def received(self) -> list[tuple[int, str]]:
+        """Every (pid, message) that came since the last call, without waiting."""
+        got = []
+        credentials = socket.CMSG_SPACE(struct.calcsize("3i"))
+        while True:
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(4096, credentials, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return got
+            pid = 0
+            for level, kind, value in ancillary:
+                if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                    pid = struct.unpack("3i", value[: struct.calcsize("3i")])[0]
+            got.append((pid, data.decode()))
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def systemd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systemd]:
+    path = tmp_path_factory.mktemp("systemd") / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        yield Systemd(sock)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, systemd: Systemd) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("workers")
     db_url = f"sqlite:///{folder / 'userman.db'}"
     script = folder / "config.rsc"
     script.write_text(CONFIGURATION)
     userman(db_url, "import", str(script))  # one process, not one a line
-    # Two processes start at once on two cores: a longer bound than one server's.
-    running = start_server(db_url, folder / "serve.log", "--workers", "2", startup=60)
+    (folder / "tmp").mkdir()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NOTIFY_SOCKET", systemd.sock.getsockname())
+        env.setenv("TMPDIR", str(folder / "tmp"))  # where the parent makes its metrics directory
+        # Two processes start at once on two cores: a longer bound than one server's.
+        running = start_server(db_url, folder / "serve.log", "--workers", "2", startup=60)
     yield running
     stop_server(running)
 
 
 def _log(server: Server) -> str:
     return Path(server.db_url.removeprefix("sqlite:///")).with_name("serve.log").read_text()
+
+
+def metrics_dirs(server: Server) -> list[Path]:
+    """The parent's directories where its workers publish their counters (server/metrics.py)."""
+    tmp = Path(server.db_url.removeprefix("sqlite:///")).with_name("tmp")
+    return sorted(tmp.glob("userman-metrics-*"))
 
 
 def pids(server: Server) -> dict[int, int]:
@@ -130,7 +178,12 @@ def test_metrics_sum_every_workers_counts(radclient: str, server: Server) -> Non
 
 
 def test_a_killed_worker_is_started_again_and_answers(radclient: str, server: Server) -> None:
+    """...and retired from the metrics directory: its counters kept in retired.json (the sum
+    never goes back), its own file gone."""
+    [published] = metrics_dirs(server)
     killed = pids(server)[1]
+    assert (published / f"{killed}.json").exists()
+    counted = accepts_counted(server)
     os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + 60  # a bound for a busy machine, not a measure
     while "worker 1 answers again" not in _log(server):
@@ -138,6 +191,10 @@ def test_a_killed_worker_is_started_again_and_answers(radclient: str, server: Se
         time.sleep(0.1)
     assert f"worker 1 (pid {killed}) was killed by SIGKILL" in _log(server)
     assert pids(server)[1] != killed
+    files = {path.name for path in published.iterdir()}
+    assert f"{killed}.json" not in files
+    assert "retired.json" in files
+    assert accepts_counted(server) >= counted
     assert set(answers(radclient, server, "other")) == {"Access-Accept"}
 
 
@@ -162,6 +219,7 @@ def test_accounting_acknowledged_is_stored_and_sigterm_stops_all(server: Server)
     workers = pids(server)
     stop_server(server)
     assert server.process.returncode == 0, _log(server)
+    assert metrics_dirs(server) == []  # removed by the parent as it ended
     for pid in workers.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -170,3 +228,19 @@ def test_accounting_acknowledged_is_stored_and_sigterm_stops_all(server: Server)
     assert all(int(access) + int(accounting) > 0 for _, access, accounting in served)
     sessions = server.json("session", "print")
     assert len([s for s in sessions if str(s["acct-session-id"]).startswith("w")]) == acknowledged
+
+
+def test_systemd_heard_ready_and_stopping_from_the_parent_alone(
+    server: Server, systemd: Systemd
+) -> None:
+    """After the test above stopped it (a worker was killed and started again meanwhile): one
+    READY=1 and one STOPPING=1, both from the parent's pid (NotifyAccess=main in
+    packaging/userman.service: systemd ignores, and logs, what other processes send)."""
+    assert server.process.returncode == 0
+    heard = systemd.received()
+    states = [(pid, line) for pid, message in heard for line in message.splitlines()]
+    assert {pid for pid, _ in heard} == {server.process.pid}, heard
+    assert [line for _, line in states if line in {"READY=1", "STOPPING=1"}] == [
+        "READY=1",
+        "STOPPING=1",
+    ]

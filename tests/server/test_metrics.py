@@ -189,6 +189,56 @@ def test_workers_snapshots_are_summed_through_a_directory(tmp_path: Path) -> Non
     assert apart[("userman_radius_requests_total", (*labels, ("worker", "2")))] == 4
 
 
+def _worker(accepts: int, queued: int) -> metrics.Snapshot:
+    one = metrics.Snapshot()
+    one.add("userman_radius_requests", accepts, router="1", code="access-request", result="accept")
+    one.add("userman_writer_queued_records", queued)
+    histogram = metrics.Histogram()
+    histogram.observe(0.003)
+    one.add_histogram("userman_radius_response_seconds", histogram, port="auth")
+    return one
+
+
+def test_a_worker_that_ended_is_retired_its_counters_kept(tmp_path: Path) -> None:
+    """`serve --workers`: the parent retires a worker that ended; the sums never go back
+    (Prometheus counters), the gone worker's gauges leave, and its files go."""
+    labels = (("code", "access-request"), ("result", "accept"), ("router", "1"))
+    accepts = ("userman_radius_requests_total", labels)
+    answered = ("userman_radius_response_seconds_count", (("port", "auth"),))
+    metrics.publish(tmp_path, _worker(3, 5), "100")
+    metrics.publish(tmp_path, _worker(4, 7), "200")
+    (tmp_path / ".100.json.partial").write_text("{half")  # killed while it wrote
+    metrics.retire(tmp_path, "100")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["200.json", "retired.json"]
+    got = scrape(metrics.merge(metrics.gather(tmp_path).values()))
+    assert got[accepts] == 7
+    assert got[answered] == 2
+    assert got[("userman_writer_queued_records", ())] == 7  # worker 100's 5 are gone
+    # Its successor starts from zero; another one ends; the retired sum holds both.
+    metrics.publish(tmp_path, _worker(1, 0), "101")
+    metrics.retire(tmp_path, "200")
+    metrics.retire(tmp_path, "999")  # one that never published: nothing
+    gathered = metrics.gather(tmp_path)
+    assert set(gathered) == {"101", "retired"}
+    got = scrape(metrics.merge(gathered.values()))
+    assert got[accepts] == 8
+    assert got[answered] == 3
+
+
+def test_a_retired_workers_file_left_behind_is_not_counted_twice(tmp_path: Path) -> None:
+    """A parent that crashed between writing retired.json and removing the worker's file
+    (or a scrape between the two): retired.json names the workers it holds."""
+    metrics.publish(tmp_path, _worker(3, 5), "100")
+    metrics.retire(tmp_path, "100")
+    metrics.publish(tmp_path, _worker(3, 5), "100")  # as if never removed
+    gathered = metrics.gather(tmp_path)
+    assert set(gathered) == {"retired"}
+    metrics.publish(tmp_path, _worker(2, 0), "200")
+    metrics.retire(tmp_path, "200")  # 100's file is still named, so still skipped
+    got = scrape(metrics.merge(metrics.gather(tmp_path).values()))
+    assert got[("userman_radius_response_seconds_count", (("port", "auth"),))] == 2
+
+
 def test_a_worker_publishes_until_stopped(tmp_path: Path) -> None:
     """The task a worker runs beside its ports: a snapshot every interval, and a last one."""
     published = []

@@ -673,6 +673,7 @@ def _supervise(
         + ("" if radsec is None else f", RadSec {radsec.getsockname()[1]}/tcp"),
         metrics=metrics_sock,
         radsec=radsec,
+        metrics_dir=Path(published.name),
     )
     try:
         return supervise(plan)

@@ -10,7 +10,9 @@ scraping thread needs no lock), and `Collector` turns snapshots into metric fami
 Several workers (`serve --workers N`): each worker `publish`es its snapshot into a directory
 (a JSON file per worker, replaced atomically, every PUBLISH_EVERY seconds); the process that
 serves /metrics makes its Collector from `gather` of that directory (`merge` sums counters and
-histograms, gauges as METRICS says; `label` keeps one worker's series apart instead).
+histograms, gauges as METRICS says; `label` keeps one worker's series apart instead). When a
+worker ends, its parent `retire`s it: its counters and histograms join `retired.json` (the sums
+never go back, as Prometheus counters must not), its gauges go, and its file is removed.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "merge",
     "publish",
     "publishing",
+    "retire",
     "snapshot",
 ]
 
@@ -58,6 +61,7 @@ Kind = Literal["counter", "gauge", "histogram"]
 LATENCY_BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)  # records a batch
 PUBLISH_EVERY = 1.0  # seconds between two snapshots a worker writes (workers only)
+RETIRED = "retired"  # the workers that ended, summed: `retire`
 
 
 class Histogram:
@@ -340,15 +344,62 @@ async def publishing(
             await asyncio.wait_for(stop.wait(), timeout=every)
 
 
+def retire(directory: Path, worker: str) -> None:
+    """For the parent, once worker `worker` (its pid) has ended: add its last counters and
+    histograms to `retired.json` and remove its file (and a half-written one). Its gauges go:
+    they described a process that is gone (its connections, its queue). `retired.json` names
+    the workers it holds, and `gather` skips their files: a scrape between the two steps, or
+    after a crash between them, counts each worker once."""
+    path = directory / f"{worker}.json"
+    with contextlib.suppress(FileNotFoundError):
+        (directory / f".{worker}.json.partial").unlink()
+    try:
+        last = Snapshot.from_json(path.read_text())
+    except FileNotFoundError:
+        return  # it never published
+    except (OSError, ValueError, KeyError):
+        last = Snapshot()  # not ours after all: nothing to keep
+    held, absorbed = _retired(directory)
+    kept = Snapshot(
+        {key: value for key, value in last.values.items() if METRICS[key[0]].kind != "gauge"},
+        last.histograms,
+    )
+    held = merge((held, kept))
+    # Workers whose file is still there (a crash before its removal), and this one.
+    absorbed = [name for name in absorbed if (directory / f"{name}.json").exists()] + [worker]
+    data = json.loads(held.to_json()) | {"absorbed": absorbed}
+    partial = directory / f".{RETIRED}.json.partial"
+    partial.write_text(json.dumps(data))
+    os.replace(partial, directory / f"{RETIRED}.json")
+    path.unlink()
+
+
+def _retired(directory: Path) -> tuple[Snapshot, list[str]]:
+    """What `retire` kept in `directory`, and the workers it holds."""
+    try:
+        text = (directory / f"{RETIRED}.json").read_text()
+        return Snapshot.from_json(text), [str(name) for name in json.loads(text)["absorbed"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return Snapshot(), []
+
+
 def gather(directory: Path) -> dict[str, Snapshot]:
-    """The snapshots `publish`ed in `directory`, by worker. A worker that died leaves its
-    last one, so its counters do not go back (the parent removes or keeps it on restart)."""
+    """The snapshots `publish`ed in `directory`, by worker, and the `retire`d workers' sum
+    (as "retired"). A worker that died keeps its last one until its parent retires it, so
+    its counters never go back."""
     found = {}
     for path in sorted(directory.glob("*.json")):
         try:
             found[path.stem] = Snapshot.from_json(path.read_text())
         except (OSError, ValueError, KeyError):
             continue  # removed meanwhile, or not ours
+    # Read after the workers' files: a worker retired meanwhile is in it, and skipped above.
+    retired, absorbed = _retired(directory)
+    found = {
+        worker: one for worker, one in found.items() if worker != RETIRED and worker not in absorbed
+    }
+    if absorbed:
+        found[RETIRED] = retired
     return found
 
 

@@ -9,10 +9,11 @@ server/eap.py), the web port and the control socket. It keeps them all open whil
 hands each worker its own (pass_fds): the sockets outlive a worker, what arrives while it
 restarts waits in them for the next one, and the hash never changes. Worker 0 is the primary: it
 serves the web port and the control socket too, and runs the tasks that must run once
-(server/main.py `Role`). A worker that ends unasked is started again after a back-off that grows
-while it keeps failing; SIGTERM or SIGINT to the parent stops every worker (each drains: its
-accounting committed before it exits), then the parent. The parent opens no database and runs no
-thread of its own.
+(server/main.py `Role`). A worker that ends unasked is retired from the metrics directory
+(server/metrics.py `retire`) and started again after a back-off that grows while it keeps
+failing; SIGTERM or SIGINT to the parent stops every worker (each drains: its accounting
+committed before it exits), then the parent, which removes the metrics directory. The parent
+opens no database and runs no thread of its own.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ import socket
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
-from userman.server import notify
+from userman.server import metrics, notify
 
 __all__ = [
     "MAX_WORKERS",
@@ -139,6 +141,9 @@ class Plan:
     where: str
     metrics: socket.socket | None = None  # --metrics-port, worker 0's like the web port
     radsec: socket.socket | None = None  # --radsec-port, worker 0's like the web port
+    # Where the workers publish their counters (server/metrics.py): a worker that ended is
+    # retired from it, its counters kept and its gauges gone.
+    metrics_dir: Path | None = None
 
 
 def supervise(plan: Plan) -> int:
@@ -259,6 +264,8 @@ class _Worker:
             if status is None or stop.is_set():
                 return
             lived = loop.time() - self.started
+            if self.plan.metrics_dir is not None:
+                metrics.retire(self.plan.metrics_dir, str(self.process.pid))
             if lived >= STEADY_SECONDS:
                 self.delay = BACKOFF_FIRST
             else:

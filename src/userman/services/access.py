@@ -10,10 +10,11 @@ decision changes is stored in two ways:
   profile that starts or ends at this log-on, a caller-id bound on first use, the step of a
   one-time code used (a code works once: core/totp.py), the oldest
   sessions ended to make room, the place claimed under a shared-users limit when this process
-  is not alone: store/claims.py, exact across processes and nodes), in one transaction with
-  the decision's log row and the user's last-seen. Each change is conditional on the row
-  being as the decision saw it; when another process changed it first, nothing is stored and
-  False tells the caller to let the database decide (services/aaa.py `authenticate`).
+  is not alone: store/claims.py, exact across processes and nodes, one statement for a batch),
+  in one transaction with the decision's log row and the user's last-seen. Each change is
+  conditional on the row being as the decision saw it; when another process changed it
+  first, nothing is stored and False tells the caller to let the database decide
+  (services/aaa.py `authenticate`).
 - `log_decisions` and `store_last_seen`: the log rows of the router's `log` flags and the
   users' last-seen, written in batches after the replies (a crash loses at most a batch).
 
@@ -24,6 +25,7 @@ counts sessions from before what it holds; the caller then asks the database as 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -38,6 +40,7 @@ from userman.services import claims as places
 from userman.services.aaa import evict_oldest, log_decision, log_row, outcome, use_otp_step
 from userman.services.policy import PolicyCache
 from userman.services.routers import RouterInfo
+from userman.store import claims as stored
 from userman.store import models, nodes
 from userman.store.database import Database
 from userman.store.policy import begin_written
@@ -180,25 +183,77 @@ def store_effects_many(
         begin_written(db)  # the savepoints nest in a transaction that holds the write lock
         node = node_id
         claiming = any(effects.decision.shared_users is not None for effects in batch)
-        if node_id is not None and claiming and held.mode is places.Mode.SHARED:
+        wanted: dict[int, stored.Wanted] = {}
+        claimed: dict[int, int | None] = {}
+        if claiming and held.mode is places.Mode.SHARED:
             # The batch's claims go to the database (inside `claiming()` that holds): the
-            # node's registration held once for all of them, until the commit.
-            nodes.hold(db, node_id)
-            node = None
-        for effects in batch:
+            # node's registration held once for all of them, until the commit, and one
+            # statement claims for all that it can (`_wanted`).
+            if node_id is not None:
+                nodes.hold(db, node_id)
+                node = None
+            wanted = _wanted(batch)
+            if wanted:
+                now = max(batch[index].now for index in wanted)  # decided milliseconds apart
+                ids = stored.claim_many(db, list(wanted.values()), now)
+                claimed = dict(zip(wanted, ids, strict=True))
+        for index, effects in enumerate(batch):
             try:
                 with db.begin_nested():
-                    _store(db, effects, held, node)
+                    if index in claimed and claimed[index] is None:
+                        raise _Changed  # another log-on took the place first
+                    _store(db, effects, held, node, claimed=index in claimed)
             except _Changed:
                 out.append(False)
             else:
                 out.append(True)
+        if wanted:
+            kept = [
+                (wanted[index], claim_id)
+                for index, claim_id in claimed.items()
+                if claim_id is not None and out[index]
+            ]
+            dropped = [
+                claim_id
+                for index, claim_id in claimed.items()
+                if claim_id is not None and not out[index]
+            ]
+            stored.settle(db, kept, dropped)
     return out
 
 
-def _store(db: Session, effects: Effects, held: places.Claims, node_id: int | None) -> None:
-    """One decision's changes, inside the caller's savepoint; _Changed: a row it relied on
-    changed first."""
+def _wanted(batch: Sequence[Effects]) -> dict[int, stored.Wanted]:
+    """The claims `store_effects_many` makes in one statement, by position in the batch: an
+    Accept under a shared-users limit from a device (its Calling-Station-Id), that ends no
+    session to make room (those are counted after `evict_oldest`), of a user no other
+    decision of the batch names (those are claimed one by one, in order, each seeing the
+    one before)."""
+    users = Counter(effects.user_id for effects in batch)
+    out = {}
+    for index, effects in enumerate(batch):
+        decision, station = effects.decision, effects.request.context.calling_station_id
+        limit = decision.shared_users
+        if (
+            decision.accept
+            and limit is not None
+            and station
+            and not decision.evict
+            and users[effects.user_id] == 1
+        ):
+            out[index] = stored.Wanted(effects.user_id, limit, effects.router.id, station)
+    return out
+
+
+def _store(
+    db: Session,
+    effects: Effects,
+    held: places.Claims,
+    node_id: int | None,
+    *,
+    claimed: bool = False,
+) -> None:
+    """One decision's changes, inside the caller's savepoint (`claimed`: its place claimed
+    already, for the batch); _Changed: a row it relied on changed first."""
     router, request, decision, now = effects.router, effects.request, effects.decision, effects.now
     entries = models.UserProfile
     for slot in decision.profile_changes:
@@ -225,15 +280,19 @@ def _store(db: Session, effects: Effects, held: places.Claims, node_id: int | No
         if decision.evict:
             evict_oldest(db, user, decision.evict, now)
         limit = decision.shared_users
-        if limit is not None and not places.claim(
-            db,
-            held,
-            effects.user_id,
-            limit=limit,
-            now=now,
-            router_id=router.id,
-            station=request.context.calling_station_id,
-            node_id=node_id,
+        if (
+            limit is not None
+            and not claimed
+            and not places.claim(
+                db,
+                held,
+                effects.user_id,
+                limit=limit,
+                now=now,
+                router_id=router.id,
+                station=request.context.calling_station_id,
+                node_id=node_id,
+            )
         ):
             raise _Changed  # another log-on took the place first: the database decides
     log_decision(db, router, request, decision, now)

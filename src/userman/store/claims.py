@@ -5,8 +5,12 @@ places claimed under a user's shared-users limit, and the locks that order them.
 with it; over the limit, the caller rolls back. On PostgreSQL a transaction-level advisory lock
 on the user comes first, so a second claim of the same user waits for the first transaction to
 end and then counts its claim (under READ COMMITTED an insert-then-count or a conditional
-INSERT ... SELECT alone lets two concurrent claims both pass: bench/claims.py measures it). On
+INSERT ... SELECT alone lets two concurrent claims both pass: bench/nodes.py measures it). On
 SQLite the INSERT takes the database's one write lock, which orders them the same way.
+`claim_many` claims for a batch of decisions (of different users) in one statement: the locks
+of all its users in one statement (in one order, so two batches never wait for each other in
+a circle), then one INSERT ... SELECT whose condition counts each user's sessions and claims,
+read after the locks were granted; `settle` then drops what the batch did not keep.
 `lock_sessions` orders accounting batches of different nodes that touch the same session
 (router, Acct-Session-Id): the second reads the session as the first left it, so a record that
 a router retransmitted to another node adds nothing twice.
@@ -16,21 +20,40 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, insert, not_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from userman.store import models, nodes
 
 __all__ = [
     "CLAIM_SECONDS",
+    "Wanted",
     "any_live",
     "claim",
+    "claim_many",
     "live_claims",
     "lock_sessions",
     "lock_user",
     "prune",
+    "settle",
     "write",
 ]
 
@@ -62,6 +85,19 @@ def lock_user(db: Session, user_id: int) -> None:
             text("SELECT pg_advisory_xact_lock(:space, :key)"),
             {"space": USER_LOCK, "key": _int4(user_id)},
         )
+
+
+def lock_users(db: Session, user_ids: Collection[int]) -> None:
+    """`lock_user` for each of `user_ids`, in one statement and in one order (PostgreSQL)."""
+    if not user_ids or not _postgres(db):
+        return
+    db.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:space, key)"
+            " FROM unnest(CAST(:keys AS integer[])) AS key ORDER BY key"
+        ),
+        {"space": USER_LOCK, "keys": sorted({_int4(user_id) for user_id in user_ids})},
+    )
 
 
 def lock_sessions(db: Session, keys: Collection[tuple[int, str]]) -> None:
@@ -146,6 +182,84 @@ def claim(
     # The lock (or SQLite's write lock) is still held: nobody saw this claim.
     db.execute(delete(_CLAIM).where(_CLAIM.c.id == this))
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A place `claim_many` claims: for the user, under `limit`, from the device (the router
+    and its Calling-Station-Id `station`, not empty)."""
+
+    user_id: int
+    limit: int
+    router_id: int
+    station: str
+
+
+def claim_many(db: Session, wanted: Sequence[Wanted], now: dt.datetime) -> list[int | None]:
+    """`claim` for each of `wanted` (each user once), at `now`, in two statements whatever
+    their number: each claim's id, or None where the user's open sessions and live claims,
+    this one included, would be more than its limit (nothing claimed). The device's earlier
+    claims still count for the others until `settle`. On SQLite the caller's transaction
+    holds the write lock already (store/policy.py `begin_written`); with a node, the caller
+    holds its registration (nodes.hold)."""
+    if not wanted:
+        return []
+    if len({one.user_id for one in wanted}) != len(wanted):
+        raise ValueError("claim_many claims for each user once")
+    lock_users(db, [one.user_id for one in wanted])
+    since = now - dt.timedelta(seconds=CLAIM_SECONDS)
+    rows = [
+        select(
+            literal(one.user_id, Integer).label("user_id"),
+            literal(one.limit, Integer).label("cap"),
+            literal(one.router_id, Integer).label("router_id"),
+            literal(one.station, String).label("station"),
+        )
+        for one in wanted
+    ]
+    asked = (union_all(*rows) if len(rows) > 1 else rows[0]).cte("asked")
+    sessions = (
+        select(func.count())
+        .where(_SESSION.c.user_id == asked.c.user_id, _SESSION.c.active.is_(True))
+        .scalar_subquery()
+    )
+    device = and_(
+        _CLAIM.c.router_id == asked.c.router_id,
+        _CLAIM.c.calling_station_id == asked.c.station,
+    )
+    claims = (
+        select(func.count())
+        .where(_CLAIM.c.user_id == asked.c.user_id, _CLAIM.c.created >= since, not_(device))
+        .scalar_subquery()
+    )
+    chosen = select(
+        asked.c.user_id, asked.c.router_id, asked.c.station, literal(now, _CLAIM.c.created.type)
+    ).where(sessions + claims < asked.c.cap)
+    made = db.execute(
+        insert(_CLAIM)
+        .from_select(["user_id", "router_id", "calling_station_id", "created"], chosen)
+        .returning(_CLAIM.c.id, _CLAIM.c.user_id)
+    )
+    ids = {user_id: claim_id for claim_id, user_id in made}
+    return [ids.get(one.user_id) for one in wanted]
+
+
+def settle(db: Session, kept: Sequence[tuple[Wanted, int]], dropped: Collection[int]) -> None:
+    """After `claim_many`: the claims its caller kept take their devices' earlier claims over
+    (those are deleted), and the `dropped` ones (their decisions undone) are deleted."""
+    earlier = [
+        and_(
+            _CLAIM.c.user_id == one.user_id,
+            _CLAIM.c.router_id == one.router_id,
+            _CLAIM.c.calling_station_id == one.station,
+            _CLAIM.c.id < claim_id,  # ids grow: later claims of the device are not taken over
+        )
+        for one, claim_id in kept
+    ]
+    if dropped:
+        earlier.append(_CLAIM.c.id.in_(dropped))
+    if earlier:
+        db.execute(delete(_CLAIM).where(or_(*earlier)))
 
 
 def write(db: Session, held: Collection[tuple[int, dt.datetime]]) -> None:
