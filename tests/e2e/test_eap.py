@@ -1,22 +1,27 @@
-"""EAP-MSCHAPv2 through a real `userman serve`, asked by hostapd's eapol_test (Debian's
-`eapoltest`): the right password is accepted and the MPPE keys eapol_test derives from the
-conversation equal those userman sends (RFC 3579, RFC 2548, draft-kamath-pppext-eap-mschapv2);
-a wrong one, and a user whose group does not allow eap-mschap2, are rejected. One server for
-the module; one more with `--workers 2`, where each conversation must stay in one worker.
+"""EAP through a real `userman serve`, asked by hostapd's eapol_test (Debian's `eapoltest`):
+EAP-MSCHAPv2 and EAP-TLS (TLS 1.2 and 1.3) with certificates made by `userman certificate`.
+The right credentials are accepted and the MPPE keys eapol_test derives from the conversation
+equal those userman sends (RFC 3579, RFC 2548); a wrong password, a revoked certificate, one
+from an unknown CA, and a user whose group does not allow the method, are rejected with their
+reason. One server for the module; one more with `--workers 2`, where each conversation must
+stay in one worker.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from served import Server, start_server, stop_server, userman
 from support import require_program
+from userman.cli.main import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +38,33 @@ add username=test password=test
 /user-manager user
 add name=grouped password=test group=eap
 add name=plain password=test group=no-eap
+add name=alice password=x
+add name=mallory password=x
+add name=carol password=x group=eap
+add name=dave password=x
 /user-manager user-profile
 add user=test profile=profile1
 add user=grouped profile=profile1
 add user=plain profile=profile1
+add user=alice profile=profile1
+add user=mallory profile=profile1
+add user=carol profile=profile1
+add user=dave profile=profile1
 """
+
+# The certificates, made by `userman certificate` before the server starts: a trusted CA, the
+# server's certificate, clients (mallory's revoked), and a client of a CA nobody trusts.
+CERTIFICATES = [
+    ("add", "name=office-ca", "common-name=Office CA"),
+    ("add", "name=radius", "common-name=radius.example", "ca=office-ca"),
+    ("add", "name=alice", "common-name=alice", "ca=office-ca", "usage=client"),
+    ("add", "name=mallory", "common-name=mallory", "ca=office-ca", "usage=client"),
+    ("add", "name=carol", "common-name=carol", "ca=office-ca", "usage=client"),
+    ("add", "name=dave", "common-name=dave", "ca=office-ca", "usage=client"),
+    ("revoke", "mallory"),
+    ("add", "name=other-ca", "common-name=Other CA"),
+    ("add", "name=eve", "common-name=alice", "ca=other-ca", "usage=client"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +77,30 @@ def configured(folder: Path) -> str:
     script = folder / "config.rsc"
     script.write_text(CONFIGURATION)
     userman(db_url, "import", str(script))
+    runner = CliRunner()
+
+    def run(*words: str) -> str:
+        # In-process: each `userman` started anew would take seconds on a busy machine.
+        result = runner.invoke(cli, ["--db", db_url, *words], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    for command in CERTIFICATES:
+        run("certificate", *command)
+    run("database", "set", "certificate=radius", "trusted-ca=office-ca")
+    (folder / "ca.pem").write_text(run("certificate", "export", "office-ca"))
+    for name in ("alice", "mallory", "carol", "eve", "dave"):
+        (folder / f"{name}.pem").write_text(run("certificate", "export", name, "include-key"))
     return db_url
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("eap")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("eap")
+
+
+@pytest.fixture(scope="module")
+def server(folder: Path) -> Iterator[Server]:
     served = start_server(configured(folder), folder / "serve.log")
     yield served
     stop_server(served)
@@ -68,11 +113,15 @@ def peer(  # noqa: PLR0917
     eapol_test: str, server: Server, folder: Path, identity: str, password: str, name: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """One EAP-MSCHAPv2 log-on by eapol_test (no retries, 10 s at most)."""
-    conf = folder / f"{name or identity}-{password}.conf"
-    conf.write_text(
-        "network={\n  key_mgmt=WPA-EAP\n  eap=MSCHAPV2\n"
-        f'  identity="{identity}"\n  password="{password}"\n}}\n'
-    )
+    network = f'eap=MSCHAPV2\n  identity="{identity}"\n  password="{password}"'
+    return eapol(eapol_test, server, folder / f"{name or identity}-{password}.conf", network)
+
+
+def eapol(
+    eapol_test: str, server: Server, conf: Path, network: str
+) -> subprocess.CompletedProcess[str]:
+    """One log-on by eapol_test with this network block (no retries, 10 s at most)."""
+    conf.write_text(f"network={{\n  key_mgmt=WPA-EAP\n  {network}\n}}\n")
     return subprocess.run(
         [eapol_test, "-c", str(conf), "-a", "127.0.0.1", "-p", str(server.auth_port), *OPTIONS],
         capture_output=True,
@@ -155,3 +204,62 @@ def test_with_workers_each_conversation_stays_in_one_worker(
     for result in results:
         assert result.returncode == 0, result.stdout[-3000:]
         assert keys_agree(result)
+
+
+TLS_VERSIONS = {"tls1.2": "tls_disable_tlsv1_3=1", "tls1.3": "tls_disable_tlsv1_3=0"}
+
+
+def tls_peer(  # noqa: PLR0917
+    eapol_test: str, server: Server, certificates: Path, folder: Path, client: str, version: str
+) -> subprocess.CompletedProcess[str]:
+    """One EAP-TLS log-on with `client`'s certificate (from `userman certificate export`)."""
+    cert = certificates / f"{client}.pem"
+    network = (
+        f'eap=TLS\n  identity="{client}"\n  ca_cert="{certificates / "ca.pem"}"\n'
+        f'  client_cert="{cert}"\n  private_key="{cert}"\n'
+        f'  phase1="{TLS_VERSIONS[version]}"'
+    )
+    return eapol(eapol_test, server, folder / f"tls-{client}-{version}.conf", network)
+
+
+@pytest.mark.parametrize("version", list(TLS_VERSIONS))
+def test_eap_tls_with_a_trusted_certificate_is_accepted_and_the_keys_agree(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path, version: str
+) -> None:
+    result = tls_peer(eapol_test, server, folder, tmp_path, "alice", version)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.rstrip().endswith("SUCCESS")
+    assert keys_agree(result), result.stdout[-3000:]
+    assert ("TLSv1.3" in result.stdout) == (version == "tls1.3")
+
+
+@pytest.mark.parametrize(
+    ("client", "reason"),
+    [
+        ("mallory", "certificate of user <mallory> is revoked"),
+        ("eve", "certificate of user <eve> is from an unknown CA"),
+        ("carol", "auth method not allowed for user <carol>"),
+    ],
+)
+def test_eap_tls_refuses_a_revoked_an_unknown_or_a_disallowed_certificate(  # noqa: PLR0917
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path, client: str, reason: str
+) -> None:
+    result = tls_peer(eapol_test, server, folder, tmp_path, client, "tls1.2")
+    assert result.returncode != 0
+    assert "code=3 (Access-Reject)" in result.stdout, result.stdout[-3000:]
+    assert reply_message(result) == reason
+
+
+def test_a_certificate_revoked_while_serving_is_refused_without_a_restart(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path
+) -> None:
+    # server/tlscontexts.py: the CRL's change is seen by the next poll of the stamp.
+    assert tls_peer(eapol_test, server, folder, tmp_path, "dave", "tls1.2").returncode == 0
+    server.cli("certificate", "revoke", "dave")
+    deadline = time.monotonic() + 10
+    while True:
+        result = tls_peer(eapol_test, server, folder, tmp_path, "dave", "tls1.2")
+        if result.returncode != 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert reply_message(result) == "certificate of user <dave> is revoked"

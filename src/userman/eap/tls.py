@@ -207,15 +207,16 @@ class ServerContext:
         ctx.set_session_id(b"userman-eap-" + purpose.encode())
         ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
         ctx.set_timeout(session_lifetime)
-        self.crl = x509.load_pem_x509_crl(crl) if crl is not None else None
+        self.crls = _load_crls(crl) if crl is not None else []
         self.require_client_certificate = require_client_certificate
         if client_ca is not None:
             store = ctx.get_cert_store()
             assert store is not None
             for ca in x509.load_pem_x509_certificates(client_ca):
                 store.add_cert(crypto.X509.from_cryptography(ca))
-            if self.crl is not None:
-                store.add_crl(self.crl)
+            for one in self.crls:
+                store.add_crl(one)
+            if self.crls:
                 store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
             mode = SSL.VERIFY_PEER
             if require_client_certificate:
@@ -224,6 +225,15 @@ class ServerContext:
         elif require_client_certificate:
             raise ValueError("a client certificate is required but no client CA is given")
         self.context = ctx
+
+
+def _load_crls(pem: bytes) -> list[x509.CertificateRevocationList]:
+    """Every CRL in `pem` (one or more PEM blocks, one per trusted CA that has one)."""
+    marker = b"-----BEGIN X509 CRL-----"
+    blocks = [marker + part for part in pem.split(marker)[1:]]
+    if not blocks:
+        raise ValueError("no PEM CRL found")
+    return [x509.load_pem_x509_crl(block) for block in blocks]
 
 
 class ServerSession:
@@ -374,8 +384,10 @@ class ServerSession:
                 raise HandshakeError(Failure.EXPIRED, "on resumption")
             if self._now < self.peer.not_before:
                 raise HandshakeError(Failure.NOT_YET_VALID, "on resumption")
-            crl = self._context.crl
-            if crl is not None and crl.get_revoked_certificate_by_serial_number(self.peer.serial):
+            serial = self.peer.serial
+            if any(
+                crl.get_revoked_certificate_by_serial_number(serial) for crl in self._context.crls
+            ):
                 raise HandshakeError(Failure.REVOKED, "on resumption")
 
     def _read_application_data(self) -> None:
