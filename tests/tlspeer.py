@@ -14,8 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 
+from userman.core.authorize import MschapV2Credentials
 from userman.eap.fragments import Fragmenter, Frame, Reassembly, decode, encode
+from userman.eap.method import Finish, Send, Step, Verdict, Verify
 from userman.eap.tls import ServerContext
+from userman.eap.tunnel import TlsMethod
+from userman.radius import mschap
 
 NOW = datetime.now(UTC)
 UPN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
@@ -231,3 +235,53 @@ class EapTlsPeer:
     def _send(self, records: bytes) -> bytes:
         self.out = Fragmenter(records, self.size)
         return self.out.next_fragment()
+
+
+def mschapv2_peer_response(challenge: bytes, name: bytes, password: str) -> bytes:
+    """The peer's EAP-MSCHAPv2 Type-Data for the server's Challenge, Success- or
+    Failure-Request `challenge` (draft-kamath-pppext-eap-mschapv2-02 section 2)."""
+    op = challenge[0]
+    if op != 1:
+        return bytes([op])  # Success- or Failure-Response: the OpCode alone
+    ident, auth_challenge = challenge[1], challenge[5:21]
+    value = mschap.mschap_v2_response(ident, name, password, auth_challenge, bytes(range(16)))
+    # Value-Size 49: Peer-Challenge, Reserved, NT-Response, Flags (as the draft orders them)
+    body = bytes([49]) + value[2:] + b"\x00" + name
+    return bytes([2, ident]) + (4 + len(body)).to_bytes(2, "big") + body
+
+
+def mschapv2_verdict(username: str, credentials: object, password: str) -> Verdict:
+    """The verdict the server's decision gives MS-CHAPv2 credentials for `password`."""
+    assert isinstance(credentials, MschapV2Credentials)
+    found = mschap.verify_mschap_v2(
+        username.encode(), password, credentials.challenge, credentials.response
+    )
+    if found is None:
+        return Verdict(False)
+    return Verdict(True, found.success[1:], found.recv_key, found.send_key)
+
+
+def accept(step: Verify) -> Verdict:
+    return Verdict(True)
+
+
+def run(
+    method: TlsMethod,
+    peer: EapTlsPeer,
+    decide: Callable[[Verify], Verdict] = accept,
+    seen: list[Verify] | None = None,
+) -> Finish:
+    """Carry the conversation to its end: each Request's Type-Data to the peer, each Verify
+    to `decide` (and into `seen`)."""
+    data = method.start()
+    for _ in range(200):
+        step: Step = method.receive(peer.answer(data))
+        while isinstance(step, Verify):
+            if seen is not None:
+                seen.append(step)
+            step = method.decided(decide(step))
+        if isinstance(step, Finish):
+            return step
+        assert isinstance(step, Send)
+        data = step.data
+    raise AssertionError("the conversation did not end")

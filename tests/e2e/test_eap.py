@@ -263,3 +263,59 @@ def test_a_certificate_revoked_while_serving_is_refused_without_a_restart(
             break
         time.sleep(0.2)
     assert reply_message(result) == "certificate of user <dave> is revoked"
+
+
+def tunnel_peer(  # noqa: PLR0917
+    eapol_test: str,
+    server: Server,
+    certificates: Path,
+    folder: Path,
+    method: str,
+    phase2: str,
+    identity: str,
+    password: str,
+    version: str = "tls1.2",
+) -> subprocess.CompletedProcess[str]:
+    """One PEAP or TTLS log-on, the outer identity anonymous, the server's certificate checked."""
+    network = (
+        f'eap={method}\n  identity="{identity}"\n  password="{password}"\n'
+        '  anonymous_identity="anonymous@example.org"\n'
+        f'  ca_cert="{certificates / "ca.pem"}"\n'
+        f'  phase1="peapver=0 {TLS_VERSIONS[version]}"\n  phase2="{phase2}"'
+    )
+    conf = folder / f"{method}-{phase2.replace('=', '-')}-{identity}-{password}-{version}.conf"
+    return eapol(eapol_test, server, conf, network)
+
+
+@pytest.mark.parametrize("version", list(TLS_VERSIONS))
+def test_peap_mschapv2_the_right_password_is_accepted_and_the_keys_agree(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path, version: str
+) -> None:
+    result = tunnel_peer(
+        eapol_test, server, folder, tmp_path, "PEAP", "auth=MSCHAPV2", "test", "test", version
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert keys_agree(result), result.stdout[-3000:]
+    # The outer identity was anonymous: the Accept names the inner user for accounting.
+    accept = result.stdout.split("code=2 (Access-Accept)")[1]
+    assert re.search(r"Attribute 1 \(User-Name\) length=\d+\n\s+Value: 'test'\n", accept)
+
+
+def test_peap_mschapv2_a_wrong_password_is_rejected(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path
+) -> None:
+    result = tunnel_peer(
+        eapol_test, server, folder, tmp_path, "PEAP", "auth=MSCHAPV2", "test", "wrong"
+    )
+    assert result.returncode != 0
+    assert reply_message(result) == "wrong password for user <test>"
+
+
+def test_peap_for_a_group_without_eap_peap_is_refused(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path
+) -> None:
+    result = tunnel_peer(
+        eapol_test, server, folder, tmp_path, "PEAP", "auth=MSCHAPV2", "plain", "test"
+    )
+    assert result.returncode != 0
+    assert reply_message(result) == "auth method not allowed for user <plain>"

@@ -5,19 +5,18 @@ is the one the peer derives, resumption is decided again."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from cryptography import x509
 from OpenSSL import SSL
 
-from tlspeer import NOW, PKI, EapTlsPeer, client_context, eap_tls_context, issue, make_pki
+from tlspeer import NOW, PKI, EapTlsPeer, client_context, eap_tls_context, issue, make_pki, run
 from userman.core.authorize import CertificateCredentials, RejectReason
 from userman.eap.eaptls import EapTls, certificate_user
-from userman.eap.method import Finish, Send, Step, Verdict, Verify
+from userman.eap.method import Finish, Send, Verdict, Verify
 from userman.eap.tls import PeerIdentity
-from userman.eap.tunnel import TlsMethod, TlsSetup
+from userman.eap.tunnel import TlsSetup
 
 VERSIONS = [
     pytest.param(SSL.TLS1_2_VERSION, id="tls1.2"),
@@ -29,32 +28,6 @@ SIZE = 300
 @pytest.fixture(scope="module")
 def pki() -> PKI:
     return make_pki()
-
-
-def accept(step: Verify) -> Verdict:
-    return Verdict(True)
-
-
-def run(
-    method: TlsMethod,
-    peer: EapTlsPeer,
-    decide: Callable[[Verify], Verdict] = accept,
-    seen: list[Verify] | None = None,
-) -> Finish:
-    """Carry the conversation to its end: each Request's Type-Data to the peer, each Verify
-    to `decide` (and into `seen`)."""
-    data = method.start()
-    for _ in range(200):
-        step: Step = method.receive(peer.answer(data))
-        while isinstance(step, Verify):
-            if seen is not None:
-                seen.append(step)
-            step = method.decided(decide(step))
-        if isinstance(step, Finish):
-            return step
-        assert isinstance(step, Send)
-        data = step.data
-    raise AssertionError("the conversation did not end")
 
 
 @pytest.mark.parametrize("version", VERSIONS)

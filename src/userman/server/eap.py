@@ -33,6 +33,7 @@ from userman.eap.method import METHOD_ATTRIBUTES, MethodFactory, verdict
 from userman.eap.mschapv2 import MschapV2
 from userman.eap.packet import Code as EapCode
 from userman.eap.packet import EapDecodeError, EapPacket, Type, decode
+from userman.eap.peap import Peap
 from userman.eap.radius import join, split
 from userman.eap.tunnel import FRAGMENT_SIZE, TlsSetup
 from userman.radius.errors import DecodeError
@@ -50,6 +51,7 @@ CHALLENGE_TIMEOUT = 30  # seconds: the Session-Timeout hint of an Access-Challen
 # The EAP methods implemented, by v7 name, in the order they are proposed to an identity
 # whose group allows several (the peer may Nak to another it is allowed).
 TYPES = {
+    AuthMethod.EAP_PEAP: Type.PEAP,
     AuthMethod.EAP_TLS: Type.TLS,
     AuthMethod.EAP_MSCHAP2: Type.MSCHAPV2,
 }
@@ -129,6 +131,8 @@ class EapServer:
         now = dt.datetime.now(dt.UTC)
         contexts = self.contexts
         methods: dict[Type, MethodFactory] = {}
+        if contexts.peap is not None:
+            methods[Type.PEAP] = functools.partial(Peap, TlsSetup(contexts.peap, now, size))
         if contexts.tls is not None:
             methods[Type.TLS] = functools.partial(EapTls, TlsSetup(contexts.tls, now, size))
         methods[Type.MSCHAPV2] = MschapV2
@@ -217,7 +221,14 @@ class EapServer:
             kept = tuple(pair for pair in decision.reply if pair[0] not in METHOD_ATTRIBUTES)
             # RFC 2548 2.4.2-2.4.3 as RFC 3579 uses them: the MSK, receive key first.
             half = len(out.msk) // 2
-            keys = (("MS-MPPE-Recv-Key", out.msk[:half]), ("MS-MPPE-Send-Key", out.msk[half:]))
+            keys: tuple[tuple[str, object], ...] = (
+                ("MS-MPPE-Recv-Key", out.msk[:half]),
+                ("MS-MPPE-Send-Key", out.msk[half:]),
+            )
+            if at.pkt.get("User-Name") != request.username.encode("utf-8", "surrogateescape"):
+                # An anonymous outer identity (PEAP, TTLS): RFC 2865 5.1, the router uses
+                # this User-Name in its accounting; Class names the user in any case.
+                keys = (("User-Name", request.username), *keys)
             final = dataclasses.replace(decision, reply=(*kept, *keys))
             eap = out.success
         else:
