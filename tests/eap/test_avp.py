@@ -342,6 +342,29 @@ def test_incomplete_or_inconsistent_credentials_are_refused(seq: list[Avp]) -> N
         parse_inner(encode_avps(seq), _material)
 
 
+def test_short_challenge_material_is_the_callers_mistake() -> None:
+    with pytest.raises(ValueError, match="material") as caught:
+        parse_inner(encode_avps(GOOD_V2), lambda n: MATERIAL[: n - 1])
+    assert not isinstance(caught.value, AvpError)
+
+
+@given(st.lists(st.sampled_from(list(Attribute)), max_size=6), st.data())
+def test_any_mix_of_known_avps_gives_credentials_or_our_error(
+    attributes: list[Attribute], data: st.DataObject
+) -> None:
+    # The invariant a fuzz target would check: parsed, or an AvpError, never anything else.
+    draw_data, draw_flag = st.binary(max_size=60), st.booleans()
+    seq = [
+        Avp(a.value[1], data.draw(draw_data), a.value[0] or None, data.draw(draw_flag))
+        for a in attributes
+    ]
+    try:
+        got = parse_inner(encode_avps(seq), _material)
+    except AvpError:
+        return
+    assert isinstance(got, InnerCredentials | InnerEap)
+
+
 def test_malformed_tunnel_data_raises_the_decode_error() -> None:
     with pytest.raises(AvpDecodeError):
         parse_inner(b"\x00\x00\x00\x01", _material)

@@ -304,6 +304,8 @@ def _check_challenge(
         raise CredentialsError(f"{method.name} response of {len(response)} octets")
     size = _CHALLENGE_SIZE[method]
     expected = material(size + 1)
+    if len(expected) != size + 1:  # the caller's mistake, not the peer's
+        raise ValueError(f"challenge material of {len(expected)} octets, not {size + 1}")
     if not hmac.compare_digest(challenge, expected[:size]) or response[0] != expected[size]:
         raise ChallengeMismatchError(f"{method.name} challenge not derived from the tunnel")
 
