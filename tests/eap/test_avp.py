@@ -74,7 +74,7 @@ def test_vectors_encode_and_decode(wire: bytes, avp: Avp) -> None:
 
 
 def test_a_sequence_keeps_each_avp_on_a_four_octet_boundary() -> None:
-    # RFC 5281 10.2: "Each AVP must begin on a 4-octet boundary relative to the first AVP".
+    # RFC 5281 10.2: each AVP begins on a 4-octet boundary counted from the first one.
     wire = b"".join(w for w, _ in VECTORS)
     assert decode_avps(wire) == tuple(a for _, a in VECTORS)
     assert encode_avps(a for _, a in VECTORS) == wire
@@ -86,7 +86,7 @@ def test_no_data_is_no_avps() -> None:
 
 
 def test_reserved_flag_bits_are_ignored_on_receipt() -> None:
-    # RFC 5281 10.1: the 'r' bits "MUST be set to 0 ... and ignored" (RFC 6733's P bit too).
+    # RFC 6733 4.1: "the receiver SHOULD ignore all 'R' (reserved) bits" (and P, unused here).
     wire = bytes.fromhex("000000017f00000b") + b"bob" + b"\0"
     assert decode_avps(wire) == (Avp(1, b"bob", mandatory=True),)
 
@@ -154,7 +154,7 @@ def test_decode_parses_or_raises_our_error(data: bytes) -> None:
 
 
 def test_an_unknown_avp_without_m_is_ignored() -> None:
-    # RFC 5281 10.1: with M clear the AVP "may be safely ignored" by one who does not know it.
+    # RFC 5281 10.1: an AVP with M clear may be ignored by a recipient that does not know it.
     seq = (Avp(1, b"bob"), Avp(2, b"secret"), Avp(9999, b"x"), Avp(5, b"x", vendor=4242))
     assert unsupported_mandatory(seq) is None
     got = parse_inner(encode_avps(seq), _no_material)
@@ -170,8 +170,8 @@ def test_an_unknown_avp_without_m_is_ignored() -> None:
     ],
 )
 def test_an_unknown_avp_with_m_fails_the_tunnel(unknown: Avp) -> None:
-    # RFC 5281 10.1: with M set, a recipient that does not support the AVP "must fail the
-    # negotiation"; for the TTLS server that is failing the TTLS negotiation.
+    # RFC 5281 10.1: with M set, a recipient that does not support the AVP fails the
+    # negotiation; for the TTLS server that is failing the TTLS negotiation.
     seq = (Avp(1, b"bob", mandatory=True), Avp(2, b"secret", mandatory=True), unknown)
     assert unsupported_mandatory(seq) == unknown
     with pytest.raises(MandatoryAvpError) as caught:
@@ -287,7 +287,7 @@ def _mschap2(challenge: bytes, ident: int) -> list[Avp]:
     ],
 )
 def test_a_challenge_not_derived_from_the_tunnel_is_refused(seq: list[Avp]) -> None:
-    # RFC 5281 11.2.2-11.2.4: the server "MUST verify" the challenge and the Ident equal the
+    # RFC 5281 11.2.2-11.2.4: the server must verify the challenge and the Ident equal the
     # material; otherwise a response captured elsewhere could be replayed into the tunnel.
     with pytest.raises(ChallengeMismatchError):
         parse_inner(encode_avps(seq), _material)

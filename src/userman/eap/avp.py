@@ -230,8 +230,8 @@ _RESPONSE_SIZE = {InnerMethod.CHAP: 17, InnerMethod.MSCHAP1: 50, InnerMethod.MSC
 def unsupported_mandatory(avps: Iterable[Avp]) -> Avp | None:
     """The first AVP with M set that the server does not support from a peer, if any.
 
-    RFC 5281 10.1: the recipient of such an AVP "must fail the negotiation". An AVP the server
-    does not know but without M "may be safely ignored".
+    RFC 5281 10.1: the recipient of such an AVP fails the negotiation; one it does not know
+    but with M clear it may ignore.
     """
     for avp in avps:
         if avp.mandatory and Attribute.of(avp) not in _SUPPORTED:
@@ -297,7 +297,7 @@ def parse_inner(data: bytes, material: Callable[[int], bytes]) -> Inner:
 def _check_challenge(
     method: InnerMethod, challenge: bytes, response: bytes, material: Callable[[int], bytes]
 ) -> None:
-    """RFC 5281 11.2.2-11.2.4: the server "MUST verify" that the challenge and the Ident (the
+    """RFC 5281 11.2.2-11.2.4: the server must verify that the challenge and the Ident (the
     response's first octet) are the material's; a challenge of the peer's choosing would let a
     response captured outside the tunnel be replayed in it."""
     if len(response) != _RESPONSE_SIZE[method]:
