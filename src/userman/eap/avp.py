@@ -242,9 +242,10 @@ def unsupported_mandatory(avps: Iterable[Avp]) -> Avp | None:
 def parse_inner(data: bytes, material: Callable[[int], bytes]) -> Inner:
     """The inner request in the tunnel's decrypted `data` (RFC 5281 11.2).
 
-    `material(n)` gives n octets of the challenge material the TLS connection derives with
-    `CHALLENGE_LABEL` (RFC 5281 11.1: the TLS PRF; RFC 9427's exporter, whose output depends on
-    n, with TLS 1.3): 17 for CHAP and MS-CHAP-V2, 9 for MS-CHAP. It is asked only for those.
+    `material(n)` gives n octets of the challenge material the TLS connection exports with
+    `CHALLENGE_LABEL` and no context (RFC 5281 11.1): 17 for CHAP and MS-CHAP-V2, 9 for MS-CHAP,
+    asked only for those. Each method asks its own n: a TLS 1.3 exporter's output depends on
+    the length asked (RFC 8446 7.5), the TLS 1.2 PRF's first octets do not.
     Empty `data` (the peer's answer to MS-CHAP2-Success) is the caller's to recognise first.
     Raises an `AvpError` subclass for anything that must fail the tunnel.
     """
