@@ -319,3 +319,43 @@ def test_peap_for_a_group_without_eap_peap_is_refused(
     )
     assert result.returncode != 0
     assert reply_message(result) == "auth method not allowed for user <plain>"
+
+
+TTLS_PHASE2 = {
+    "pap": "auth=PAP",
+    "chap": "auth=CHAP",
+    "mschap1": "auth=MSCHAP",
+    "mschap2": "auth=MSCHAPV2",
+    "eap-mschap2": "autheap=MSCHAPV2",
+}
+
+
+@pytest.mark.parametrize("inner", list(TTLS_PHASE2))
+def test_ttls_the_right_password_is_accepted_and_the_keys_agree(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path, inner: str
+) -> None:
+    phase2 = TTLS_PHASE2[inner]
+    result = tunnel_peer(eapol_test, server, folder, tmp_path, "TTLS", phase2, "test", "test")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert keys_agree(result), result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("inner", ["pap", "mschap2", "eap-mschap2"])
+def test_ttls_a_wrong_password_is_rejected(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path, inner: str
+) -> None:
+    phase2 = TTLS_PHASE2[inner]
+    result = tunnel_peer(eapol_test, server, folder, tmp_path, "TTLS", phase2, "test", "wrong")
+    assert result.returncode != 0
+    assert reply_message(result) == "wrong password for user <test>"
+
+
+def test_ttls_pap_with_tls_1_3(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path
+) -> None:
+    # RFC 9427: TTLS over TLS 1.3, the keys from the TLS 1.3 exporter.
+    result = tunnel_peer(
+        eapol_test, server, folder, tmp_path, "TTLS", "auth=PAP", "test", "test", "tls1.3"
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert keys_agree(result), result.stdout[-3000:]

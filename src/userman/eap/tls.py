@@ -354,6 +354,13 @@ class ServerSession:
             method_id = client_random + server_random
         return Keys(msk=material[:64], emsk=material[64:128], session_id=type_code + method_id)
 
+    def export(self, label: bytes, size: int) -> bytes:
+        """`size` octets of the TLS exporter with `label` and no context (RFC 5705; RFC 8446
+        7.5): TTLS's challenge material, "ttls challenge" (RFC 5281 11.1)."""
+        if not self._handshake_done:
+            raise TLSError("no keying material before the handshake is done")
+        return self._conn.export_keying_material(label, size)
+
     def _on_verify(
         self, conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int
     ) -> bool:

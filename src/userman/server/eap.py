@@ -35,6 +35,7 @@ from userman.eap.packet import Code as EapCode
 from userman.eap.packet import EapDecodeError, EapPacket, Type, decode
 from userman.eap.peap import Peap
 from userman.eap.radius import join, split
+from userman.eap.ttls import Ttls
 from userman.eap.tunnel import FRAGMENT_SIZE, TlsSetup
 from userman.radius.errors import DecodeError
 from userman.radius.packet import Code, Packet, encode_attribute, encode_response, make_avp
@@ -52,6 +53,7 @@ CHALLENGE_TIMEOUT = 30  # seconds: the Session-Timeout hint of an Access-Challen
 # whose group allows several (the peer may Nak to another it is allowed).
 TYPES = {
     AuthMethod.EAP_PEAP: Type.PEAP,
+    AuthMethod.EAP_TTLS: Type.TTLS,
     AuthMethod.EAP_TLS: Type.TLS,
     AuthMethod.EAP_MSCHAP2: Type.MSCHAPV2,
 }
@@ -133,6 +135,8 @@ class EapServer:
         methods: dict[Type, MethodFactory] = {}
         if contexts.peap is not None:
             methods[Type.PEAP] = functools.partial(Peap, TlsSetup(contexts.peap, now, size))
+        if contexts.ttls is not None:
+            methods[Type.TTLS] = functools.partial(Ttls, TlsSetup(contexts.ttls, now, size))
         if contexts.tls is not None:
             methods[Type.TLS] = functools.partial(EapTls, TlsSetup(contexts.tls, now, size))
         methods[Type.MSCHAPV2] = MschapV2
