@@ -33,6 +33,7 @@ add name=profile1 starts-at=now
 /user-manager user group
 add name=no-eap outer-auths=pap,chap,mschap1,mschap2
 add name=eap outer-auths=eap-mschap2
+add name=ttls-pap outer-auths=eap-ttls inner-auths=ttls-pap
 /tool user-manager user
 add username=test password=test
 /user-manager user
@@ -42,6 +43,7 @@ add name=alice password=x
 add name=mallory password=x
 add name=carol password=x group=eap
 add name=dave password=x
+add name=papper password=test group=ttls-pap
 /user-manager user-profile
 add user=test profile=profile1
 add user=grouped profile=profile1
@@ -50,6 +52,7 @@ add user=alice profile=profile1
 add user=mallory profile=profile1
 add user=carol profile=profile1
 add user=dave profile=profile1
+add user=papper profile=profile1
 """
 
 # The certificates, made by `userman certificate` before the server starts: a trusted CA, the
@@ -359,3 +362,30 @@ def test_ttls_pap_with_tls_1_3(
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert keys_agree(result), result.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("user", "phase2", "refused"),
+    [
+        ("papper", "auth=PAP", False),  # its group: eap-ttls, and ttls-pap inside
+        ("papper", "auth=MSCHAPV2", True),  # ttls-mschap2 is not in its inner-auths
+        ("papper", "autheap=MSCHAPV2", True),  # nor ttls-eap
+        ("grouped", "auth=PAP", True),  # its group allows eap-mschap2 alone, not eap-ttls
+    ],
+)
+def test_ttls_a_method_the_group_does_not_allow_is_refused(  # noqa: PLR0917
+    eapol_test: str,
+    server: Server,
+    folder: Path,
+    tmp_path: Path,
+    user: str,
+    phase2: str,
+    refused: bool,
+) -> None:
+    # The outer identity is anonymous: the inner user's group decides, inside the tunnel.
+    result = tunnel_peer(eapol_test, server, folder, tmp_path, "TTLS", phase2, user, "test")
+    if not refused:
+        assert result.returncode == 0, result.stdout[-3000:]
+        return
+    assert result.returncode != 0
+    assert reply_message(result) == f"auth method not allowed for user <{user}>"

@@ -136,7 +136,7 @@ INNER = {
     "chap": (InnerAuth.TTLS_CHAP, ChapCredentials),
     "mschap1": (InnerAuth.TTLS_MSCHAP1, MschapV1Credentials),
     "mschap2": (InnerAuth.TTLS_MSCHAP2, MschapV2Credentials),
-    "eap": (InnerAuth.TTLS_EAP_MSCHAP2, MschapV2Credentials),
+    "eap": (InnerAuth.TTLS_EAP, MschapV2Credentials),
 }
 
 

@@ -133,7 +133,7 @@ class InnerAuth(Enum):
     TTLS_CHAP = "ttls-chap"
     TTLS_MSCHAP1 = "ttls-mschap1"
     TTLS_MSCHAP2 = "ttls-mschap2"
-    TTLS_EAP_MSCHAP2 = "ttls-eap-mschap2"
+    TTLS_EAP = "ttls-eap"  # inner EAP: EAP-MSCHAPv2, the one userman runs there
     PEAP_MSCHAP2 = "peap-mschap2"
 
 

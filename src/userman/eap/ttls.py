@@ -39,7 +39,7 @@ INNER_AUTHS = {
     InnerMethod.CHAP: InnerAuth.TTLS_CHAP,
     InnerMethod.MSCHAP1: InnerAuth.TTLS_MSCHAP1,
     InnerMethod.MSCHAP2: InnerAuth.TTLS_MSCHAP2,
-    InnerMethod.EAP: InnerAuth.TTLS_EAP_MSCHAP2,
+    InnerMethod.EAP: InnerAuth.TTLS_EAP,
 }
 PROMPTS = 3  # empty Requests the server sends at most while waiting for the peer's AVPs
 
@@ -125,7 +125,7 @@ class Ttls(TlsMethod):
             return self._request(step.data)
         if isinstance(step, Verify):
             self.stage = _Stage.INNER_EAP
-            return Verify(step.username, step.credentials, InnerAuth.TTLS_EAP_MSCHAP2)
+            return Verify(step.username, step.credentials, InnerAuth.TTLS_EAP)
         return self._over(step.accept)
 
     def decided(self, verdict: Verdict) -> Step:
