@@ -9,6 +9,8 @@ stay in one worker.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import re
 import subprocess
 import time
@@ -22,10 +24,13 @@ from click.testing import CliRunner
 from served import Server, start_server, stop_server, userman
 from support import require_program
 from userman.cli.main import cli
+from userman.core import totp
 
 pytestmark = pytest.mark.e2e
 
-CONFIGURATION = """
+OTP_KEY = b"userman one-time key"
+
+CONFIGURATION = f"""
 /tool user-manager router
 add ip-address=127.0.0.1 name=router1 shared-secret=12345 log=auth-ok,auth-fail
 /tool user-manager profile
@@ -44,6 +49,7 @@ add name=mallory password=x
 add name=carol password=x group=eap
 add name=dave password=x
 add name=papper password=test group=ttls-pap
+add name=otp password=static otp-secret={base64.b32encode(OTP_KEY).decode()}
 /user-manager user-profile
 add user=test profile=profile1
 add user=grouped profile=profile1
@@ -53,6 +59,7 @@ add user=mallory profile=profile1
 add user=carol profile=profile1
 add user=dave profile=profile1
 add user=papper profile=profile1
+add user=otp profile=profile1
 """
 
 # The certificates, made by `userman certificate` before the server starts: a trusted CA, the
@@ -389,3 +396,20 @@ def test_ttls_a_method_the_group_does_not_allow_is_refused(  # noqa: PLR0917
         return
     assert result.returncode != 0
     assert reply_message(result) == f"auth method not allowed for user <{user}>"
+
+
+def test_ttls_pap_carries_a_one_time_code_once_and_peap_cannot(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path
+) -> None:
+    # v7 otp-secret: the static password, then the TOTP code (RFC 6238); inner PAP carries
+    # it as PAP does, a code works once; MS-CHAPv2 (PEAP) carries a hash: refused, saying why.
+    code = totp.hotp(OTP_KEY, totp.step_of(dt.datetime.now(dt.UTC)))
+    ttls = ("TTLS", "auth=PAP", "otp", "static" + code)
+    accepted = tunnel_peer(eapol_test, server, folder, tmp_path, *ttls)
+    assert accepted.returncode == 0, accepted.stdout[-3000:]
+    (tmp_path / "again").mkdir()
+    replayed = tunnel_peer(eapol_test, server, folder, tmp_path / "again", *ttls)
+    assert reply_message(replayed) == "one-time code of user <otp> was used already"
+    peap = ("PEAP", "auth=MSCHAPV2", "otp", "static" + code)
+    refused = tunnel_peer(eapol_test, server, folder, tmp_path, *peap)
+    assert reply_message(refused).startswith("user <otp> has an otp-secret")
