@@ -273,6 +273,8 @@ def test_a_certificate_revoked_while_serving_is_refused_without_a_restart(
             break
         time.sleep(0.2)
     assert reply_message(result) == "certificate of user <dave> is revoked"
+    logged = server.cli("log", "print").stdout  # logged as a decision's refusal would be
+    assert 'description="certificate of user <dave> is revoked"' in logged
 
 
 def tunnel_peer(  # noqa: PLR0917

@@ -1,6 +1,6 @@
 """The TLS server of EAP-TLS, EAP-TTLS and PEAP, with no socket: records in, records out.
 
-Owns the OpenSSL context built from PEM (server chain and key, optional client CA and CRL),
+Owns the OpenSSL context built from PEM (server chain and key, optional client CAs and CRLs),
 one handshake per conversation driven through memory BIOs, the verified peer's names, the
 tunnel's application data, session resumption and the keys (MSK, EMSK, Session-Id, MPPE).
 Must not know EAP framing (fragments.py), the conversation, users or the settings.
@@ -168,7 +168,8 @@ def _utf8_string(der: bytes) -> str | None:
 
 
 class ServerContext:
-    """The TLS settings of one EAP method (or one group of them): chain, key, client CA, CRL.
+    """The TLS settings of one EAP method (or one group of them): chain, key, client CAs, and
+    `crl`: their CRLs (one or more PEM blocks; the leaf is checked against its issuer's).
 
     Build one per purpose and per settings change: each has its own session cache and
     ticket keys, so a session made for PEAP cannot be resumed as EAP-TLS (and its session-id
