@@ -128,12 +128,14 @@ def peer(  # noqa: PLR0917
 
 
 def eapol(
-    eapol_test: str, server: Server, conf: Path, network: str
+    eapol_test: str, server: Server, conf: Path, network: str, again: int = 0
 ) -> subprocess.CompletedProcess[str]:
-    """One log-on by eapol_test with this network block (no retries, 10 s at most)."""
+    """One log-on by eapol_test with this network block (no retries, 10 s at most), and
+    `again` re-authentications on the same association (which try to resume TLS)."""
     conf.write_text(f"network={{\n  key_mgmt=WPA-EAP\n  {network}\n}}\n")
+    options = (*OPTIONS[:-1], str(again))
     return subprocess.run(
-        [eapol_test, "-c", str(conf), "-a", "127.0.0.1", "-p", str(server.auth_port), *OPTIONS],
+        [eapol_test, "-c", str(conf), "-a", "127.0.0.1", "-p", str(server.auth_port), *options],
         capture_output=True,
         text=True,
         timeout=30,
@@ -415,3 +417,23 @@ def test_ttls_pap_carries_a_one_time_code_once_and_peap_cannot(
     peap = ("PEAP", "auth=MSCHAPV2", "otp", "static" + code)
     refused = tunnel_peer(eapol_test, server, folder, tmp_path, *peap)
     assert reply_message(refused).startswith("user <otp> has an otp-secret")
+
+
+@pytest.mark.parametrize("method", ["TLS", "PEAP"])
+@pytest.mark.parametrize("version", list(TLS_VERSIONS))
+def test_a_reauthentication_resumes_the_tls_session(  # noqa: PLR0917
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path, method: str, version: str
+) -> None:
+    # RFC 5216 2.1.2, RFC 9190 2.1.3: the second log-on resumes the first's session (TLS 1.2
+    # by session id: wpa_supplicant sends no ticket; TLS 1.3 by ticket), is decided again
+    # (PEAP: its inner method runs again), and its keys agree too.
+    if method == "TLS":
+        cert = folder / "alice.pem"
+        network = f'eap=TLS\n  identity="alice"\n  client_cert="{cert}"\n  private_key="{cert}"'
+    else:
+        network = 'eap=PEAP\n  identity="test"\n  password="test"\n  phase2="auth=MSCHAPV2"'
+    network += f'\n  ca_cert="{folder / "ca.pem"}"\n  phase1="{TLS_VERSIONS[version]}"'
+    result = eapol(eapol_test, server, tmp_path / "resume.conf", network, again=1)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "MPPE keys OK: 2  mismatch: 0" in result.stdout
+    assert "Handshake finished - resumed=1" in result.stdout

@@ -4,6 +4,7 @@ is the one the peer derives, resumption is decided again."""
 
 from __future__ import annotations
 
+import gc
 import os
 from datetime import timedelta
 
@@ -140,3 +141,21 @@ def test_the_user_is_the_common_name_else_the_upn_else_the_email() -> None:
     assert certificate_user(unnamed) == "bob"
     assert certificate_user(PeerIdentity(None, ("carol@x",), (), (), 1, NOW, NOW)) == "carol@x"
     assert certificate_user(PeerIdentity(None, (), ("host",), (), 1, NOW, NOW)) is None
+
+
+def test_a_session_id_resumes_after_the_first_conversation_is_gone(pki: PKI) -> None:
+    # wpa_supplicant offers no ticket (SSL_OP_NO_TICKET): TLS 1.2 resumes by session id from
+    # the server's cache, which OpenSSL empties of a session whose connection is freed
+    # without a shutdown, unless the method marked it shut down (ServerSession.close).
+    context = eap_tls_context(pki)
+    ctx = client_context(pki, SSL.TLS1_2_VERSION, pki.client)
+    ctx.set_options(SSL.OP_NO_TICKET)
+    first = EapTlsPeer(ctx, size=SIZE)
+    method = EapTls(TlsSetup(context, NOW, SIZE), "a", os.urandom)
+    assert run(method, first).accept
+    del method
+    gc.collect()
+    again = EapTls(TlsSetup(context, NOW, SIZE), "a", os.urandom)
+    peer = EapTlsPeer(ctx, session=first.client.conn.get_session(), size=SIZE)
+    assert run(again, peer).accept
+    assert again.session.resumed

@@ -71,11 +71,11 @@ class EapTls(TlsMethod):
         if not records:
             # RFC 5216 2.1.2: a resumed TLS 1.2 session ends with the peer's Finished.
             self.stage = _Stage.OVER
-            return Finish(True, self.keys().msk)
+            return self._success()
         self.stage = _Stage.FINAL
         return self._send(records)
 
     def _tunnel(self, plaintext: bytes) -> Step:
         accepted = self.stage is _Stage.FINAL and not plaintext
         self.stage = _Stage.OVER
-        return Finish(True, self.keys().msk) if accepted else Finish(False)
+        return self._success() if accepted else Finish(False)

@@ -104,7 +104,7 @@ class Peap(TlsMethod):
         if stage is _Stage.RESULT:
             self.stage = _Stage.OVER
             if result_of(plaintext, self.result_id) == SUCCESS:
-                return Finish(True, self.keys().msk)
+                return self._success()
         self.stage = _Stage.OVER
         return Finish(False)
 

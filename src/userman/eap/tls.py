@@ -325,6 +325,13 @@ class ServerSession:
         except SSL.Error as exc:
             raise TLSError(f"cannot write to the tunnel: {exc}") from exc
 
+    def close(self) -> None:
+        """The conversation is over and succeeded: keep its session for resumption. OpenSSL
+        drops a session from the server's cache when its connection is freed without a
+        shutdown (ssl_clear_bad_session); EAP has no TLS close_notify, so the connection is
+        marked as shut down both ways, and takes no more data."""
+        self._conn.set_shutdown(SSL.SENT_SHUTDOWN | SSL.RECEIVED_SHUTDOWN)
+
     def keys(self, method: Method) -> Keys:
         """MSK, EMSK and Session-Id of the finished handshake for `method`.
 

@@ -145,4 +145,4 @@ class Ttls(TlsMethod):
 
     def _over(self, accept: bool) -> Finish:
         self.stage = _Stage.OVER
-        return Finish(True, self.keys().msk) if accept else Finish(False)
+        return self._success() if accept else Finish(False)

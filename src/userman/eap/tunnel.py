@@ -129,6 +129,12 @@ class TlsMethod:
     def keys(self) -> Keys:
         return self.session.keys(self.kind)
 
+    def _success(self) -> Finish:
+        """EAP-Success with the MSK; the TLS session stays resumable (ServerSession.close)."""
+        msk = self.keys().msk
+        self.session.close()
+        return Finish(True, msk)
+
     # --- what a subclass does once the handshake is done ------------------------------------
 
     def _established(self) -> Step:
