@@ -311,7 +311,7 @@ BUILD = [
     " password=subpass",
     "attribute add name=Tunnel-Medium-Type vendor-id=0 type-id=65 value-type=uint32"
     " packet-types=access-accept,access-challenge comment=vlan",
-    "user group add name=staff outer-auths=pap,chap inner-auths=eap-mschap2"
+    "user group add name=staff outer-auths=pap,chap inner-auths=peap-mschap2"
     " attributes=Framed-Pool:pool1,Mikrotik-Group:staff comment=office",
     "router add name=router1 customer=admin ip-address=10.0.0.2 log=auth-ok,auth-fail"
     " use-coa=yes coa-port=3799 comment=core",

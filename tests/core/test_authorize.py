@@ -11,8 +11,10 @@ import pytest
 from userman.core.authorize import (
     AccessRequest,
     AuthMethod,
+    CertificateCredentials,
     ChapCredentials,
     Credentials,
+    InnerAuth,
     MschapV1Credentials,
     MschapV2Credentials,
     PapCredentials,
@@ -20,6 +22,7 @@ from userman.core.authorize import (
     UserFacts,
     auth_methods,
     authorize,
+    inner_methods,
     method_of,
     standing,
 )
@@ -267,3 +270,26 @@ def test_credentials_over_eap_are_the_eap_method_s() -> None:
     over_eap = dataclasses.replace(FACTS, outer_auths=auth_methods("eap-mschap2,bogus"))
     assert authorize(request, over_eap, NOW).accept
     assert authorize(request, FACTS, NOW).accept  # no group: any method
+
+
+def test_a_method_inside_a_tunnel_must_be_one_the_group_allows() -> None:
+    # v7 `inner-auths`: checked after `outer-auths`, for TTLS's and PEAP's inner credentials.
+    request = AccessRequest(
+        "test", creds("pap", "test"), eap=AuthMethod.EAP_TTLS, inner=InnerAuth.TTLS_PAP
+    )
+    outer = auth_methods("eap-ttls")
+    allowed = dataclasses.replace(FACTS, outer_auths=outer, inner_auths=inner_methods("ttls-pap"))
+    assert authorize(request, allowed, NOW).accept
+    other = dataclasses.replace(allowed, inner_auths=inner_methods("ttls-chap,peap-mschap2,x"))
+    assert authorize(request, other, NOW).reason is RejectReason.METHOD_NOT_ALLOWED
+    no_outer = dataclasses.replace(allowed, outer_auths=auth_methods("eap-peap"))
+    assert authorize(request, no_outer, NOW).reason is RejectReason.METHOD_NOT_ALLOWED
+    assert authorize(request, FACTS, NOW).accept  # no group: any method
+
+
+def test_a_certificate_is_the_proof_of_an_eap_tls_log_on() -> None:
+    request = AccessRequest("test", CertificateCredentials(7), eap=AuthMethod.EAP_TLS)
+    assert authorize(request, FACTS, NOW).accept
+    assert method_of(dataclasses.replace(request, eap=None)) is AuthMethod.EAP_TLS
+    otp = dataclasses.replace(FACTS, otp_secret="JBSWY3DPEHPK3PXP")
+    assert authorize(request, otp, NOW).reason is RejectReason.OTP_NOT_CARRIED

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 
+from tlspeer import (
+    NOW,
+    PKI,
+    Client,
+    client_context,
+    drain,
+    eap_tls_context,
+    make_pki,
+    tunnel_context,
+)
 from userman.eap.fragments import Fragmenter, Frame, Reassembly, encode
 from userman.eap.tls import (
     Failure,
@@ -25,137 +30,12 @@ from userman.eap.tls import (
     TLSError,
 )
 
-NOW = datetime.now(UTC)
 SIZE = 200  # a small fragment size, so every flight goes in several fragments
-UPN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
-
-
-@dataclass(frozen=True)
-class Issued:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-
-    @property
-    def cert_pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-
-def issue(
-    cn: str,
-    issuer: Issued | None = None,
-    *,
-    ca: bool = False,
-    not_before: datetime = NOW - timedelta(days=1),
-    not_after: datetime = NOW + timedelta(days=30),
-    sans: list[x509.GeneralName] | None = None,
-) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer.cert.subject if issuer else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    signer = issuer.key if issuer else key
-    return Issued(builder.sign(signer, hashes.SHA256()), key)
-
-
-@dataclass(frozen=True)
-class PKI:
-    ca: Issued
-    server: Issued
-    client: Issued
-    expired: Issued
-    revoked: Issued
-    stranger: Issued  # signed by a CA the server does not know
-    crl_pem: bytes
 
 
 @pytest.fixture(scope="module")
 def pki() -> PKI:
-    ca = issue("userman test CA", ca=True)
-    other_ca = issue("another CA", ca=True)
-    upn = b"\x0c\x10alice@corp.local"  # DER UTF8String
-    client = issue(
-        "alice",
-        ca,
-        sans=[
-            x509.RFC822Name("alice@example.org"),
-            x509.DNSName("laptop.example.org"),
-            x509.OtherName(UPN_OID, upn),
-        ],
-    )
-    revoked = issue("mallory", ca)
-    crl = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.cert.subject)
-        .last_update(NOW - timedelta(hours=1))
-        .next_update(NOW + timedelta(days=7))
-        .add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(revoked.cert.serial_number)
-            .revocation_date(NOW - timedelta(minutes=5))
-            .build()
-        )
-        .sign(ca.key, hashes.SHA256())
-    )
-    return PKI(
-        ca=ca,
-        server=issue("radius.example.org", ca),
-        client=client,
-        expired=issue(
-            "bob", ca, not_before=NOW - timedelta(days=60), not_after=NOW - timedelta(days=1)
-        ),
-        revoked=revoked,
-        stranger=issue("eve", other_ca),
-        crl_pem=crl.public_bytes(serialization.Encoding.PEM),
-    )
-
-
-def eap_tls_context(pki: PKI) -> ServerContext:
-    return ServerContext(
-        pki.server.cert_pem + pki.ca.cert_pem,
-        pki.server.key_pem,
-        purpose="tls",
-        client_ca=pki.ca.cert_pem,
-        crl=pki.crl_pem,
-        require_client_certificate=True,
-    )
-
-
-def tunnel_context(pki: PKI, purpose: str = "peap") -> ServerContext:
-    return ServerContext(pki.server.cert_pem, pki.server.key_pem, purpose=purpose)
-
-
-def client_context(pki: PKI, version: int, client: Issued | None = None) -> SSL.Context:
-    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    ctx.set_min_proto_version(version)
-    ctx.set_max_proto_version(version)
-    if version == SSL.TLS1_2_VERSION:
-        ctx.set_cipher_list(b"ECDHE-ECDSA-AES128-GCM-SHA256")  # its PRF is SHA-256
-    store = ctx.get_cert_store()
-    assert store is not None
-    store.add_cert(crypto.X509.from_cryptography(pki.ca.cert))
-    ctx.set_verify(SSL.VERIFY_PEER)
-    if client is not None:
-        ctx.use_certificate(client.cert)
-        ctx.use_privatekey(client.key)
-    return ctx
+    return make_pki()
 
 
 def carry(message: bytes) -> bytes:
@@ -168,36 +48,6 @@ def carry(message: bytes) -> bytes:
         got = receiver.feed(sender.next_fragment())
     assert got == message
     return got
-
-
-def drain(conn: SSL.Connection) -> bytes:
-    out = b""
-    while True:
-        try:
-            out += conn.bio_read(16384)
-        except SSL.WantReadError:
-            return out
-
-
-class Client:
-    """The supplicant's TLS: a pyOpenSSL client connection over memory BIOs."""
-
-    def __init__(self, ctx: SSL.Context, session: SSL.Session | None = None) -> None:
-        self.conn = SSL.Connection(ctx, None)
-        self.conn.set_connect_state()
-        if session is not None:
-            self.conn.set_session(session)
-        self.received = b""
-
-    def step(self, records: bytes = b"") -> None:
-        if records:
-            self.conn.bio_write(records)
-        try:
-            self.conn.do_handshake()
-            while True:
-                self.received += self.conn.recv(16384)
-        except SSL.WantReadError:
-            pass
 
 
 def handshake(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import inmemory
+from tlspeer import make_pki
 from userman.eap.conversations import Conversations
 from userman.eap.mschapv2 import OpCode
 from userman.eap.packet import Code as EapCode
@@ -23,6 +24,7 @@ from userman.radius import mppe, mschap
 from userman.radius.packet import Code, Packet, build, decode, encode
 from userman.server.endpoint import RadiusServer
 from userman.services import Userman
+from userman.services.certificates import ServerTls, TlsMaterial
 
 D, SECRET, ROUTER = inmemory.D, inmemory.SECRET, inmemory.ROUTER
 PEER_CHALLENGE = bytes(range(16))
@@ -253,5 +255,27 @@ def test_a_malformed_eap_message_is_dropped_and_counted(app: Userman, eap: bytes
         assert await router.send(eap, state=b"some state value") is None
         assert router.server.counters["broken-requests"] == 2
         assert len(router.server.eap.live) == 0
+
+    run(app, steps)
+
+
+def test_the_tls_methods_are_offered_once_a_certificate_is_set(app: Userman) -> None:
+    # server/tlscontexts.py: with the certificate settings' contexts, PEAP is proposed first;
+    # a peer may Nak to another method (RFC 3748 5.3.1); without them (above), only MSCHAPv2.
+    pki = make_pki()
+    server = ServerTls("radius", pki.server.cert_pem.decode(), pki.server.key_pem.decode())
+
+    async def steps(router: Router) -> None:
+        router.server.eap.contexts.update(
+            TlsMaterial("1", server, None, (pki.ca.cert_pem.decode(),), ())
+        )
+        identity = EapPacket(EapCode.REQUEST, 1, Type.IDENTITY)
+        first = await router.send(response(identity, Type.IDENTITY, b"test"))
+        assert first is not None
+        proposed = eap_of(first)
+        assert (proposed.type, proposed.data) == (Type.PEAP, b"\x20")  # the S flag, version 0
+        nak = await router.send(response(proposed, Type.NAK, bytes([Type.TLS])))
+        assert nak is not None
+        assert eap_of(nak).type == Type.TLS
 
     run(app, steps)

@@ -151,7 +151,7 @@ LIFECYCLES: dict[str, tuple[list[str], list[str]]] = {
         [],
         [
             "user group add name=g1 outer-auths=pap",
-            "user-group set g1 inner-auths=eap-mschap2",
+            "user-group set g1 inner-auths=peap-mschap2",
             "user group remove g1",
         ],
     ),

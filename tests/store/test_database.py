@@ -552,6 +552,52 @@ def test_0022_gives_users_no_otp_secret_and_notes_a_used_code_as_a_policy_change
     database.dispose()
 
 
+def test_0023_gives_every_group_every_method_inside_a_tunnel(db_url: str) -> None:
+    """inner-auths was kept, not enforced, in the outer methods' names: every group gets the
+    methods inside a tunnel, as a new group does; down again, the old empty default."""
+    from alembic import command
+
+    database = at_revision(db_url, "0022")
+    with database.engine.begin() as connection:
+        insert_as_of(
+            connection,
+            models.Customer,
+            id=1,
+            subscriber_id=1,
+            parent_id=1,
+            login="a",
+            public_id="p",
+        )
+        for group_id, inner in ((1, ""), (2, "eap-mschap2")):
+            insert_as_of(
+                connection,
+                models.UserGroup,
+                id=group_id,
+                owner_id=1,
+                subscriber_id=1,
+                name=f"g{group_id}",
+                outer_auths="pap",
+                inner_auths=inner,
+                attributes="",
+                comment="",
+            )
+    config = _upgrade(database, "head")
+    every = "ttls-pap,ttls-chap,ttls-mschap1,ttls-mschap2,ttls-eap,peap-mschap2"
+    with database.begin() as db:
+        assert list(db.scalars(select(models.UserGroup.inner_auths))) == [every, every]
+        added = models.UserGroup(id=3, owner_id=1, subscriber_id=1, name="g3", attributes="")
+        db.add(added)
+        db.flush()
+        assert added.inner_auths == every
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0022")
+    with database.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT DISTINCT inner_auths FROM user_group").all()
+    assert rows == [("",)]
+    database.dispose()
+
+
 def watched_connections(database: Database) -> list[str]:
     """What the pool of `database` does from now on: "open" and "close" per DB-API connection."""
     seen: list[str] = []

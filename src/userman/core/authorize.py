@@ -43,10 +43,12 @@ __all__ = [
     "OTP_DIGITS",
     "AccessRequest",
     "AuthMethod",
+    "CertificateCredentials",
     "ChapCredentials",
     "Credentials",
     "CustomAttribute",
     "Decision",
+    "InnerAuth",
     "MschapV1Credentials",
     "MschapV2Credentials",
     "PapCredentials",
@@ -59,6 +61,7 @@ __all__ = [
     "authorize",
     "check_plain_password",
     "class_for",
+    "inner_methods",
     "method_of",
     "reauthorize",
     "same_caller",
@@ -93,7 +96,21 @@ class MschapV2Credentials:
     response: bytes  # MS-CHAP2-Response
 
 
-Credentials = PapCredentials | ChapCredentials | MschapV1Credentials | MschapV2Credentials
+@dataclass(frozen=True, slots=True)
+class CertificateCredentials:
+    """A client certificate that the TLS handshake of EAP-TLS verified (eap/tls.py): the
+    trusted CA, its validity and the CRL are checked there; the certificate is the proof."""
+
+    serial: int
+
+
+Credentials = (
+    PapCredentials
+    | ChapCredentials
+    | MschapV1Credentials
+    | MschapV2Credentials
+    | CertificateCredentials
+)
 
 
 class AuthMethod(Enum):
@@ -109,12 +126,24 @@ class AuthMethod(Enum):
     EAP_MSCHAP2 = "eap-mschap2"
 
 
+class InnerAuth(Enum):
+    """The methods inside a TLS tunnel a v7 user group allows (`inner-auths`), by v7 name."""
+
+    TTLS_PAP = "ttls-pap"
+    TTLS_CHAP = "ttls-chap"
+    TTLS_MSCHAP1 = "ttls-mschap1"
+    TTLS_MSCHAP2 = "ttls-mschap2"
+    TTLS_EAP = "ttls-eap"  # inner EAP: EAP-MSCHAPv2, the one userman runs there
+    PEAP_MSCHAP2 = "peap-mschap2"
+
+
 # The method of credentials that came in plain RADIUS attributes, not over EAP.
 PLAIN_METHODS: dict[type, AuthMethod] = {
     PapCredentials: AuthMethod.PAP,
     ChapCredentials: AuthMethod.CHAP,
     MschapV1Credentials: AuthMethod.MSCHAP1,
     MschapV2Credentials: AuthMethod.MSCHAP2,
+    CertificateCredentials: AuthMethod.EAP_TLS,  # only EAP-TLS proves a certificate
 }
 
 
@@ -127,11 +156,19 @@ class AccessRequest:
     readable: bool = True
     # The EAP method that carried `credentials` (eap/): its outer method; None: plain RADIUS.
     eap: AuthMethod | None = None
+    # The method inside the tunnel (TTLS, PEAP) that carried `credentials`; None: no tunnel.
+    inner: InnerAuth | None = None
 
 
 def auth_methods(text: str) -> frozenset[AuthMethod]:
     """The methods a group's `outer-auths` text ("pap,chap,eap-mschap2") names."""
     known = {method.value: method for method in AuthMethod}
+    return frozenset(known[name] for name in text.split(",") if name in known)
+
+
+def inner_methods(text: str) -> frozenset[InnerAuth]:
+    """The methods a group's `inner-auths` text ("ttls-pap,peap-mschap2") names."""
+    known = {method.value: method for method in InnerAuth}
     return frozenset(known[name] for name in text.split(",") if name in known)
 
 
@@ -188,6 +225,8 @@ class UserFacts:
     # The outer methods the user's group allows (v7 `outer-auths`); None: any (no group: the
     # built-in `default` group, which allows every method).
     outer_auths: frozenset[AuthMethod] | None = None
+    # The methods inside a tunnel the user's group allows (v7 `inner-auths`); None: any.
+    inner_auths: frozenset[InnerAuth] | None = None
     # v7's otp-secret (base32; "": none): the password is then the static one followed by
     # the TOTP code (core/totp.py); `otp_step` is the step of the last code used (None: none).
     otp_secret: str = ""
@@ -215,6 +254,13 @@ class RejectReason(Enum):
     # An EAP conversation that ended before any credentials were decided: an unknown or
     # expired State, a response the method could not read (eap/).
     EAP_FAILED = "EAP conversation of user <{user}> failed"
+    # EAP-TLS (eap/tls.py): the client certificate the handshake refused, and why.
+    CERTIFICATE_REVOKED = "certificate of user <{user}> is revoked"
+    CERTIFICATE_EXPIRED = "certificate of user <{user}> has expired or is not yet valid"
+    CERTIFICATE_UNKNOWN_CA = "certificate of user <{user}> is from an unknown CA"
+    CERTIFICATE_MISSING = "user <{user}> sent no certificate"
+    CERTIFICATE_REFUSED = "certificate of user <{user}> was not verified"
+    TLS_FAILED = "TLS handshake with user <{user}> failed"
     OTP_REPLAYED = "one-time code of user <{user}> was used already"
     OTP_NOT_CARRIED = (
         "user <{user}> has an otp-secret: the one-time code goes after the password, which "
@@ -286,8 +332,11 @@ def _check_password(
     if facts.otp_secret:
         # CHAP and MS-CHAP send a hash of the password with a challenge, not the password:
         # the code cannot be taken off it (hashing the static password with each acceptable
-        # code is not done); a tunnel's inner PAP is the way for such users.
+        # code is not done); a tunnel's inner PAP is the way for such users. A certificate
+        # (EAP-TLS) carries no code either.
         return PasswordCheck(False, RejectReason.OTP_NOT_CARRIED), ()
+    if isinstance(creds, CertificateCredentials):
+        return PasswordCheck(True), ()  # the TLS handshake verified it (eap/tls.py)
     matched, reply = _check_hashed_password(request, creds, facts.password)
     return PasswordCheck(matched), reply
 
@@ -379,6 +428,10 @@ def authorize(
         return Decision(False, RejectReason.UNKNOWN_USER)
     # v7: the user's group names the outer methods it may log on with (`outer-auths`).
     if facts.outer_auths is not None and method_of(request) not in facts.outer_auths:
+        return Decision(False, RejectReason.METHOD_NOT_ALLOWED)
+    # ... and the methods inside a TTLS or PEAP tunnel (`inner-auths`).
+    inner = request.inner
+    if inner is not None and facts.inner_auths is not None and inner not in facts.inner_auths:
         return Decision(False, RejectReason.METHOD_NOT_ALLOWED)
     checked, method_reply = _check_password(request, facts, now)
     if not checked.matched:

@@ -20,7 +20,14 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from userman.core.authorize import AuthMethod, CustomAttribute, Terms, UserFacts, terms
+from userman.core.authorize import (
+    AuthMethod,
+    CustomAttribute,
+    InnerAuth,
+    Terms,
+    UserFacts,
+    terms,
+)
 from userman.core.limits import (
     LimitationFacts,
     Usage,
@@ -46,6 +53,7 @@ __all__ = [
     "attribute_pairs",
     "decision_facts",
     "group_auths",
+    "group_inner_auths",
     "user_facts",
     "with_usage",
 ]
@@ -93,6 +101,7 @@ class GroupRecord:
     id: int
     attributes: str
     outer_auths: frozenset[AuthMethod] | None = None  # None: any method
+    inner_auths: frozenset[InnerAuth] | None = None  # None: any method inside a tunnel
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +437,7 @@ def user_facts(
         attributes=_attributes(policy, user, running),
         coa=coa,
         outer_auths=group_auths(policy, user),
+        inner_auths=group_inner_auths(policy, user),
         otp_secret=user.otp_secret,
         otp_step=user.otp_step,
     )
@@ -437,6 +447,12 @@ def group_auths(policy: Policy, user: UserRecord) -> frozenset[AuthMethod] | Non
     """What the user's group allows; None (any) without a group, as services/facts.py."""
     group = None if user.group_id is None else policy.groups.get(user.group_id)
     return None if group is None else group.outer_auths
+
+
+def group_inner_auths(policy: Policy, user: UserRecord) -> frozenset[InnerAuth] | None:
+    """The methods inside a tunnel the user's group allows; None (any) without a group."""
+    group = None if user.group_id is None else policy.groups.get(user.group_id)
+    return None if group is None else group.inner_auths
 
 
 MEMO_HELD = 50_000  # users' memos held at most: past that all are forgotten and made again

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from userman.core.authorize import AuthMethod, Credentials
+from userman.core.authorize import AuthMethod, Credentials, InnerAuth, RejectReason
 from userman.eap.method import Finish, Method, MethodFactory, Send, Step, Verdict, Verify
 from userman.eap.packet import Code, EapPacket, Type, nak_types
 
@@ -35,6 +35,7 @@ class Decide:
     username: str
     credentials: Credentials
     method: AuthMethod
+    inner: InnerAuth | None = None  # the method inside the tunnel, for TTLS and PEAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,12 @@ class Accept:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """Send EAP-Failure in an Access-Reject; `no_method`: no method both sides would use."""
+    """Send EAP-Failure in an Access-Reject; `no_method`: no method both sides would use;
+    `reason`: why, when the method said (else the decision's, or EAP_FAILED)."""
 
     failure: EapPacket
     no_method: bool = False
+    reason: RejectReason | None = None
 
 
 Output = Challenge | Decide | Accept | Reject
@@ -154,13 +157,13 @@ class Conversation:
             return self._request(self.method.type, step.data)
         if isinstance(step, Verify):
             self.phase = Phase.DECIDING
-            return Decide(step.username, step.credentials, self.method.auth)
+            return Decide(step.username, step.credentials, self.method.auth, step.inner)
         return self._finish(step)
 
     def _finish(self, step: Finish) -> Output:
         if step.accept:
             return self._end(Accept(self._final(Code.SUCCESS), step.msk))
-        return self._end(Reject(self._final(Code.FAILURE)))
+        return self._end(Reject(self._final(Code.FAILURE), reason=step.reason))
 
     def _end(self, out: Output) -> Output:
         self.phase = Phase.DONE

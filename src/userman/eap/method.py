@@ -10,7 +10,8 @@ the Type-Data of each Response of its type and returns a `Step`:
   caller decides them as any RADIUS request's (core/authorize.py, with the method's AuthMethod)
   and hands the `Verdict` to `decided(verdict)`, which returns the next Step;
 - `Finish(accept, msk)`: the method is over: EAP-Success with its Master Session Key (RFC 5247
-  2.1; sent as MS-MPPE-Recv-Key and -Send-Key, RFC 2548 2.4.2-2.4.3), or EAP-Failure.
+  2.1; sent as MS-MPPE-Recv-Key and -Send-Key, RFC 2548 2.4.2-2.4.3), or EAP-Failure (with
+  the reason, when the method knows one the decision did not give: a refused certificate).
 
 A tunnelled method (TLS, TTLS, PEAP) keeps its TLS state inside and returns `Verify` for the
 inner credentials, as EAP-MSCHAPv2 does for its own. A method never raises for a peer's bad
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from userman.core.authorize import AuthMethod, Credentials, Decision
+from userman.core.authorize import AuthMethod, Credentials, Decision, InnerAuth, RejectReason
 from userman.eap.packet import Type
 
 __all__ = [
@@ -48,12 +49,14 @@ class Send:
 class Verify:
     username: str  # the identity the credentials prove (the inner one, in a tunnel)
     credentials: Credentials
+    inner: InnerAuth | None = None  # the method inside a tunnel that carried them
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
     accept: bool
     msk: bytes = b""  # the Master Session Key, when accepted
+    reason: RejectReason | None = None  # why not, when the method knows (a TLS handshake's)
 
 
 Step = Send | Verify | Finish

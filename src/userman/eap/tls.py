@@ -1,6 +1,6 @@
 """The TLS server of EAP-TLS, EAP-TTLS and PEAP, with no socket: records in, records out.
 
-Owns the OpenSSL context built from PEM (server chain and key, optional client CA and CRL),
+Owns the OpenSSL context built from PEM (server chain and key, optional client CAs and CRLs),
 one handshake per conversation driven through memory BIOs, the verified peer's names, the
 tunnel's application data, session resumption and the keys (MSK, EMSK, Session-Id, MPPE).
 Must not know EAP framing (fragments.py), the conversation, users or the settings.
@@ -168,7 +168,8 @@ def _utf8_string(der: bytes) -> str | None:
 
 
 class ServerContext:
-    """The TLS settings of one EAP method (or one group of them): chain, key, client CA, CRL.
+    """The TLS settings of one EAP method (or one group of them): chain, key, client CAs, and
+    `crl`: their CRLs (one or more PEM blocks; the leaf is checked against its issuer's).
 
     Build one per purpose and per settings change: each has its own session cache and
     ticket keys, so a session made for PEAP cannot be resumed as EAP-TLS (and its session-id
@@ -207,15 +208,16 @@ class ServerContext:
         ctx.set_session_id(b"userman-eap-" + purpose.encode())
         ctx.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
         ctx.set_timeout(session_lifetime)
-        self.crl = x509.load_pem_x509_crl(crl) if crl is not None else None
+        self.crls = _load_crls(crl) if crl is not None else []
         self.require_client_certificate = require_client_certificate
         if client_ca is not None:
             store = ctx.get_cert_store()
             assert store is not None
             for ca in x509.load_pem_x509_certificates(client_ca):
                 store.add_cert(crypto.X509.from_cryptography(ca))
-            if self.crl is not None:
-                store.add_crl(self.crl)
+            for one in self.crls:
+                store.add_crl(one)
+            if self.crls:
                 store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
             mode = SSL.VERIFY_PEER
             if require_client_certificate:
@@ -224,6 +226,15 @@ class ServerContext:
         elif require_client_certificate:
             raise ValueError("a client certificate is required but no client CA is given")
         self.context = ctx
+
+
+def _load_crls(pem: bytes) -> list[x509.CertificateRevocationList]:
+    """Every CRL in `pem` (one or more PEM blocks, one per trusted CA that has one)."""
+    marker = b"-----BEGIN X509 CRL-----"
+    blocks = [marker + part for part in pem.split(marker)[1:]]
+    if not blocks:
+        raise ValueError("no PEM CRL found")
+    return [x509.load_pem_x509_crl(block) for block in blocks]
 
 
 class ServerSession:
@@ -314,6 +325,13 @@ class ServerSession:
         except SSL.Error as exc:
             raise TLSError(f"cannot write to the tunnel: {exc}") from exc
 
+    def close(self) -> None:
+        """The conversation is over and succeeded: keep its session for resumption. OpenSSL
+        drops a session from the server's cache when its connection is freed without a
+        shutdown (ssl_clear_bad_session); EAP has no TLS close_notify, so the connection is
+        marked as shut down both ways, and takes no more data."""
+        self._conn.set_shutdown(SSL.SENT_SHUTDOWN | SSL.RECEIVED_SHUTDOWN)
+
     def keys(self, method: Method) -> Keys:
         """MSK, EMSK and Session-Id of the finished handshake for `method`.
 
@@ -343,6 +361,13 @@ class ServerSession:
             assert server_random is not None
             method_id = client_random + server_random
         return Keys(msk=material[:64], emsk=material[64:128], session_id=type_code + method_id)
+
+    def export(self, label: bytes, size: int) -> bytes:
+        """`size` octets of the TLS exporter with `label` and no context (RFC 5705; RFC 8446
+        7.5): TTLS's challenge material, "ttls challenge" (RFC 5281 11.1)."""
+        if not self._handshake_done:
+            raise TLSError("no keying material before the handshake is done")
+        return self._conn.export_keying_material(label, size)
 
     def _on_verify(
         self, conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int
@@ -374,8 +399,10 @@ class ServerSession:
                 raise HandshakeError(Failure.EXPIRED, "on resumption")
             if self._now < self.peer.not_before:
                 raise HandshakeError(Failure.NOT_YET_VALID, "on resumption")
-            crl = self._context.crl
-            if crl is not None and crl.get_revoked_certificate_by_serial_number(self.peer.serial):
+            serial = self.peer.serial
+            if any(
+                crl.get_revoked_certificate_by_serial_number(serial) for crl in self._context.crls
+            ):
                 raise HandshakeError(Failure.REVOKED, "on resumption")
 
     def _read_application_data(self) -> None:

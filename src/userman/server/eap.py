@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import functools
 import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -25,14 +27,20 @@ from typing import TYPE_CHECKING, Any
 from userman.core.authorize import AccessRequest, AuthMethod, Decision, RejectReason
 from userman.eap.conversation import Accept, Challenge, Conversation, Decide, Reject
 from userman.eap.conversations import Conversations
-from userman.eap.method import METHOD_ATTRIBUTES, verdict
+from userman.eap.eaptls import EapTls
+from userman.eap.fragments import fragment_size
+from userman.eap.method import METHOD_ATTRIBUTES, MethodFactory, verdict
 from userman.eap.mschapv2 import MschapV2
 from userman.eap.packet import Code as EapCode
 from userman.eap.packet import EapDecodeError, EapPacket, Type, decode
+from userman.eap.peap import Peap
 from userman.eap.radius import join, split
+from userman.eap.ttls import Ttls
+from userman.eap.tunnel import FRAGMENT_SIZE, TlsSetup
 from userman.radius.errors import DecodeError
 from userman.radius.packet import Code, Packet, encode_attribute, encode_response, make_avp
 from userman.server import requests
+from userman.server.tlscontexts import TlsContexts
 
 if TYPE_CHECKING:
     from userman.server.endpoint import RadiusServer
@@ -41,8 +49,14 @@ if TYPE_CHECKING:
 __all__ = ["CHALLENGE_TIMEOUT", "EapServer"]
 
 CHALLENGE_TIMEOUT = 30  # seconds: the Session-Timeout hint of an Access-Challenge
-METHODS = {Type.MSCHAPV2: MschapV2}
-TYPES = {AuthMethod.EAP_MSCHAP2: Type.MSCHAPV2}  # the EAP methods implemented, by v7 name
+# The EAP methods implemented, by v7 name, in the order they are proposed to an identity
+# whose group allows several (the peer may Nak to another it is allowed).
+TYPES = {
+    AuthMethod.EAP_PEAP: Type.PEAP,
+    AuthMethod.EAP_TTLS: Type.TTLS,
+    AuthMethod.EAP_TLS: Type.TLS,
+    AuthMethod.EAP_MSCHAP2: Type.MSCHAPV2,
+}
 STATE_SIZE = 16
 
 
@@ -74,6 +88,7 @@ class EapServer:
     def __init__(self, server: RadiusServer, conversations: Conversations[_Held] | None = None):
         self.server = server
         self.live: Conversations[_Held] = conversations or Conversations()
+        self.contexts = TlsContexts()  # kept current by server/tlscontexts.py's watch
 
     def answer(self, router: RouterInfo, pkt: Packet, source: str) -> Reply:
         """The reply to an Access-Request with EAP-Message; None: dropped."""
@@ -98,7 +113,9 @@ class EapServer:
         if eap is not None and eap.type != Type.IDENTITY:
             return self._final(at, None, Reject(EapPacket(EapCode.FAILURE, eap.identifier)))
         asked = None if eap is None else eap.identifier
-        conversation = Conversation(METHODS, self._allowed(at.router), os.urandom, asked=asked)
+        methods = self._methods(at.pkt)
+        allowed = self._allowed(at.router)
+        conversation = Conversation(methods, allowed, os.urandom, asked=asked)
         held = _Held(conversation)
         at = dataclasses.replace(at, key=(at.router.id, os.urandom(STATE_SIZE)))
         if not self.live.add(at.key, held, now):
@@ -108,15 +125,30 @@ class EapServer:
             return self._challenge(at, conversation.start())
         return self._continue(at, held, data, eap)
 
+    def _methods(self, pkt: Packet) -> dict[Type, MethodFactory]:
+        """The methods a new conversation may use: the TLS ones with the contexts in effect
+        now (none without a certificate), their fragments fit to the router's Framed-MTU."""
+        mtu = pkt.get("Framed-MTU")
+        size = fragment_size(FRAGMENT_SIZE, mtu if isinstance(mtu, int) else None)
+        now = dt.datetime.now(dt.UTC)
+        contexts = self.contexts
+        methods: dict[Type, MethodFactory] = {}
+        if contexts.peap is not None:
+            methods[Type.PEAP] = functools.partial(Peap, TlsSetup(contexts.peap, now, size))
+        if contexts.ttls is not None:
+            methods[Type.TTLS] = functools.partial(Ttls, TlsSetup(contexts.ttls, now, size))
+        if contexts.tls is not None:
+            methods[Type.TLS] = functools.partial(EapTls, TlsSetup(contexts.tls, now, size))
+        methods[Type.MSCHAPV2] = MschapV2
+        return methods
+
     def _allowed(self, router: RouterInfo) -> Callable[[str], list[Type]]:
         """The EAP methods an identity may use: those its group's outer-auths name."""
         app = self.server.app
 
         def allowed(identity: str) -> list[Type]:
             methods = app.outer_auths(router, identity)
-            if methods is None:
-                return list(METHODS)
-            return [TYPES[m] for m in methods if m in TYPES]
+            return [kind for name, kind in TYPES.items() if methods is None or name in methods]
 
         return allowed
 
@@ -132,7 +164,9 @@ class EapServer:
     def _decide(self, at: _Exchange, held: _Held, out: Decide) -> Reply:
         """Decide the method's credentials by the server's one decision path."""
         radius = requests.access_request(self.server.dictionary, at.pkt, at.source)
-        request = AccessRequest(out.username, out.credentials, radius.context, eap=out.method)
+        request = AccessRequest(
+            out.username, out.credentials, radius.context, eap=out.method, inner=out.inner
+        )
         held.request = request
         decided = self.server.decision(at.router, request)
         if isinstance(decided, Decision):
@@ -191,7 +225,14 @@ class EapServer:
             kept = tuple(pair for pair in decision.reply if pair[0] not in METHOD_ATTRIBUTES)
             # RFC 2548 2.4.2-2.4.3 as RFC 3579 uses them: the MSK, receive key first.
             half = len(out.msk) // 2
-            keys = (("MS-MPPE-Recv-Key", out.msk[:half]), ("MS-MPPE-Send-Key", out.msk[half:]))
+            keys: tuple[tuple[str, object], ...] = (
+                ("MS-MPPE-Recv-Key", out.msk[:half]),
+                ("MS-MPPE-Send-Key", out.msk[half:]),
+            )
+            if at.pkt.get("User-Name") != request.username.encode("utf-8", "surrogateescape"):
+                # An anonymous outer identity (PEAP, TTLS): RFC 2865 5.1, the router uses
+                # this User-Name in its accounting; Class names the user in any case.
+                keys = (("User-Name", request.username), *keys)
             final = dataclasses.replace(decision, reply=(*kept, *keys))
             eap = out.success
         else:
@@ -199,8 +240,11 @@ class EapServer:
             eap = EapPacket(EapCode.FAILURE, answered.identifier)
             if decision is not None and not decision.accept:
                 final = decision
-            elif isinstance(out, Reject) and out.no_method:
-                final = Decision(False, RejectReason.METHOD_NOT_ALLOWED)
+            elif isinstance(out, Reject) and (out.no_method or out.reason is not None):
+                # No method the identity may use, or the method's own refusal (a refused
+                # certificate): logged as the decision's would be.
+                final = Decision(False, out.reason or RejectReason.METHOD_NOT_ALLOWED)
+                self.server.refused(at.router, request, final)
             else:
                 final = Decision(False, RejectReason.EAP_FAILED)
         extra = [self._chunk("EAP-Message", eap.encode())]

@@ -517,6 +517,10 @@ class RadiusServer:
         if item is not None:
             self.decisions.submit(item).add_done_callback(self._logged)
 
+    def refused(self, router: RouterInfo, request: AccessRequest, decision: Decision) -> None:
+        """Log a refusal no decision made (EAP: no method allowed, a refused certificate)."""
+        self._after(router, request, decision, None, utcnow())
+
     def _logged(self, future: Future[None]) -> None:
         if future.exception() is not None:
             self.counters["unwritten-log-rows"] += 1

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from userman.radius.dictionary import default_dictionary
-from userman.server import cache, coa, logs, metrics, nodes, notify, policy
+from userman.server import cache, coa, logs, metrics, nodes, notify, policy, tlscontexts
 from userman.server.endpoint import RadiusProtocol, RadiusServer
 from userman.server.radsec import Radsec
 from userman.services import Userman
@@ -133,6 +133,8 @@ async def serve(
         await membership.join()
         beats = asyncio.ensure_future(membership.beat(stop))
         await _load_policy(app)
+        with contextlib.suppress(Exception):  # else the watch below says why, and tries again
+            await tlscontexts.check(server.eap.contexts, app)
         await membership.ready()
         for sock, accounting in zip(sockets, (False, True), strict=True):
             transport, protocol = await loop.create_datagram_endpoint(
@@ -166,6 +168,8 @@ async def serve(
             cache.watch(server.routers, app, stop),
             # The policy in memory, following what other processes change.
             policy.watch(app.policy, stop),
+            # The EAP certificate and trusted CAs, rebuilt into TLS contexts when changed.
+            tlscontexts.watch(server.eap.contexts, app, stop),
         ]
         if tls is not None:  # the RadSec certificates, followed
             running.append(tls.watch(stop))

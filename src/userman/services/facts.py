@@ -14,7 +14,14 @@ import datetime as dt
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from userman.core.authorize import AuthMethod, CustomAttribute, UserFacts, auth_methods
+from userman.core.authorize import (
+    AuthMethod,
+    CustomAttribute,
+    InnerAuth,
+    UserFacts,
+    auth_methods,
+    inner_methods,
+)
 from userman.core.errors import InvalidValueError
 from userman.core.limits import (
     LimitationFacts,
@@ -169,6 +176,7 @@ def user_facts(db: Session, user: models.User, now: dt.datetime) -> UserFacts:
         ipv6_dns=user.ipv6_dns,
         attributes=_attributes(db, user, running),
         outer_auths=_outer_auths(db, user),
+        inner_auths=_inner_auths(db, user),
         otp_secret=user.otp_secret,
         otp_step=user.otp_step,
     )
@@ -178,6 +186,12 @@ def _outer_auths(db: Session, user: models.User) -> frozenset[AuthMethod] | None
     """What the user's group allows (v7 `outer-auths`); None (any) without a group."""
     group = None if user.group_id is None else db.get(models.UserGroup, user.group_id)
     return None if group is None else auth_methods(group.outer_auths)
+
+
+def _inner_auths(db: Session, user: models.User) -> frozenset[InnerAuth] | None:
+    """The methods inside a tunnel the group allows (v7 `inner-auths`); None without a group."""
+    group = None if user.group_id is None else db.get(models.UserGroup, user.group_id)
+    return None if group is None else inner_methods(group.inner_auths)
 
 
 def _attributes(db: Session, user: models.User, running: ProfileSlot | None) -> tuple[Pair, ...]:

@@ -98,6 +98,8 @@ ACCESS_FLAGS = (
 LOG_FLAGS = ("auth-ok", "auth-fail", "acct-ok", "acct-fail")
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 AUTHS = ("pap", "chap", "mschap1", "mschap2", "eap-tls", "eap-ttls", "eap-peap", "eap-mschap2")
+# v7's methods inside a tunnel (core/authorize.py InnerAuth); ttls-eap: TTLS with inner EAP.
+INNER_AUTHS = ("ttls-pap", "ttls-chap", "ttls-mschap1", "ttls-mschap2", "ttls-eap", "peap-mschap2")
 # At a user's shared-users limit: refuse (legacy User Manager) or end the oldest session (v7).
 SHARED_USERS_CHOICES = ("reject", "disconnect-oldest")
 VALUE_TYPES = ("string", "hex", "ip-address", "ip6-prefix", "macaddress", "uint32", "uint64")
@@ -496,7 +498,7 @@ USER_GROUP = Menu(
         Prop("name", "name", NAME),
         Prop("owner", "owner_id", ref="customer"),
         Prop("outer-auths", "outer_auths", set_of(AUTHS), default="pap,chap,mschap1,mschap2"),
-        Prop("inner-auths", "inner_auths", set_of(AUTHS), default=""),
+        Prop("inner-auths", "inner_auths", set_of(INNER_AUTHS), default=",".join(INNER_AUTHS)),
         Prop("attributes", "attributes", ATTRIBUTES),
         Prop("comment", "comment", COMMENT),
     ),

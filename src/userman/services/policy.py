@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from userman.core.authorize import CustomAttribute, auth_methods
+from userman.core.authorize import CustomAttribute, auth_methods, inner_methods
 from userman.core.limits import LimitationFacts, Usage, parse_reset_interval
 from userman.core.policy import (
     AttributeRecord,
@@ -95,7 +95,8 @@ def _binding(row: Row[Any]) -> Binding:
 
 
 def _group(row: Row[Any]) -> GroupRecord:
-    return GroupRecord(row.id, row.attributes, auth_methods(row.outer_auths))
+    outer, inner = auth_methods(row.outer_auths), inner_methods(row.inner_auths)
+    return GroupRecord(row.id, row.attributes, outer, inner)
 
 
 def _attribute(row: Row[Any]) -> AttributeRecord:

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 # The newest Alembic revision in migrations/versions (a test checks that they agree). Knowing it
 # lets every CLI command skip loading Alembic when the schema is already current.
-SCHEMA_REVISION = "0022"
+SCHEMA_REVISION = "0023"
 
 DEFAULT_DATA_DIR = Path("userman-data")  # made on first use; any other folder must exist
 REOPEN_WAIT = 10.0  # seconds a transaction waits for the SQLite pool to close its connections

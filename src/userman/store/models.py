@@ -440,7 +440,10 @@ class UserGroup(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     name: Mapped[str] = mapped_column(String(64))
     outer_auths: Mapped[str] = mapped_column(default="pap,chap,mschap1,mschap2")
-    inner_auths: Mapped[str] = mapped_column(default="")
+    # Every method inside a tunnel (services/menus.py INNER_AUTHS; migration 0023).
+    inner_auths: Mapped[str] = mapped_column(
+        default="ttls-pap,ttls-chap,ttls-mschap1,ttls-mschap2,ttls-eap,peap-mschap2"
+    )
     attributes: Mapped[str] = mapped_column(Text, default="")
     comment: Mapped[str] = mapped_column(Text, default="")
 
