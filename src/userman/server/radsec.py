@@ -126,16 +126,6 @@ class _Replies:
             writer.transport.abort()
 
 
-class _Unread(asyncio.StreamReaderProtocol):
-    """A connection that reads nothing until its TLS handshake begins: the ClientHello must
-    reach TLS, not the plain stream. (uvloop starts reading after connection_made: its task,
-    which pauses again, must not wait for anything before start_tls.)"""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.pause_reading()  # type: ignore[attr-defined]
-        super().connection_made(transport)
-
-
 class Radsec:
     """The RadSec port of one `RadiusServer`: its listener, connections and TLS context."""
 
@@ -156,7 +146,8 @@ class Radsec:
         self.open: Counter[str] = Counter()  # connections by source address
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._listener: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
         self._closing = False
 
     async def load(self) -> None:
@@ -188,11 +179,24 @@ class Radsec:
     async def start(self, sock: socket.socket) -> None:
         """Load the context and take connections on `sock` (bound and listening)."""
         await self.load()
+        self._listener = sock
+        self._acceptor = asyncio.create_task(self._accept(sock))
 
-        def made() -> _Unread:
-            return _Unread(asyncio.StreamReader(limit=READ_SIZE), self._connected)
-
-        self._listener = await asyncio.get_running_loop().create_server(made, sock=sock)
+    async def _accept(self, listener: socket.socket) -> None:
+        """Each connection is accepted here and handed to TLS by the event loop itself
+        (connect_accepted_socket): no byte of the ClientHello can be read as plain data first,
+        and a connection is refused on its address alone before any handshake work."""
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            try:
+                conn, peername = await loop.sock_accept(listener)
+            except OSError as error:  # out of descriptors: said, and tried again
+                log.warning("RadSec could not take a connection: %s", error)
+                await asyncio.sleep(0.1)
+                continue
+            task = asyncio.create_task(self._connected(conn, (str(peername[0]), peername[1])))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def watch(self, stop: asyncio.Event, interval: float = POLL_SECONDS) -> None:
         """Follow the certificates' settings until `stop` (new connections use the new ones)."""
@@ -214,8 +218,8 @@ class Radsec:
         """Take no more connections nor requests (the server stops); the answers to what was
         taken still go out."""
         self._closing = True
-        if self._listener is not None:
-            self._listener.close()
+        if self._acceptor is not None:
+            self._acceptor.cancel()
         for writer in self._writers:
             with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError):
                 writer.transport.pause_reading()  # type: ignore[attr-defined]
@@ -223,9 +227,12 @@ class Radsec:
     async def close(self) -> None:
         """Close every connection (after `RadiusServer.drain`: their answers are written)."""
         self.refuse()
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *([self._acceptor] if self._acceptor is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._listener is not None:
+            self._listener.close()
 
     def _refused(self, source: str, why: str, reason: str) -> None:
         """Count a refused connection, and log it once per source and reason a minute."""
@@ -236,63 +243,73 @@ class Radsec:
             more = f" ({unwritten} more since the last such entry)" if unwritten else ""
             log.warning("refused a RadSec connection from %s: %s%s", source, why, more)
 
-    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        peername = writer.get_extra_info("peername")
-        source = str(peername[0])
-        if task is None or self._closing:
-            writer.transport.abort()
-            return
-        self._tasks.add(task)
-        self._writers.add(writer)
+    async def _connected(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+        """One accepted connection, from its checks and handshake to its end."""
+        source = addr[0]
         self.open[source] += 1
+        writer: asyncio.StreamWriter | None = None
         try:
-            await self._serve(reader, writer, (source, int(peername[1])))
+            opened = await self._handshake(conn, addr)
+            if opened is not None:
+                reader, writer, peer = opened
+                self._writers.add(writer)
+                await self._requests(reader, writer, addr, peer)
         except (ConnectionError, ssl.SSLError, OSError):
             pass  # the peer went: nothing to answer
         finally:
-            self._tasks.discard(task)
-            self._writers.discard(writer)
             self.open[source] -= 1
             if not self.open[source]:
                 del self.open[source]
-            writer.close()
+            if writer is None:
+                conn.close()
+            else:
+                self._writers.discard(writer)
+                writer.close()
 
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, addr: tuple[str, int]
-    ) -> None:
+    async def _handshake(
+        self, conn: socket.socket, addr: tuple[str, int]
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, Peer] | None:
+        """The connection's checks before TLS (limits, a router's address, a context), its
+        handshake and its certificate's names against the router's: its stream and peer once
+        they pass, None (said and counted) when one does not."""
         source = addr[0]
-        with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError):
-            writer.transport.pause_reading()  # type: ignore[attr-defined]
-        # Nothing is awaited before start_tls (see _Unread).
-        if len(self._writers) > self.max_connections:
+        if self._closing:
+            return None
+        if len(self._tasks) > self.max_connections:
             self._refused(source, f"{self.max_connections} connections are open", "limit")
-            return
+            return None
         if self.open[source] > self.per_address:
             self._refused(source, f"{self.per_address} connections from it are open", "limit")
-            return
+            return None
+        loop = asyncio.get_running_loop()
         routers = self.server.routers
-        fresh = routers.fresh(asyncio.get_running_loop().time())
+        fresh = routers.fresh(loop.time())
         router = routers.get(source) if fresh else None
         if fresh and (router is None or router.disabled):  # refused before the handshake
             self._refused(source, "no router with that address", "unknown")
-            return
+            return None
         ctx = self.context
         if ctx is None:
             self._refused(source, "no radsec-certificate and trusted-ca are set", "unset")
-            return
+            return None
+        reader = asyncio.StreamReader(limit=READ_SIZE)
+        protocol = asyncio.StreamReaderProtocol(reader)
         try:
-            await writer.start_tls(ctx, ssl_handshake_timeout=HANDSHAKE_SECONDS)
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, conn, ssl=ctx, ssl_handshake_timeout=HANDSHAKE_SECONDS
+            )
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as error:
             why = getattr(error, "verify_message", None) or getattr(error, "reason", None)
             why = why or str(error) or type(error).__name__
             self._refused(source, f"TLS handshake failed: {why}", "handshake")
-            return
+            return None
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         if router is None:  # the snapshot was not fresh: the database says
             router = await self.server.find_router(source)
         if router is None or router.disabled:
             self._refused(source, "no router with that address", "unknown")
-            return
+            writer.close()
+            return None
         tls = writer.get_extra_info("ssl_object")
         cert = tls.getpeercert() if tls is not None else None
         peer = Peer(peer_names(cert or {}))
@@ -300,9 +317,10 @@ class Radsec:
             names = ", ".join(sorted(peer.names)) or "no name"
             why = f"its certificate names {names}, not the router {router.name}"
             self._refused(source, why, "certificate")
-            return
+            writer.close()
+            return None
         log.info("RadSec connection from router %s (%s)", router.name, source)
-        await self._requests(reader, writer, addr, peer)
+        return reader, writer, peer
 
     async def _requests(
         self,
