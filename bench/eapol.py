@@ -28,6 +28,7 @@ from population import SECRET, password, user_name
 from servers import Server, core_busy
 
 EAPOL_TEST = "/usr/bin/eapol_test"
+REAUTH_PAUSE = 0.1  # s eapol_test waits after each success before it re-authenticates
 KEYS = re.compile(r"MPPE keys OK: (\d+)  mismatch: (\d+)")
 REPLY_MESSAGE = re.compile(r"Attribute 18 \(Reply-Message\) length=\d+\n\s+Value: '([^']*)'")
 

@@ -85,3 +85,17 @@ def test_freeradius_keeps_its_peap_sessions_where_it_can_resume_them(tmp_path: P
     assert 'name = "bench"' in text
     assert f'persist_dir = "{tmp_path / "cache"}"' in text
     assert "default_eap_type = mschapv2" in text
+
+
+def test_a_rate_that_waited_mostly_on_eapol_tests_pauses_is_the_loads_ceiling() -> None:
+    # eapol_test waits 100 ms before each re-authentication: 0.09 s per authentication at 9.
+    paused = Row("peap-resumed", "freeradius", [run(150)], pause=0.09)
+    paused.runs[0].per_auth = 0.1
+    busy = Row("peap-resumed", "userman", [run(80)], pause=0.09)
+    busy.runs[0].per_auth = 0.2
+    text = table(
+        {("peap-resumed", "userman"): busy, ("peap-resumed", "freeradius"): paused},
+        ["peap-resumed"],
+    )
+    assert "150.0*" in text
+    assert "<=0.533x" in text
