@@ -51,6 +51,7 @@ MAX_CONNECTIONS = 256  # at once, from every router
 PER_ADDRESS = 4  # at once, from one address (a router keeps one; RFC 6614 2.5)
 IDLE_SECONDS = 120.0  # a connection that carried nothing for this long is closed
 HANDSHAKE_SECONDS = 10.0  # the TLS handshake's limit
+CLOSE_SECONDS = 1.0  # the wait for the peer's close_notify when a connection is closed
 MAX_BUFFERED = 1 << 20  # answers a peer has not read: more, and the connection is closed
 POLL_SECONDS = 1.0  # between two reads of the certificates' stamp
 READ_SIZE = 65536
@@ -108,6 +109,21 @@ def peer_names(cert: dict[str, Any]) -> frozenset[str]:
     names = {value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"}
     names |= {value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"}
     return frozenset(names)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close a connection with TLS's close_notify, waiting CLOSE_SECONDS at most for the peer's
+    own (then, or when cancelled, it is cut): its transport is gone when this returns, so that
+    the event loop keeps no half-closed connection and no file descriptor of it."""
+    writer.close()
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await writer.wait_closed()
+    except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
+        writer.transport.abort()
+    except asyncio.CancelledError:
+        writer.transport.abort()
+        raise
 
 
 class _Replies:
@@ -261,10 +277,10 @@ class Radsec:
             if not self.open[source]:
                 del self.open[source]
             if writer is None:
-                conn.close()
+                conn.close()  # no transport holds it (_handshake closed any it made)
             else:
                 self._writers.discard(writer)
-                writer.close()
+                await _close(writer)
 
     async def _handshake(
         self, conn: socket.socket, addr: tuple[str, int]
@@ -304,11 +320,15 @@ class Radsec:
             self._refused(source, f"TLS handshake failed: {why}", "handshake")
             return None
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        if router is None:  # the snapshot was not fresh: the database says
-            router = await self.server.find_router(source)
+        try:
+            if router is None:  # the snapshot was not fresh: the database says
+                router = await self.server.find_router(source)
+        except BaseException:
+            transport.abort()
+            raise
         if router is None or router.disabled:
             self._refused(source, "no router with that address", "unknown")
-            writer.close()
+            await _close(writer)
             return None
         tls = writer.get_extra_info("ssl_object")
         cert = tls.getpeercert() if tls is not None else None
@@ -317,7 +337,7 @@ class Radsec:
             names = ", ".join(sorted(peer.names)) or "no name"
             why = f"its certificate names {names}, not the router {router.name}"
             self._refused(source, why, "certificate")
-            writer.close()
+            await _close(writer)
             return None
         log.info("RadSec connection from router %s (%s)", router.name, source)
         return reader, writer, peer
