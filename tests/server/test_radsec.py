@@ -1,7 +1,8 @@
 """The RadSec port (server/radsec.py) in-process: a `RadiusServer` and its `Radsec` on an
 ephemeral 127.0.0.1 port, reached by Python's ssl client with certificates made by
 `userman certificate add` (router r at 127.0.0.1, whose certificate names it "r"). Each test
-runs in its own event loop and is bounded in time (`run`)."""
+runs in its own event loop and is bounded in time (`run`). The Disconnect sender (server/coa.py)
+reaches a router with an open connection over it, else over UDP (a `StandInRouter`)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from inmemory import D, do
-from userman.radius.packet import Code, build, decode, encode, verify_response_authenticator
-from userman.server import cache
+from inmemory import D, accounting, do, exchange
+from standin import StandInRouter
+from userman.radius.packet import (
+    Code,
+    Packet,
+    build,
+    decode,
+    encode,
+    verify_message_authenticator,
+    verify_request_authenticator,
+    verify_response_authenticator,
+)
+from userman.server import cache, coa
 from userman.server.endpoint import RadiusServer
 from userman.server.radsec import Radsec, bind_tcp
 from userman.services import Actor, Userman
+from userman.store import models
 
 SECRET = b"radsec"  # https://www.rfc-editor.org/rfc/rfc6614#section-2.3
 LIMIT = 10.0  # seconds: every test's bound
@@ -312,3 +325,132 @@ def test_without_a_fresh_snapshot_an_unknown_address_is_refused_after_the_handsh
             await until(lambda: counters["radsec-refused-unknown"] == 1)
 
     run(go)
+
+
+# -- Disconnect and CoA-Requests over the router's connection ------------------------------------
+
+
+def close_session(app: Userman, udp: StandInRouter) -> None:
+    """A session of router r closed by hand: a Disconnect-Request queued for it."""
+    do(app, "router set", "r", **{"use-coa": "yes", "coa-port": str(udp.port)})
+    exchange(app, accounting("test", "Start"), acct=True)
+    do(app, "session close-session", "0")
+
+
+def coa_state(app: Userman) -> tuple[str, int, str]:
+    with app.database.begin() as db:
+        request = db.scalars(select(models.CoaRequest)).one()
+        return request.state, request.attempts, request.last_error
+
+
+async def disconnect(
+    radsec: Radsec, router: Callable[[], Coroutine[Any, Any, None]] | None = None
+) -> None:
+    """Claim the queued request and deliver it, `router` acting meanwhile."""
+    server = radsec.server
+    sender = await coa.start_sender(server, "127.0.0.1", timeout=0.2, tries=2)
+    sender.streams = radsec.stream
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        assert await coa.poll_once(server, sender, tasks) == 1
+        await asyncio.gather(*tasks, *([router()] if router else []))
+    finally:
+        sender.close()
+
+
+async def read_request(reader: asyncio.StreamReader) -> Packet:
+    """The router's side: a request over the connection, both its authenticators checked with
+    the secret "radsec"."""
+    data = await read_packet(reader)
+    assert verify_request_authenticator(data, SECRET)
+    assert verify_message_authenticator(data, SECRET) is True
+    return decode(data, D, secret=SECRET)
+
+
+def answer(pkt: Packet, code: Code, secret: bytes = SECRET) -> bytes:
+    reply = Packet.build(D, code, pkt.identifier, pkt.authenticator, [])
+    return encode(reply, secret, request_authenticator=pkt.authenticator)
+
+
+# https://www.rfc-editor.org/rfc/rfc6614#section-2.1 and RFC 5176: the Disconnect-Request goes
+# over the router's RadSec connection, and its ACK comes back on it (secret "radsec").
+def test_a_disconnect_goes_over_the_routers_connection(app: Userman, folder: Path) -> None:
+    with StandInRouter(mode="ack") as udp:
+        close_session(app, udp)
+
+        async def go() -> None:
+            async with serving(app) as (radsec, port):
+                reader, writer = await connect(port, client(folder, "r"))
+                await until(lambda: radsec.stream("127.0.0.1") is not None)
+
+                async def router() -> None:
+                    pkt = await read_request(reader)
+                    assert pkt.code is Code.DISCONNECT_REQUEST
+                    assert pkt.get("Acct-Session-Id") == "81d0009b"
+                    writer.write(answer(pkt, Code.DISCONNECT_ACK))
+
+                await disconnect(radsec, router)
+                assert radsec.server.counters["disconnect-ack"] == 1
+                writer.close()
+
+        run(go)
+    assert udp.received == []
+    assert coa_state(app) == ("acked", 1, "")
+
+
+def test_an_answer_with_the_routers_own_secret_is_dropped(app: Userman, folder: Path) -> None:
+    with StandInRouter(mode="ack") as udp:
+        close_session(app, udp)
+
+        async def go() -> None:
+            async with serving(app) as (radsec, port):
+                reader, writer = await connect(port, client(folder, "r"))
+                await until(lambda: radsec.stream("127.0.0.1") is not None)
+
+                async def router() -> None:
+                    pkt = await read_request(reader)
+                    writer.write(answer(pkt, Code.DISCONNECT_ACK, b"12345"))
+
+                await disconnect(radsec, router)
+                counters = radsec.server.counters
+                assert (counters["coa-bad-answers"], counters["coa-timeouts"]) == (1, 1)
+                writer.close()
+
+        run(go)
+    assert udp.received == []  # sent once over the connection, not again over UDP (RFC 6613)
+    assert coa_state(app)[0] == "failed"
+
+
+def test_a_connection_closed_before_the_answer_leaves_it_to_udp(app: Userman, folder: Path) -> None:
+    with StandInRouter(mode="ack") as udp:
+        close_session(app, udp)
+
+        async def go() -> None:
+            async with serving(app) as (radsec, port):
+                reader, writer = await connect(port, client(folder, "r"))
+                await until(lambda: radsec.stream("127.0.0.1") is not None)
+
+                async def router() -> None:
+                    await read_request(reader)
+                    writer.close()
+
+                await disconnect(radsec, router)
+
+        run(go)
+    [pkt] = udp.received
+    assert pkt.code is Code.DISCONNECT_REQUEST
+    assert udp.signed == [True]  # with the router's own secret over UDP
+    assert coa_state(app) == ("acked", 1, "")
+
+
+def test_without_a_connection_the_disconnect_goes_over_udp(app: Userman, folder: Path) -> None:
+    with StandInRouter(mode="ack") as udp:
+        close_session(app, udp)
+
+        async def go() -> None:
+            async with serving(app) as (radsec, _):
+                await disconnect(radsec)
+
+        run(go)
+    assert len(udp.received) == 1
+    assert coa_state(app) == ("acked", 1, "")
