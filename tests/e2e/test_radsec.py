@@ -7,6 +7,9 @@ certificate no trusted CA signed is refused at the handshake (RFC 6614 2.3).
 
 from __future__ import annotations
 
+import asyncio
+import os
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,8 +18,26 @@ from pathlib import Path
 
 import pytest
 
-from served import Server, free_tcp_port, free_udp_port, start_server, stop_process, userman
+from served import (
+    Server,
+    free_tcp_port,
+    free_udp_port,
+    send_start,
+    start_server,
+    stop_process,
+    userman,
+)
+from standin import StandInRouter
 from support import require_program
+from userman.radius.dictionary import default_dictionary
+from userman.radius.packet import (
+    Code,
+    Packet,
+    build,
+    decode,
+    encode,
+    verify_message_authenticator,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -174,3 +195,58 @@ def test_a_certificate_no_trusted_ca_signed_is_refused(
     assert "Received" not in out, out
     served = (setup.folder / "serve.log").read_text()
     assert "refused a RadSec connection from 127.0.0.1: TLS handshake failed" in served, served
+
+
+async def read_packet(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readexactly(4)
+    return head + await reader.readexactly(int.from_bytes(head[2:4], "big") - 4)
+
+
+def test_a_disconnect_goes_over_the_routers_radsec_connection(setup: Setup) -> None:
+    d, secret = default_dictionary(), b"radsec"
+    server = setup.server
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(setup.folder / "office-ca.pem")
+    ctx.load_cert_chain(setup.folder / "router1.pem")
+    with StandInRouter(mode="ack") as udp:
+        for line in (
+            "database set allow-local-coa=yes",
+            f"router set router1 use-coa=yes coa-port={udp.port}",
+        ):
+            server.cli(*line.split())
+        send_start(server.acct_port, session="radsec-coa")
+        sessions = server.json("session", "print")
+        [number] = [i for i, s in enumerate(sessions) if s["acct-session-id"] == "radsec-coa"]
+
+        async def router() -> tuple[Packet, list[dict[str, object]]]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", setup.radsec_port, ssl=ctx)
+            try:
+                keepalive = build(d, Code.STATUS_SERVER, 1, os.urandom(16), [])
+                writer.write(encode(keepalive, secret, message_authenticator=True))
+                assert (await read_packet(reader))[0] == Code.ACCESS_ACCEPT  # admitted
+                await asyncio.to_thread(server.cli, "session", "close-session", str(number))
+                data = await read_packet(reader)
+                assert verify_message_authenticator(data, secret) is True
+                pkt = decode(data, d, secret=secret)
+                ack = Packet.build(d, Code.DISCONNECT_ACK, pkt.identifier, pkt.authenticator, [])
+                writer.write(encode(ack, secret, request_authenticator=pkt.authenticator))
+                await writer.drain()
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:  # the connection open until it is stored
+                    now = await asyncio.to_thread(server.json, "session", "print")
+                    if "close-acked" in str(now[number]["status"]):
+                        break
+                    await asyncio.sleep(0.1)
+                return pkt, now
+            finally:
+                writer.close()
+
+        async def bounded() -> tuple[Packet, list[dict[str, object]]]:
+            async with asyncio.timeout(30):
+                return await router()
+
+        pkt, sessions = asyncio.run(bounded())
+    assert (pkt.code, pkt.get("Acct-Session-Id")) == (Code.DISCONNECT_REQUEST, "radsec-coa")
+    assert udp.received == []
+    assert "close-acked" in str(sessions[number]["status"])

@@ -5,6 +5,10 @@ this node or another. Once a second `poll()` claims the due ones in a worker thr
 sent from one UDP socket and sent again every `timeout` seconds until its router answers
 (an ACK or NAK whose Response Authenticator proves the router's secret) or `tries` run out;
 the answer is stored from a worker thread. The event loop never waits on the database.
+A router that keeps a RadSec connection open to this process (server/radsec.py, a `Stream`)
+gets its requests over that connection instead, once, signed with the secret "radsec" (RFC
+6614 2.3), its answer matched by the connection's own Identifiers; UDP when it has none, or
+when it closes before the answer.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import datetime as dt
 import ipaddress
 import logging
 from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from userman.radius.dictionary import Dictionary
 from userman.radius.errors import DecodeError, EncodeError
@@ -28,12 +33,13 @@ from userman.radius.packet import (
     verify_message_authenticator,
     verify_response_authenticator,
 )
+from userman.server.endpoint import RADSEC_SECRET
 from userman.services.coa import Answer, CoaJob, Result
 
 if TYPE_CHECKING:
     from userman.server.endpoint import RadiusServer
 
-__all__ = ["CoaSender", "enforce", "poll", "poll_once", "start_sender"]
+__all__ = ["CoaSender", "Stream", "enforce", "poll", "poll_once", "start_sender"]
 
 log = logging.getLogger("userman.server")
 
@@ -47,6 +53,8 @@ TIMEOUT = 3.0  # seconds to wait for an answer before sending again
 TRIES = 3
 BATCH = 64  # requests claimed at a time
 NO_ANSWER = "no answer"
+# An answer to a request sent over a stream, or None: the stream closed.
+Receive = Callable[[bytes | None], None]
 
 
 def utcnow() -> dt.datetime:
@@ -66,6 +74,26 @@ def _same_address(a: str, b: str) -> bool:
         return ipaddress.ip_address(a) == ipaddress.ip_address(b)
     except ValueError:
         return a == b
+
+
+class Stream(Protocol):
+    """A router's RadSec connection (server/radsec.py) as a way to send it requests: each with
+    an Identifier of the connection's own, whose answers it hands to the request's `Receive`
+    (None when it closes)."""
+
+    def bind(self, receive: Receive) -> int | None:
+        """A free Identifier whose answers go to `receive`; None when all are in flight."""
+        ...
+
+    def unbind(self, identifier: int) -> None: ...
+
+    def write(self, data: bytes) -> bool:
+        """Send a request; False when the connection is closing."""
+        ...
+
+
+def _no_stream(address: str) -> Stream | None:
+    return None
 
 
 class _Socket(asyncio.DatagramProtocol):
@@ -107,6 +135,8 @@ class CoaSender(asyncio.DatagramProtocol):
         self.transports: dict[int, asyncio.DatagramTransport] = {}
         self._waiting: dict[int, _Waiting] = {}
         self._next = 0
+        # The open RadSec connection of a router's address, if this process holds one.
+        self.streams: Callable[[str], Stream | None] = _no_stream
 
     @property
     def free(self) -> int:
@@ -137,6 +167,10 @@ class CoaSender(asyncio.DatagramProtocol):
         if waiting is None or not _same_address(str(addr[0]), waiting.job.address):
             self.counters["coa-unexpected-answers"] += 1
             return
+        self._answered(waiting, data)
+
+    def _answered(self, waiting: _Waiting, data: bytes) -> None:
+        """Take an answer with the request's Identifier if it proves the request's secret."""
         secret = waiting.job.secret
         valid = (
             data[0] in ANSWERS[waiting.code]
@@ -161,6 +195,55 @@ class CoaSender(asyncio.DatagramProtocol):
         raise RuntimeError("every Identifier is in flight")
 
     async def send(self, job: CoaJob) -> Result:
+        """Send the request over the router's RadSec connection when it keeps one open, else
+        (or when it closes first) over UDP."""
+        stream = self.streams(job.address)
+        if stream is not None:
+            result = await self._send_stream(replace(job, secret=RADSEC_SECRET), stream)
+            if result is not None:
+                return result
+        return await self._send_datagram(job)
+
+    async def _send_stream(self, job: CoaJob, stream: Stream) -> Result | None:
+        """Send the request once over a RadSec connection and wait `timeout` x `tries` for its
+        answer (RFC 6613: no retransmission over a reliable connection); None when it
+        could not be sent there or the connection closed first."""
+        code = REQUESTS[job.kind]
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        waiting: _Waiting | None = None
+
+        def receive(data: bytes | None) -> None:
+            if answer.done() or waiting is None:
+                return
+            if data is None:
+                answer.set_exception(ConnectionError("the RadSec connection closed"))
+            else:
+                self._answered(waiting, data)
+
+        identifier = stream.bind(receive)
+        if identifier is None:
+            return None
+        try:
+            try:
+                pkt = build(self.dictionary, code, identifier, bytes(16), job.attributes)
+                data = encode(pkt, job.secret, message_authenticator=True)
+            except EncodeError as error:
+                return Result(Answer.TIMEOUT, 0, f"cannot be sent: {error}")
+            waiting = _Waiting(job, code, data[4:20], answer)
+            if not stream.write(data):
+                return None
+            try:
+                reply = await asyncio.wait_for(answer, self.timeout * self.tries)
+            except TimeoutError:
+                return Result(Answer.TIMEOUT, 1, NO_ANSWER)
+            except ConnectionError:
+                log.info("the RadSec connection of router %s closed: over UDP", job.router)
+                return None
+            return self._result(job, code, data[4:20], reply, 1)
+        finally:
+            stream.unbind(identifier)
+
+    async def _send_datagram(self, job: CoaJob) -> Result:
         """Send the request, again after each timeout, until answered or `tries` are spent."""
         transport = self.transports.get(_family(job.address), self.transport)
         if transport is None:

@@ -150,6 +150,8 @@ async def serve(
         if role.primary:
             # Disconnect/CoA-Requests (RFC 5176) queued by any process, sent from their own port.
             sender = await coa.start_sender(server, bind)
+            if tls is not None:  # to a router with an open RadSec connection, over it
+                sender.streams = tls.stream
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         ports = f"authentication {sockets[0].getsockname()[1]}/udp, accounting "

@@ -9,23 +9,27 @@ carries, cut from the stream by its Length (radius/stream.py), takes the UDP por
 (server/endpoint.py, with the secret "radsec"), and the answer is written back to it. A
 connection silent for IDLE_SECONDS, one whose Length is out of bounds, or whose router is
 gone, is closed. New connections use the context as the settings say now: `watch` builds it
-again when the certificates' stamp changes.
+again when the certificates' stamp changes. A router's open connection also carries the
+Disconnect and CoA-Requests sent to it (server/coa.py, `stream`), and their answers back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
 import ssl
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from userman.radius.errors import DecodeError
+from userman.radius.packet import Code
 from userman.radius.stream import Framer
 from userman.server.endpoint import Peer, RadiusServer
 
@@ -51,6 +55,7 @@ MAX_CONNECTIONS = 256  # at once, from every router
 PER_ADDRESS = 4  # at once, from one address (a router keeps one; RFC 6614 2.5)
 IDLE_SECONDS = 120.0  # a connection that carried nothing for this long is closed
 HANDSHAKE_SECONDS = 10.0  # the TLS handshake's limit
+CLOSE_SECONDS = 1.0  # the wait for the peer's close_notify when a connection is closed
 MAX_BUFFERED = 1 << 20  # answers a peer has not read: more, and the connection is closed
 POLL_SECONDS = 1.0  # between two reads of the certificates' stamp
 READ_SIZE = 65536
@@ -110,6 +115,74 @@ def peer_names(cert: dict[str, Any]) -> frozenset[str]:
     return frozenset(names)
 
 
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close a connection with TLS's close_notify, waiting CLOSE_SECONDS at most for the peer's
+    own (then, or when cancelled, it is cut): its transport is gone when this returns, so that
+    the event loop keeps no half-closed connection and no file descriptor of it."""
+    writer.close()
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await writer.wait_closed()
+    except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
+        writer.transport.abort()
+    except asyncio.CancelledError:
+        writer.transport.abort()
+        raise
+
+
+# https://www.rfc-editor.org/rfc/rfc5176#section-2.3: what a router answers to the server's
+# Disconnect and CoA-Requests (RFC 6614 2.1: they may go over the router's connection).
+COA_ANSWERS = frozenset({Code.DISCONNECT_ACK, Code.DISCONNECT_NAK, Code.COA_ACK, Code.COA_NAK})
+
+
+def _address(text: str) -> str:
+    """An address as one spelling (an IPv6 address compressed), to match a router's."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+class _Link:
+    """A router's connection as the CoA sender's way to it (coa.Stream): requests written to it
+    with Identifiers of its own, their answers handed back by Identifier."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.waiting: dict[int, Callable[[bytes | None], None]] = {}
+        self._next = 0
+
+    def bind(self, receive: Callable[[bytes | None], None]) -> int | None:
+        for _ in range(256):
+            identifier, self._next = self._next, (self._next + 1) % 256
+            if identifier not in self.waiting:
+                self.waiting[identifier] = receive
+                return identifier
+        return None
+
+    def unbind(self, identifier: int) -> None:
+        self.waiting.pop(identifier, None)
+
+    def write(self, data: bytes) -> bool:
+        if self.writer.is_closing():
+            return False
+        self.writer.write(data)
+        return True
+
+    def answered(self, data: bytes) -> bool:
+        """Hand an answer to its request; False when none waits for its Identifier."""
+        receive = self.waiting.get(data[1])
+        if receive is None:
+            return False
+        receive(data)
+        return True
+
+    def lost(self) -> None:
+        """The connection ended: every request waiting on it is told."""
+        for receive in list(self.waiting.values()):
+            receive(None)
+
+
 class _Replies:
     """A connection as the endpoint's reply sender: answers written to it, in order."""
 
@@ -144,6 +217,7 @@ class Radsec:
         self.context: ssl.SSLContext | None = None
         self.stamp: str | None = None
         self.open: Counter[str] = Counter()  # connections by source address
+        self.links: dict[str, list[_Link]] = {}  # routers' admitted connections, by address
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._listener: socket.socket | None = None
@@ -234,6 +308,11 @@ class Radsec:
         if self._listener is not None:
             self._listener.close()
 
+    def stream(self, address: str) -> _Link | None:
+        """The open connection of the router at `address` (its latest), for the CoA sender."""
+        links = self.links.get(_address(address))
+        return links[-1] if links else None
+
     def _refused(self, source: str, why: str, reason: str) -> None:
         """Count a refused connection, and log it once per source and reason a minute."""
         self.server.counters[f"radsec-refused-{reason}"] += 1
@@ -253,7 +332,16 @@ class Radsec:
             if opened is not None:
                 reader, writer, peer = opened
                 self._writers.add(writer)
-                await self._requests(reader, writer, addr, peer)
+                link = _Link(writer)
+                links = self.links.setdefault(_address(source), [])
+                links.append(link)
+                try:
+                    await self._requests(reader, writer, addr, peer, link)
+                finally:
+                    links.remove(link)
+                    if not links:
+                        del self.links[_address(source)]
+                    link.lost()
         except (ConnectionError, ssl.SSLError, OSError):
             pass  # the peer went: nothing to answer
         finally:
@@ -261,10 +349,10 @@ class Radsec:
             if not self.open[source]:
                 del self.open[source]
             if writer is None:
-                conn.close()
+                conn.close()  # no transport holds it (_handshake closed any it made)
             else:
                 self._writers.discard(writer)
-                writer.close()
+                await _close(writer)
 
     async def _handshake(
         self, conn: socket.socket, addr: tuple[str, int]
@@ -304,11 +392,15 @@ class Radsec:
             self._refused(source, f"TLS handshake failed: {why}", "handshake")
             return None
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        if router is None:  # the snapshot was not fresh: the database says
-            router = await self.server.find_router(source)
+        try:
+            if router is None:  # the snapshot was not fresh: the database says
+                router = await self.server.find_router(source)
+        except BaseException:
+            transport.abort()
+            raise
         if router is None or router.disabled:
             self._refused(source, "no router with that address", "unknown")
-            writer.close()
+            await _close(writer)
             return None
         tls = writer.get_extra_info("ssl_object")
         cert = tls.getpeercert() if tls is not None else None
@@ -317,7 +409,7 @@ class Radsec:
             names = ", ".join(sorted(peer.names)) or "no name"
             why = f"its certificate names {names}, not the router {router.name}"
             self._refused(source, why, "certificate")
-            writer.close()
+            await _close(writer)
             return None
         log.info("RadSec connection from router %s (%s)", router.name, source)
         return reader, writer, peer
@@ -328,8 +420,10 @@ class Radsec:
         writer: asyncio.StreamWriter,
         addr: tuple[str, int],
         peer: Peer,
+        link: _Link,
     ) -> None:
-        """Answer the connection's packets until it ends, goes silent, breaks or is refused."""
+        """Answer the connection's packets until it ends, goes silent, breaks or is refused;
+        hand the answers to the server's own requests to `link`."""
         framer = Framer()
         replies = _Replies(writer)
         server = self.server
@@ -349,6 +443,10 @@ class Radsec:
                 log.warning("closed a RadSec connection from %s: %s", addr[0], error)
                 return
             for packet in packets:
+                if packet[0] in COA_ANSWERS:
+                    if not link.answered(packet):
+                        server.counters["coa-unexpected-answers"] += 1
+                    continue
                 server.submit(replies, packet, addr, None, peer)
             if peer.refused:
                 log.warning(
