@@ -55,9 +55,16 @@ def shown_lines(text: str) -> list[str]:
     return found
 
 
+def code_spans(text: str) -> list[str]:
+    """The text's `code spans`, fenced blocks left out: a fence's three backticks would pair
+    with the spans' and shift every pairing after it (a span would then be prose)."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return re.findall(r"`([^`]+)`", prose)
+
+
 def synopses(text: str) -> list[str]:
     """The command lines written in the text as code (`userman ...`), whitespace collapsed."""
-    spans = (" ".join(span.split()) for span in re.findall(r"`([^`]+)`", text))
+    spans = (" ".join(span.split()) for span in code_spans(text))
     return [span for span in spans if PROGRAM.match(span)]
 
 
@@ -80,6 +87,8 @@ def test_the_readme_shows_command_lines() -> None:
         in lines
     )
     assert any(span.startswith("userman serve [--db URL] [--bind ADDR]") for span in synopses(text))
+    # Spans paired right: none runs over a paragraph's end (a stray backtick would make them).
+    assert [span for span in code_spans(text) if "\n\n" in span] == []
 
 
 # --- the lines, run ---------------------------------------------------------------------------
