@@ -12,6 +12,7 @@ def test_retention_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
     assert run("database", "print").stdout.split() == [
         "allow-private-destinations:", "no", "allow-local-coa:", "no",
         "certificate:", "none", "radsec-certificate:", "none", "trusted-ca:", "none",
+        "eap-fragment-size:", "1024",
         "keep-sessions:", "forever", "keep-log:", "forever",
     ]  # fmt: skip
     assert run("database", "prune").stdout == (
@@ -21,6 +22,7 @@ def test_retention_from_the_shell(run) -> None:  # type: ignore[no-untyped-def]
     assert run("database", "print").stdout.split() == [
         "allow-private-destinations:", "no", "allow-local-coa:", "no",
         "certificate:", "none", "radsec-certificate:", "none", "trusted-ca:", "none",
+        "eap-fragment-size:", "1024",
         "keep-sessions:", "52w1d", "keep-log:", "4w2d",
     ]  # fmt: skip
     bad = run("database", "set", "keep-log=1h", ok=False)

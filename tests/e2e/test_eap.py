@@ -437,3 +437,36 @@ def test_a_reauthentication_resumes_the_tls_session(  # noqa: PLR0917
     assert result.returncode == 0, result.stdout[-3000:]
     assert "MPPE keys OK: 2  mismatch: 0" in result.stdout
     assert "Handshake finished - resumed=1" in result.stdout
+
+
+def test_a_smaller_fragment_size_is_used_without_a_restart(
+    eapol_test: str, server: Server, folder: Path, tmp_path: Path
+) -> None:
+    # `database set eap-fragment-size=256`: the server's certificate flight reaches eapol_test
+    # in Access-Challenges whose EAP packet is at most 256 + 10 octets (RFC 5216 2.1.5), and
+    # the log-on still succeeds; read by the next poll of the settings' stamp.
+    log = folder / "serve.log"
+    server.cli("database", "set", "eap-fragment-size=256")
+    try:
+        deadline = time.monotonic() + 10
+        while "fragments of at most 256 octets" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        result = tunnel_peer(
+            eapol_test, server, folder, tmp_path, "PEAP", "auth=MSCHAPV2", "test", "test"
+        )
+    finally:
+        server.cli("database", "set", "eap-fragment-size=1024")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert max(challenge_eap_lengths(result)) == 256 + 10
+
+
+def challenge_eap_lengths(result: subprocess.CompletedProcess[str]) -> list[int]:
+    """The length of the EAP packet of each Access-Challenge eapol_test printed: its
+    EAP-Message attributes' values joined (RFC 3579 3.1)."""
+    challenges = result.stdout.split("RADIUS message: code=")[1:]
+    return [
+        sum(int(n) - 2 for n in re.findall(r"Attribute 79 \(EAP-Message\) length=(\d+)", text))
+        for text in challenges
+        if text.startswith("11 (Access-Challenge)")
+    ]

@@ -5,16 +5,19 @@ out. The peer's EAP-MSCHAPv2 is built with userman's own MS-CHAPv2 (RFC 2759).""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from OpenSSL import SSL
 
 import inmemory
-from tlspeer import make_pki
+from tlspeer import EapTlsPeer, client_context, make_pki
 from userman.eap.conversations import Conversations
+from userman.eap.fragments import decode as frame_decode
 from userman.eap.mschapv2 import OpCode
 from userman.eap.packet import Code as EapCode
 from userman.eap.packet import EapPacket, Type
@@ -48,10 +51,12 @@ class Router:
         self.identifier = 0
 
     async def send(
-        self, eap: bytes, *, state: bytes | None = None, user: str = "test"
+        self, eap: bytes, *, state: bytes | None = None, user: str = "test", mtu: int | None = None
     ) -> Packet | None:
         self.identifier = (self.identifier + 1) % 256
         attributes: list[tuple[str, object]] = [("User-Name", user)]
+        if mtu is not None:
+            attributes.append(("Framed-MTU", mtu))
         attributes += [("EAP-Message", part) for part in split(eap)]
         if (state or self.state) is not None:
             attributes.append(("State", state or self.state))
@@ -277,5 +282,39 @@ def test_the_tls_methods_are_offered_once_a_certificate_is_set(app: Userman) -> 
         nak = await router.send(response(proposed, Type.NAK, bytes([Type.TLS])))
         assert nak is not None
         assert eap_of(nak).type == Type.TLS
+
+    run(app, steps)
+
+
+@pytest.mark.parametrize(
+    ("setting", "mtu", "size"),
+    [(300, None, 300), (2000, None, 2000), (2000, 1400, 1390), (300, 1400, 300), (2000, 500, 1010)],
+)
+def test_the_server_flight_goes_in_fragments_of_the_setting_fit_to_the_framed_mtu(
+    app: Userman, setting: int, mtu: int | None, size: int
+) -> None:
+    # RFC 5216 2.1.5: the first fragment carries L and M; its data is the eap-fragment-size
+    # setting's octets, fewer where the router's Framed-MTU (RFC 3580 3.17) leaves less room
+    # after the EAP header, Type, Flags and Length (10); a Framed-MTU below RFC 3748's least
+    # EAP MTU (1020) is taken as 1020.
+    pki = make_pki()
+    server = ServerTls("radius", pki.server.cert_pem.decode(), pki.server.key_pem.decode())
+    chain = server.chain + pki.ca.cert_pem.decode() * 8  # a flight over 2000 octets
+    material = TlsMaterial("1", ServerTls("radius", chain, server.key), None, (), ())
+
+    async def steps(router: Router) -> None:
+        router.server.eap.contexts.update(dataclasses.replace(material, fragment_size=setting))
+        peer = EapTlsPeer(client_context(pki, SSL.TLS1_2_VERSION))
+        identity = EapPacket(EapCode.REQUEST, 1, Type.IDENTITY)
+        start = await router.send(response(identity, Type.IDENTITY, b"test"), mtu=mtu)
+        assert start is not None
+        assert eap_of(start).type == Type.PEAP
+        hello = await router.send(response(eap_of(start), Type.PEAP, peer.answer(b"\x20")))
+        assert hello is not None
+        first = frame_decode(eap_of(hello).data)
+        assert first.more
+        assert first.length is not None
+        assert first.length > 2000
+        assert len(first.data) == size
 
     run(app, steps)

@@ -1,7 +1,7 @@
 """The RadSec port (server/radsec.py) in-process: a `RadiusServer` and its `Radsec` on an
 ephemeral 127.0.0.1 port, reached by Python's ssl client with certificates made by
 `userman certificate add` (router r at 127.0.0.1, whose certificate names it "r"). Each test
-runs in its own event loop and is bounded in time (`run`). The Disconnect sender (server/coa.py)
+runs in its own event loop and is bounded in time (`run`). The CoA/Disconnect sender (server/coa.py)
 reaches a router with an open connection over it, else over UDP (a `StandInRouter`)."""
 
 from __future__ import annotations
@@ -454,3 +454,45 @@ def test_without_a_connection_the_disconnect_goes_over_udp(app: Userman, folder:
         run(go)
     assert len(udp.received) == 1
     assert coa_state(app) == ("acked", 1, "")
+
+
+# RFC 5176 3 over RFC 6614: an edited limitation reaches the router as a CoA-Request over its
+# connection; the router's CoA-NAK brings a Disconnect-Request, over the same connection.
+def test_a_coa_and_the_disconnect_after_its_nak_go_over_the_routers_connection(
+    app: Userman, folder: Path
+) -> None:
+    do(app, "limitation add", name="l", **{"rate-limit-rx": "10M", "rate-limit-tx": "20M"})
+    do(app, "profile-limitation add", profile="p", limitation="l")
+    do(app, "user-profile add", user="test", profile="p")
+    with StandInRouter(mode="ack") as udp:
+        do(app, "router set", "r", **{"use-coa": "yes", "coa-port": str(udp.port)})
+        exchange(app, accounting("test", "Start"), acct=True)
+        do(app, "limitation set", "l", **{"rate-limit-tx": "4M"})
+
+        async def go() -> None:
+            async with serving(app) as (radsec, port):
+                reader, writer = await connect(port, client(folder, "r"))
+                await until(lambda: radsec.stream("127.0.0.1") is not None)
+
+                async def router() -> None:
+                    pkt = await read_request(reader)
+                    assert pkt.code is Code.COA_REQUEST
+                    assert pkt.get("Acct-Session-Id") == "81d0009b"
+                    assert pkt.get("Mikrotik-Rate-Limit") == "10M/4M"
+                    writer.write(answer(pkt, Code.COA_NAK))
+
+                await disconnect(radsec, router)
+
+                async def router_again() -> None:
+                    pkt = await read_request(reader)
+                    assert pkt.code is Code.DISCONNECT_REQUEST
+                    writer.write(answer(pkt, Code.DISCONNECT_ACK))
+
+                await disconnect(radsec, router_again)
+                writer.close()
+
+        run(go)
+    assert udp.received == []
+    with app.database.begin() as db:
+        rows = db.scalars(select(models.CoaRequest).order_by(models.CoaRequest.id))
+        assert [(r.kind, r.state) for r in rows] == [("coa", "naked"), ("disconnect", "acked")]

@@ -407,6 +407,33 @@ def test_the_servers_see_a_change_without_a_restart(app: Userman) -> None:
     assert app.tls_material().crls == ()
 
 
+def test_the_eap_fragment_size_is_a_setting_the_servers_read(app: Userman) -> None:
+    # The most TLS octets of one EAP fragment (RFC 5216 2.1.5): FreeRADIUS's 1024 by default,
+    # 256 to 3000 so an Access-Challenge stays within RADIUS's 4096 octets (RFC 2865 3).
+    def shown() -> str:
+        return dict(run(app, ROOT, "database print").items[0].fields)["eap-fragment-size"]
+
+    assert (shown(), app.tls_material().fragment_size) == ("1024", 1024)
+    stamp = app.tls_stamp()
+    run(app, ROOT, "database set", **{"eap-fragment-size": " 1400 "})
+    assert (shown(), app.tls_material().fragment_size) == ("1400", 1400)
+    assert app.tls_stamp() != stamp  # the servers read it again
+    for wrong in ("255", "3001", "big", "", "1e3"):
+        with pytest.raises(InvalidValueError, match=r"eap-fragment-size: is a number of octets"):
+            run(app, ROOT, "database set", **{"eap-fragment-size": wrong, "trusted-ca": "none"})
+        assert shown() == "1400"
+    with pytest.raises(PermissionDeniedError, match="the superuser"):
+        run(app, app.actor("admin"), "database set", **{"eap-fragment-size": "512"})
+    run(app, ROOT, "database set", **{"eap-fragment-size": "1024"})  # the default: no row
+    with app.database.session() as db:
+        assert db.get(models.ServerSetting, "eap-fragment-size") is None
+    assert app.tls_stamp() == stamp
+    # A value typed into the table by hand that is no size is read as the default.
+    with app.database.begin() as db:
+        db.add(models.ServerSetting(name="eap-fragment-size", value="64"))
+    assert (shown(), app.tls_material().fragment_size) == ("1024", 1024)
+
+
 def test_one_name_given_twice_at_once_is_refused_as_the_check_says(app: Userman) -> None:
     """Both commands pass the check before the write (neither sees the other's uncommitted
     row); the unique index stops the later one, which says what the check says. The first

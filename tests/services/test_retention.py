@@ -112,6 +112,7 @@ def test_nothing_is_pruned_unless_asked(app: Userman) -> None:
         ("certificate", "none"),
         ("radsec-certificate", "none"),
         ("trusted-ca", "none"),
+        ("eap-fragment-size", "1024"),
         ("keep-sessions", "forever"),
         ("keep-log", "forever"),
     )
@@ -128,6 +129,7 @@ def test_the_settings_are_the_superusers_and_say_what_is_wrong(app: Userman) -> 
         ("certificate", "none"),
         ("radsec-certificate", "none"),
         ("trusted-ca", "none"),
+        ("eap-fragment-size", "1024"),
         ("keep-sessions", "52w"),
         ("keep-log", "12w6d"),
     )

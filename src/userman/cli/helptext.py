@@ -176,6 +176,11 @@ def menu_help(path: Sequence[str]) -> str:
                         "set, print: CA certificates, comma-separated | none; default none"
                         " (the superuser's): whose client certificates are trusted",
                     ),
+                    (
+                        "eap-fragment-size",
+                        "set, print: 256..3000 octets; default 1024 (the superuser's): the most"
+                        " TLS octets in one EAP fragment, fewer where a router's Framed-MTU asks",
+                    ),
                 ]
             )
         )

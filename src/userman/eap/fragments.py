@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "FRAGMENT_SIZE",
     "OVERHEAD",
+    "SIZES",
     "FragmentError",
     "Fragmenter",
     "Frame",
@@ -45,6 +47,16 @@ OVERHEAD = 10
 # below that is taken as 1020, so a router cannot make the server cut 64 KiB into 1-octet
 # fragments (one round trip each).
 _LEAST_EAP_MTU = 1020
+# The TLS octets one fragment carries unless the operator (eap-fragment-size) or the router's
+# Framed-MTU (fragment_size) asks for fewer: FreeRADIUS's default.
+FRAGMENT_SIZE = 1024
+# The fragment sizes an operator may configure (eap-fragment-size). Below 1010 (RFC 3748's least
+# MTU less OVERHEAD) is only for paths that lose large UDP datagrams (IP fragments dropped
+# between router and server); 256 keeps a certificate chain within a few dozen round trips.
+# Above 3000 an Access-Challenge (the fragment in EAP-Message attributes, State,
+# Session-Timeout, Message-Authenticator and the router's Proxy-States) could pass RADIUS's
+# 4096 octets (RFC 2865 3).
+SIZES = range(256, 3001)
 # hostapd's bound on a TLS Message Length (and FreeRADIUS's): a TLS message of the handshake
 # with certificate chains fits comfortably.
 DEFAULT_LIMIT = 64 * 1024

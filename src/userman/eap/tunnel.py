@@ -18,6 +18,7 @@ from datetime import datetime
 
 from userman.core.authorize import AuthMethod, RejectReason
 from userman.eap.fragments import (
+    FRAGMENT_SIZE,
     Fragmenter,
     FragmentError,
     Frame,
@@ -29,11 +30,7 @@ from userman.eap.packet import Type
 from userman.eap.tls import Failure, HandshakeError, Keys, ServerContext, ServerSession, TLSError
 from userman.eap.tls import Method as TlsKind
 
-__all__ = ["FAILURE_REASONS", "FRAGMENT_SIZE", "TlsMethod", "TlsSetup"]
-
-# The TLS octets one fragment carries unless the router's Framed-MTU asks for fewer
-# (fragments.fragment_size): FreeRADIUS's default.
-FRAGMENT_SIZE = 1024
+__all__ = ["FAILURE_REASONS", "TlsMethod", "TlsSetup"]
 
 # A refused handshake's reason, for the log and the Reply-Message.
 FAILURE_REASONS = {

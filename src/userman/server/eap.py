@@ -36,7 +36,7 @@ from userman.eap.packet import EapDecodeError, EapPacket, Type, decode
 from userman.eap.peap import Peap
 from userman.eap.radius import join, split
 from userman.eap.ttls import Ttls
-from userman.eap.tunnel import FRAGMENT_SIZE, TlsSetup
+from userman.eap.tunnel import TlsSetup
 from userman.radius.errors import DecodeError
 from userman.radius.packet import Code, Packet, encode_attribute, encode_response, make_avp
 from userman.server import requests
@@ -127,11 +127,12 @@ class EapServer:
 
     def _methods(self, pkt: Packet) -> dict[Type, MethodFactory]:
         """The methods a new conversation may use: the TLS ones with the contexts in effect
-        now (none without a certificate), their fragments fit to the router's Framed-MTU."""
-        mtu = pkt.get("Framed-MTU")
-        size = fragment_size(FRAGMENT_SIZE, mtu if isinstance(mtu, int) else None)
-        now = dt.datetime.now(dt.UTC)
+        now (none without a certificate), their fragments of the eap-fragment-size setting fit
+        to the router's Framed-MTU."""
         contexts = self.contexts
+        mtu = pkt.get("Framed-MTU")
+        size = fragment_size(contexts.fragment_size, mtu if isinstance(mtu, int) else None)
+        now = dt.datetime.now(dt.UTC)
         methods: dict[Type, MethodFactory] = {}
         if contexts.peap is not None:
             methods[Type.PEAP] = functools.partial(Peap, TlsSetup(contexts.peap, now, size))

@@ -1,11 +1,12 @@
 """The TLS contexts of the EAP methods, built from the settings and rebuilt when they change.
 
 The installation's `certificate` setting names the server certificate of EAP-TLS, TTLS and
-PEAP; `trusted-ca` the CAs (and their CRLs) that EAP-TLS client certificates must come from
-(services/certificates.py). `watch` reads their stamp every POLL_INTERVAL in a thread of its
-own and builds new contexts when it changed: a certificate made, imported, revoked or chosen
-by any process is in effect for the next conversation, without a restart; conversations
-already under way keep the context they began with. Without a certificate there is no TLS
+PEAP; `trusted-ca` the CAs (and their CRLs) that EAP-TLS client certificates must come from;
+`eap-fragment-size` the most TLS octets of one EAP fragment (services/certificates.py).
+`watch` reads their stamp every POLL_INTERVAL in a thread of its own and builds new contexts
+when it changed: a certificate made, imported, revoked or chosen, or a fragment size set, by
+any process is in effect for the next conversation, without a restart; conversations already
+under way keep the context and fragment size they began with. Without a certificate there is no TLS
 method; without a trusted CA, no EAP-TLS.
 """
 
@@ -17,6 +18,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from userman.eap.fragments import FRAGMENT_SIZE
 from userman.eap.tls import ServerContext
 
 if TYPE_CHECKING:
@@ -39,11 +41,13 @@ class TlsContexts:
         self.tls: ServerContext | None = None
         self.ttls: ServerContext | None = None
         self.peap: ServerContext | None = None
+        self.fragment_size = FRAGMENT_SIZE
 
     def update(self, material: TlsMaterial) -> None:
-        """Build the contexts of `material`; ValueError (the contexts unchanged) if its PEM
-        cannot be used."""
+        """Build the contexts of `material`; ValueError (the contexts unchanged, the fragment
+        size taken) if its PEM cannot be used."""
         self.stamp = material.stamp
+        self.fragment_size = material.fragment_size
         server = material.eap
         if server is None:
             self.tls = self.ttls = self.peap = None
@@ -80,11 +84,12 @@ async def check(
         log.exception("could not use the EAP certificate; the TLS methods stay as they were")
         return
     log.info(
-        "EAP certificate %s: %s",
+        "EAP certificate %s: %s; fragments of at most %d octets",
         "none" if material.eap is None else material.eap.name,
         "EAP-TLS, TTLS and PEAP"
         if contexts.tls is not None
         else ("TTLS and PEAP (no trusted-ca: no EAP-TLS)" if contexts.peap else "no TLS method"),
+        contexts.fragment_size,
     )
 
 

@@ -1,6 +1,7 @@
 """`userman certificate add|import|print|export|remove|revoke`, the installation's settings that
-name certificates (`database set certificate= radsec-certificate= trusted-ca=`), and what the
-server reads to build its TLS contexts (`tls_material`, `tls_stamp`).
+name certificates (`database set certificate= radsec-certificate= trusted-ca=`) and the size of
+the TLS fragments EAP sends (`eap-fragment-size=`), and what the server reads to build its TLS
+contexts (`tls_material`, `tls_stamp`).
 
 Certificates are the installation's, as in RouterOS v7 (one `certificate` and one
 `radsec-certificate` per User Manager): the EAP and RadSec ports serve every subscriber, so
@@ -33,6 +34,7 @@ from userman.core.errors import (
     UnknownPropertyError,
 )
 from userman.core.values import parse_bool
+from userman.eap.fragments import FRAGMENT_SIZE, SIZES
 from userman.services import pki, settings, verbs
 from userman.services.fields import check_characters
 from userman.services.menus import Menu
@@ -42,6 +44,7 @@ from userman.store.conflicts import unique_columns
 
 __all__ = [
     "CERTIFICATE",
+    "EAP_FRAGMENT_SIZE",
     "RADSEC_CERTIFICATE",
     "TRUSTED_CA",
     "ServerTls",
@@ -67,6 +70,9 @@ RADSEC_CERTIFICATE = "radsec-certificate"  # the RadSec (RADIUS over TLS) server
 TRUSTED_CA = "trusted-ca"  # the CAs whose client certificates are trusted (EAP-TLS, RadSec)
 SERVER_SETTINGS = (CERTIFICATE, RADSEC_CERTIFICATE)
 SETTINGS = (*SERVER_SETTINGS, TRUSTED_CA)
+# The most TLS octets an EAP fragment carries (eap/fragments.py), less where a router's
+# Framed-MTU asks for fewer: lowered where large UDP datagrams are lost on the way to routers.
+EAP_FRAGMENT_SIZE = "eap-fragment-size"
 
 
 # -- who may ----------------------------------------------------------------------------------
@@ -407,10 +413,38 @@ def _check_trusted(ctx: Context, stored: str | None, name: str) -> None:
             raise InvalidValueError(name, f"{each} is not a CA")
 
 
+def _parse_size(text: str, name: str) -> str | None:
+    """What `database set eap-fragment-size=` keeps (None: the default, no row)."""
+    try:
+        size = int(text.strip())
+    except ValueError:
+        size = None
+    if size is None or size not in SIZES:
+        raise InvalidValueError(
+            name, f"is a number of octets from {SIZES.start} to {SIZES.stop - 1}, not {text!r}"
+        )
+    return None if size == FRAGMENT_SIZE else str(size)
+
+
+def _fragment_size(stored: str | None) -> int:
+    """The fragment size `stored` says; the default when unset or unreadable (typed into the
+    table by hand)."""
+    try:
+        size = int(stored or "")
+    except ValueError:
+        return FRAGMENT_SIZE
+    return size if size in SIZES else FRAGMENT_SIZE
+
+
+def _show_size(stored: str | None) -> str:
+    return str(_fragment_size(stored))
+
+
 settings.declare(
     settings.InstallationSetting(CERTIFICATE, _parse_names, _show, _check_server),
     settings.InstallationSetting(RADSEC_CERTIFICATE, _parse_names, _show, _check_server),
     settings.InstallationSetting(TRUSTED_CA, _parse_names, _show, _check_trusted),
+    settings.InstallationSetting(EAP_FRAGMENT_SIZE, _parse_size, _show_size),
 )
 
 
@@ -431,13 +465,15 @@ class TlsMaterial:
     """What the EAP and RadSec servers build their TLS contexts from, and the stamp of the rows
     it was read from: the server reads `tls_stamp` every poll and this again when it differs.
     `trusted` are the PEMs of the trusted CAs (their chains), `crls` the CRLs of those that
-    have one (every CA made here or imported with its key has one)."""
+    have one (every CA made here or imported with its key has one); `fragment_size` the most
+    TLS octets of one EAP fragment."""
 
     stamp: str
     eap: ServerTls | None
     radsec: ServerTls | None
     trusted: tuple[str, ...]
     crls: tuple[str, ...]
+    fragment_size: int = FRAGMENT_SIZE
 
 
 def tls_stamp(db: Session) -> str:
@@ -452,7 +488,7 @@ def tls_stamp(db: Session) -> str:
             text = "" if value is None else str(value)
             digest.update(f"{len(text)}:{text};".encode())
         digest.update(b"\n")
-    for name in SETTINGS:
+    for name in (*SETTINGS, EAP_FRAGMENT_SIZE):
         digest.update(f"{name}={settings.value(db, name) or ''}\n".encode())
     return digest.hexdigest()
 
@@ -484,4 +520,5 @@ def tls_material(db: Session) -> TlsMaterial:
         _server(db, RADSEC_CERTIFICATE),
         tuple(trusted),
         tuple(crls),
+        _fragment_size(settings.value(db, EAP_FRAGMENT_SIZE)),
     )
