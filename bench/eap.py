@@ -24,17 +24,14 @@ measures and prints; it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,11 +39,11 @@ from pathlib import Path
 import eapol
 import freeradius
 import freeradius_eap
+import report
 import userman_setup
 from loadgen import status_server
 from servers import Server, cores, free_port, start
 
-HERE = Path(__file__).resolve().parent
 CASES = ("peap", "peap-resumed")
 CASE_NAMES = {"peap": "PEAP, full handshakes", "peap-resumed": "PEAP, resuming"}
 SERVERS = ("userman", "freeradius")
@@ -59,7 +56,6 @@ DESCRIPTIONS = {
     ),
     "freeradius": freeradius_eap.FLAVOR,
 }
-WRAP = textwrap.TextWrapper(width=100, initial_indent="  ", subsequent_indent="    ")
 CERTIFICATES = (
     ("add", "name=bench-ca", "common-name=Bench CA"),
     ("add", "name=radius", "common-name=radius.example", "ca=bench-ca"),
@@ -130,48 +126,21 @@ class Row:
 
 
 def header(args: argparse.Namespace, pinned: tuple[int, int] | None) -> str:
-    load = os.getloadavg()[0]
-    busy = " (machine busy: figures are noisy)" if load > 0.5 else ""
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.machine(),
-    )
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(HERE), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    cores_text = (
-        f"eapol_test on core {pinned[0]}, each server on core {pinned[1]}"
-        if pinned
-        else "NOT pinned (fewer than two cores to use)"
-    )
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    servers = [WRAP.fill(f"{LABELS[key]}: {DESCRIPTIONS[key]}") for key in args.servers]
-    return "\n".join(
-        [
-            f"userman's PEAP beside FreeRADIUS, {now}, {platform.node()}: {os.cpu_count()} cores "
-            f"({model}), load average {load:.1f} at start{busy}",
-            f"PEAPv0/EAP-MSCHAPv2 over TLS 1.2, {args.users:,} users in turn; eapol_test "
-            f"processes, each one conversation: peap, {args.concurrency} at a time, each 1 "
-            f"authentication; peap-resumed, {args.resumed_concurrency} at a time, each 1 + "
-            f"{args.reauths} re-authentications offering to resume (after a 100 ms pause each); "
-            f"new ones begun for {args.seconds:g} s; median of {args.runs} run(s); {cores_text}",
-            f"userman {commit or '?'} on Python {platform.python_version()}; FreeRADIUS "
-            f"{freeradius.version()}; {eapol.version()}",
+    return report.header(
+        "userman's PEAP beside FreeRADIUS",
+        f"PEAPv0/EAP-MSCHAPv2 over TLS 1.2, {args.users:,} users in turn; eapol_test "
+        f"processes, each one conversation: peap, {args.concurrency} at a time, each 1 "
+        f"authentication; peap-resumed, {args.resumed_concurrency} at a time, each 1 + "
+        f"{args.reauths} re-authentications offering to resume (after a 100 ms pause each); "
+        f"new ones begun for {args.seconds:g} s; median of {args.runs} run(s)",
+        pinned=pinned,
+        generator="eapol_test",
+        software=f"FreeRADIUS {freeradius.version()}; {eapol.version()}",
+        servers=(
             "Servers (both on the server's core, measured one at a time, each case on each in "
-            "turn; the same users, router, certificate and CA):",
-            *servers,
-        ]
+            "turn; the same users, router, certificate and CA):"
+        ),
+        described=[(LABELS[key], DESCRIPTIONS[key]) for key in args.servers],
     )
 
 
@@ -414,29 +383,9 @@ def table(rows: dict[tuple[str, str], Row], cases: Sequence[str]) -> str:
     notes = [
         note for case in cases for (c, _), row in rows.items() if c == case for note in _notes(row)
     ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(HEADINGS)]
-
-    def join(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.ljust(w) if at < 2 else cell.rjust(w)
-            for at, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    runs = [run for row in rows.values() for run in row.runs]
-    server = sorted(r.server_core_others for r in runs if r.server_core_others is not None)
-    generator = sorted(r.generator_core_others for r in runs if r.generator_core_others is not None)
-    noise = (
-        f"Other processes (and the hypervisor) took {statistics.median(server):.0%} of the "
-        f"server's core (at most {server[-1]:.0%}) and {statistics.median(generator):.0%} of "
-        f"eapol_test's (at most {generator[-1]:.0%}) during the runs, median over runs"
-        if server and generator
-        else "Other processes' share of the cores: not measured (not pinned)"
-    )
     return "\n".join(
         [
-            join(HEADINGS),
-            join(["-" * w for w in widths]),
-            *(join(line) for line in lines),
+            *report.grid(HEADINGS, lines),
             "auth/s: successful authentications (EAP-Success in an Access-Accept) per second, "
             "median of the runs (*: the load's ceiling, the server's is higher, and a ratio to it, "
             "<=, is at most that: eapol_test's core was busy 85 % of the time or more, or its "
@@ -453,7 +402,7 @@ def table(rows: dict[tuple[str, str], Row], cases: Sequence[str]) -> str:
             "this script and its eapol_test processes used (near 100 %: the rate is theirs, "
             "not the server's)",
             *notes,
-            noise,
+            report.noise((run for row in rows.values() for run in row.runs), "eapol_test's"),
         ]
     )
 

@@ -3,18 +3,29 @@
 One row per case and server: medians of the runs (answers per second, latency at 64 in flight,
 CPU per request), the latency at half that peak rate, the server's RSS, and every timeout and
 wrong answer summed, never averaged away. userman's row carries its ratios to FreeRADIUS.
+The report's header (the machine, its load, the pinning, the versions) and the line on other
+processes' share of the pinned cores serve bench/eap.py's report too.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
 import statistics
+import subprocess
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from loadgen import MAX_IN_FLIGHT
 from measure import Measurement, median
 
+HERE = Path(__file__).resolve().parent
+WRAP = textwrap.TextWrapper(width=100, initial_indent="  ", subsequent_indent="    ")
 CASE_NAMES = {"pap": "PAP", "chap": "CHAP", "mschapv2": "MS-CHAPv2", "accounting": "accounting"}
 GENERATOR_BOUND = 0.85  # the generator this busy: the rate is its ceiling, not the server's
 MIB = 1 << 20
@@ -34,6 +45,57 @@ class Row:
     @property
     def median(self) -> Measurement | None:
         return median(self.runs) if self.runs else None
+
+
+def header(
+    title: str,
+    workload: str,
+    *,
+    pinned: tuple[int, int] | None,
+    generator: str,
+    software: str,
+    servers: str,
+    described: Iterable[tuple[str, str]],
+) -> str:
+    """The report's first lines: `title`, when, on what machine and how busy it was at the start;
+    the `workload` and where `generator` and the servers were pinned; userman's commit and Python
+    beside the other `software`; `servers` (what they share) and each one (label, description)."""
+    load = os.getloadavg()[0]
+    busy = " (machine busy: figures are noisy)" if load > 0.5 else ""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(HERE), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    cores_text = (
+        f"{generator} on core {pinned[0]}, each server on core {pinned[1]}"
+        if pinned
+        else "NOT pinned (fewer than two cores to use)"
+    )
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            f"{title}, {now}, {platform.node()}: {os.cpu_count()} cores ({model}), "
+            f"load average {load:.1f} at start{busy}",
+            f"{workload}; {cores_text}",
+            f"userman {commit or '?'} on Python {platform.python_version()}; {software}",
+            servers,
+            *(WRAP.fill(f"{label}: {text}") for label, text in described),
+        ]
+    )
 
 
 def _ms(seconds: float | None) -> str:
@@ -94,9 +156,7 @@ def table(rows: Mapping[tuple[str, str], Row], cases: Sequence[str]) -> str:
             if row_case == case:
                 lines.append(_cells(rows, row))
                 notes += _notes(row)
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(HEADINGS)]
-    out = [_join(HEADINGS, widths), _join(["-" * w for w in widths], widths)]
-    out += [_join(line, widths) for line in lines]
+    out = grid(HEADINGS, lines)
     if any(line[2].endswith("*") for line in lines):
         out.append(
             f"* the generator was busy {GENERATOR_BOUND:.0%} of the time or more: the rate is "
@@ -108,7 +168,7 @@ def table(rows: Mapping[tuple[str, str], Row], cases: Sequence[str]) -> str:
         "per answer; RSS: at the end of the case, peak in parentheses",
         *notes,
         ceiling(rows, cases),
-        noise(rows),
+        noise(m for row in rows.values() for m in row.runs),
     ]
     return "\n".join(out)
 
@@ -201,25 +261,45 @@ def ceiling(rows: Mapping[tuple[str, str], Row], cases: Sequence[str]) -> str:
     )
 
 
-def noise(rows: Mapping[tuple[str, str], Row]) -> str:
-    """How much of the two pinned cores other processes took during the runs."""
-    runs = [m for row in rows.values() for m in row.runs]
+class Pinned(Protocol):
+    """A run's share of each pinned core that other processes took (None: not pinned)."""
+
+    @property
+    def server_core_others(self) -> float | None: ...
+
+    @property
+    def generator_core_others(self) -> float | None: ...
+
+
+def noise(runs: Iterable[Pinned], generator: str = "the generator's") -> str:
+    """How much of the two pinned cores other processes took during `runs`; `generator` names
+    the load's core."""
+    runs = list(runs)
     server = sorted(m.server_core_others for m in runs if m.server_core_others is not None)
-    generator = sorted(m.generator_core_others for m in runs if m.generator_core_others is not None)
-    if not server or not generator:
+    generator_core = sorted(
+        m.generator_core_others for m in runs if m.generator_core_others is not None
+    )
+    if not server or not generator_core:
         return "Other processes' share of the cores: not measured (not pinned)"
     return (
         f"Other processes (and the hypervisor) took {statistics.median(server):.0%} of the "
-        f"server's core (at most {server[-1]:.0%}) and {statistics.median(generator):.0%} of the "
-        f"generator's (at most {generator[-1]:.0%}) during the runs, median over runs"
+        f"server's core (at most {server[-1]:.0%}) and {statistics.median(generator_core):.0%} "
+        f"of {generator} (at most {generator_core[-1]:.0%}) during the runs, median over runs"
     )
 
 
-def _join(cells: Iterable[str], widths: Sequence[int]) -> str:
-    parts = []
-    for at, (cell, width) in enumerate(zip(cells, widths, strict=True)):
-        parts.append(cell.ljust(width) if at < 2 else cell.rjust(width))
-    return "  ".join(parts).rstrip()
+def grid(headings: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
+    """`headings`, a rule, and `lines` in columns as wide as their widest cell: the first two
+    (case, server) to the left, the figures to the right."""
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headings)]
+
+    def join(cells: Iterable[str]) -> str:
+        parts = []
+        for at, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            parts.append(cell.ljust(width) if at < 2 else cell.rjust(width))
+        return "  ".join(parts).rstrip()
+
+    return [join(headings), join(["-" * w for w in widths]), *(join(line) for line in lines)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,22 +18,19 @@ It measures and prints; it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import freeradius
+import report
 import scale
 import userman_setup
 from flows import AccountingSessions, Flow, SteadyAccess, shuffled
@@ -66,7 +63,6 @@ DESCRIPTIONS = {
     "files": freeradius.FLAVORS["files"],
     "sql": freeradius.FLAVORS["sql"],
 }
-WRAP = textwrap.TextWrapper(width=100, initial_indent="  ", subsequent_indent="    ")
 ACCOUNTING_LABELS = {"files": "FreeRADIUS detail file", "sql": "FreeRADIUS rlm_sql SQLite"}
 
 
@@ -121,46 +117,19 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def header(args: argparse.Namespace, pinned: tuple[int, int] | None) -> str:
-    load = os.getloadavg()[0]
-    busy = " (machine busy: figures are noisy)" if load > 0.5 else ""
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.machine(),
-    )
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(HERE), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    cores_text = (
-        f"generator on core {pinned[0]}, each server on core {pinned[1]}"
-        if pinned
-        else "NOT pinned (fewer than two cores to use)"
-    )
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    servers = [WRAP.fill(f"{LABELS[key]}: {DESCRIPTIONS[key]}") for key in args.servers]
-    return "\n".join(
-        [
-            f"userman beside FreeRADIUS, {now}, {platform.node()}: {os.cpu_count()} cores "
-            f"({model}), load average {load:.1f} at start{busy}",
-            f"{args.users:,} users with a running profile and a rate limit, one router; "
-            f"{args.in_flight} requests in flight; median of {args.runs} run(s) of "
-            f"{args.seconds:g} s after {args.warmup:g} s of warm-up; {cores_text}",
-            f"userman {commit or '?'} on Python {platform.python_version()}; "
-            f"FreeRADIUS {freeradius.version()}",
+    return report.header(
+        "userman beside FreeRADIUS",
+        f"{args.users:,} users with a running profile and a rate limit, one router; "
+        f"{args.in_flight} requests in flight; median of {args.runs} run(s) of "
+        f"{args.seconds:g} s after {args.warmup:g} s of warm-up",
+        pinned=pinned,
+        generator="generator",
+        software=f"FreeRADIUS {freeradius.version()}",
+        servers=(
             "Servers (all on the server's core, measured one at a time, each case on each in "
-            "turn; the same users, router and reply):",
-            *servers,
-        ]
+            "turn; the same users, router and reply):"
+        ),
+        described=[(LABELS[key], DESCRIPTIONS[key]) for key in args.servers],
     )
 
 
