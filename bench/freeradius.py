@@ -14,7 +14,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
 
@@ -225,52 +225,49 @@ def _site(flavor: str, auth_port: int, acct_port: int) -> str:
     """The one virtual server: authorize from `files` or `sql`, authenticate by PAP, CHAP or
     MS-CHAP, account to `detail` or `sql`."""
     store = "files" if flavor == "files" else "sql"
-    accounting = "detail" if flavor == "files" else "sql"
-    return f"""\
-server bench {{
-listen {{
-	type = auth
-	ipaddr = {ROUTER_ADDRESS}
-	port = {auth_port}
-}}
-listen {{
-	type = acct
-	ipaddr = {ROUTER_ADDRESS}
-	port = {acct_port}
-}}
-authorize {{
-	chap
-	mschap
-	{store}
-	pap
-	Autz-Type Status-Server {{
-		ok
-	}}
-}}
-authenticate {{
-	Auth-Type PAP {{
-		pap
-	}}
-	Auth-Type CHAP {{
-		chap
-	}}
-	Auth-Type MS-CHAP {{
-		mschap
-	}}
-}}
-preacct {{
-	acct_unique
-}}
-accounting {{
-	{accounting}
-}}
-post-auth {{
-	Post-Auth-Type REJECT {{
-		ok
-	}}
-}}
-}}
-"""
+    methods = (("PAP", "pap"), ("CHAP", "chap"), ("MS-CHAP", "mschap"))
+    return site(
+        auth_port,
+        acct_port,
+        authorize=["chap", "mschap", store, "pap"],
+        authenticate=[
+            line for kind, module in methods for line in block(f"Auth-Type {kind}", module)
+        ],
+        accounting="detail" if flavor == "files" else "sql",
+        reject="ok",
+    )
+
+
+def site(
+    auth_port: int,
+    acct_port: int,
+    *,
+    authorize: Sequence[str],
+    authenticate: Sequence[str],
+    accounting: str,
+    reject: str,
+) -> str:
+    """The virtual server `bench` listening on the router's address: the `authorize` section's
+    lines, then Status-Server answered; the `authenticate` section's lines; accounting records
+    made unique, then written by the `accounting` module; `reject` the module for a reject."""
+    sections = [
+        *(
+            block("listen", f"type = {kind}", f"ipaddr = {ROUTER_ADDRESS}", f"port = {port}")
+            for kind, port in (("auth", auth_port), ("acct", acct_port))
+        ),
+        block("authorize", *authorize, *block("Autz-Type Status-Server", "ok")),
+        block("authenticate", *authenticate),
+        block("preacct", "acct_unique"),
+        block("accounting", accounting),
+        block("post-auth", *block("Post-Auth-Type REJECT", reject)),
+    ]
+    lines = ["server bench {", *(line for section in sections for line in section), "}"]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def block(name: str, *lines: str) -> list[str]:
+    """`name { ... }` as configuration lines, `lines` indented within it by a tab."""
+    return [f"{name} {{", *(f"\t{line}" for line in lines), "}"]
 
 
 def _users_file(users: int) -> Iterable[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import freeradius
-from population import ROUTER_ADDRESS
 
 FLAVOR = (
     "Debian's configuration in a temporary directory, the `eap` module doing PEAPv0 with "
@@ -86,42 +85,16 @@ eap {{
 
 
 def _outer(auth_port: int, acct_port: int) -> str:
-    return f"""\
-server bench {{
-listen {{
-	type = auth
-	ipaddr = {ROUTER_ADDRESS}
-	port = {auth_port}
-}}
-listen {{
-	type = acct
-	ipaddr = {ROUTER_ADDRESS}
-	port = {acct_port}
-}}
-authorize {{
-	eap {{
-		ok = return
-	}}
-	Autz-Type Status-Server {{
-		ok
-	}}
-}}
-authenticate {{
-	eap
-}}
-preacct {{
-	acct_unique
-}}
-accounting {{
-	detail
-}}
-post-auth {{
-	Post-Auth-Type REJECT {{
-		eap
-	}}
-}}
-}}
-"""
+    """The outer virtual server: EAP handed to the `eap` module, Status-Server answered,
+    accounting to `detail`."""
+    return freeradius.site(
+        auth_port,
+        acct_port,
+        authorize=freeradius.block("eap", "ok = return"),
+        authenticate=["eap"],
+        accounting="detail",
+        reject="eap",
+    )
 
 
 def _inner() -> str:
