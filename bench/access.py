@@ -20,11 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from load import SECRET, CountingTransport, D, accounting_packets
+from load import SECRET, CountingTransport, D, accounting_packets, radius_server
 
 from userman.radius.packet import Code, build, encode
-from userman.server import cache
-from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
 
 USERS = 50
@@ -67,29 +65,18 @@ def prepare(url: str, routers: int) -> Userman:
 async def drive(
     app: Userman, data: list[bytes], in_flight: int, *, accounting: bool, cached: bool
 ) -> float:
-    server = RadiusServer(app, D)
-    stop = asyncio.Event()
-    watcher = None
-    if cached:
-        watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
-        while not server.routers.counters["snapshots"]:
-            await asyncio.sleep(0.01)
-    transport = CountingTransport()
-    gate = asyncio.Semaphore(in_flight)
+    async with radius_server(app, watched=cached) as server:
+        transport = CountingTransport()
+        gate = asyncio.Semaphore(in_flight)
 
-    async def one(index: int, pkt: bytes) -> None:
-        async with gate:
-            await server.handle(transport, pkt, ("127.0.0.1", 10000 + index % 50000), accounting)
+        async def one(index: int, pkt: bytes) -> None:
+            async with gate:
+                address = ("127.0.0.1", 10000 + index % 50000)
+                await server.handle(transport, pkt, address, accounting)
 
-    try:
         start = time.perf_counter()
         await asyncio.gather(*(one(index, pkt) for index, pkt in enumerate(data)))
         elapsed = time.perf_counter() - start
-    finally:
-        stop.set()
-        if watcher is not None:
-            await watcher
-        server.close()
     if transport.sent != len(data):
         print(f"  ({len(data) - transport.sent} requests were not answered)")
     return transport.sent / elapsed

@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from load import CountingTransport, D, accounting_packets
+from load import CountingTransport, D, accounting_packets, snapshots
 
-from userman.server import cache
 from userman.server.endpoint import RadiusServer
 from userman.server.writer import BATCH_LIMIT
 from userman.services import Actor, Userman
@@ -48,22 +47,15 @@ async def drive(
     CPU seconds per answer) of this process."""
     transport = CountingTransport()
     gate = asyncio.Semaphore(in_flight)
-    stop = asyncio.Event()
-    watcher = asyncio.ensure_future(cache.watch(server.routers, server.app, stop))
-    while not server.routers.counters["snapshots"]:
-        await asyncio.sleep(0.01)
 
     async def one(index: int, pkt: bytes) -> None:
         async with gate:
             await server.handle(transport, pkt, (address, 10000 + index % 50000), True)
 
-    try:
+    async with snapshots(server):
         start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(index, pkt) for index, pkt in enumerate(data)))
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    finally:
-        stop.set()
-        await watcher
     if transport.sent != len(data):
         print(f"  ({len(data) - transport.sent} requests were not answered)")
     return transport.sent / elapsed, cpu / max(transport.sent, 1)

@@ -21,11 +21,9 @@ import time
 from pathlib import Path
 
 from access import USERS, prepare
-from load import SECRET, CountingTransport, D
+from load import SECRET, CountingTransport, D, radius_server
 
 from userman.radius.packet import Code, build, encode
-from userman.server import cache
-from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
 
 CHUNK = 250  # requests handed over without a pause
@@ -42,19 +40,14 @@ def packets(count: int) -> list[bytes]:
 
 
 async def rounds(app: Userman, data: list[bytes], count: int) -> list[float]:
-    server = RadiusServer(app, D)
-    stop = asyncio.Event()
-    watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
-    while not server.routers.counters["snapshots"]:
-        await asyncio.sleep(0.01)
-    transport = CountingTransport()
-    # Warm-up: profiles that start on first use are stored once, then decided in memory.
-    for index, pkt in enumerate(data[: USERS * 2]):
-        await server.handle(transport, pkt, ("127.0.0.1", 1 + index), False)
-    await server.drain()
     spent: list[float] = []
     late: list[int] = []
-    try:
+    async with radius_server(app) as server:
+        transport = CountingTransport()
+        # Warm-up: profiles that start on first use are stored once, then decided in memory.
+        for index, pkt in enumerate(data[: USERS * 2]):
+            await server.handle(transport, pkt, ("127.0.0.1", 1 + index), False)
+        await server.drain()
         for round_ in range(count):
             transport.sent = 0
             elapsed = 0.0
@@ -70,10 +63,6 @@ async def rounds(app: Userman, data: list[bytes], count: int) -> list[float]:
                 await asyncio.sleep(0)
             spent.append(elapsed / len(data) * 1e6)
             late.append(server.counters["decided-by-database"])
-    finally:
-        stop.set()
-        await watcher
-        server.close()
     if late[-1] != late[0]:
         print(f"  ({late[-1] - late[0]} requests were decided by the database)")
     return spent

@@ -22,13 +22,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from load import CountingTransport
-from packets import AccessRequests, D
+from load import CountingTransport, radius_server
+from packets import AccessRequests
 from population import ROUTER_ADDRESS
 from userman_setup import provision
 
-from userman.server import cache
-from userman.server.endpoint import RadiusServer
 from userman.services import Userman
 
 
@@ -36,16 +34,11 @@ async def run(
     app: Userman, make: Callable[[], list[bytes]], rounds: int
 ) -> dict[bool, list[float]]:
     """Seconds of CPU per request, by whether the memo was on, for each round."""
-    server = RadiusServer(app, D)
-    stop = asyncio.Event()
-    watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
-    while not server.routers.counters["snapshots"]:
-        await asyncio.sleep(0.01)
-    transport = CountingTransport()
     addr = (ROUTER_ADDRESS, 40000)
     out: dict[bool, list[float]] = {False: [], True: []}
     late = 0
-    try:
+    async with radius_server(app) as server:
+        transport = CountingTransport()
         for _ in range(rounds):
             for on in (False, True):
                 app.policy.remembering(on)
@@ -63,10 +56,6 @@ async def run(
         if late:
             print(f"  ({late} requests waited for their router to be read)")
         print(f"  counters: {dict(server.counters)}")
-    finally:
-        stop.set()
-        await watcher
-        server.close()
     return out
 
 
