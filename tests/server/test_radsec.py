@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import inmemory
 from inmemory import D, accounting, do, exchange
 from standin import StandInRouter
 from userman.radius.packet import (
@@ -87,16 +88,17 @@ def client(folder: Path, name: str) -> ssl.SSLContext:
 
 @contextlib.asynccontextmanager
 async def serving(app: Userman, **limits: Any) -> AsyncIterator[tuple[Radsec, int]]:
-    server = RadiusServer(app, D, workers=2)
-    radsec = Radsec(server, **limits)
-    sock = bind_tcp("127.0.0.1", 0)
-    await radsec.start(sock)
-    try:
-        yield radsec, sock.getsockname()[1]
-    finally:
-        await server.drain()
-        await radsec.close()
-        server.close()
+    """The RadSec port of a server (inmemory.serving), on an ephemeral port; its connections
+    closed once their answers are written."""
+    async with inmemory.serving(app) as server:
+        radsec = Radsec(server, **limits)
+        sock = bind_tcp("127.0.0.1", 0)
+        await radsec.start(sock)
+        try:
+            yield radsec, sock.getsockname()[1]
+        finally:
+            await server.drain()
+            await radsec.close()
 
 
 async def fresh_snapshot(server: RadiusServer) -> None:
