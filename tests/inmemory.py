@@ -5,7 +5,9 @@ database held at that moment (to show a reply never precedes its commit)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +35,51 @@ class FakeTransport(asyncio.DatagramTransport):
         self.sent.append((data, addr, len(sessions)))
 
 
+@contextlib.asynccontextmanager
+async def serving(
+    app: Userman, *, workers: int = 2, flush: bool = False, **options: Any
+) -> AsyncIterator[RadiusServer]:
+    """A `RadiusServer` on `app` for the block, in the running event loop. When the block ends,
+    the requests it took finish (`drain`: their answers and log entries), then, with `flush`,
+    its counters go to the database; it closes in any case (its queued accounting is stored,
+    its workers stop). `options`: RadiusServer's own (interim_interval, ...)."""
+    server = RadiusServer(app, D, workers, **options)
+    try:
+        yield server
+        await server.drain()
+        if flush:
+            await server.flush_counters()
+    finally:
+        server.close()
+
+
+def run_server(
+    app: Userman,
+    go: Callable[[RadiusServer], Coroutine[Any, Any, None]],
+    **options: Any,
+) -> RadiusServer:
+    """`go(server)` in a new event loop, on a server `serving` gives (with its `options`); the
+    server, for what it counted."""
+
+    async def main() -> RadiusServer:
+        async with serving(app, **options) as server:
+            await go(server)
+        return server
+
+    return asyncio.run(main())
+
+
 def exchange(
     app: Userman, data: bytes, *, source: tuple[str, int] = ROUTER, acct: bool = False
 ) -> tuple[RadiusServer, Sent]:
-    """One datagram through a fresh server; what it sent back."""
-    server = RadiusServer(app, D, workers=2)
+    """One datagram through a fresh server; what it sent back (once what it left to write, a
+    dropped request's log entry, is written)."""
     transport = FakeTransport(app)
 
-    async def answer() -> None:
+    async def answer(server: RadiusServer) -> None:
         await server.handle(transport, data, source, acct)
-        await server.drain()  # and what it left to write (a dropped request's log entry)
 
-    try:
-        asyncio.run(answer())
-    finally:
-        server.close()
-    return server, transport.sent
+    return run_server(app, answer), transport.sent
 
 
 def access_request(username: str, password: str, **extra: object) -> tuple[Packet, bytes]:

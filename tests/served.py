@@ -56,6 +56,29 @@ def through_socket(*args: str) -> subprocess.CompletedProcess[str]:
     return run_userman(*args, program=("-c", NO_DATABASE_LAYER))
 
 
+# router1 at 127.0.0.1 (shared secret 12345), profile1 (starts at once), user test/test on it.
+BASIC_CONFIGURATION = """
+/tool user-manager router
+add ip-address=127.0.0.1 name=router1 shared-secret=12345
+/tool user-manager profile
+add name=profile1 starts-at=now
+/tool user-manager user
+add username=test password=test
+/user-manager user-profile
+add user=test profile=profile1
+"""
+
+
+def imported(folder: Path, script: str) -> str:
+    """The URL of a new SQLite database in `folder`, set up by one `userman import` of the
+    RouterOS `script` (one process, not one a line)."""
+    db_url = f"sqlite:///{folder / 'userman.db'}"
+    path = folder / "config.rsc"
+    path.write_text(script)
+    userman(db_url, "import", str(path))
+    return db_url
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from served import Server, start_server, stop_server, userman
+from served import Server, imported, start_server, stop_server
 from support import require_program
 from userman.cli.main import cli
 from userman.core import totp
@@ -83,10 +83,7 @@ def eapol_test() -> str:
 
 
 def configured(folder: Path) -> str:
-    db_url = f"sqlite:///{folder / 'userman.db'}"
-    script = folder / "config.rsc"
-    script.write_text(CONFIGURATION)
-    userman(db_url, "import", str(script))
+    db_url = imported(folder, CONFIGURATION)
     runner = CliRunner()
 
     def run(*words: str) -> str:

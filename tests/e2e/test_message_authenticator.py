@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from served import Server, radclient_send, start_server, stop_server, userman
+from served import (
+    BASIC_CONFIGURATION,
+    Server,
+    imported,
+    radclient_send,
+    start_server,
+    stop_server,
+)
 from userman.radius import mschap
 
 pytestmark = pytest.mark.e2e
@@ -41,26 +48,11 @@ MISSING = (
 )
 
 
-CONFIGURATION = """
-/tool user-manager router
-add ip-address=127.0.0.1 name=router1 shared-secret=12345
-/tool user-manager profile
-add name=profile1 starts-at=now
-/tool user-manager user
-add username=test password=test
-/user-manager user-profile
-add user=test profile=profile1
-"""
-
-
 @pytest.fixture(scope="module")
 def auto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """router1 added without saying require-message-authenticator, user test/test."""
     folder = tmp_path_factory.mktemp("auto")
-    db_url = f"sqlite:///{folder / 'userman.db'}"
-    script = folder / "config.rsc"
-    script.write_text(CONFIGURATION)
-    userman(db_url, "import", str(script))
+    db_url = imported(folder, BASIC_CONFIGURATION)
     server = start_server(db_url, folder / "serve.log")
     yield server
     stop_server(server)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from served import Server, radclient_send, start_server, stop_server, userman
+from served import Server, imported, radclient_send, start_server, stop_server
 from userman.core import totp
 
 pytestmark = pytest.mark.e2e
@@ -42,10 +42,7 @@ add user=race profile=profile1
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("otp")
-    db_url = f"sqlite:///{folder / 'userman.db'}"
-    script = folder / "config.rsc"
-    script.write_text(CONFIGURATION)
-    userman(db_url, "import", str(script))
+    db_url = imported(folder, CONFIGURATION)
     # Two processes start at once on two cores: a longer bound than one server's.
     running = start_server(db_url, folder / "serve.log", "--workers", "2", startup=60)
     yield running

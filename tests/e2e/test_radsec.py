@@ -22,6 +22,7 @@ from served import (
     Server,
     free_tcp_port,
     free_udp_port,
+    imported,
     send_start,
     start_server,
     stop_process,
@@ -78,10 +79,7 @@ def radsecproxy() -> str:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     folder = tmp_path_factory.mktemp("radsec")
-    db_url = f"sqlite:///{folder / 'userman.db'}"
-    script = folder / "config.rsc"
-    script.write_text(CONFIGURATION)
-    userman(db_url, "import", str(script))
+    db_url = imported(folder, CONFIGURATION)
     for line in (
         "certificate add name=office-ca common-name=Office-CA",
         "certificate add name=radius common-name=127.0.0.1 ca=office-ca",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from served import Server, radclient_send, start_server, stop_server, userman
+from served import Server, imported, radclient_send, start_server, stop_server, userman
 from standin import StandInRouter
 from userman.radius.packet import Code
 
@@ -108,10 +108,7 @@ def log_of(db_url: str) -> Path:
 @pytest.fixture(scope="module")
 def rules_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("rules")
-    db_url = f"sqlite:///{folder / 'userman.db'}"
-    script = folder / "config.rsc"
-    script.write_text(configuration())
-    userman(db_url, "import", str(script))
+    db_url = imported(folder, configuration())
     userman(db_url, "database", "set", "allow-local-coa=yes")  # router1 is on this host
     server = start_server(db_url, log_of(db_url))
     yield server

@@ -28,28 +28,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from served import (
+    BASIC_CONFIGURATION,
     Server,
+    imported,
     radclient_send,
     run_userman,
     send_start,
     start_server,
     stop_server,
-    userman,
 )
 
 PORTS = 16  # radclient runs, each from a source port of its own: 2^-15 that one worker gets all
 FRESH_SECONDS = 1.0  # the policy's freshness rule across processes (server/policy.py)
-
-CONFIGURATION = """
-/tool user-manager router
-add ip-address=127.0.0.1 name=router1 shared-secret=12345
-/tool user-manager profile
-add name=profile1 starts-at=now
-/tool user-manager user
-add username=test password=test
-/user-manager user-profile
-add user=test profile=profile1
-"""
 
 
 @dataclass
@@ -87,10 +77,7 @@ def systemd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systemd]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, systemd: Systemd) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("workers")
-    db_url = f"sqlite:///{folder / 'userman.db'}"
-    script = folder / "config.rsc"
-    script.write_text(CONFIGURATION)
-    userman(db_url, "import", str(script))  # one process, not one a line
+    db_url = imported(folder, BASIC_CONFIGURATION)
     (folder / "tmp").mkdir()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("NOTIFY_SOCKET", systemd.sock.getsockname())

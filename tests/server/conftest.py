@@ -1,5 +1,8 @@
 """The server's tests: by default a database with router r, profile p and user test
-(`inmemory.make_app`); a module with other needs defines its own `app`."""
+(`inmemory.make_app`); a module with other needs defines its own `app`. A server on it is
+built, drained and closed by `inmemory.serving` (in a running loop) or `inmemory.run_server`
+(in a loop of its own), which the test modules import: they are not fixtures, a module's own
+helpers call them with the `app` it has."""
 
 from __future__ import annotations
 

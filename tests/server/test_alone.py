@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from inmemory import ROUTER, D, access_request, accounting, do, make_app
+from inmemory import ROUTER, access_request, accounting, do, make_app, run_server
 from userman.radius.packet import Code
 from userman.server.endpoint import RadiusServer
 from userman.services import Userman
@@ -64,19 +64,14 @@ def writes(app: Userman) -> Iterator[list[str]]:
 
 def exchange(app: Userman, writes: list[str], *datagrams: tuple[bytes, bool]) -> Recorder:
     """The datagrams, at once, through one server; what it sent."""
-    server = RadiusServer(app, D, workers=2)
     transport = Recorder(writes)
 
-    async def answer() -> None:
+    async def answer(server: RadiusServer) -> None:
         await asyncio.gather(
             *(server.handle(transport, data, ROUTER, acct) for data, acct in datagrams)
         )
-        await server.drain()
 
-    try:
-        asyncio.run(answer())
-    finally:
-        server.close()
+    run_server(app, answer)
     return transport
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from inmemory import ROUTER, SECRET, D, FakeTransport, accounting, do, make_app
+from inmemory import ROUTER, SECRET, D, FakeTransport, accounting, do, make_app, run_server
 from userman.radius.packet import (
     Code,
     Packet,
@@ -54,25 +54,19 @@ Steps = Callable[[RadiusServer, Callable[[bytes], Awaitable[list[bytes]]]], Awai
 
 def run(app: Userman, steps: Steps, *, acct: bool = False) -> RadiusServer:
     """One server for the steps; `send(data)` gives what it answered to that datagram. The
-    server's own tasks (the database told of a signing router) finish before it closes."""
-    server = RadiusServer(app, D, workers=2)
+    server's own tasks (the database told of a signing router) finish, and its counters are
+    flushed, before it closes."""
     transport = FakeTransport(app)
 
-    async def send(data: bytes) -> list[bytes]:
-        before = len(transport.sent)
-        await server.handle(transport, data, ROUTER, acct)
-        return [reply for reply, _, _ in transport.sent[before:]]
+    async def go(server: RadiusServer) -> None:
+        async def send(data: bytes) -> list[bytes]:
+            before = len(transport.sent)
+            await server.handle(transport, data, ROUTER, acct)
+            return [reply for reply, _, _ in transport.sent[before:]]
 
-    async def main() -> None:
         await steps(server, send)
-        await server.drain()
-        await server.flush_counters()
 
-    try:
-        asyncio.run(main())
-    finally:
-        server.close()
-    return server
+    return run_server(app, go, flush=True)
 
 
 def router(app: Userman) -> dict[str, Any]:

@@ -4,7 +4,6 @@ Class naming no row, one request on both ports, floods that would fill the log."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from inmemory import ROUTER, SECRET, D, FakeTransport, do, exchange, make_app
+from inmemory import ROUTER, SECRET, D, FakeTransport, do, exchange, make_app, run_server
 from userman.radius.packet import Code, build, decode, encode
 from userman.server.endpoint import RadiusServer
 from userman.server.failures import Throttle
@@ -113,18 +112,14 @@ def test_one_request_on_both_ports_gets_each_ports_answer(app: Userman) -> None:
     data = encode(
         build(D, Code.STATUS_SERVER, 9, os.urandom(16), []), SECRET, message_authenticator=True
     )
-    server = RadiusServer(app, D, workers=2)
     transport = FakeTransport(app)
 
-    async def both() -> None:
+    async def both(server: RadiusServer) -> None:
         await server.handle(transport, data, ROUTER, False)
         await server.handle(transport, data, ROUTER, True)
         await server.handle(transport, data, ROUTER, True)  # a retransmission: the same answer
 
-    try:
-        asyncio.run(both())
-    finally:
-        server.close()
+    server = run_server(app, both)
     codes = [decode(reply, D).code for reply, _, _ in transport.sent]
     assert codes == [Code.ACCESS_ACCEPT, Code.ACCOUNTING_RESPONSE, Code.ACCOUNTING_RESPONSE]
     assert server.counters["duplicates"] == 1
@@ -135,20 +130,16 @@ def test_a_flood_from_an_unknown_address_writes_one_line(
 ) -> None:
     """Issue 11 (logs as a disk filler): every drop is counted, one line a minute is written."""
     data = logon(b"test", b"test")
-    server = RadiusServer(app, D, workers=2)
     transport = FakeTransport(app)
 
-    async def flood() -> None:
+    async def flood(server: RadiusServer) -> None:
         for n in range(200):
             await server.handle(transport, data, ("127.0.0.9", 1000 + n), False)
         for _ in range(50):
             await server.handle(transport, b"\x01\x07\x00\x30" + bytes(17), ROUTER, False)
 
     with caplog.at_level(logging.WARNING, logger="userman.server"):
-        try:
-            asyncio.run(flood())
-        finally:
-            server.close()
+        server = run_server(app, flood)
     assert server.counters["unknown-requests"] == 200
     assert server.counters["broken-requests"] == 50
     lines = [r.getMessage() for r in caplog.records]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from inmemory import SECRET, D, do
+from inmemory import SECRET, D, do, serving
 from userman.radius.packet import Code, build, decode, encode
 from userman.server import cache
 from userman.server.endpoint import RadiusServer
@@ -67,15 +67,14 @@ def run_server(app: Userman, test: Any) -> None:
     """Run `test(server)` against a server whose router copy was just checked."""
 
     async def main() -> None:
-        server = RadiusServer(app, D, workers=2)
         executor = ThreadPoolExecutor(max_workers=1)
         try:
-            await cache.check(server.routers, app, executor)
-            assert server.routers.fresh(asyncio.get_running_loop().time())
-            await test(server, lambda: cache.check(server.routers, app, executor))
+            async with serving(app) as server:
+                await cache.check(server.routers, app, executor)
+                assert server.routers.fresh(asyncio.get_running_loop().time())
+                await test(server, lambda: cache.check(server.routers, app, executor))
         finally:
             executor.shutdown()
-            server.close()
 
     asyncio.run(main())
 
@@ -216,12 +215,13 @@ def test_a_copy_no_recent_check_confirmed_is_not_used(
         assert await ask(server, secret=b"new") is Code.ACCESS_ACCEPT
 
     run_server(app, test)
-    fresh = RadiusServer(app, D, workers=1)  # never checked: reads the database
-    try:
-        assert not fresh.routers.fresh(0.0)
-        assert asyncio.run(ask(fresh, secret=b"new")) is Code.ACCESS_ACCEPT
-    finally:
-        fresh.close()
+
+    async def unchecked() -> None:
+        async with serving(app, workers=1) as fresh:  # never checked: reads the database
+            assert not fresh.routers.fresh(0.0)
+            assert await ask(fresh, secret=b"new") is Code.ACCESS_ACCEPT
+
+    asyncio.run(unchecked())
 
 
 def test_the_watcher_brings_in_a_router_added_by_another_process(
@@ -232,22 +232,22 @@ def test_the_watcher_brings_in_a_router_added_by_another_process(
     app, other = apps
 
     async def main() -> None:
-        server = RadiusServer(app, D, workers=2)
-        stop = asyncio.Event()
-        watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
-        try:
-            while not server.routers.counters["snapshots"]:
-                await asyncio.sleep(0.01)
-            do(other, "router add", name="r2", **{"ip-address": "10.0.0.2", "shared-secret": "x"})
-            for _ in range(500):
-                if await ask(server, "10.0.0.2", secret=b"x") is not None:
-                    break
-                await asyncio.sleep(0.02)
-            assert await ask(server, "10.0.0.2", secret=b"x") is Code.ACCESS_ACCEPT
-            assert server.routers.counters["snapshots"] == 2
-        finally:
-            stop.set()
-            await watcher
-            server.close()
+        async with serving(app) as server:
+            stop = asyncio.Event()
+            watcher = asyncio.ensure_future(cache.watch(server.routers, app, stop))
+            try:
+                while not server.routers.counters["snapshots"]:
+                    await asyncio.sleep(0.01)
+                r2 = {"ip-address": "10.0.0.2", "shared-secret": "x"}
+                do(other, "router add", name="r2", **r2)
+                for _ in range(500):
+                    if await ask(server, "10.0.0.2", secret=b"x") is not None:
+                        break
+                    await asyncio.sleep(0.02)
+                assert await ask(server, "10.0.0.2", secret=b"x") is Code.ACCESS_ACCEPT
+                assert server.routers.counters["snapshots"] == 2
+            finally:
+                stop.set()
+                await watcher
 
     asyncio.run(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from inmemory import D, accounting, do, exchange, make_app
+from inmemory import accounting, do, exchange, make_app, run_server
 from standin import StandInRouter
 from userman.radius.packet import Code
 from userman.server import coa
@@ -35,9 +35,8 @@ def close_session(app: Userman, router: StandInRouter) -> None:
 
 def run_poller(app: Userman, *, tries: int = 2) -> RadiusServer:
     """One claim and the deliveries it starts, with short timeouts."""
-    server = RadiusServer(app, D, workers=2)
 
-    async def go() -> None:
+    async def go(server: RadiusServer) -> None:
         sender = await coa.start_sender(server, "127.0.0.1", timeout=0.2, tries=tries)
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -47,11 +46,7 @@ def run_poller(app: Userman, *, tries: int = 2) -> RadiusServer:
         finally:
             sender.close()
 
-    try:
-        asyncio.run(go())
-    finally:
-        server.close()
-    return server
+    return run_server(app, go)
 
 
 def stored(app: Userman) -> tuple[str, int, str, str, str, list[str]]:

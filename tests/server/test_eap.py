@@ -4,7 +4,6 @@ out. The peer's EAP-MSCHAPv2 is built with userman's own MS-CHAPv2 (RFC 2759).""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import struct
@@ -44,8 +43,8 @@ def app(tmp_path: Path) -> Iterator[Userman]:
 class Router:
     """A router passing one peer's EAP to the server, in one event loop."""
 
-    def __init__(self, app: Userman, server: RadiusServer | None = None) -> None:
-        self.server = server or RadiusServer(app, D, workers=2)
+    def __init__(self, app: Userman, server: RadiusServer) -> None:
+        self.server = server
         self.transport = inmemory.FakeTransport(app)
         self.state: bytes | None = None
         self.identifier = 0
@@ -91,15 +90,10 @@ def mschap_response(request: EapPacket, password: str) -> bytes:
 
 
 def run(app: Userman, steps: object) -> None:
-    async def main() -> None:
-        router = Router(app)
-        try:
-            await steps(router)  # type: ignore[operator]
-            await router.server.drain()
-        finally:
-            router.server.close()
+    async def go(server: RadiusServer) -> None:
+        await steps(Router(app, server))  # type: ignore[operator]
 
-    asyncio.run(main())
+    inmemory.run_server(app, go)
 
 
 def test_eap_mschapv2_is_accepted_with_the_mppe_keys(app: Userman) -> None:

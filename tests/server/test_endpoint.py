@@ -3,7 +3,6 @@ dropped and counted, and that an Accounting-Response follows the commit (RFC 286
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,21 +181,16 @@ def test_caller_id_bind_on_first_use_stores_the_first_caller(app: Userman) -> No
 def test_a_stopping_server_takes_no_more_requests(app: Userman) -> None:
     """Once told to stop, a port takes nothing more (the router retransmits to another
     server), while the request taken before it is still answered."""
-    server = RadiusServer(app, D, workers=2)
     transport = inmemory.FakeTransport(app)
-    protocol = RadiusProtocol(server, accounting=False)
-    protocol.connection_made(transport)
 
-    async def stop_between() -> None:
+    async def stop_between(server: RadiusServer) -> None:
+        protocol = RadiusProtocol(server, accounting=False)
+        protocol.connection_made(transport)
         protocol.datagram_received(access_request("test")[1], ROUTER)
         protocol.refuse()
         protocol.datagram_received(access_request("test")[1], ROUTER)
-        await server.drain()
 
-    try:
-        asyncio.run(stop_between())
-    finally:
-        server.close()
+    server = inmemory.run_server(app, stop_between)
     [(reply, _, _)] = transport.sent
     assert decode(reply, D).code is Code.ACCESS_ACCEPT
     assert server.counters["access-requests"] == 1

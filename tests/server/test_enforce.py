@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from inmemory import D, accounting, do, exchange, make_app
+from inmemory import accounting, do, exchange, make_app, run_server
 from standin import StandInRouter
 from userman.radius.packet import Code
 from userman.server import coa
@@ -34,9 +34,8 @@ def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
 
 def deliver(app: Userman, bind: str = "127.0.0.1", rounds: int = 1) -> None:
     """Claim and send what is queued, `rounds` times, with short timeouts."""
-    server = RadiusServer(app, D, workers=2)
 
-    async def go() -> None:
+    async def go(server: RadiusServer) -> None:
         sender = await coa.start_sender(server, bind, timeout=0.2, tries=2)
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -46,10 +45,7 @@ def deliver(app: Userman, bind: str = "127.0.0.1", rounds: int = 1) -> None:
         finally:
             sender.close()
 
-    try:
-        asyncio.run(go())
-    finally:
-        server.close()
+    run_server(app, go)
 
 
 def requests(app: Userman) -> list[tuple[str, str, str]]:
@@ -102,16 +98,15 @@ def test_a_router_with_an_ipv6_address_is_reached_from_an_ipv4_bind(app: Userman
 
 
 def test_the_recheck_loop_asks_until_stopped(app: Userman) -> None:
-    server = RadiusServer(app, D, workers=2)
     asked: list[dt.datetime] = []
 
     def enforce(now: dt.datetime) -> dt.datetime | None:
         asked.append(now)
         return now  # due at once: the loop waits half a second, not `every`
 
-    server.app.enforce = enforce  # type: ignore[method-assign]
+    app.enforce = enforce  # type: ignore[method-assign]
 
-    async def go() -> None:
+    async def go(server: RadiusServer) -> None:
         stop = asyncio.Event()
         task = asyncio.ensure_future(coa.enforce(server, stop, every=30))
         for _ in range(100):  # a second time long before `every`: the due moment was waited for
@@ -121,8 +116,5 @@ def test_the_recheck_loop_asks_until_stopped(app: Userman) -> None:
         stop.set()
         await asyncio.wait_for(task, timeout=2)
 
-    try:
-        asyncio.run(go())
-    finally:
-        server.close()
+    run_server(app, go)
     assert len(asked) >= 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from userman.radius.dictionary import default_dictionary
+from inmemory import ROUTER, SECRET, D, FakeTransport, run_server
 from userman.radius.packet import (
     Code,
     Packet,
@@ -26,19 +26,7 @@ from userman.radius.packet import (
 from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
 
-SECRET = b"12345"
-ROUTER = ("127.0.0.1", 40000)
-D = default_dictionary()
 ROOT = Actor.superuser()
-
-
-class FakeTransport(asyncio.DatagramTransport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[tuple[bytes, Any]] = []
-
-    def sendto(self, data: bytes, addr: Any = None) -> None:
-        self.sent.append((data, addr))
 
 
 @pytest.fixture
@@ -59,19 +47,15 @@ def app(tmp_path: Path) -> Iterator[Userman]:
 
 def send(app: Userman, *datagrams: bytes, acct: bool = False) -> tuple[RadiusServer, list[bytes]]:
     """Send the datagrams one after the other to one server; what it sent back."""
-    server = RadiusServer(app, D, workers=2)
-    transport = FakeTransport()
+    transport = FakeTransport(app)
 
-    async def run() -> None:
+    async def each(server: RadiusServer) -> None:
         for data in datagrams:
             await server.handle(transport, data, ROUTER, acct)
 
-    try:
-        asyncio.run(run())
-    finally:
-        server.close()
-    assert all(addr == ROUTER for _, addr in transport.sent)
-    return server, [data for data, _ in transport.sent]
+    server = run_server(app, each)
+    assert all(addr == ROUTER for _, addr, _ in transport.sent)
+    return server, [data for data, _, _ in transport.sent]
 
 
 def access_request(*extra: tuple[str, object], signed: bool = True) -> tuple[Packet, bytes]:
@@ -145,23 +129,20 @@ def test_a_retransmission_while_the_first_is_decided_is_dropped(
 
     monkeypatch.setattr(app, "authenticate", slow)
     _, data = access_request()
-    server = RadiusServer(app, D, workers=2)
-    transport = FakeTransport()
+    transport = FakeTransport(app)
 
-    async def run() -> None:
+    async def run(server: RadiusServer) -> None:
         first = asyncio.ensure_future(server.handle(transport, data, ROUTER, False))
-        await asyncio.to_thread(deciding.wait, 10)
-        await server.handle(transport, data, ROUTER, False)
-        assert transport.sent == []  # the copy was dropped while the first is decided
-        release.set()
+        try:
+            await asyncio.to_thread(deciding.wait, 10)
+            await server.handle(transport, data, ROUTER, False)
+            assert transport.sent == []  # the copy was dropped while the first is decided
+        finally:
+            release.set()
         await first
 
-    try:
-        asyncio.run(run())
-    finally:
-        release.set()
-        server.close()
-    [(reply, _)] = transport.sent
+    server = run_server(app, run)
+    [(reply, _, _)] = transport.sent
     assert decode(reply, D).code is Code.ACCESS_ACCEPT
     assert server.counters["accepts"] == 1
     assert server.counters["duplicates"] == 1

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from inmemory import ROUTER, D, FakeTransport, access_request, accounting, do, make_app
+from inmemory import ROUTER, FakeTransport, access_request, accounting, do, make_app, run_server
 from userman.server import metrics, notify
 from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
@@ -29,20 +29,13 @@ def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
 
 
 def serve(app: Userman, *datagrams: tuple[bytes, bool], flush: bool = True) -> RadiusServer:
-    server = RadiusServer(app, D, workers=2)
     transport = FakeTransport(app)
 
-    async def run() -> None:
+    async def each(server: RadiusServer) -> None:
         for data, acct in datagrams:
             await server.handle(transport, data, ROUTER, acct)
-        if flush:
-            await server.flush_counters()
 
-    try:
-        asyncio.run(run())
-    finally:
-        server.close()
-    return server
+    return run_server(app, each, flush=flush)
 
 
 def scrape(source: metrics.Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -121,7 +114,6 @@ def test_router_monitor_gets_each_count_once_across_flushes(app: Userman) -> Non
     """The per-router counters stay whole for /metrics; each flush adds what they grew by, and
     a flush that failed is added by the next one."""
     _, good = access_request("test", "test")
-    server = RadiusServer(app, D, workers=2)
     transport = FakeTransport(app)
     real = app.add_counters
     failures = [RuntimeError("the database is away")]
@@ -131,7 +123,7 @@ def test_router_monitor_gets_each_count_once_across_flushes(app: Userman) -> Non
             raise failures.pop()
         real(counts)
 
-    async def run() -> None:
+    async def run(server: RadiusServer) -> None:
         await server.handle(transport, good, ROUTER, False)
         with pytest.raises(RuntimeError):
             await server.flush_counters()
@@ -140,10 +132,7 @@ def test_router_monitor_gets_each_count_once_across_flushes(app: Userman) -> Non
         await server.flush_counters()  # nothing grew: nothing added
 
     app.add_counters = add_counters  # type: ignore[method-assign]
-    try:
-        asyncio.run(run())
-    finally:
-        server.close()
+    server = run_server(app, run)
     [item] = app.execute(Actor.superuser(), ("router",), "monitor", ("r",)).items
     assert item.json["accepts"] == 2
     assert server.router_counters[(int(router_id(app)), "accepts")] == 2

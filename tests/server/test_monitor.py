@@ -3,13 +3,12 @@ and added up in the database (research notes 4.1: v7's router counters)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from inmemory import ROUTER, D, FakeTransport, access_request, accounting, do, make_app
+from inmemory import ROUTER, FakeTransport, access_request, accounting, do, make_app, run_server
 from userman.core.errors import PermissionDeniedError
 from userman.server.endpoint import RadiusServer
 from userman.services import Actor, Userman
@@ -26,19 +25,13 @@ def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
 
 
 def serve(app: Userman, *datagrams: tuple[bytes, bool]) -> RadiusServer:
-    server = RadiusServer(app, D, workers=2)
     transport = FakeTransport(app)
 
-    async def run() -> None:
+    async def each(server: RadiusServer) -> None:
         for data, acct in datagrams:
             await server.handle(transport, data, ROUTER, acct)
-        await server.flush_counters()
 
-    try:
-        asyncio.run(run())
-    finally:
-        server.close()
-    return server
+    return run_server(app, each, flush=True)
 
 
 def monitor(app: Userman, actor: Actor = ROOT) -> dict[str, object]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
 import os
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -19,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import inmemory
 from inmemory import D, accounting, do, exchange
 from standin import StandInRouter
 from userman.radius.packet import (
@@ -87,16 +91,17 @@ def client(folder: Path, name: str) -> ssl.SSLContext:
 
 @contextlib.asynccontextmanager
 async def serving(app: Userman, **limits: Any) -> AsyncIterator[tuple[Radsec, int]]:
-    server = RadiusServer(app, D, workers=2)
-    radsec = Radsec(server, **limits)
-    sock = bind_tcp("127.0.0.1", 0)
-    await radsec.start(sock)
-    try:
-        yield radsec, sock.getsockname()[1]
-    finally:
-        await server.drain()
-        await radsec.close()
-        server.close()
+    """The RadSec port of a server (inmemory.serving), on an ephemeral port; its connections
+    closed once their answers are written."""
+    async with inmemory.serving(app) as server:
+        radsec = Radsec(server, **limits)
+        sock = bind_tcp("127.0.0.1", 0)
+        await radsec.start(sock)
+        try:
+            yield radsec, sock.getsockname()[1]
+        finally:
+            await server.drain()
+            await radsec.close()
 
 
 async def fresh_snapshot(server: RadiusServer) -> None:
@@ -216,6 +221,45 @@ def test_the_connections_from_every_router_are_limited(app: Userman, folder: Pat
                 writer.close()
 
     run(go)
+
+
+def test_the_port_takes_connections_again_after_accept_fails(
+    app: Userman, folder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Out of descriptors, accept(2) fails (EMFILE) while a connection waits in the backlog:
+    the error is said, and the port goes on taking connections, that one first."""
+    failed: list[int] = []
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        real = loop.sock_accept
+
+        async def sock_accept(listener: socket.socket) -> tuple[socket.socket, Any]:
+            if not failed:  # the first time, once a connection waits: EMFILE
+                waiting = asyncio.Event()
+                loop.add_reader(listener.fileno(), waiting.set)
+                try:
+                    await waiting.wait()
+                finally:
+                    loop.remove_reader(listener.fileno())
+                failed.append(errno.EMFILE)
+                raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+            return await real(listener)
+
+        monkeypatch.setattr(loop, "sock_accept", sock_accept)
+        async with serving(app) as (radsec, port):
+            reader, writer = await connect(port, client(folder, "r"))
+            data, authenticator = status_server()
+            writer.write(data)
+            assert verify_response_authenticator(await read_packet(reader), SECRET, authenticator)
+            writer.close()
+            assert radsec.server.counters["status-server"] == 1
+
+    with caplog.at_level(logging.WARNING, logger="userman.server"):
+        run(go)
+    assert failed == [errno.EMFILE]
+    [said] = [r.getMessage() for r in caplog.records if "could not take" in r.getMessage()]
+    assert os.strerror(errno.EMFILE) in said
 
 
 def test_a_silent_connection_is_closed_after_the_idle_time(app: Userman, folder: Path) -> None:

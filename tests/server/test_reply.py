@@ -3,13 +3,12 @@ properties), the v7 custom attributes of profile, group and user, and Acct-Inter
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from inmemory import ROUTER, D, FakeTransport, access_request, do, make_app
+from inmemory import ROUTER, D, FakeTransport, access_request, do, make_app, run_server
 from userman.radius.packet import AVP, Code, Packet, decode
 from userman.server.endpoint import RadiusServer
 from userman.services import Userman
@@ -25,12 +24,12 @@ def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Userman]:
 
 def logon(app: Userman, interim: int = 0) -> tuple[Packet, RadiusServer]:
     _, data = access_request("test", "test")
-    server = RadiusServer(app, D, workers=2, interim_interval=interim)
     transport = FakeTransport(app)
-    try:
-        asyncio.run(server.handle(transport, data, ROUTER, False))
-    finally:
-        server.close()
+
+    async def answer(server: RadiusServer) -> None:
+        await server.handle(transport, data, ROUTER, False)
+
+    server = run_server(app, answer, interim_interval=interim)
     [(reply, _, _)] = transport.sent
     return decode(reply, D), server
 

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.exc import IntegrityError
 
+from inmemory import run_server
 from userman.core.accounting import AccountingRecord, AcctStatus
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, build, decode, encode
@@ -138,13 +139,19 @@ class FakeTransport(asyncio.DatagramTransport):
         self.sent.append((addr, decode(data, D).code, found == 1))
 
 
-def serve_all(server: RadiusServer, transport: FakeTransport, requests: dict[Any, bytes]) -> None:
-    async def main() -> None:
+def serve_all(
+    app: Userman, gate: Gate, transport: FakeTransport, requests: dict[Any, bytes]
+) -> RadiusServer:
+    """The requests at once to a server with 4 workers; the gate holds the first batch until
+    every other record is queued behind it."""
+
+    async def main(server: RadiusServer) -> None:
+        gate.ready = lambda items: server.writer.pending >= len(requests) - len(items)
         await asyncio.gather(
             *(server.handle(transport, data, addr, True) for addr, data in requests.items())
         )
 
-    asyncio.run(main())
+    return run_server(app, main, workers=4)
 
 
 def test_many_records_share_few_commits_and_each_answer_follows_its_commit(
@@ -158,14 +165,8 @@ def test_many_records_share_few_commits_and_each_answer_follows_its_commit(
     }
     gate = Gate(app.account_many)
     monkeypatch.setattr(app, "account_many", gate)
-    server = RadiusServer(app, D, workers=4)
-    # The first batch is held until every other record is queued behind it.
-    gate.ready = lambda items: server.writer.pending >= count - len(items)
     transport = FakeTransport(observer, session_of)
-    try:
-        serve_all(server, transport, requests)
-    finally:
-        server.close()
+    server = serve_all(app, gate, transport, requests)
 
     assert len(transport.sent) == count
     assert {addr for addr, _, _ in transport.sent} == set(session_of)
@@ -266,16 +267,11 @@ def test_a_record_that_cannot_be_stored_gets_no_answer(
 
     gate = Gate(refusing)
     monkeypatch.setattr(app, "account_many", gate)
-    server = RadiusServer(app, D, workers=4)
     names = ["a", "b", "poison", "c", "d"]
     session_of = {("127.0.0.1", 30000 + n): name for n, name in enumerate(names)}
     requests = {addr: accounting_packet(name, 1) for addr, name in session_of.items()}
-    gate.ready = lambda items: server.writer.pending >= len(names) - len(items)
     transport = FakeTransport(observer, session_of)
-    try:
-        serve_all(server, transport, requests)
-    finally:
-        server.close()
+    server = serve_all(app, gate, transport, requests)
 
     answered = {session_of[addr] for addr, _, visible in transport.sent if visible}
     assert answered == {"a", "b", "c", "d"}

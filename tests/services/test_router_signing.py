@@ -5,13 +5,12 @@ server (services/aaa.py note_signed and log_failures; server/failures.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 
 import pytest
 
-from inmemory import ROUTER, SECRET, D, FakeTransport, do
+from inmemory import ROUTER, SECRET, D, FakeTransport, do, run_server
 from userman.core.errors import InvalidValueError
 from userman.radius.packet import Code, build, encode
 from userman.server.endpoint import RadiusServer
@@ -83,20 +82,16 @@ def unsigned() -> bytes:
 
 def test_dropped_requests_reach_the_log_one_entry_a_minute(app: Userman) -> None:
     do(app, "router set", "r", **{"require-message-authenticator": "yes"})
-    server = RadiusServer(app, D, workers=2)
     transport = FakeTransport(app)
 
-    async def flood() -> None:
+    async def flood(server: RadiusServer) -> None:
         for _ in range(4):
             await server.handle(transport, unsigned(), ROUTER, False)
         server.failures.window = 0  # the minute is over
         await server.flush_counters()
-        await server.drain()  # the first drop's entry, written beside the answers
+        # run_server then drains: the first drop's entry, written beside the answers
 
-    try:
-        asyncio.run(flood())
-    finally:
-        server.close()
+    run_server(app, flood)
     assert transport.sent == []
     logged = app.execute(ROOT, ("log",), "print").items
     reason = (

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from userman.core.errors import DatabaseError
 from userman.core.profiles import ProfileState
+from userman.store import database as database_module
 from userman.store import models
 from userman.store.database import SCHEMA_REVISION, Database
 
@@ -640,6 +641,46 @@ def test_a_read_only_error_closes_every_connection_before_the_next_opens(tmp_pat
     assert seen == ["close", "close", "close", "open"]
     with database.begin() as db:  # writes again: the new connection is not query-only
         db.execute(text("UPDATE alembic_version SET version_num = version_num"))
+    database.dispose()
+
+
+def test_a_connection_held_through_the_reopening_delays_the_next_only_for_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that stays in use after SQLITE_READONLY (its own thread may be the one that
+    asks for another) cannot hold the other checkouts for ever: past REOPEN_WAIT (made short
+    here) one is served, and the pool still closes every connection once all are back."""
+    monkeypatch.setattr(database_module, "REOPEN_WAIT", 0.2)
+    database = Database(f"sqlite:///{tmp_path / 'held.db'}")
+    database.migrate()
+    busy = database.engine.connect()  # checked out, and kept so
+    failing = database.engine.connect()
+    seen = watched_connections(database)
+    with failing:
+        failing.exec_driver_sql("PRAGMA query_only=ON")
+        with pytest.raises(OperationalError, match="readonly"):
+            failing.exec_driver_sql("DELETE FROM alembic_version")
+    assert seen == ["close"]
+    read: list[int] = []
+
+    def another() -> None:
+        with database.engine.connect() as connection:
+            read.append(connection.exec_driver_sql("SELECT 1").scalar_one())
+
+    thread = threading.Thread(target=another, daemon=True)
+    try:
+        thread.start()
+        thread.join(5)  # far past the bound: a wait without one, or the 10 s one, fails here
+        assert not thread.is_alive(), "a checkout waited for a connection that never came back"
+        assert read == [1]
+        assert seen == ["close", "open", "close"]  # opened past the bound, closed on its return
+    finally:
+        busy.close()  # and, were the thread still waiting, it ends
+        thread.join(10)
+    assert seen == ["close", "open", "close", "close"]  # every connection closed: reopened
+    with database.begin() as db:  # and the next one writes
+        db.execute(text("UPDATE alembic_version SET version_num = version_num"))
+    assert seen[-1] == "open"
     database.dispose()
 
 
