@@ -27,6 +27,7 @@ import click
 
 from userman.cli.argv import hoist
 from userman.cli.helptext import menu_help, menus_overview
+from userman.cli.ports import bind_tcp
 from userman.cli.remote import ENV, ProgressBar, database_key, socket_path
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
@@ -586,17 +587,11 @@ def serve(  # noqa: PLR0917 - click passes every option
                 )
             ]
         if radsec_port:
-            from userman.server.radsec import bind_tcp  # noqa: PLC0415 - only serve's
-
             radsec = _listening("RadSec", "tcp", bind, radsec_port, bind_tcp)
         if http_port:
-            from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
-
-            web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
+            web = _listening("web", "tcp", http_bind or bind, http_port, bind_tcp)
         if metrics_port:
-            from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
-
-            metrics_sock = _listening("metrics", "tcp", metrics_bind, metrics_port, bind_http)
+            metrics_sock = _listening("metrics", "tcp", metrics_bind, metrics_port, bind_tcp)
     except BaseException:
         if isinstance(control, Control):
             control.close()
@@ -705,8 +700,6 @@ def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
     web = socket.socket(fileno=inherited.web) if inherited.web >= 0 else None
     metrics = socket.socket(fileno=inherited.metrics) if inherited.metrics >= 0 else None
     radsec = socket.socket(fileno=inherited.radsec) if inherited.radsec >= 0 else None
-    if radsec is not None:
-        radsec.setblocking(False)
     path = socket_path(db_url)
     control = None
     if inherited.control >= 0 and path is not None:
