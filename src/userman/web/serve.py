@@ -32,6 +32,7 @@ from userman.web.protocol import with_header_timeout
 
 __all__ = [
     "CollectorRegistry",
+    "Network",
     "Task",
     "WebLimits",
     "WebThread",
