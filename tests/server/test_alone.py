@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import event, func, select
 from inmemory import ROUTER, access_request, accounting, do, make_app, run_server
 from userman.radius.packet import Code
 from userman.server.endpoint import RadiusServer
+from userman.server.nodes import Membership
 from userman.services import Userman
 from userman.services.claims import Mode
 from userman.services.nodes import Registry
@@ -146,3 +148,21 @@ def test_with_a_peer_the_place_is_claimed_in_the_database_first(
     with app.database.session() as db:
         assert db.scalar(select(func.count()).select_from(models.SessionClaim)) == 1
     peer.leave()
+
+
+def test_a_server_alone_says_so_once_as_it_joins(
+    app: Userman, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.nodes.leave()  # the fixture's join, undone: this one is the server's
+    membership = Membership(app.nodes)
+    joined: list[int | None] = []
+
+    async def join_and_leave() -> None:
+        await membership.join()
+        joined.append(app.nodes.node_id)
+        await membership.leave()
+
+    with caplog.at_level(logging.INFO, logger="userman.server"):
+        asyncio.run(join_and_leave())
+    said = [record.getMessage() for record in caplog.records if "alone" in record.getMessage()]
+    assert said == [f"server node {joined[0]}: alone; shared-users claims in memory"]

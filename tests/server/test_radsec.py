@@ -25,6 +25,7 @@ from sqlalchemy import select
 import inmemory
 from inmemory import D, accounting, do, exchange
 from standin import StandInRouter
+from userman.cli.ports import bind_tcp
 from userman.radius.packet import (
     Code,
     Packet,
@@ -37,7 +38,7 @@ from userman.radius.packet import (
 )
 from userman.server import cache, coa
 from userman.server.endpoint import RadiusServer
-from userman.server.radsec import Radsec, bind_tcp
+from userman.server.radsec import Radsec
 from userman.services import Actor, Userman
 from userman.store import models
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from userman.cli.ports import bind_tcp
 from userman.services import Userman
 from userman.web.limits import WebLimits
-from userman.web.serve import bind_http, web_server
+from userman.web.serve import web_server
 
 LIMITS = WebLimits(max_body=1024, timeout=0.5, keep_alive=1, max_connections=4)
 WAIT = 5.0  # seconds a test waits at most for an answer or a close
@@ -25,7 +26,7 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     path: Path = tmp_path_factory.mktemp("limits") / "userman.db"
     app = Userman(f"sqlite:///{path}")
     app.prepare()
-    sock = bind_http("127.0.0.1", 0)
+    sock = bind_tcp("127.0.0.1", 0)
     with web_server(app, sock, limits=LIMITS):
         yield sock.getsockname()[1]
     app.close()

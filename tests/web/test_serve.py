@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from prepared import copy_sqlite
+from userman.cli.ports import bind_tcp
 from userman.services import Userman
-from userman.web.serve import Task, bind_http, web_server
+from userman.web.serve import Task, web_server
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def web_threads() -> list[threading.Thread]:
 
 
 def test_it_serves_from_its_own_thread_until_the_block_ends(app: Userman) -> None:
-    sock = bind_http("127.0.0.1", 0)
+    sock = bind_tcp("127.0.0.1", 0)
     port = sock.getsockname()[1]
     with web_server(app, sock):
         # No event loop runs in this thread: the answer comes from the web's own.
@@ -50,7 +51,7 @@ def test_it_serves_from_its_own_thread_until_the_block_ends(app: Userman) -> Non
 
 
 def test_its_task_stops_it_when_serve_stops(app: Userman) -> None:
-    sock = bind_http("127.0.0.1", 0)
+    sock = bind_tcp("127.0.0.1", 0)
     port = sock.getsockname()[1]
 
     async def serve_until_stopped(task: Task) -> None:

@@ -20,19 +20,26 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TextIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
 from userman.cli.argv import hoist
 from userman.cli.helptext import menu_help, menus_overview
+from userman.cli.ports import bind_tcp
 from userman.cli.remote import ENV, ProgressBar, database_key, socket_path
 from userman.cli.render import render_json, render_outcome
 from userman.cli.syntax import parse_argv
 from userman.core.errors import UsermanError
 from userman.core.values import parse_duration, parse_size
 from userman.services import MENU_PATHS, Userman, default_url, verbs_of
+
+if TYPE_CHECKING:
+    from userman.cli.control import Control, Owner
+    from userman.server.main import Role
+    from userman.web.serve import CollectorRegistry, Network, Task
 
 __all__ = ["main"]
 
@@ -432,15 +439,105 @@ def serve(  # noqa: PLR0917 - click passes every option
     is refused (a server already runs on it). /healthz, /readyz and /metrics (Prometheus) are
     on the web port and on --metrics-port; under systemd (Type=notify) it sends READY=1 once it
     answers."""
-    from userman.cli.control import Control, Owner, claim  # noqa: PLC0415 - only serve's
-    from userman.server.main import (  # noqa: PLC0415 - only serve's
-        Role,
-        bind_udp,
-        configure_logging,
-        event_loop,
-        run_server,
-        syslog_target,
+    from userman.server.main import Role  # noqa: PLC0415 - only serve's
+
+    serving = _serving(
+        ctx,
+        bind=bind,
+        radsec_port=radsec_port,
+        interim_interval=interim_interval,
+        http_port=http_port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        http_max_body=http_max_body,
+        http_timeout=http_timeout,
+        http_max_connections=http_max_connections,
+        metrics_port=metrics_port,
+        metrics_allow=metrics_allow,
+        log_format=log_format,
+        syslog=syslog,
+        loop=loop,
+        workers=workers,
+        worker=worker,
     )
+    if worker is not None:  # started by `serve --workers N` (server/workers.py), not by people
+        _serve_worker(worker, serving)
+        return
+    control = _control(serving.db_url)
+    ports = _bind_ports(
+        serving,
+        control,
+        workers=workers,
+        auth_port=auth_port,
+        acct_port=acct_port,
+        http_bind=http_bind or bind,
+        http_port=http_port,
+        metrics_bind=metrics_bind,
+        metrics_port=metrics_port,
+    )
+    # Every port is bound: now the lines that say so.
+    if workers == 1:
+        _answer(serving, ports, control=control, role=Role(), tasks=[])
+        return
+    ctx.exit(_supervise(ctx, serving, ports, control))
+
+
+@dataclass(frozen=True, slots=True)
+class _Serving:
+    """How `serve` answers, its options checked and its database open before any port is bound
+    (in the one process, in a worker, and in `--workers N`'s parent)."""
+
+    app: Userman
+    db_url: str
+    bind: str
+    interim_interval: int  # seconds (0: none is sent)
+    loop: str
+    log_format: str
+    syslog: str | None
+    tls_cert: str | None
+    tls_key: str | None
+    http_max_body: int
+    http_timeout: float
+    http_max_connections: int
+    registry: CollectorRegistry | None  # /metrics: the web's requests, the server's counters
+    metrics_allow: tuple[Network, ...]
+    radsec_port: int  # the RadSec port to bind; 0: none, `radsec_off` says why
+    radsec_off: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Ports:
+    """The ports `serve` bound: an authentication and accounting pair for each worker (one
+    without --workers), and the TCP ports (None: off)."""
+
+    radius: list[tuple[socket.socket, socket.socket]]
+    radsec: socket.socket | None
+    web: socket.socket | None
+    metrics: socket.socket | None
+
+
+def _serving(
+    ctx: click.Context,
+    *,
+    bind: str,
+    radsec_port: int | None,
+    interim_interval: str,
+    http_port: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    http_max_body: str,
+    http_timeout: float,
+    http_max_connections: int,
+    metrics_port: int,
+    metrics_allow: str,
+    log_format: str,
+    syslog: str | None,
+    loop: str,
+    workers: int,
+    worker: str | None,
+) -> _Serving:
+    """`serve`'s options, each checked before anything is bound, and its database opened."""
+    from userman.server.main import event_loop, syslog_target  # noqa: PLC0415 - only serve's
 
     try:
         interval = int(parse_duration(interim_interval, "interim-interval").total_seconds())
@@ -457,7 +554,8 @@ def serve(  # noqa: PLR0917 - click passes every option
         raise Failure(str(error)) from None
     if (tls_cert is None) != (tls_key is None):
         raise click.BadParameter("give both --tls-cert and --tls-key, or neither")
-    registry = allow = None
+    registry: CollectorRegistry | None = None
+    allow: tuple[Network, ...] = ()
     if http_port or metrics_port:
         from userman.web.serve import new_registry, parse_allow  # noqa: PLC0415 - the web's
 
@@ -465,7 +563,7 @@ def serve(  # noqa: PLR0917 - click passes every option
             allow = parse_allow(metrics_allow)
         except ValueError as error:
             raise click.BadParameter(str(error)) from None
-        registry = new_registry()  # /metrics: the web's requests, the server's counters
+        registry = new_registry()
     db_url = ctx.obj["db"]
     if workers > 1 and database_key(db_url) is None:
         raise click.BadParameter(
@@ -474,85 +572,47 @@ def serve(  # noqa: PLR0917 - click passes every option
         )
     # In a worker the parent brought the schema up to date already: this only checks it.
     app = _open(ctx)
-    radsec_off = ""
-    if radsec_port == 0:
-        radsec_off = "--radsec-port 0"
-    elif radsec_port is None and worker is None:
+    radsec_port, radsec_off = _radsec(app, radsec_port, worker)
+    return _Serving(
+        app=app,
+        db_url=db_url,
+        bind=bind,
+        interim_interval=interval,
+        loop=loop,
+        log_format=log_format,
+        syslog=syslog,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        http_max_body=max_body,
+        http_timeout=http_timeout,
+        http_max_connections=http_max_connections,
+        registry=registry,
+        metrics_allow=allow,
+        radsec_port=radsec_port,
+        radsec_off=radsec_off,
+    )
+
+
+def _radsec(app: Userman, port: int | None, worker: str | None) -> tuple[int, str]:
+    """The RadSec port to bind (0: none), and why there is none to say at the start. Without
+    --radsec-port: 2083 when a radsec-certificate is set (a worker binds nothing)."""
+    if port == 0:
+        return 0, "--radsec-port 0"
+    if port is None and worker is None:
         if app.tls_material().radsec is None:
-            radsec_off = (
+            return 0, (
                 "no radsec-certificate is set (database set radsec-certificate=NAME and restart,"
                 " or start with --radsec-port 2083)"
             )
-        else:
-            radsec_port = 2083  # server/radsec.py PORT, without importing the server here
+        return 2083, ""  # server/radsec.py PORT, without importing the server here
+    return port or 0, ""
 
-    def answer(
-        sockets: tuple[socket.socket, socket.socket],
-        *,
-        radsec: socket.socket | None = None,
-        web: socket.socket | None,
-        metrics_sock: socket.socket | None,
-        control: Control | Owner | None,
-        role: Role,
-        tasks: list[Any],
-    ) -> None:
-        """Answer on the bound ports, as the one process or as a worker (`role`)."""
-        configure_logging(
-            json_lines=log_format == "json",
-            syslog=syslog,
-            worker=role.index if role.ready is not None else None,
-        )
-        with contextlib.ExitStack() as running:
-            if web is not None:  # its own thread and event loop: it never delays RADIUS
-                from userman.web.serve import WebLimits, web_server  # noqa: PLC0415 - the web's
 
-                limits = WebLimits(
-                    max_body=max_body, timeout=http_timeout, max_connections=http_max_connections
-                )
-                serving = web_server(
-                    app,
-                    web,
-                    certfile=tls_cert,
-                    keyfile=tls_key,
-                    limits=limits,
-                    registry=registry,
-                    metrics_allow=allow or (),
-                )
-                try:
-                    tasks.append(running.enter_context(serving))
-                except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
-                    if isinstance(control, Control):
-                        control.close()
-                    raise Failure(
-                        f"cannot serve HTTPS with --tls-cert {tls_cert} and --tls-key "
-                        f"{tls_key}: {error}"
-                    ) from None
-            if metrics_sock is not None and registry is not None:
-                from userman.web.serve import metrics_server  # noqa: PLC0415 - the web's
+def _control(db_url: str) -> Control | Owner | None:
+    """The control socket that answers CLI commands (cli/control.py), or the server that owns
+    it already; a Failure when it cannot be made, or when a server runs on this SQLite file."""
+    from userman.cli.control import Owner, claim  # noqa: PLC0415 - only serve's
 
-                tasks.append(
-                    running.enter_context(metrics_server(app, metrics_sock, registry, allow or ()))
-                )
-            if isinstance(control, Control):
-                tasks.append(control.task(app, db_url))
-            elif isinstance(control, Owner):
-                control.say_so()
-            run_server(
-                app,
-                bind=bind,
-                sockets=sockets,
-                interim_interval=interval,
-                tasks=tasks,
-                loop=loop,
-                role=role,
-                registry=registry,
-                radsec=radsec,
-                radsec_off=radsec_off,
-            )
-
-    if worker is not None:  # started by `serve --workers N` (server/workers.py), not by people
-        _serve_worker(worker, db_url, answer)
-        return
     try:
         control = claim(db_url)
     except OSError as error:
@@ -567,61 +627,143 @@ def serve(  # noqa: PLR0917 - click passes every option
             f"a server already runs on {db_url} ({pid}answering CLI commands on "
             f"{control.path}): stop it first, or serve another database"
         )
-    web = metrics_sock = radsec = None
+    return control
+
+
+def _bind_ports(
+    serving: _Serving,
+    control: Control | Owner | None,
+    *,
+    workers: int,
+    auth_port: int,
+    acct_port: int,
+    http_bind: str,
+    http_port: int,
+    metrics_bind: str,
+    metrics_port: int,
+) -> _Ports:
+    """Every port of `serve`, bound before it says it listens on any (a web or metrics port 0:
+    none). The first that cannot be is a Failure that names it, the control socket closed."""
+    from userman.cli.control import Control  # noqa: PLC0415 - only serve's
+
+    radsec = web = metrics = None
     try:
-        if workers > 1:
-            from userman.server.workers import bind_shared  # noqa: PLC0415 - only serve's
-
-            def bind_ports(host: str, port: int) -> list[socket.socket]:
-                return bind_shared(host, port, workers)
-
-            auth = _listening("authentication", "udp", bind, auth_port, bind_ports)
-            acct = _listening("accounting", "udp", bind, acct_port, bind_ports)
-            shared = list(zip(auth, acct, strict=True))
-        else:
-            shared = [
-                (
-                    _listening("authentication", "udp", bind, auth_port, bind_udp),
-                    _listening("accounting", "udp", bind, acct_port, bind_udp),
-                )
-            ]
-        if radsec_port:
-            from userman.server.radsec import bind_tcp  # noqa: PLC0415 - only serve's
-
-            radsec = _listening("RadSec", "tcp", bind, radsec_port, bind_tcp)
+        radius = _bind_radius(serving.bind, auth_port, acct_port, workers)
+        if serving.radsec_port:
+            radsec = _listening("RadSec", "tcp", serving.bind, serving.radsec_port, bind_tcp)
         if http_port:
-            from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
-
-            web = _listening("web", "tcp", http_bind or bind, http_port, bind_http)
+            web = _listening("web", "tcp", http_bind, http_port, bind_tcp)
         if metrics_port:
-            from userman.web.serve import bind_http  # noqa: PLC0415 - the web's
-
-            metrics_sock = _listening("metrics", "tcp", metrics_bind, metrics_port, bind_http)
+            metrics = _listening("metrics", "tcp", metrics_bind, metrics_port, bind_tcp)
     except BaseException:
         if isinstance(control, Control):
             control.close()
         raise
-    # Every port is bound: now the lines that say so.
+    return _Ports(radius, radsec=radsec, web=web, metrics=metrics)
+
+
+def _bind_radius(
+    host: str, auth_port: int, acct_port: int, workers: int
+) -> list[tuple[socket.socket, socket.socket]]:
+    """The authentication and accounting ports: one pair, or with --workers N a pair for each
+    worker on the same ports (SO_REUSEPORT, server/workers.py)."""
+    from userman.server.main import bind_udp  # noqa: PLC0415 - only serve's
+
     if workers == 1:
-        answer(
-            shared[0],
-            radsec=radsec,
-            web=web,
-            metrics_sock=metrics_sock,
-            control=control,
-            role=Role(),
-            tasks=[],
-        )
-        return
-    app.close()  # the parent holds no database: its workers open their own
-    configure_logging(json_lines=log_format == "json", syslog=syslog)
-    if radsec_off:
-        logging.getLogger("userman.server").info("RadSec is off: %s", radsec_off)
-    ctx.exit(
-        _supervise(
-            ctx, db_url, shared, web=web, metrics_sock=metrics_sock, control=control, radsec=radsec
-        )
+        return [
+            (
+                _listening("authentication", "udp", host, auth_port, bind_udp),
+                _listening("accounting", "udp", host, acct_port, bind_udp),
+            )
+        ]
+    from userman.server.workers import bind_shared  # noqa: PLC0415 - only serve's
+
+    def bind_ports(host: str, port: int) -> list[socket.socket]:
+        return bind_shared(host, port, workers)
+
+    auth = _listening("authentication", "udp", host, auth_port, bind_ports)
+    acct = _listening("accounting", "udp", host, acct_port, bind_ports)
+    return list(zip(auth, acct, strict=True))
+
+
+def _answer(
+    serving: _Serving,
+    ports: _Ports,
+    *,
+    control: Control | Owner | None,
+    role: Role,
+    tasks: list[Any],
+) -> None:
+    """Answer on the bound ports, as the one process or as a worker (`role`), until stopped."""
+    from userman.cli.control import Control, Owner  # noqa: PLC0415 - only serve's
+    from userman.server.main import configure_logging, run_server  # noqa: PLC0415 - only serve's
+
+    configure_logging(
+        json_lines=serving.log_format == "json",
+        syslog=serving.syslog,
+        worker=role.index if role.ready is not None else None,
     )
+    app = serving.app
+    with contextlib.ExitStack() as running:
+        if ports.web is not None:  # its own thread and event loop: it never delays RADIUS
+            tasks.append(_serve_web(running, serving, ports.web, control))
+        if ports.metrics is not None and serving.registry is not None:
+            from userman.web.serve import metrics_server  # noqa: PLC0415 - the web's
+
+            metrics = metrics_server(app, ports.metrics, serving.registry, serving.metrics_allow)
+            tasks.append(running.enter_context(metrics))
+        if isinstance(control, Control):
+            tasks.append(control.task(app, serving.db_url))
+        elif isinstance(control, Owner):
+            control.say_so()
+        run_server(
+            app,
+            bind=serving.bind,
+            sockets=ports.radius[0],
+            interim_interval=serving.interim_interval,
+            tasks=tasks,
+            loop=serving.loop,
+            role=role,
+            registry=serving.registry,
+            radsec=ports.radsec,
+            radsec_off=serving.radsec_off,
+        )
+
+
+def _serve_web(
+    running: contextlib.ExitStack,
+    serving: _Serving,
+    sock: socket.socket,
+    control: Control | Owner | None,
+) -> Task:
+    """The web port served from a thread of its own until `running` ends; its task. A Failure
+    (the control socket closed) when --tls-cert and --tls-key do not load."""
+    from userman.cli.control import Control  # noqa: PLC0415 - only serve's
+    from userman.web.serve import WebLimits, web_server  # noqa: PLC0415 - the web's
+
+    limits = WebLimits(
+        max_body=serving.http_max_body,
+        timeout=serving.http_timeout,
+        max_connections=serving.http_max_connections,
+    )
+    server = web_server(
+        serving.app,
+        sock,
+        certfile=serving.tls_cert,
+        keyfile=serving.tls_key,
+        limits=limits,
+        registry=serving.registry,
+        metrics_allow=serving.metrics_allow,
+    )
+    try:
+        return running.enter_context(server)
+    except OSError as error:  # ssl.SSLError: the web did not start, nothing listens
+        if isinstance(control, Control):
+            control.close()
+        raise Failure(
+            f"cannot serve HTTPS with --tls-cert {serving.tls_cert} and --tls-key "
+            f"{serving.tls_key}: {error}"
+        ) from None
 
 
 # Where `serve --workers N`'s parent tells its workers to publish their counters for /metrics.
@@ -641,37 +783,35 @@ def _forwarded(ctx: click.Context) -> list[str]:
 
 
 def _supervise(
-    ctx: click.Context,
-    db_url: str,
-    shared: list[tuple[socket.socket, socket.socket]],
-    *,
-    web: socket.socket | None,
-    metrics_sock: socket.socket | None,
-    control: Any,
-    radsec: socket.socket | None = None,
+    ctx: click.Context, serving: _Serving, ports: _Ports, control: Control | Owner | None
 ) -> int:
     """Run `serve --workers N`'s workers (server/workers.py) until stopped; the exit status."""
     from userman.cli.control import Control, Owner  # noqa: PLC0415 - only serve's
+    from userman.server.main import configure_logging  # noqa: PLC0415 - only serve's
     from userman.server.workers import Plan, supervise  # noqa: PLC0415 - only serve's
 
+    serving.app.close()  # the parent holds no database: its workers open their own
+    configure_logging(json_lines=serving.log_format == "json", syslog=serving.syslog)
+    if serving.radsec_off:
+        logging.getLogger("userman.server").info("RadSec is off: %s", serving.radsec_off)
     if isinstance(control, Owner):
         control.say_so()
-    auth, acct = (sock.getsockname()[1] for sock in shared[0])
-    host = ctx.params["bind"]
+    auth, acct = (sock.getsockname()[1] for sock in ports.radius[0])
+    radsec = ports.radsec
     # Each worker publishes its counters here; worker 0 sums them for /metrics. Its own
     # directory (0700), gone with the parent: counts start again with the server.
     published = tempfile.TemporaryDirectory(prefix="userman-metrics-")
-    env = {**os.environ, "USERMAN_DB": db_url, METRICS_DIR: published.name}
+    env = {**os.environ, "USERMAN_DB": serving.db_url, METRICS_DIR: published.name}
     env.pop("NOTIFY_SOCKET", None)  # systemd hears from the parent alone (NotifyAccess=main)
     plan = Plan(
         argv=[sys.executable, "-m", "userman", "serve", *_forwarded(ctx)],
         env=env,  # the database URL here, not in argv, where ps shows a password
-        sockets=shared,
-        web=web,
+        sockets=ports.radius,
+        web=ports.web,
         control=control.listener if isinstance(control, Control) else None,
-        where=f"{host}: authentication {auth}/udp, accounting {acct}/udp"
+        where=f"{serving.bind}: authentication {auth}/udp, accounting {acct}/udp"
         + ("" if radsec is None else f", RadSec {radsec.getsockname()[1]}/tcp"),
-        metrics=metrics_sock,
+        metrics=ports.metrics,
         radsec=radsec,
         metrics_dir=Path(published.name),
     )
@@ -681,15 +821,15 @@ def _supervise(
         published.cleanup()
         if isinstance(control, Control):
             control.close()
-        for pair in shared:
+        for pair in ports.radius:
             for sock in pair:
                 sock.close()
-        for listener in (web, metrics_sock):
+        for listener in (ports.web, ports.metrics):
             if listener is not None:
                 listener.close()
 
 
-def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
+def _serve_worker(spec: str, serving: _Serving) -> None:
     """One worker of `serve --workers N`: the sockets its parent bound, by their descriptors."""
     from userman.cli.control import Control  # noqa: PLC0415 - only serve's
     from userman.server.main import Role  # noqa: PLC0415 - only serve's
@@ -705,9 +845,7 @@ def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
     web = socket.socket(fileno=inherited.web) if inherited.web >= 0 else None
     metrics = socket.socket(fileno=inherited.metrics) if inherited.metrics >= 0 else None
     radsec = socket.socket(fileno=inherited.radsec) if inherited.radsec >= 0 else None
-    if radsec is not None:
-        radsec.setblocking(False)
-    path = socket_path(db_url)
+    path = socket_path(serving.db_url)
     control = None
     if inherited.control >= 0 and path is not None:
         control = Control.inherited(path, inherited.control, inherited.parent)
@@ -718,11 +856,9 @@ def _serve_worker(spec: str, db_url: str, answer: Callable[..., None]) -> None:
         ready_signal(inherited.ready),
         Path(published) if published else None,
     )
-    answer(
-        sockets,
-        radsec=radsec,
-        web=web,
-        metrics_sock=metrics,
+    _answer(
+        serving,
+        _Ports([sockets], radsec=radsec, web=web, metrics=metrics),
         control=control,
         role=role,
         tasks=[orphaned(inherited.parent)],

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import Enum
 
 from userman.core.authorize import AuthMethod, CertificateCredentials, RejectReason
-from userman.eap.method import Finish, Step, Verdict, Verify
+from userman.eap.method import Step, Verdict, Verify
 from userman.eap.packet import Type
 from userman.eap.tls import Method as TlsKind
 from userman.eap.tls import PeerIdentity
@@ -51,6 +51,8 @@ class EapTls(TlsMethod):
     auth = AuthMethod.EAP_TLS
     kind = TlsKind.TLS
     stage = _Stage.HANDSHAKE
+    over = _Stage.OVER
+    deciding = _Stage.DECIDING
 
     def _established(self) -> Step:
         peer = self.session.peer
@@ -63,19 +65,13 @@ class EapTls(TlsMethod):
         self.stage = _Stage.DECIDING
         return Verify(name, CertificateCredentials(peer.serial))
 
-    def decided(self, verdict: Verdict) -> Step:
-        if self.stage is not _Stage.DECIDING or not verdict.accept:
-            self.stage = _Stage.OVER
-            return Finish(False)
+    def _accepted(self, verdict: Verdict) -> Step:
         records = self.session.outgoing()
         if not records:
             # RFC 5216 2.1.2: a resumed TLS 1.2 session ends with the peer's Finished.
-            self.stage = _Stage.OVER
-            return self._success()
+            return self._end(True)
         self.stage = _Stage.FINAL
         return self._send(records)
 
     def _tunnel(self, plaintext: bytes) -> Step:
-        accepted = self.stage is _Stage.FINAL and not plaintext
-        self.stage = _Stage.OVER
-        return self._success() if accepted else Finish(False)
+        return self._end(self.stage is _Stage.FINAL and not plaintext)

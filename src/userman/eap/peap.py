@@ -19,7 +19,7 @@ import struct
 from enum import Enum
 
 from userman.core.authorize import AuthMethod, InnerAuth
-from userman.eap.method import Finish, Send, Step, Verdict, Verify
+from userman.eap.method import Send, Step
 from userman.eap.mschapv2 import MschapV2
 from userman.eap.packet import Code, Type
 from userman.eap.tls import Method as TlsKind
@@ -71,7 +71,8 @@ class Peap(TlsMethod):
     auth = AuthMethod.EAP_PEAP
     kind = TlsKind.PEAP
     stage = _Stage.HANDSHAKE
-    inner: MschapV2 | None = None
+    over = _Stage.OVER
+    inner_auth = InnerAuth.PEAP_MSCHAP2
     result_id = 0
 
     def _established(self) -> Step:
@@ -95,32 +96,18 @@ class Peap(TlsMethod):
             return self._identity()
         if stage is _Stage.IDENTITY and plaintext[:1] == bytes([Type.IDENTITY]):
             identity = plaintext[1:].decode("utf-8", "surrogateescape")
-            self.inner = MschapV2(identity, self.random)
+            self.mschap = MschapV2(identity, self.random)
             self.stage = _Stage.INNER
-            return self._write(bytes([Type.MSCHAPV2]) + self.inner.start())
+            return self._inner_request(self.mschap.start())
         if stage is _Stage.INNER and plaintext[:1] == bytes([Type.MSCHAPV2]):
-            assert self.inner is not None
-            return self._inner_step(self.inner.receive(plaintext[1:]))
-        if stage is _Stage.RESULT:
-            self.stage = _Stage.OVER
-            if result_of(plaintext, self.result_id) == SUCCESS:
-                return self._success()
-        self.stage = _Stage.OVER
-        return Finish(False)
+            assert self.mschap is not None
+            return self._inner_step(self.mschap.receive(plaintext[1:]))
+        return self._end(stage is _Stage.RESULT and result_of(plaintext, self.result_id) == SUCCESS)
 
-    def decided(self, verdict: Verdict) -> Step:
-        if self.stage is not _Stage.INNER or self.inner is None:
-            return Finish(False)
-        return self._inner_step(self.inner.decided(verdict))
+    def _inner_request(self, data: bytes) -> Send:
+        return self._write(bytes([Type.MSCHAPV2]) + data)
 
-    def _inner_step(self, step: Step) -> Step:
-        if isinstance(step, Send):
-            return self._write(bytes([Type.MSCHAPV2]) + step.data)
-        if isinstance(step, Verify):
-            return Verify(step.username, step.credentials, InnerAuth.PEAP_MSCHAP2)
-        if not step.accept:
-            self.stage = _Stage.OVER
-            return Finish(False)
+    def _inner_succeeded(self) -> Step:
         # MS-PEAP 3.1.5.8: the inner method succeeded; the Result TLV says so in the tunnel.
         self.stage = _Stage.RESULT
         self.result_id = self.random(1)[0]

@@ -25,7 +25,7 @@ from userman.eap.avp import (
     mschap2_success,
     parse_inner,
 )
-from userman.eap.method import Finish, Send, Step, Verdict, Verify
+from userman.eap.method import Send, Step, Verdict, Verify
 from userman.eap.mschapv2 import MschapV2
 from userman.eap.packet import Code, EapDecodeError, EapPacket, Type, decode
 from userman.eap.tls import Method as TlsKind
@@ -60,9 +60,11 @@ class Ttls(TlsMethod):
     auth = AuthMethod.EAP_TTLS
     kind = TlsKind.TTLS
     stage = _Stage.HANDSHAKE
+    over = _Stage.OVER
+    deciding = _Stage.DECIDING
+    inner_auth = InnerAuth.TTLS_EAP
     prompts = 0
     inner: InnerCredentials | None = None
-    inner_eap: MschapV2 | None = None
     inner_id = 0
 
     def _established(self) -> Step:
@@ -75,20 +77,20 @@ class Ttls(TlsMethod):
     def _tunnel(self, plaintext: bytes) -> Step:
         stage = self.stage
         if stage is _Stage.SUCCEEDED and not plaintext:
-            return self._over(True)
+            return self._end(True)
         if stage is _Stage.WAITING and not plaintext and self.prompts < PROMPTS:
             self.prompts += 1
             return self._flight()
         if stage not in (_Stage.WAITING, _Stage.INNER_EAP) or not plaintext:
-            return self._over(False)
+            return self._end(False)
         try:
             found = parse_inner(plaintext, lambda size: self.session.export(CHALLENGE_LABEL, size))
         except AvpError:
-            return self._over(False)
+            return self._end(False)
         if isinstance(found, InnerEap):
             return self._eap(found)
         if stage is not _Stage.WAITING:
-            return self._over(False)
+            return self._end(False)
         self.inner = found
         self.stage = _Stage.DECIDING
         return Verify(found.username, found.credentials, INNER_AUTHS[found.method])
@@ -98,41 +100,31 @@ class Ttls(TlsMethod):
         try:
             pkt = decode(found.message)
         except EapDecodeError:
-            return self._over(False)
+            return self._end(False)
         if pkt.code is not Code.RESPONSE:
-            return self._over(False)
-        if self.inner_eap is None:
+            return self._end(False)
+        if self.mschap is None:
             # The peer begins, unasked, with its Response/Identity: its Identifier is taken.
             if pkt.type != Type.IDENTITY:
-                return self._over(False)
+                return self._end(False)
             self.inner_id = pkt.identifier
             identity = pkt.data.decode("utf-8", "surrogateescape")
-            self.inner_eap = MschapV2(identity, self.random)
+            self.mschap = MschapV2(identity, self.random)
             self.stage = _Stage.INNER_EAP
-            return self._request(self.inner_eap.start())
+            return self._inner_request(self.mschap.start())
         if pkt.type != Type.MSCHAPV2 or pkt.identifier != self.inner_id:
-            return self._over(False)  # a Nak (no other inner EAP method is offered), or stale
-        return self._inner_step(self.inner_eap.receive(pkt.data))
+            return self._end(False)  # a Nak (no other inner EAP method is offered), or stale
+        return self._inner_step(self.mschap.receive(pkt.data))
 
-    def _request(self, data: bytes) -> Send:
+    def _inner_request(self, data: bytes) -> Send:
         self.inner_id = (self.inner_id + 1) % 256
         request = EapPacket(Code.REQUEST, self.inner_id, Type.MSCHAPV2, data)
         self.session.write(eap_message(request.encode()))
         return self._flight()
 
-    def _inner_step(self, step: Step) -> Step:
-        if isinstance(step, Send):
-            return self._request(step.data)
-        if isinstance(step, Verify):
-            self.stage = _Stage.INNER_EAP
-            return Verify(step.username, step.credentials, InnerAuth.TTLS_EAP)
-        return self._over(step.accept)
-
-    def decided(self, verdict: Verdict) -> Step:
-        if self.stage is _Stage.INNER_EAP and self.inner_eap is not None:
-            return self._inner_step(self.inner_eap.decided(verdict))
-        if self.stage is not _Stage.DECIDING or self.inner is None or not verdict.accept:
-            return self._over(False)
+    def _accepted(self, verdict: Verdict) -> Step:
+        if self.inner is None:
+            return self._end(False)
         credentials = self.inner.credentials
         if isinstance(credentials, MschapV2Credentials):
             # RFC 5281 11.2.4: MS-CHAP2-Success with the response's Ident; the peer answers
@@ -141,8 +133,4 @@ class Ttls(TlsMethod):
             self.session.write(mschap2_success(ident, verdict.authenticator_response))
             self.stage = _Stage.SUCCEEDED
             return self._flight()
-        return self._over(True)
-
-    def _over(self, accept: bool) -> Finish:
-        self.stage = _Stage.OVER
-        return self._success() if accept else Finish(False)
+        return self._end(True)

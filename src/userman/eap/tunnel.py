@@ -6,8 +6,12 @@ an empty message), sends every flight of the server in fragments that each wait 
 peer's acknowledgement (RFC 5216 2.1.5), and on a refused handshake sends the TLS alert,
 then fails with the reason (RFC 5216 2.1.3). Once the handshake is done, a subclass takes
 over: `_established()` once, then `_tunnel(plaintext)` for each message of the peer after it
-(b"": an empty acknowledgement), and `decided()`; `_flight()` sends what the session has to
-send. No I/O: `now` and randomness are parameters; the TLS context is the caller's.
+(b"": an empty acknowledgement); `_flight()` sends what the session has to send, and `_end`
+ends the method. `decided()` is the same for all: the verdict on the method's own credentials
+(while its stage is `deciding`) ends the method when refused and goes to `_accepted` when
+accepted; an inner EAP-MSCHAPv2 (PEAP, TTLS's inner EAP) gets its own verdict, and its steps
+go through the tunnel (`_inner_step`). No I/O: `now` and randomness are parameters; the TLS
+context is the caller's.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
-from userman.core.authorize import AuthMethod, RejectReason
+from userman.core.authorize import AuthMethod, InnerAuth, RejectReason
 from userman.eap.fragments import (
     FRAGMENT_SIZE,
     Fragmenter,
@@ -25,7 +30,8 @@ from userman.eap.fragments import (
     Reassembly,
     encode,
 )
-from userman.eap.method import Finish, Send, Step, Verdict
+from userman.eap.method import Finish, Send, Step, Verdict, Verify
+from userman.eap.mschapv2 import MschapV2
 from userman.eap.packet import Type
 from userman.eap.tls import Failure, HandshakeError, Keys, ServerContext, ServerSession, TLSError
 from userman.eap.tls import Method as TlsKind
@@ -55,12 +61,19 @@ class TlsSetup:
 
 
 class TlsMethod:
-    """The TLS part of a method (see the module); subclasses set `type`, `auth`, `kind`."""
+    """The TLS part of a method (see the module); subclasses set `type`, `auth`, `kind`, and
+    their stages: the first (`stage`), the last (`over`), and the one in which the method's
+    own credentials are with the decision (`deciding`, if it has any)."""
 
     type: Type
     auth: AuthMethod
     kind: TlsKind
     version = 0  # the version bits of the Flags octet (TTLS and PEAP: 0)
+    stage: Enum
+    over: Enum  # the method has ended: whatever comes after fails it
+    deciding: Enum | None = None
+    inner_auth: InnerAuth  # what an inner EAP-MSCHAPv2's credentials came in
+    mschap: MschapV2 | None = None  # the inner EAP-MSCHAPv2, once it runs
 
     def __init__(self, setup: TlsSetup, identity: str, random: Callable[[int], bytes]) -> None:
         self.setup = setup
@@ -132,6 +145,32 @@ class TlsMethod:
         self.session.close()
         return Finish(True, msk)
 
+    def _end(self, accept: bool) -> Finish:
+        """The method is over: EAP-Success with the MSK when `accept`, else EAP-Failure."""
+        self.stage = self.over
+        return self._success() if accept else Finish(False)
+
+    def decided(self, verdict: Verdict) -> Step:
+        """The verdict on the last `Verify`: the inner EAP-MSCHAPv2's when one runs, else the
+        method's own (refused, or out of its `deciding` stage: EAP-Failure)."""
+        if self.mschap is not None:
+            return self._inner_step(self.mschap.decided(verdict))
+        if self.stage is not self.deciding or not verdict.accept:
+            return self._end(False)
+        return self._accepted(verdict)
+
+    def _inner_step(self, step: Step) -> Step:
+        """A step of the inner EAP-MSCHAPv2: its Request goes through the tunnel, its
+        credentials to the decision (as `inner_auth`'s); its failure ends the method, its
+        success goes to `_inner_succeeded`."""
+        if isinstance(step, Send):
+            return self._inner_request(step.data)
+        if isinstance(step, Verify):
+            return Verify(step.username, step.credentials, self.inner_auth)
+        if not step.accept:
+            return self._end(False)
+        return self._inner_succeeded()
+
     # --- what a subclass does once the handshake is done ------------------------------------
 
     def _established(self) -> Step:
@@ -140,5 +179,14 @@ class TlsMethod:
     def _tunnel(self, plaintext: bytes) -> Step:
         raise NotImplementedError
 
-    def decided(self, verdict: Verdict) -> Step:
+    def _accepted(self, verdict: Verdict) -> Step:
+        """The method's own credentials are accepted (`verdict`)."""
         raise NotImplementedError
+
+    def _inner_request(self, data: bytes) -> Send:
+        """Send the inner EAP-MSCHAPv2's Request (its Type-Data `data`) through the tunnel."""
+        raise NotImplementedError
+
+    def _inner_succeeded(self) -> Step:
+        """The inner EAP-MSCHAPv2 succeeded: EAP-Success, unless the method says more."""
+        return self._end(True)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from userman.services.claims import Mode
 from userman.services.nodes import BEAT_SECONDS, JOIN_WAIT, Registry
 
 __all__ = ["Membership"]
@@ -44,14 +45,20 @@ class Membership:
                 error.__class__.__name__,
             )
             return
-        peers = self.registry.peers
-        log.info(
-            "server node %s: %s",
-            self.registry.node_id,
-            f"{len(peers)} peer(s): shared-users claims in the database"
-            if peers
-            else "alone: shared-users claims in memory",
-        )
+        # Alone, the registry said so as it switched to memory (services/nodes.py `_alone`).
+        registry = self.registry
+        if registry.peers:
+            log.info(
+                "server node %s: %d peer(s): shared-users claims in the database",
+                registry.node_id,
+                len(registry.peers),
+            )
+        elif registry.claims.mode is not Mode.ALONE:
+            log.info(
+                "server node %s: no peer; shared-users claims in the database while a stopped "
+                "node's claims there are live",
+                registry.node_id,
+            )
 
     async def ready(self) -> None:
         """Until every live peer acknowledged this node (JOIN_WAIT at most, then said)."""

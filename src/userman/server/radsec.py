@@ -43,7 +43,6 @@ __all__ = [
     "PER_ADDRESS",
     "PORT",
     "Radsec",
-    "bind_tcp",
     "context",
     "peer_names",
 ]
@@ -59,25 +58,6 @@ CLOSE_SECONDS = 1.0  # the wait for the peer's close_notify when a connection is
 MAX_BUFFERED = 1 << 20  # answers a peer has not read: more, and the connection is closed
 POLL_SECONDS = 1.0  # between two reads of the certificates' stamp
 READ_SIZE = 65536
-
-
-def bind_tcp(host: str, port: int) -> socket.socket:
-    """The RadSec port, bound and listening (connections wait in its backlog until the server
-    runs); OSError when it cannot be, for `serve` to say before it listens anywhere."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    sock.setblocking(False)
-    return sock
 
 
 def context(material: TlsMaterial) -> ssl.SSLContext | None:
@@ -251,7 +231,9 @@ class Radsec:
         self.stamp = material.stamp
 
     async def start(self, sock: socket.socket) -> None:
-        """Load the context and take connections on `sock` (bound and listening)."""
+        """Load the context and take connections on `sock` (bound and listening: `serve`
+        binds it, cli/ports.py)."""
+        sock.setblocking(False)  # accepted on the event loop (sock_accept)
         await self.load()
         self._listener = sock
         self._acceptor = asyncio.create_task(self._accept(sock))

@@ -174,7 +174,7 @@ class Registry:
             return
         self._waiting = False
         self.counters["switches-to-memory"] += 1
-        log.info("server nodes: alone; shared-users claims in memory")
+        log.info("server node %s: alone; shared-users claims in memory", self.node_id)
         self.claims.switched(Mode.ALONE)
 
     def leave(self) -> None:

@@ -3,7 +3,7 @@
 The RADIUS ports keep the main thread's event loop to themselves: whatever a web request waits
 for (the database, argon2, a page that takes long to render) delays other web requests at
 worst, never an answer to a router (shared/DESIGN.md). The listening socket is bound
-(`bind_http`) before the server says it listens anywhere, so that a bad address or a port in
+(cli/ports.py) before the server says it listens anywhere, so that a bad address or a port in
 use stops `serve` at once with the reason; the thread serves it from before `serve` says it
 listens. uvicorn's own signal handling is left out: `serve` owns SIGINT and SIGTERM, and its
 `stop` stops the web server with everything else.
@@ -32,10 +32,10 @@ from userman.web.protocol import with_header_timeout
 
 __all__ = [
     "CollectorRegistry",
+    "Network",
     "Task",
     "WebLimits",
     "WebThread",
-    "bind_http",
     "metrics_server",
     "new_registry",
     "parse_allow",
@@ -69,24 +69,6 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         self.settled.set()
-
-
-def bind_http(host: str, port: int) -> socket.socket:
-    """The web port, bound and listening (connections wait in its backlog until the server
-    runs); OSError when it cannot be, for `serve` to say before it listens anywhere."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def warn_if_open(app: Userman, host: str) -> None:
@@ -175,10 +157,10 @@ def web_server(
     registry: CollectorRegistry | None = None,
     metrics_allow: Sequence[Network] = LOOPBACK,
 ) -> Iterator[Task]:
-    """Serve the web port `sock` (bind_http's) from its own thread for as long as the block
-    runs. It gives the task that stops the web server when `serve` stops, for `serve` to run
-    beside the RADIUS ports; leaving the block stops it too (when `serve` failed early).
-    /metrics reads `registry` (web/metrics.py)."""
+    """Serve the web port `sock` (bound by `serve`: cli/ports.py) from its own thread for as
+    long as the block runs. It gives the task that stops the web server when `serve` stops,
+    for `serve` to run beside the RADIUS ports; leaving the block stops it too (when `serve`
+    failed early). /metrics reads `registry` (web/metrics.py)."""
     limits = limits or WebLimits()
     application = create_app(app, limits=limits, registry=registry, metrics_allow=metrics_allow)
     config = uvicorn.Config(
@@ -217,8 +199,8 @@ def metrics_server(
     registry: CollectorRegistry,
     allow: Sequence[Network] = LOOPBACK,
 ) -> Iterator[Task]:
-    """`serve --metrics-port`: /metrics, /healthz and /readyz alone on `sock` (bind_http's),
-    from a thread of its own, as `web_server` serves the web port."""
+    """`serve --metrics-port`: /metrics, /healthz and /readyz alone on `sock` (bound by
+    `serve`: cli/ports.py), from a thread of its own, as `web_server` serves the web port."""
     limits = WebLimits()
     config = uvicorn.Config(
         metrics_app(app, registry, allow),
