@@ -51,12 +51,12 @@ __all__ = ["MAINTENANCE", "MENU_PATHS", "SPECIAL", "is_maintenance", "maintain",
 PRINT_OPTIONS = ("detail", "terse", "count-only", "show-sensitive", "without-paging", "brief")
 READ_VERBS = frozenset({"print", "find", "get", "export", "monitor"})
 
-# Every menu path a command may start with, the v7 names included.
+# Every menu path a command may start with, the v7 names included: the longest first (a command
+# starts with the longest path it matches), then in alphabetical order, the same in every process.
 MENU_PATHS: tuple[tuple[str, ...], ...] = tuple(
     sorted(
         {tuple(name.split()) for name in [*MENUS, *MENU_ALIASES, *permissions.AREA_LEVEL]},
-        key=len,
-        reverse=True,
+        key=lambda path: (-len(path), path),
     )
 )
 
