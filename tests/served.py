@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -50,6 +51,25 @@ def userman(db_url: str, *args: str, check: bool = True) -> subprocess.Completed
     return run_userman("--db", db_url, *args, check=check)
 
 
+def configure(db_url: str, *lines: str, options: Sequence[str] = ()) -> list[str]:
+    """Run each `userman` command line (split as a shell would) on `db_url` with the global
+    `options`, in this process, and give what each printed; each must succeed. For setting up
+    a database before a server serves it: a process of its own per line would cost a second or
+    more of CPU each (the CLI's imports), most of an end-to-end module's set-up."""
+    from click.testing import CliRunner
+
+    from userman.cli.main import cli
+
+    runner = CliRunner()
+    printed = []
+    for line in lines:
+        words = ["--db", db_url, *options, *shlex.split(line)]
+        result = runner.invoke(cli, words, env={"USERMAN_CONTROL": "off"}, catch_exceptions=False)
+        assert result.exit_code == 0, f"userman {line}: {result.output}"
+        printed.append(result.stdout)
+    return printed
+
+
 def through_socket(*args: str) -> subprocess.CompletedProcess[str]:
     """`userman ...` in a process that cannot load the database layer: it works only through
     a running server's control socket (cli/remote.py)."""
@@ -71,11 +91,11 @@ add user=test profile=profile1
 
 def imported(folder: Path, script: str) -> str:
     """The URL of a new SQLite database in `folder`, set up by one `userman import` of the
-    RouterOS `script` (one process, not one a line)."""
+    RouterOS `script` (in this process: `configure`)."""
     db_url = f"sqlite:///{folder / 'userman.db'}"
     path = folder / "config.rsc"
     path.write_text(script)
-    userman(db_url, "import", str(path))
+    configure(db_url, f"import {shlex.quote(str(path))}")
     return db_url
 
 

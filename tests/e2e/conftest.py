@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from served import Server, start_server, stop_server, userman
+from served import Server, configure, start_server, stop_server
 from support import require_program
 
 
@@ -20,7 +20,8 @@ def manual_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server configured with the manual's configuration example, exactly as written there."""
     folder = tmp_path_factory.mktemp("e2e")
     db_url = f"sqlite:///{folder / 'userman.db'}"
-    for line in (
+    configure(
+        db_url,
         "customer set admin password=adminpassword",
         "customer set admin access=own-routers,own-users,own-profiles,own-limits,config-payment-gw",
         "profile add name=profile1",
@@ -28,8 +29,7 @@ def manual_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "shared-secret=12345",
         "user add customer=admin disabled=no password=test shared-users=1 username=test",
         "user create-and-activate-profile test customer=admin profile=profile1",
-    ):
-        userman(db_url, *line.split())
+    )
     server = start_server(db_url, folder / "serve.log")
     yield server
     stop_server(server)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from prepared import copy_sqlite
-from served import send_start, start_server, stop_server, userman
+from served import configure, send_start, start_server, stop_server
 from standin import StandInRouter
 from userman.radius.packet import Code
 
@@ -22,13 +22,13 @@ def test_close_session_from_the_cli_disconnects_at_the_router(
 ) -> None:
     db_url = copy_sqlite(sqlite_template, tmp_path / "userman.db")
     with StandInRouter(mode="ack") as router:
-        for line in (
+        configure(
+            db_url,
             "database set allow-local-coa=yes",  # the stand-in router is on this host
             "router add ip-address=127.0.0.1 name=r1 shared-secret=12345 use-coa=yes "
             f"coa-port={router.port}",
             "user add username=test password=test",
-        ):
-            userman(db_url, *line.split())
+        )
         server = start_server(db_url, tmp_path / "serve.log")
         try:
             send_start(server.acct_port)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from served import Server, start_server, stop_server, userman
+from served import Server, configure, start_server, stop_server
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, build, decode, encode, verify_response_authenticator
 
@@ -106,13 +106,13 @@ def stored(server: Server) -> set[str]:
 
 def test_no_acknowledgement_without_storage_and_recovery(disk: Path, tmp_path: Path) -> None:
     db_url = f"sqlite:///{disk / 'userman.db'}"
-    for line in (
+    configure(
+        db_url,
         "router add ip-address=127.0.0.1 name=router1 shared-secret=12345",
         "profile add name=p starts-at=now",
         "user add username=test password=test",
         "user create-and-activate-profile test profile=p",
-    ):
-        userman(db_url, *line.split())
+    )
     server = start_server(db_url, tmp_path / "serve.log")
     acked: dict[str, int] = {}
     sent = 0

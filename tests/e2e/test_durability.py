@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from served import Server, start_server, stop_server, userman
+from served import Server, configure, start_server, stop_server
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, build, decode, encode, verify_response_authenticator
 from userman.store import models
@@ -107,12 +107,12 @@ class Load:
             return len(self.acked)
 
 
-def configure(db_url: str) -> None:
-    for line in (
+def set_up(db_url: str) -> None:
+    configure(
+        db_url,
         "router add customer=admin ip-address=127.0.0.1 name=router1 shared-secret=12345",
         "user add customer=admin username=test password=test",
-    ):
-        userman(db_url, *line.split())
+    )
 
 
 def stored(db_url: str) -> dict[str, tuple[str, int, int, int]]:
@@ -132,7 +132,7 @@ def stored(db_url: str) -> dict[str, tuple[str, int, int, int]]:
 def test_every_acknowledged_record_survives_the_server(
     db_url: str, tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    configure(db_url)
+    set_up(db_url)
     server: Server = start_server(db_url, tmp_path / "first.log")
     load = Load(server.acct_port)
     clients = [threading.Thread(target=load.client, args=(n,)) for n in range(CLIENTS)]
@@ -206,9 +206,12 @@ def test_kills_under_mixed_load_lose_no_acknowledged_record(tmp_path: Path) -> N
     """Issue 11: SIGKILL after SIGKILL while log-ons and accounting go on, each server on the
     database the one before left: every acknowledged record is there at the end."""
     db_url = f"sqlite:///{tmp_path / 'kills.db'}"
-    configure(db_url)
-    userman(db_url, "profile", "add", "name=p", "starts-at=now")
-    userman(db_url, "user", "create-and-activate-profile", "test", "profile=p")
+    set_up(db_url)
+    configure(
+        db_url,
+        "profile add name=p starts-at=now",
+        "user create-and-activate-profile test profile=p",
+    )
     acked: list[tuple[str, int]] = []
     answers: list[Code] = []
     for kill in range(KILLS):

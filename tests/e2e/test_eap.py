@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,11 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from served import Server, imported, start_server, stop_server
+from served import Server, configure, imported, start_server, stop_server
 from support import require_program
-from userman.cli.main import cli
 from userman.core import totp
 
 pytestmark = pytest.mark.e2e
@@ -84,20 +83,15 @@ def eapol_test() -> str:
 
 def configured(folder: Path) -> str:
     db_url = imported(folder, CONFIGURATION)
-    runner = CliRunner()
-
-    def run(*words: str) -> str:
-        # In-process: each `userman` started anew would take seconds on a busy machine.
-        result = runner.invoke(cli, ["--db", db_url, *words], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    for command in CERTIFICATES:
-        run("certificate", *command)
-    run("database", "set", "certificate=radius", "trusted-ca=office-ca")
-    (folder / "ca.pem").write_text(run("certificate", "export", "office-ca"))
+    configure(
+        db_url,
+        *(shlex.join(("certificate", *command)) for command in CERTIFICATES),
+        "database set certificate=radius trusted-ca=office-ca",
+    )
+    (folder / "ca.pem").write_text(configure(db_url, "certificate export office-ca")[0])
     for name in ("alice", "mallory", "carol", "eve", "dave"):
-        (folder / f"{name}.pem").write_text(run("certificate", "export", name, "include-key"))
+        [pem] = configure(db_url, f"certificate export {name} include-key")
+        (folder / f"{name}.pem").write_text(pem)
     return db_url
 
 

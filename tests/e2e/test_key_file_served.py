@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from served import radclient_send, start_server, stop_server, userman
+from served import configure, radclient_send, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -19,13 +19,14 @@ def test_serve_takes_the_key_file_option(
     monkeypatch.delenv("USERMAN_KEY_FILE", raising=False)
     db_url = f"sqlite:///{tmp_path / 'userman.db'}"
     key = tmp_path / "elsewhere.key"
-    for line in (
+    configure(
+        db_url,
         "router add customer=admin ip-address=127.0.0.1 name=r1 shared-secret=12345",
         "user add customer=admin username=test password=test",
         "profile add name=p owner=admin starts-at=now",
         "user create-and-activate-profile test customer=admin profile=p",
-    ):
-        userman(db_url, "--key-file", str(key), *line.split())
+        options=("--key-file", str(key)),
+    )
     assert key.exists()
     assert not (tmp_path / "userman.db.key").exists()
     server = start_server(db_url, tmp_path / "serve.log", "--key-file", str(key))

@@ -18,12 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from served import (
     Server,
+    configure,
     free_tcp_port,
     radclient_send,
     run_userman,
     start_server,
     stop_server,
-    userman,
 )
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import Code, build, encode
@@ -42,13 +42,13 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("metrics")
     db_url = f"sqlite:///{folder / 'userman.db'}"
-    for line in (
+    configure(
+        db_url,
         "profile add name=profile1",
         "router add customer=admin ip-address=127.0.0.1 name=router1 shared-secret=12345",
         "user add customer=admin password=test shared-users=1 username=test",
         "user create-and-activate-profile test customer=admin profile=profile1",
-    ):
-        userman(db_url, *line.split())
+    )
     systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     systemd.bind(str(folder / "notify"))
     systemd.settimeout(10)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
+import shlex
 import socket
 import subprocess
 import tempfile
@@ -26,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from served import launch, stop_process, userman
+from served import configure, launch, stop_process
 from support import missing
 from userman.core import totp
 from userman.radius.dictionary import default_dictionary
@@ -118,7 +119,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     folder = tmp_path_factory.mktemp("nodes")
-    userman(url, "import", str(_script(folder)))
+    configure(url, shlex.join(("import", str(_script(folder)))))
 
     def sql(statement: str, *params: object) -> list[tuple[Any, ...]]:
         with psycopg.connect(url, autocommit=True) as connection:

@@ -13,19 +13,26 @@ from pathlib import Path
 import pytest
 
 from prepared import copy_sqlite
-from served import Server, radclient_send, run_userman, start_server, stop_server, userman
+from served import (
+    Server,
+    configure,
+    radclient_send,
+    run_userman,
+    start_server,
+    stop_server,
+)
 
 
 @pytest.fixture
 def server(tmp_path: Path, sqlite_template: Path) -> Iterator[Server]:
     db_url = copy_sqlite(sqlite_template, tmp_path / "userman.db")
-    for line in (
+    configure(
+        db_url,
         "router add ip-address=127.0.0.1 name=router1 shared-secret=12345",
         "profile add name=profile1",
         "user add username=test password=test",
         "user create-and-activate-profile test profile=profile1",
-    ):
-        userman(db_url, *line.split())
+    )
     running = start_server(db_url, tmp_path / "serve.log")
     yield running
     stop_server(running)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import ssl
 import subprocess
 import time
@@ -20,13 +21,13 @@ import pytest
 
 from served import (
     Server,
+    configure,
     free_tcp_port,
     free_udp_port,
     imported,
     send_start,
     start_server,
     stop_process,
-    userman,
 )
 from standin import StandInRouter
 from support import require_program
@@ -66,7 +67,7 @@ class Setup:
 def export(db_url: str, folder: Path, name: str, *, key: bool = False) -> Path:
     args = ["certificate", "export", name, *(["include-key"] if key else [])]
     path = folder / f"{name}.pem"
-    path.write_text(userman(db_url, *args).stdout)
+    path.write_text(configure(db_url, shlex.join(args))[0])
     return path
 
 
@@ -80,15 +81,15 @@ def radsecproxy() -> str:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     folder = tmp_path_factory.mktemp("radsec")
     db_url = imported(folder, CONFIGURATION)
-    for line in (
+    configure(
+        db_url,
         "certificate add name=office-ca common-name=Office-CA",
         "certificate add name=radius common-name=127.0.0.1 ca=office-ca",
         "certificate add name=router1 common-name=router1 ca=office-ca usage=client",
         "certificate add name=other-ca common-name=Other-CA",
         "certificate add name=stranger common-name=router1 ca=other-ca usage=client",
         "database set radsec-certificate=radius trusted-ca=office-ca",
-    ):
-        userman(db_url, *line.split())
+    )
     for name in ("office-ca", "router1", "stranger"):
         export(db_url, folder, name, key=name != "office-ca")
     radsec_port = free_tcp_port()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from e2e.test_disk_trouble import RETRIES, account, logon, stored
-from served import start_server, stop_server, userman
+from served import configure, start_server, stop_server
 from support import missing
 from userman.radius.packet import Code
 
@@ -43,13 +43,13 @@ def test_no_acknowledgement_while_read_only_and_recovery(tmp_path: Path) -> None
     wrapper = without_override()
     database = tmp_path / "userman.db"
     db_url = f"sqlite:///{database}"
-    for line in (
+    configure(
+        db_url,
         "router add ip-address=127.0.0.1 name=router1 shared-secret=12345",
         "profile add name=p starts-at=now",
         "user add username=test password=test",
         "user create-and-activate-profile test profile=p",
-    ):
-        userman(db_url, *line.split())
+    )
     database.chmod(0o400)
     server = start_server(db_url, tmp_path / "serve.log", wrapper=wrapper)
     acked: list[str] = []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from served import Server, imported, radclient_send, start_server, stop_server, userman
+from served import Server, configure, imported, radclient_send, start_server, stop_server
 from standin import StandInRouter
 from userman.radius.packet import Code
 
@@ -109,7 +109,7 @@ def log_of(db_url: str) -> Path:
 def rules_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("rules")
     db_url = imported(folder, configuration())
-    userman(db_url, "database", "set", "allow-local-coa=yes")  # router1 is on this host
+    configure(db_url, "database set allow-local-coa=yes")  # router1 is on this host
     server = start_server(db_url, log_of(db_url))
     yield server
     stop_server(server)

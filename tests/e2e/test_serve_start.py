@@ -20,13 +20,13 @@ import pytest
 
 from prepared import copy_sqlite
 from served import (
+    configure,
     free_tcp_port,
     free_udp_port,
     launch,
     run_userman,
     stop_process,
     through_socket,
-    userman,
 )
 from support import require_program
 from userman.cli.remote import socket_path
@@ -265,7 +265,7 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
 def test_nodes_on_one_postgresql_database_share_it(postgres_database: str, tmp_path: Path) -> None:
     """Three nodes on one host, on 127.0.0.2, .3 and .4, as a scale-out test would run them."""
     url = postgres_database
-    userman(url, "user", "print")  # the schema, made once
+    configure(url, "user print")  # the schema, made once
     nodes: list[Running] = []
     try:
         for last in (2, 3, 4):

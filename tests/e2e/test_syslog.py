@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from prepared import copy_sqlite
-from served import radclient_send, start_server, stop_server, userman
+from served import configure, radclient_send, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -20,13 +20,13 @@ def test_a_log_on_reaches_the_collector(
     radclient: str, tmp_path: Path, sqlite_template: Path
 ) -> None:
     db_url = copy_sqlite(sqlite_template, tmp_path / "userman.db")
-    for line in (
+    configure(
+        db_url,
         "router add ip-address=127.0.0.1 name=router1 shared-secret=12345 log=auth-ok,auth-fail",
         "profile add name=p starts-at=now",
         "user add username=test password=test",
         "user create-and-activate-profile test profile=p",
-    ):
-        userman(db_url, *line.split())
+    )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as collector:
         collector.bind(("127.0.0.1", 0))
         collector.settimeout(0.2)

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from served import Server, start_server, stop_server, userman
+from served import Server, configure, start_server, stop_server
 from userman.radius.dictionary import default_dictionary
 from userman.radius.packet import (
     Code,
@@ -136,8 +136,9 @@ def web_request_held(server: Server, url: str) -> Iterator[Future[int]]:
 @pytest.fixture
 def server(postgres_database: str, tmp_path: Path) -> Iterator[Server]:
     url = postgres_database
-    userman(url, "router", "add", "customer=admin", "ip-address=127.0.0.1", "name=router1",
-            "shared-secret=12345")  # fmt: skip
+    configure(
+        url, "router add customer=admin ip-address=127.0.0.1 name=router1 shared-secret=12345"
+    )
     served = start_server(url, tmp_path / "serve.log")
     try:
         yield served

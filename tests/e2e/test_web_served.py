@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from served import Server, start_server, stop_server, userman
+from served import Server, configure, start_server, stop_server
 from smtpbox import make_certificate
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def test_https_with_a_certificate(tmp_path: Path) -> None:
     certificate = make_certificate(tmp_path)
     cert, key = certificate.cert, certificate.key
     db_url = f"sqlite:///{tmp_path / 'userman.db'}"
-    userman(db_url, "user", "add", "customer=admin", "username=secure")
+    configure(db_url, "user add customer=admin username=secure")
     server = start_server(
         db_url, tmp_path / "serve.log", "--tls-cert", str(cert), "--tls-key", str(key)
     )
