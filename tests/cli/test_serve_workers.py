@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from userman.cli.main import Workers, cli
+from userman.cli.main import cli
+from userman.cli.serve import Workers
 
 
 def test_auto_is_one_worker_a_core() -> None:

@@ -1,5 +1,5 @@
 """The TCP ports `userman serve` listens on (the web's, --metrics-port's, RadSec's), bound here
-before it says it listens on any; cli/main.py says why one cannot be. What serves a port (the
+before it says it listens on any; cli/serve.py says why one cannot be. What serves a port (the
 web's thread, the RadSec server) sets its socket up as it needs. The UDP ports are the
 server's own (server/main.py `bind_udp`, server/workers.py `bind_shared`).
 """
