@@ -1,6 +1,6 @@
 """How every `userman` command reports an error (`Failure`: `failure: <why>` on stderr, exit
 status 1), and `open_app`, the services on the `--db` database or the Failure that says why
-not. Shared by cli/main.py and cli/serve.py; imports neither.
+not. Every command module uses them (cli/main.py, serve.py, keys.py, ...); imports none.
 """
 
 from __future__ import annotations

@@ -1,18 +1,17 @@
 """The `userman` command: `userman [--db URL] [--json] [--as LOGIN] <menu> <verb> [name=value
-...]`, and `serve`, `console`, `import FILE.rsc`, `export`, `help [MENU]`; the global options
-may follow the command too (cli/argv.py).
+...]`, and `serve` (cli/serve.py), `console`, `import FILE.rsc`, `export`, `web-session`
+(cli/web_sessions.py), `key` (cli/keys.py), `help [MENU]`; the global options may follow the
+command too (cli/argv.py).
 
 Menus and verbs are the manual's (`userman user add customer=admin username=test`); every
 error prints `failure: <property>: <why>` on stderr and exits 1 with nothing changed (a
 `Failure`, cli/failure.py, also for a database that cannot be used or a port `serve` cannot
-bind). `serve` is cli/serve.py's, the one command that imports the server. A menu command
-reaches this module only when no running server took it first (cli/remote.py); `run_words`
-is what both run.
+bind). Only `serve` imports the server. A menu command reaches this module only when no
+running server took it first (cli/remote.py); `run_words` is what both run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -23,10 +22,12 @@ import click
 from userman.cli.argv import hoist
 from userman.cli.failure import Failure, open_app
 from userman.cli.helptext import menu_help, menus_overview
+from userman.cli.keys import key
 from userman.cli.remote import ProgressBar
 from userman.cli.render import render_json, render_outcome
 from userman.cli.serve import serve
 from userman.cli.syntax import parse_argv
+from userman.cli.web_sessions import web_session
 from userman.core.errors import UsermanError
 from userman.services import MENU_PATHS, Userman, default_url, verbs_of
 
@@ -192,6 +193,8 @@ def cli(
 
 
 cli.add_command(serve)  # cli/serve.py: the one command that starts the server
+cli.add_command(web_session)
+cli.add_command(key)
 
 
 @cli.command()
@@ -281,93 +284,6 @@ def export(ctx: click.Context, show_sensitive: bool, path: str | None) -> None:
     else:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text + "\n")
-
-
-@cli.group(name="web-session")
-def web_session() -> None:
-    """Customers' log-ins to the web pages: print them, remove (log out) one or all.
-
-    \b
-    userman web-session print                 every customer's (--as LOGIN: its own)
-    userman web-session remove 12             log out session 12, wherever its cookie is
-    userman web-session remove all --as LOGIN log out every session of LOGIN
-    """
-
-
-@web_session.command(name="print")
-@click.pass_context
-def web_session_print(ctx: click.Context) -> None:
-    """The live web sessions: id, customer, from where, since when, last used, browser."""
-    app = open_app(ctx)
-    try:
-        found = app.web_sessions(app.actor(ctx.obj["as"]))
-    except UsermanError as error:
-        raise Failure(str(error)) from None
-    if ctx.obj["json"]:
-        rows = [
-            {
-                "id": info.id,
-                "login": info.login,
-                "address": info.address,
-                "created": info.created.isoformat(),
-                "last-used": info.last_used.isoformat(),
-                "expires": info.expires.isoformat(),
-                "agent": info.agent,
-            }
-            for info in found
-        ]
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for info in found:
-        when = f"{info.created:%Y-%m-%d %H:%M:%S} .. {info.last_used:%Y-%m-%d %H:%M:%S}"
-        click.echo(f"{info.id:>4} {info.login} {info.address or '-'} {when} UTC {info.agent}")
-
-
-@web_session.command(name="remove")
-@click.argument("which")
-@click.pass_context
-def web_session_remove(ctx: click.Context, which: str) -> None:
-    """Log out web session WHICH (its id, as print shows it), or `all` of them."""
-    if which != "all" and not which.isdigit():
-        raise click.BadParameter("a session id (as print shows it) or `all`", param_hint="WHICH")
-    app = open_app(ctx)
-    try:
-        ended = app.revoke_web_session(
-            app.actor(ctx.obj["as"]), None if which == "all" else int(which)
-        )
-    except UsermanError as error:
-        raise Failure(str(error)) from None
-    click.echo(f"{ended} web session{'' if ended == 1 else 's'} ended")
-
-
-@cli.group(name="key")
-def key() -> None:
-    """The key file that seals user passwords and shared secrets at rest (docs/security.md).
-
-    \b
-    It is <database file>.key beside an SQLite database, made on first use with mode 0600;
-    --key-file PATH, ?key_file=PATH in the --db URL or $USERMAN_KEY_FILE puts it elsewhere (a
-    PostgreSQL database needs one of them, the same file on every node). Keep it out of the
-    database's backups, and keep a copy of it: without it the passwords cannot be read."""
-
-
-@key.command(name="rotate")
-@click.option(
-    "--keep-old",
-    is_flag=True,
-    help="Keep the old keys in the key file (for backups made with them).",
-)
-@click.pass_context
-def key_rotate(ctx: click.Context, keep_old: bool) -> None:
-    """Seal every user password and shared secret again with a new key, then forget the old
-    keys. Running servers read the changed key file by themselves."""
-    app = open_app(ctx)
-    try:
-        key_id, count = app.rotate_key(keep_old=keep_old)
-    except UsermanError as error:
-        raise Failure(str(error)) from None
-    kept = ", the old keys kept" if keep_old else ""
-    click.echo(f"key {key_id} in {app.key_file}: {count} values sealed again{kept}")
 
 
 @cli.command(name="help", context_settings={"ignore_unknown_options": True})
