@@ -20,12 +20,14 @@ clear, and an in-memory database keeps its key in memory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -247,6 +249,33 @@ def _side_files_as(database: Path) -> None:
             continue
 
 
+class _ClosingConnection(sqlite3.Connection):
+    """An SQLite connection whose close() closes its cursors first.
+
+    Python's sqlite3 closes a connection with sqlite3_close_v2, which leaves it open ("a
+    zombie", with its file descriptors and its share of the file's WAL index) while a statement
+    of a cursor still alive is not finalized. SQLAlchemy does not close the cursor of a
+    statement whose error it takes as a lost connection (SQLITE_READONLY here, below), and that
+    cursor lives on in the error's traceback: the connection the pool closed would stay open,
+    and the WAL index opened read-only with it, so the pool's connections opened after it would
+    be read-only too, for ever."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:  # Any: sqlite3 types it by overloads
+        made = super().cursor(*args, **kwargs)
+        self._cursors.add(made)
+        return made
+
+    def close(self) -> None:
+        for cursor in list(self._cursors):
+            with contextlib.suppress(sqlite3.Error):
+                cursor.close()
+        super().close()
+
+
 class _ReopeningPool(QueuePool):
     """The SQLite file's pool: a QueuePool that can close all its connections at once.
 
@@ -326,6 +355,7 @@ class Database:
             self.engine: Engine = create_engine(
                 parsed.difference_update_query(["synchronous"]),
                 poolclass=None if in_memory else _ReopeningPool,
+                connect_args={} if in_memory else {"factory": _ClosingConnection},
             )
             pragmas = functools.partial(_sqlite_pragmas, synchronous=self.synchronous)
             event.listen(self.engine, "connect", pragmas)
