@@ -5,8 +5,9 @@ Interim-Updates and Stop (bench/flows.py).
     uv run python bench/accounting_served.py [--users 2000] [--packets 20000] [--in-flight 256]
         [--runs 3] [--db URL] [--profile]
 
-Provisions the users once with `userman import` (or uses `--db`, already provisioned), then
-drives the server's request handling (server/endpoint.py) through an in-memory transport,
+Provisions the users once with `userman import` (or uses `--db`, already provisioned), sets
+the interpreter up as `serve` does (server/main.py `tune_interpreter`), then drives the server's
+request handling (server/endpoint.py) through an in-memory transport,
 `--in-flight` at a time, `--runs` times, each run with new sessions. Prints each run's records
 per second and the process's CPU time per record (less disturbed by other work on a shared
 machine), the writer thread's CPU time per record (the batch: its statements, its commit and
@@ -35,6 +36,7 @@ from population import ROUTER_ADDRESS
 
 from userman.core.accounting import SessionState
 from userman.server.endpoint import RadiusServer
+from userman.server.main import tune_interpreter
 from userman.services import Userman
 from userman.services.accounting import AccountingItem
 
@@ -59,6 +61,7 @@ def main() -> None:
     parser.add_argument("--db", help="a provisioned database URL; default: a fresh SQLite file")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    tune_interpreter()  # the GIL's switch interval and the collector's thresholds of `serve`
     with tempfile.TemporaryDirectory() as folder:
         url = args.db
         if url is None:

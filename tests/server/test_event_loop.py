@@ -1,10 +1,11 @@
 """`serve --loop` (server/main.py's `run_server`): the real server on real loopback sockets
 answers on asyncio's loop and on uvloop's, says once which one runs, and `auto` is uvloop
-when it can be imported and asyncio when it cannot."""
+when it can be imported and asyncio when it cannot; it runs the interpreter as tuned for it."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import sys
@@ -15,7 +16,13 @@ import pytest
 
 from inmemory import SECRET, D, access_request, do, make_app
 from userman.radius.packet import Code, decode, verify_response_authenticator
-from userman.server.main import bind_udp, event_loop, run_server
+from userman.server.main import (
+    GC_YOUNG,
+    SWITCH_INTERVAL,
+    bind_udp,
+    event_loop,
+    run_server,
+)
 from userman.services import Userman
 
 
@@ -76,3 +83,18 @@ def test_auto_is_uvloop_when_installed_and_asyncio_without(
         loop.close()
     with pytest.raises(ValueError, match=r"^--loop uvloop: uvloop is not installed$"):
         event_loop("uvloop")
+
+
+def test_serve_runs_the_interpreter_as_tuned(app: Userman) -> None:
+    """The GIL passes between threads every SWITCH_INTERVAL, and the collector looks at the
+    young objects every GC_YOUNG allocations (the older generations' thresholds as they were)."""
+    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
+    try:
+        gc.set_threshold(700, *threshold[1:])
+        sys.setswitchinterval(0.005)
+        assert served(app, "asyncio") == ("asyncio", Code.ACCESS_ACCEPT)
+        assert gc.get_threshold() == (GC_YOUNG, *threshold[1:])
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+    finally:
+        gc.set_threshold(*threshold)
+        sys.setswitchinterval(interval)
