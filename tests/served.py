@@ -61,7 +61,7 @@ def configure(db_url: str, *lines: str, options: Sequence[str] = ()) -> list[str
     from userman.cli.main import cli
 
     runner = CliRunner()
-    printed = []
+    printed: list[str] = []
     for line in lines:
         words = ["--db", db_url, *options, *shlex.split(line)]
         result = runner.invoke(cli, words, env={"USERMAN_CONTROL": "off"}, catch_exceptions=False)

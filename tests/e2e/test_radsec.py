@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from served import (
+    BASIC_CONFIGURATION,
     Server,
     configure,
     free_tcp_port,
@@ -43,16 +44,11 @@ from userman.radius.packet import (
 
 pytestmark = pytest.mark.e2e
 
-CONFIGURATION = """
-/tool user-manager router
-add ip-address=127.0.0.1 name=router1 shared-secret=12345 log=auth-ok,auth-fail
-/tool user-manager profile
-add name=profile1 starts-at=now
-/tool user-manager user
-add username=test password=test
-/user-manager user-profile
-add user=test profile=profile1
-"""
+# The basic configuration, router1 logging its accepts too (the tests read the log).
+CONFIGURATION = BASIC_CONFIGURATION.replace(
+    "shared-secret=12345\n", "shared-secret=12345 log=auth-ok,auth-fail\n", 1
+)
+assert "log=auth-ok" in CONFIGURATION
 
 SECRET = "local"  # between radclient and radsecproxy; over TLS it is "radsec"
 

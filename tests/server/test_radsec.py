@@ -388,7 +388,22 @@ def coa_state(app: Userman) -> tuple[str, int, str]:
         return request.state, request.attempts, request.last_error
 
 
-async def disconnect(
+@contextlib.asynccontextmanager
+async def routers_connection(
+    app: Userman, folder: Path
+) -> AsyncIterator[tuple[Radsec, asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A server on `app` and router r's connection to it, once the server holds it as r's
+    (where a CoA/Disconnect-Request for r goes); closed at the end."""
+    async with serving(app) as (radsec, port):
+        reader, writer = await connect(port, client(folder, "r"))
+        await until(lambda: radsec.stream("127.0.0.1") is not None)
+        try:
+            yield radsec, reader, writer
+        finally:
+            writer.close()
+
+
+async def deliver(
     radsec: Radsec, router: Callable[[], Coroutine[Any, Any, None]] | None = None
 ) -> None:
     """Claim the queued request and deliver it, `router` acting meanwhile."""
@@ -424,9 +439,7 @@ def test_a_disconnect_goes_over_the_routers_connection(app: Userman, folder: Pat
         close_session(app, udp)
 
         async def go() -> None:
-            async with serving(app) as (radsec, port):
-                reader, writer = await connect(port, client(folder, "r"))
-                await until(lambda: radsec.stream("127.0.0.1") is not None)
+            async with routers_connection(app, folder) as (radsec, reader, writer):
 
                 async def router() -> None:
                     pkt = await read_request(reader)
@@ -434,9 +447,8 @@ def test_a_disconnect_goes_over_the_routers_connection(app: Userman, folder: Pat
                     assert pkt.get("Acct-Session-Id") == "81d0009b"
                     writer.write(answer(pkt, Code.DISCONNECT_ACK))
 
-                await disconnect(radsec, router)
+                await deliver(radsec, router)
                 assert radsec.server.counters["disconnect-ack"] == 1
-                writer.close()
 
         run(go)
     assert udp.received == []
@@ -448,18 +460,15 @@ def test_an_answer_with_the_routers_own_secret_is_dropped(app: Userman, folder: 
         close_session(app, udp)
 
         async def go() -> None:
-            async with serving(app) as (radsec, port):
-                reader, writer = await connect(port, client(folder, "r"))
-                await until(lambda: radsec.stream("127.0.0.1") is not None)
+            async with routers_connection(app, folder) as (radsec, reader, writer):
 
                 async def router() -> None:
                     pkt = await read_request(reader)
                     writer.write(answer(pkt, Code.DISCONNECT_ACK, b"12345"))
 
-                await disconnect(radsec, router)
+                await deliver(radsec, router)
                 counters = radsec.server.counters
                 assert (counters["coa-bad-answers"], counters["coa-timeouts"]) == (1, 1)
-                writer.close()
 
         run(go)
     assert udp.received == []  # sent once over the connection, not again over UDP (RFC 6613)
@@ -471,15 +480,13 @@ def test_a_connection_closed_before_the_answer_leaves_it_to_udp(app: Userman, fo
         close_session(app, udp)
 
         async def go() -> None:
-            async with serving(app) as (radsec, port):
-                reader, writer = await connect(port, client(folder, "r"))
-                await until(lambda: radsec.stream("127.0.0.1") is not None)
+            async with routers_connection(app, folder) as (radsec, reader, writer):
 
                 async def router() -> None:
                     await read_request(reader)
                     writer.close()
 
-                await disconnect(radsec, router)
+                await deliver(radsec, router)
 
         run(go)
     [pkt] = udp.received
@@ -494,7 +501,7 @@ def test_without_a_connection_the_disconnect_goes_over_udp(app: Userman, folder:
 
         async def go() -> None:
             async with serving(app) as (radsec, _):
-                await disconnect(radsec)
+                await deliver(radsec)
 
         run(go)
     assert len(udp.received) == 1
@@ -515,9 +522,7 @@ def test_a_coa_and_the_disconnect_after_its_nak_go_over_the_routers_connection(
         do(app, "limitation set", "l", **{"rate-limit-tx": "4M"})
 
         async def go() -> None:
-            async with serving(app) as (radsec, port):
-                reader, writer = await connect(port, client(folder, "r"))
-                await until(lambda: radsec.stream("127.0.0.1") is not None)
+            async with routers_connection(app, folder) as (radsec, reader, writer):
 
                 async def router() -> None:
                     pkt = await read_request(reader)
@@ -526,15 +531,14 @@ def test_a_coa_and_the_disconnect_after_its_nak_go_over_the_routers_connection(
                     assert pkt.get("Mikrotik-Rate-Limit") == "10M/4M"
                     writer.write(answer(pkt, Code.COA_NAK))
 
-                await disconnect(radsec, router)
+                await deliver(radsec, router)
 
                 async def router_again() -> None:
                     pkt = await read_request(reader)
                     assert pkt.code is Code.DISCONNECT_REQUEST
                     writer.write(answer(pkt, Code.DISCONNECT_ACK))
 
-                await disconnect(radsec, router_again)
-                writer.close()
+                await deliver(radsec, router_again)
 
         run(go)
     assert udp.received == []
